@@ -1,0 +1,97 @@
+/** Every failure the SDK reports has one of these codes. Stable: match on `code`, not on `message`. */
+export type ErrorCode =
+  // OAuth 2.0 error responses from the token endpoint (RFC 6749 §5.2)
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  // Transport and protocol
+  | 'invalid_response'
+  | 'rate_limited'
+  | 'endpoint_unavailable'
+  | 'request_failed'
+  | 'timeout'
+  | 'aborted'
+  // Session life cycle
+  | 'token_expired'
+  | 'token_rejected'
+  | 'closed'
+  | 'invalid_options'
+  // Sharing between contexts
+  | 'invalid_message'
+  | 'corrupt_storage'
+  | 'sharing_degraded'
+  | 'sharing_unavailable';
+
+export interface SessionErrorDetails {
+  /** The OAuth `error` field, when the server sent one. */
+  oauthError?: string | undefined;
+  /** The OAuth `error_description` field, when the server sent one. */
+  oauthErrorDescription?: string | undefined;
+  /** HTTP status of the response the error is about. */
+  status?: number | undefined;
+  /** How long the server asked us to wait (ms), from `Retry-After`. */
+  retryAfter?: number | undefined;
+  cause?: unknown;
+}
+
+const OAUTH_CODES = new Set<string>([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+]);
+
+/**
+ * The one error class of shared-session. Messages never contain a secret, a token or a full URL query.
+ */
+export class SessionError extends Error {
+  override readonly name = 'SessionError';
+  readonly code: ErrorCode;
+  readonly oauthError?: string;
+  readonly oauthErrorDescription?: string;
+  readonly status?: number;
+  readonly retryAfter?: number;
+
+  constructor(code: ErrorCode, message: string, details: SessionErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    if (details.oauthError !== undefined) this.oauthError = details.oauthError;
+    if (details.oauthErrorDescription !== undefined) this.oauthErrorDescription = details.oauthErrorDescription;
+    if (details.status !== undefined) this.status = details.status;
+    if (details.retryAfter !== undefined) this.retryAfter = details.retryAfter;
+  }
+}
+
+/** Maps an OAuth `error` value to our code; unknown values become `request_failed`. */
+export function codeForOAuthError(error: string): ErrorCode {
+  return OAUTH_CODES.has(error) ? (error as ErrorCode) : 'request_failed';
+}
+
+/**
+ * True when `error` is a SessionError (optionally with `code`). Checks `name` and `code` rather than
+ * `instanceof`, so it also works across realms and duplicated bundles.
+ */
+export function isSessionError(error: unknown, code?: ErrorCode): error is SessionError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { name?: unknown }).name === 'SessionError' &&
+    typeof (error as { code?: unknown }).code === 'string' &&
+    (code === undefined || (error as { code: unknown }).code === code)
+  );
+}
+
+/** Normalises whatever an aborted signal carries into an `aborted` (or `timeout`) SessionError. */
+export function abortError(signal: AbortSignal): SessionError {
+  const reason: unknown = signal.reason;
+  if (isSessionError(reason)) return reason;
+  const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+  return new SessionError(timedOut ? 'timeout' : 'aborted', timedOut ? 'The request timed out' : 'The operation was aborted', {
+    cause: reason,
+  });
+}

@@ -1,0 +1,14 @@
+export { createSession, type Session } from './session.js';
+export type { GetTokenOptions, SessionOptions } from './options.js';
+export type { SessionEvents, TokenSource } from './session-core.js';
+export type { Token, TokenSet } from './token.js';
+export type { Clock } from './clock.js';
+export { SessionError, isSessionError, type ErrorCode } from './errors.js';
+export { clientCredentials, type ClientCredentialsOptions } from './providers/client-credentials.js';
+export { refreshTokenGrant, type RefreshTokenGrantOptions } from './providers/refresh-token.js';
+export { customProvider, type CustomProviderOptions } from './providers/custom.js';
+export { staticToken, type StaticTokenOptions } from './providers/static-token.js';
+export type { FetchTokenContext, TokenProvider } from './providers/provider.js';
+export type { TokenRequestOptions } from './providers/token-request.js';
+export { memorySharing } from './sharing/memory.js';
+export type { SharedLink, Sharing, SharingPeer } from './sharing/sharing.js';

@@ -1,0 +1,30 @@
+import type { Clock } from '../clock.js';
+import type { TokenSet } from '../token.js';
+
+/** What the session hands a provider for one token request. */
+export interface FetchTokenContext {
+  readonly signal: AbortSignal;
+  readonly fetch: typeof globalThis.fetch;
+  readonly clock: Clock;
+  /**
+   * The newest refresh token the session knows of (from this context or shared storage), for grants that rotate
+   * refresh tokens: after a failover the new leader must continue with the token the old leader received.
+   */
+  readonly refreshToken?: string | undefined;
+}
+
+/**
+ * A provider knows how to get a token for one credential; it knows nothing about sharing.
+ * Providers are plain objects so that apps can write their own (see `customProvider`).
+ */
+export interface TokenProvider {
+  /**
+   * Identifies the credential: sessions with the same key share one token. Never contains a secret in clear.
+   */
+  readonly key: string;
+  /** False for a provider that can never get a new token (a static token). */
+  readonly canRefresh: boolean;
+  /** True when `TokenSet.refreshToken` must be kept (and may be stored) so that another context can continue. */
+  readonly usesRefreshToken: boolean;
+  fetchToken(context: FetchTokenContext): Promise<TokenSet>;
+}

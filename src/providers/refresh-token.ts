@@ -1,0 +1,66 @@
+import { SessionError } from '../errors.js';
+import { fingerprint } from '../fingerprint.js';
+import type { TokenProvider } from './provider.js';
+import { basicAuthorization, credentialKey, requireString } from './client-credentials.js';
+import { requestToken, type TokenRequestOptions } from './token-request.js';
+
+export interface RefreshTokenGrantOptions extends TokenRequestOptions {
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  /** The refresh token to start from. After a rotation, only the newest one is ever sent. */
+  readonly refreshToken: string;
+  /** For confidential clients; sent with `client_secret_post` unless `authMethod` says otherwise. */
+  readonly clientSecret?: string;
+  readonly authMethod?: 'client_secret_post' | 'client_secret_basic';
+  readonly scope?: string;
+  /**
+   * Tells the sessions of one user apart. Default: a fingerprint of the initial refresh token, so two users of one
+   * client never share a session.
+   */
+  readonly key?: string;
+  /** Called with each new refresh token the server issues (persist it if your app must survive a restart). */
+  readonly onRotate?: (refreshToken: string) => void;
+}
+
+/**
+ * The refresh token grant (RFC 6749 §6) with rotation: the newest refresh token is kept, and one that has been
+ * exchanged successfully is never sent again, because servers with reuse detection revoke the whole family.
+ */
+export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvider {
+  const { tokenUrl, clientId, clientSecret, scope, authMethod = 'client_secret_post', onRotate } = options;
+  requireString('tokenUrl', tokenUrl);
+  requireString('clientId', clientId);
+  requireString('refreshToken', options.refreshToken);
+  let current = options.refreshToken;
+  const spent = new Set<string>();
+
+  return {
+    key: credentialKey('refresh_token', tokenUrl, clientId, scope, options.key ?? fingerprint(options.refreshToken)),
+    canRefresh: true,
+    usesRefreshToken: true,
+    async fetchToken(context) {
+      // A newer token from shared storage (another context rotated it) wins over ours, unless we already spent it.
+      if (context.refreshToken !== undefined && !spent.has(context.refreshToken)) current = context.refreshToken;
+      if (spent.has(current)) {
+        throw new SessionError('invalid_grant', 'The refresh token was already used and no newer one is known');
+      }
+      const sent = current;
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: sent });
+      if (scope !== undefined) form.set('scope', scope);
+      const headers: Record<string, string> = {};
+      if (clientSecret !== undefined && authMethod === 'client_secret_basic') {
+        headers.authorization = basicAuthorization(clientId, clientSecret);
+      } else {
+        form.set('client_id', clientId);
+        if (clientSecret !== undefined) form.set('client_secret', clientSecret);
+      }
+      const set = await requestToken(tokenUrl, form, headers, context, options);
+      if (set.refreshToken !== undefined && set.refreshToken !== sent) {
+        spent.add(sent);
+        current = set.refreshToken;
+        onRotate?.(current);
+      }
+      return { token: set.token, refreshToken: current };
+    },
+  };
+}

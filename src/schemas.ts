@@ -1,0 +1,28 @@
+import * as z from 'zod/mini';
+
+const nonEmpty = z.string().check(z.minLength(1));
+
+/** A successful token response (RFC 6749 §5.1). Unknown members are allowed and ignored. */
+export const tokenResponseSchema = z.looseObject({
+  access_token: nonEmpty,
+  token_type: z.optional(z.string()),
+  // Some servers send numbers as strings; anything else that is not a positive finite number is rejected below.
+  expires_in: z.optional(z.union([z.number(), z.string()])),
+  refresh_token: z.optional(nonEmpty),
+  scope: z.optional(z.string()),
+});
+
+/** An error response (RFC 6749 §5.2). */
+export const oauthErrorSchema = z.looseObject({
+  error: nonEmpty,
+  error_description: z.optional(z.string()),
+});
+
+/** The token as it is stored and sent between contexts (versioned by the envelope that carries it). */
+export const tokenSchema = z.object({
+  accessToken: nonEmpty,
+  tokenType: nonEmpty,
+  expiresAt: z.number().check(z.positive()),
+  issuedAt: z.number().check(z.nonnegative()),
+  scope: z.optional(z.string()),
+});

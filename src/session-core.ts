@@ -1,0 +1,230 @@
+import type { Clock } from './clock.js';
+import { abortError, isSessionError, SessionError } from './errors.js';
+import { Emitter } from './events.js';
+import type { TokenProvider } from './providers/provider.js';
+import type { SharedLink, Sharing, SharingPeer } from './sharing/sharing.js';
+import { type Freshness, isNewer, isUsable, refreshAt, type Token, type TokenSet } from './token.js';
+
+/** Where a token that became current came from. */
+export type TokenSource = 'endpoint' | 'storage' | 'remote';
+
+/** The events of a session. Listeners get called synchronously, in the order they were added. */
+export interface SessionEvents {
+  /** This context called the token endpoint and got a token. */
+  authenticated: (token: Token) => void;
+  /** A new token became current in this context, from anywhere. */
+  token: (token: Token, source: TokenSource) => void;
+  /** The token was dropped: by `clear()` here (`local`) or in another context (`remote`). */
+  cleared: (origin: 'local' | 'remote') => void;
+  /** A failure: a token request (also the ones callers see), a background refresh, or a sharing problem. */
+  error: (error: SessionError) => void;
+  /** This context started (`true`) or stopped (`false`) being the leader that refreshes for everyone. */
+  leader: (leading: boolean) => void;
+}
+
+export interface CoreSettings {
+  readonly provider: TokenProvider;
+  readonly sharing: Sharing;
+  readonly refreshBeforeExpiry: number;
+  readonly clock: Clock;
+  readonly fetch: typeof globalThis.fetch;
+}
+
+// setTimeout overflows past 2^31-1 ms and fires at once.
+const MAX_TIMER = 2_147_483_647;
+const RETRY_REFRESH_AFTER = 5_000;
+
+/**
+ * The state of one credential in one context, shared by every `Session` handle created for it.
+ * Single flight: at most one renewal runs at a time; every caller waits for it.
+ */
+export class SessionCore {
+  readonly events = new Emitter<SessionEvents>();
+  readonly settings: CoreSettings;
+  readonly #link: SharedLink;
+  #token: Token | undefined;
+  #flight: Promise<Token> | undefined;
+  #flightAbort: AbortController | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  #handles = 0;
+  readonly #onIdle: () => void;
+
+  constructor(settings: CoreSettings, onIdle: () => void) {
+    this.settings = settings;
+    this.#onIdle = onIdle;
+    this.#link = settings.sharing.connect(this.#peer());
+  }
+
+  get token(): Token | undefined {
+    return this.#token;
+  }
+
+  get leading(): boolean {
+    return this.#link.leading;
+  }
+
+  retain(): void {
+    this.#handles++;
+  }
+
+  async release(): Promise<void> {
+    if (--this.#handles > 0 || this.#closed) return;
+    this.#closed = true;
+    this.#cancelTimer();
+    this.#flightAbort?.abort(new SessionError('closed', 'The session was closed'));
+    this.#onIdle();
+    this.events.clear();
+    await this.#link.close();
+  }
+
+  async getToken(need: Freshness, signal?: AbortSignal): Promise<Token> {
+    this.#assertOpen();
+    const freshness = this.settings.provider.canRefresh ? need : { ...need, refreshBeforeExpiry: 0 };
+    if (isUsable(this.#token, this.settings.clock.now(), freshness)) return this.#token;
+    // A flight started by another caller may bring back a token that is not good enough for this one (the token it
+    // rejected, or too short for its minValidity): then fly once more, rejecting that token, and take what comes.
+    let wanted = freshness;
+    for (let round = 0; ; round++) {
+      this.#flight ??= this.#renew(wanted);
+      const token = await raceAbort(this.#flight, signal);
+      if (round > 0 || isUsable(token, this.settings.clock.now(), wanted)) return token;
+      wanted = { ...wanted, rejected: token.accessToken };
+    }
+  }
+
+  async clear(): Promise<void> {
+    this.#assertOpen();
+    this.#drop();
+    this.#flightAbort?.abort(new SessionError('aborted', 'The session was cleared'));
+    await this.#link.clear();
+    this.events.emit('cleared', 'local');
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SessionError('closed', 'The session was closed');
+  }
+
+  #renew(need: Freshness): Promise<Token> {
+    const abort = (this.#flightAbort = new AbortController());
+    const run = async (): Promise<Token> => {
+      const stored = await this.#link.load().catch((error: unknown) => {
+        this.#report(toSessionError(error, 'corrupt_storage', 'The shared token could not be read'));
+        return undefined;
+      });
+      if (abort.signal.aborted) throw abortError(abort.signal);
+      if (stored !== undefined && isUsable(stored.token, this.settings.clock.now(), need)) {
+        this.#adopt(stored.token, 'storage');
+        return stored.token;
+      }
+      const set = await this.#link.obtain(need.rejected);
+      if (abort.signal.aborted) throw abortError(abort.signal);
+      this.#adopt(set.token, 'remote');
+      return set.token;
+    };
+    return run()
+      .catch((error: unknown) => {
+        const failure = toSessionError(error, 'request_failed', 'The token could not be obtained');
+        this.#report(failure);
+        throw failure;
+      })
+      .finally(() => {
+        if (this.#flightAbort === abort) {
+          this.#flight = undefined;
+          this.#flightAbort = undefined;
+        }
+      });
+  }
+
+  #isGoodEnough(token: Token, rejected?: string): boolean {
+    const { provider, refreshBeforeExpiry, clock } = this.settings;
+    return isUsable(token, clock.now(), {
+      refreshBeforeExpiry: provider.canRefresh ? refreshBeforeExpiry : 0,
+      rejected,
+    });
+  }
+
+  /** Makes `token` current unless it is older than what we hold. */
+  #adopt(token: Token, source: TokenSource): boolean {
+    if (this.#token !== undefined && this.#token.accessToken === token.accessToken) return true;
+    if (!isNewer(token, this.#token)) return false;
+    this.#token = token;
+    this.#schedule();
+    this.events.emit('token', token, source);
+    return true;
+  }
+
+  #drop(): void {
+    this.#token = undefined;
+    this.#cancelTimer();
+  }
+
+  /** The leader refreshes ahead of expiry so that readers never wait; readers still check expiry on every read. */
+  #schedule(retryIn?: number): void {
+    this.#cancelTimer();
+    const token = this.#token;
+    if (this.#closed || token === undefined || !this.#link.leading || !this.settings.provider.canRefresh) return;
+    const due = retryIn ?? refreshAt(token, this.settings.refreshBeforeExpiry) - this.settings.clock.now();
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.getToken({ refreshBeforeExpiry: this.settings.refreshBeforeExpiry }).catch(() => {
+        // Already reported through `error`. Try again while the current token is still alive.
+        const left = (this.#token?.expiresAt ?? 0) - this.settings.clock.now();
+        if (left > 0) this.#schedule(Math.min(RETRY_REFRESH_AFTER, left / 2));
+      });
+    }, Math.min(MAX_TIMER, Math.max(0, due)));
+    // Do not keep a Node or Deno process alive just to refresh a token nobody may ask for.
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  #cancelTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #report(error: SessionError): void {
+    this.events.emit('error', error);
+  }
+
+  #peer(): SharingPeer {
+    const { provider, clock, fetch } = this.settings;
+    return {
+      key: provider.key,
+      usesRefreshToken: provider.usesRefreshToken,
+      isUsable: (token, rejected) => this.#isGoodEnough(token, rejected),
+      fetchToken: async (refreshToken) => {
+        const signal = this.#flightAbort?.signal ?? new AbortController().signal;
+        const set: TokenSet = await provider.fetchToken({ signal, fetch, clock, refreshToken });
+        if (signal.aborted) throw abortError(signal);
+        this.events.emit('authenticated', set.token);
+        this.#adopt(set.token, 'endpoint');
+        return set;
+      },
+      receiveToken: (token) => this.#adopt(token, 'remote'),
+      receiveClear: () => {
+        if (this.#closed) return;
+        this.#drop();
+        this.events.emit('cleared', 'remote');
+      },
+      leadershipChanged: (leading) => {
+        this.#schedule();
+        this.events.emit('leader', leading);
+      },
+      report: (error) => this.#report(error),
+    };
+  }
+}
+
+function toSessionError(error: unknown, code: SessionError['code'], message: string): SessionError {
+  return isSessionError(error) ? error : new SessionError(code, message, { cause: error });
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,50 @@
+import type { SessionError } from '../errors.js';
+import type { Token, TokenSet } from '../token.js';
+
+/**
+ * What a session gives a transport when it connects: its key, its freshness rules and the one function that
+ * calls the token endpoint. A transport decides *where* that function runs; the session decides *when* a token is
+ * good enough.
+ */
+export interface SharingPeer {
+  /** The credential key. Public parts only; never a secret. */
+  readonly key: string;
+  /** True when the provider needs its refresh token after a failover (a transport stores it only where safe). */
+  readonly usesRefreshToken: boolean;
+  /** Whether `token` is good enough to hand out now (not stale, not the `rejected` one). */
+  isUsable(token: Token, rejected?: string): boolean;
+  /** Calls the token endpoint. The transport guarantees that one context at a time does, per key. */
+  fetchToken(refreshToken?: string): Promise<TokenSet>;
+  /** Another context made `token` current. Returns false when it is older than what this context holds. */
+  receiveToken(token: Token): boolean;
+  /** Another context signed out. */
+  receiveClear(): void;
+  /** This context started or stopped being the one that refreshes ahead of expiry. */
+  leadershipChanged(leading: boolean): void;
+  /** Something the app should know about that failed no call: bad messages, corrupt storage, lost features. */
+  report(error: SessionError): void;
+}
+
+/** One session's connection to a transport. */
+export interface SharedLink {
+  /** True when this context should refresh ahead of expiry (the leader, or every context of a local transport). */
+  readonly leading: boolean;
+  /** The token last made current by any context, if the transport keeps one. */
+  load(): Promise<TokenSet | undefined>;
+  /**
+   * A usable token, fetched by exactly one context for all that ask at the same time. `rejected` is an access token
+   * that must not be returned again (an API refused it, or the caller forced a refresh).
+   */
+  obtain(rejected?: string): Promise<TokenSet>;
+  /** Drops the token here and in every other context. */
+  clear(): Promise<void>;
+  /** Releases channels, locks and handles. */
+  close(): Promise<void>;
+}
+
+/** A way of sharing one token between contexts: memory, browser, Durable Object, Redis… */
+export interface Sharing {
+  /** Short name, for events and debugging. */
+  readonly kind: string;
+  connect(peer: SharingPeer): SharedLink;
+}

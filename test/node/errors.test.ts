@@ -1,0 +1,236 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  clientCredentials,
+  createSession,
+  customProvider,
+  memorySharing,
+  SessionError,
+  staticToken,
+  type ErrorCode,
+  type Session,
+} from '../../src/index.js';
+import { startTokenServer, type TokenServer } from '../support/token-server.js';
+
+let server: TokenServer;
+let client: { id: string; secret: string };
+const open: Session[] = [];
+
+beforeAll(async () => {
+  server = await startTokenServer();
+  client = server.addClient('app', 'super-secret-value-42');
+});
+afterAll(() => server.close());
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((session) => session.close()));
+  server.reset();
+});
+
+function session(overrides: Partial<Parameters<typeof clientCredentials>[0]> = {}): Session {
+  const created = createSession({
+    provider: clientCredentials({
+      tokenUrl: server.tokenUrl,
+      clientId: client.id,
+      clientSecret: client.secret,
+      backoff: 20,
+      ...overrides,
+    }),
+    sharing: memorySharing(),
+  });
+  open.push(created);
+  return created;
+}
+
+async function failure(promise: Promise<unknown>): Promise<SessionError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  expect(error).toBeInstanceOf(SessionError);
+  const sessionError = error as SessionError;
+  // Secrets never reach an error.
+  expect(JSON.stringify({ ...sessionError, message: sessionError.message })).not.toContain(client.secret);
+  return sessionError;
+}
+
+describe('typed errors from real server responses', () => {
+  it('wrong secret → invalid_client, no retry', async () => {
+    const error = await failure(session({ clientSecret: 'wrong' }).getToken());
+    expect(error.code).toBe<ErrorCode>('invalid_client');
+    expect(error.status).toBe(401);
+    expect(error.oauthError).toBe('invalid_client');
+    expect(error.oauthErrorDescription).toContain('test server');
+    expect(server.stats.tokenRequests).toBe(1);
+  });
+
+  it.each([
+    ['empty access_token', JSON.stringify({ access_token: '', expires_in: 3600 })],
+    ['missing access_token', JSON.stringify({ token_type: 'bearer', expires_in: 3600 })],
+    ['non-numeric expires_in', JSON.stringify({ access_token: 'x', expires_in: 'soon' })],
+    ['negative expires_in', JSON.stringify({ access_token: 'x', expires_in: -5 })],
+    ['invalid JSON', '{"access_token": '],
+    ['an HTML error page', '<html><body>Gateway says hi</body></html>'],
+  ])('%s → invalid_response', async (_name, body) => {
+    server.respondNextWith(body, body.startsWith('<') ? 'text/html' : 'application/json');
+    const error = await failure(session().getToken());
+    expect(error.code).toBe<ErrorCode>('invalid_response');
+    expect(server.stats.tokenRequests).toBe(1);
+  });
+
+  it('missing expires_in → the documented default of 3600 s', async () => {
+    server.respondNextWith(JSON.stringify({ access_token: 'abc', token_type: 'Bearer' }));
+    const token = await session().getToken();
+    expect(token.expiresAt - token.issuedAt).toBe(3600_000);
+  });
+
+  it('custom defaultExpiresIn', async () => {
+    server.respondNextWith(JSON.stringify({ access_token: 'abc' }));
+    const token = await session({ defaultExpiresIn: 300 }).getToken();
+    expect(token.expiresAt - token.issuedAt).toBe(300_000);
+  });
+
+  it('400 invalid_scope and unsupported grant map to their codes', async () => {
+    server.failNext(1, 400, { body: JSON.stringify({ error: 'invalid_scope' }) });
+    expect((await failure(session().getToken())).code).toBe('invalid_scope');
+    server.failNext(1, 400, { body: JSON.stringify({ error: 'something_new' }) });
+    const unknown = await failure(session({ scope: 'b' }).getToken());
+    expect(unknown.code).toBe('request_failed');
+    expect(unknown.oauthError).toBe('something_new');
+  });
+
+  it('500, 500, 200 succeeds after 3 attempts', async () => {
+    server.failNext(2, 500);
+    const token = await session().getToken();
+    expect(token.accessToken).toMatch(/^at_/);
+    expect(server.stats.tokenRequests).toBe(3);
+  });
+
+  it('a token endpoint that stays down → endpoint_unavailable after 4 attempts', async () => {
+    server.failNext(10, 503, { body: 'down', contentType: 'text/plain' });
+    const error = await failure(session().getToken());
+    expect(error.code).toBe('endpoint_unavailable');
+    expect(error.status).toBe(503);
+    expect(server.stats.tokenRequests).toBe(4);
+    server.resetStats();
+  });
+
+  it('an unreachable endpoint → endpoint_unavailable', async () => {
+    const error = await failure(session({ tokenUrl: 'http://127.0.0.1:9/token', attempts: 2 }).getToken());
+    expect(error.code).toBe('endpoint_unavailable');
+  });
+
+  it('429 with Retry-After waits at least that long, then succeeds', async () => {
+    server.failNext(1, 429, { retryAfter: '1' });
+    const started = Date.now();
+    await session().getToken();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(server.stats.tokenRequests).toBe(2);
+  });
+
+  it('429 with an HTTP-date Retry-After is honoured too', async () => {
+    server.failNext(1, 429, { retryAfter: new Date(Date.now() + 2000).toUTCString() });
+    const started = Date.now();
+    await session().getToken();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+
+  it('429 with a Retry-After beyond maxDelay → rate_limited at once', async () => {
+    server.failNext(1, 429, { retryAfter: '120' });
+    const started = Date.now();
+    const error = await failure(session().getToken());
+    expect(error.code).toBe('rate_limited');
+    expect(error.retryAfter).toBe(120_000);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('retries keep one request in flight per credential', async () => {
+    server.failNext(2, 502);
+    const s = session();
+    await Promise.all(Array.from({ length: 50 }, () => s.getToken()));
+    expect(server.stats.tokenRequests).toBe(3);
+  });
+
+  it('abort rejects at once; the shared request goes on for the others', async () => {
+    server.latency = 500;
+    const s = session();
+    const controller = new AbortController();
+    const aborted = s.getToken({ signal: controller.signal });
+    const other = s.getToken();
+    const started = Date.now();
+    controller.abort();
+    expect((await failure(aborted)).code).toBe('aborted');
+    expect(Date.now() - started).toBeLessThan(100);
+    expect((await other).accessToken).toMatch(/^at_/);
+    server.latency = 0;
+  });
+
+  it('per-request timeout → timeout', async () => {
+    server.latency = 400;
+    const error = await failure(session({ timeout: 100, attempts: 1 }).getToken());
+    expect(error.code).toBe('timeout');
+    server.latency = 0;
+  });
+
+  it('the error event reports failures', async () => {
+    const s = session({ clientSecret: 'nope' });
+    const codes: string[] = [];
+    s.on('error', (error) => codes.push(error.code));
+    await s.getToken().catch(() => undefined);
+    expect(codes).toEqual(['invalid_client']);
+  });
+
+  it('invalid options are rejected synchronously', () => {
+    expect(() => clientCredentials({ tokenUrl: '', clientId: 'a', clientSecret: 'b' })).toThrow(
+      expect.objectContaining({ code: 'invalid_options' }),
+    );
+    expect(() =>
+      createSession({ provider: staticToken({ accessToken: 'x' }), refreshBeforeExpiry: -1, sharing: memorySharing() }),
+    ).toThrow(expect.objectContaining({ code: 'invalid_options' }));
+  });
+});
+
+describe('staticToken and customProvider', () => {
+  it('a static token is served until it expires, then token_expired', async () => {
+    let now = 1_000_000;
+    const s = createSession({
+      provider: staticToken({ accessToken: 'given', expiresAt: now + 60_000 }),
+      sharing: memorySharing(),
+      clock: { now: () => now },
+    });
+    open.push(s);
+    expect((await s.getToken()).accessToken).toBe('given');
+    now += 59_000; // inside any refresh margin, but a static token cannot be refreshed: still served
+    expect((await s.getToken()).accessToken).toBe('given');
+    now += 1_000;
+    expect((await failure(s.getToken())).code).toBe('token_expired');
+  });
+
+  it('customProvider output is validated', async () => {
+    const s = createSession({
+      provider: customProvider({
+        key: 'user-1',
+        fetchToken: () => Promise.resolve({ accessToken: '', tokenType: 'Bearer', expiresAt: 1, issuedAt: 0 }),
+      }),
+      sharing: memorySharing(),
+    });
+    open.push(s);
+    expect((await failure(s.getToken())).code).toBe('invalid_response');
+  });
+
+  it('customProvider single-flights the app backend', async () => {
+    let calls = 0;
+    const s = createSession({
+      provider: customProvider({
+        key: 'user-2',
+        fetchToken: async () => {
+          calls++;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return { accessToken: 'from-backend', tokenType: 'Bearer', issuedAt: Date.now(), expiresAt: Date.now() + 3600_000 };
+        },
+      }),
+      sharing: memorySharing(),
+    });
+    open.push(s);
+    await Promise.all(Array.from({ length: 100 }, () => s.getToken()));
+    expect(calls).toBe(1);
+  });
+});

@@ -1,0 +1,45 @@
+import { builtinModules } from 'node:module';
+import { defineConfig } from 'vitest/config';
+import packageJson from './package.json' with { type: 'json' };
+
+/** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
+const entries = ['index'];
+
+const external = [
+  ...Object.keys(packageJson.dependencies),
+  ...Object.keys((packageJson as { peerDependencies?: Record<string, string> }).peerDependencies ?? {}),
+  ...builtinModules,
+  /^node:/,
+  /^cloudflare:/,
+];
+
+export default defineConfig({
+  build: {
+    target: 'es2022',
+    outDir: 'dist',
+    emptyOutDir: true,
+    minify: false,
+    sourcemap: true,
+    lib: {
+      entry: Object.fromEntries(entries.map((name) => [name, `src/${name}.ts`])),
+      formats: ['es'],
+    },
+    rollupOptions: {
+      external: (id) => external.some((dep) => (typeof dep === 'string' ? id === dep || id.startsWith(`${dep}/`) : dep.test(id))),
+      // One output file per source module, so that `.d.ts` files from tsc line up and apps tree-shake freely.
+      output: { preserveModules: true, preserveModulesRoot: 'src', entryFileNames: '[name].js' },
+    },
+  },
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 20_000,
+        },
+      },
+    ],
+  },
+});
