@@ -10,30 +10,30 @@ export interface SessionOptions {
    * Refresh a token this long (ms) before it expires. Clamped to half the lifetime of short-lived tokens.
    * Default 120 000 (2 min), as sentinelhub-py does.
    */
-  readonly refreshBeforeExpiry?: number;
+  readonly refreshBeforeExpiry?: number | undefined;
   /** How the token is shared with other contexts. Default: the best transport for the runtime. */
-  readonly sharing?: Sharing;
+  readonly sharing?: Sharing | undefined;
   /** Where time comes from. Default `Date.now`. */
-  readonly clock?: Clock;
+  readonly clock?: Clock | undefined;
   /** The fetch used for token requests. Default `globalThis.fetch`. */
-  readonly fetch?: typeof globalThis.fetch;
+  readonly fetch?: typeof globalThis.fetch | undefined;
   /** Aborting it closes this session (as `close()` does). */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Per-call options of `getToken`. */
 export interface GetTokenOptions {
   /** Get a new token even if the current one is still fresh (once for all concurrent callers). */
-  readonly forceRefresh?: boolean;
+  readonly forceRefresh?: boolean | undefined;
   /** The token must stay valid for at least this long (ms) after it is returned. Default 0. */
-  readonly minValidity?: number;
+  readonly minValidity?: number | undefined;
   /**
    * An access token an API rejected (401). It is never returned again; all callers that report the same token
    * share one refresh.
    */
-  readonly rejected?: string;
+  readonly rejected?: string | undefined;
   /** Rejects this call (not the shared request) with `aborted` when aborted. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 export const DEFAULT_REFRESH_BEFORE_EXPIRY = 120_000;

@@ -88,8 +88,9 @@ export class SessionCore {
     for (let round = 0; ; round++) {
       this.#flight ??= this.#renew(wanted);
       const token = await raceAbort(this.#flight, signal);
+      const { accessToken } = token;
       if (round > 0 || isUsable(token, this.settings.clock.now(), wanted)) return token;
-      wanted = { ...wanted, rejected: token.accessToken };
+      wanted = { ...wanted, rejected: accessToken };
     }
   }
 

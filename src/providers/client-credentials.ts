@@ -9,13 +9,13 @@ export interface ClientCredentialsOptions extends TokenRequestOptions {
   /** Kept in this provider's closure only: never stored, broadcast, logged or put in a key. */
   readonly clientSecret: string;
   /** Space-separated scopes. */
-  readonly scope?: string;
+  readonly scope?: string | undefined;
   /** `audience` parameter (Auth0 and others). */
-  readonly audience?: string;
+  readonly audience?: string | undefined;
   /** How the client authenticates. Default `client_secret_post`. */
-  readonly authMethod?: 'client_secret_post' | 'client_secret_basic';
+  readonly authMethod?: 'client_secret_post' | 'client_secret_basic' | undefined;
   /** More form parameters for the token request. */
-  readonly extraParams?: Readonly<Record<string, string>>;
+  readonly extraParams?: Readonly<Record<string, string>> | undefined;
 }
 
 /** The OAuth 2.0 client credentials grant (RFC 6749 §4.4), as Sentinel Hub and Copernicus Data Space use it. */

@@ -10,16 +10,16 @@ export interface RefreshTokenGrantOptions extends TokenRequestOptions {
   /** The refresh token to start from. After a rotation, only the newest one is ever sent. */
   readonly refreshToken: string;
   /** For confidential clients; sent with `client_secret_post` unless `authMethod` says otherwise. */
-  readonly clientSecret?: string;
-  readonly authMethod?: 'client_secret_post' | 'client_secret_basic';
-  readonly scope?: string;
+  readonly clientSecret?: string | undefined;
+  readonly authMethod?: 'client_secret_post' | 'client_secret_basic' | undefined;
+  readonly scope?: string | undefined;
   /**
    * Tells the sessions of one user apart. Default: a fingerprint of the initial refresh token, so two users of one
    * client never share a session.
    */
-  readonly key?: string;
+  readonly key?: string | undefined;
   /** Called with each new refresh token the server issues (persist it if your app must survive a restart). */
-  readonly onRotate?: (refreshToken: string) => void;
+  readonly onRotate?: ((refreshToken: string) => void) | undefined;
 }
 
 /**

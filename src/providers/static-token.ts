@@ -6,11 +6,11 @@ import { requireString } from './client-credentials.js';
 export interface StaticTokenOptions {
   readonly accessToken: string;
   /** Epoch ms. Without it the token is taken to be valid until an API rejects it. */
-  readonly expiresAt?: number;
+  readonly expiresAt?: number | undefined;
   /** Default `Bearer`. */
-  readonly tokenType?: string;
+  readonly tokenType?: string | undefined;
   /** Tells static sessions apart. Default: a fingerprint of the access token. */
-  readonly key?: string;
+  readonly key?: string | undefined;
 }
 
 /**

@@ -7,18 +7,28 @@ import type { FetchTokenContext } from './provider.js';
 /** How a provider talks to a token endpoint. Every field is optional; defaults are given per field. */
 export interface TokenRequestOptions {
   /** Attempts in total, the first included, for network errors, timeouts, 5xx and 429. Default 4. */
-  readonly attempts?: number;
+  readonly attempts?: number | undefined;
   /** Base of the exponential backoff between attempts (ms), with jitter. Default 250. */
-  readonly backoff?: number;
+  readonly backoff?: number | undefined;
   /** Longest wait between attempts (ms). A longer `Retry-After` fails at once with `rate_limited`. Default 30 000. */
-  readonly maxDelay?: number;
+  readonly maxDelay?: number | undefined;
   /** Timeout of one attempt (ms). Default 10 000. */
-  readonly timeout?: number;
+  readonly timeout?: number | undefined;
   /** `expires_in` (s) assumed when the server omits it. Default 3600, the usual lifetime of these APIs. */
-  readonly defaultExpiresIn?: number;
+  readonly defaultExpiresIn?: number | undefined;
 }
 
-const DEFAULTS = { attempts: 4, backoff: 250, maxDelay: 30_000, timeout: 10_000, defaultExpiresIn: 3600 } as const;
+type Settings = { readonly [K in keyof TokenRequestOptions]-?: number };
+
+function resolve(options: TokenRequestOptions): Settings {
+  return {
+    attempts: options.attempts ?? 4,
+    backoff: options.backoff ?? 250,
+    maxDelay: options.maxDelay ?? 30_000,
+    timeout: options.timeout ?? 10_000,
+    defaultExpiresIn: options.defaultExpiresIn ?? 3600,
+  };
+}
 
 type Outcome = { set: TokenSet } | { retry: SessionError; wait?: number | undefined };
 
@@ -34,7 +44,7 @@ export async function requestToken(
   context: FetchTokenContext,
   options: TokenRequestOptions = {},
 ): Promise<TokenSet> {
-  const settings = { ...DEFAULTS, ...options };
+  const settings = resolve(options);
   for (let attempt = 1; ; attempt++) {
     const outcome = await attemptOnce(url, form, headers, context, settings);
     if ('set' in outcome) return outcome.set;
@@ -54,7 +64,7 @@ async function attemptOnce(
   form: URLSearchParams,
   headers: Record<string, string>,
   context: FetchTokenContext,
-  settings: Required<TokenRequestOptions>,
+  settings: Settings,
 ): Promise<Outcome> {
   const { signal, clock } = context;
   if (signal.aborted) throw abortError(signal);
