@@ -40,6 +40,16 @@ export default defineConfig({
           testTimeout: 20_000,
         },
       },
+      {
+        // Node-side tests that drive Debian's Chromium with playwright-core (several pages, workers, crashes).
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });
