@@ -1,0 +1,62 @@
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
+
+const env = useTabs();
+
+/** Crashes the tab's renderer, as an out-of-memory kill would: no unload handler runs. */
+async function crash(page: Page): Promise<void> {
+  await page.goto('chrome://kill').catch(() => undefined);
+}
+
+it('the leader crashes in the middle of a refresh: another tab takes over, no call fails, 1 extra request at most', async () => {
+  env.server.lifetime = 4;
+  const client = env.server.addClient('takeover');
+  const context = await env.browser.newContext();
+  const tabs = await openTabs(context, tabUrl(env.server.origin, { client: client.id, secret: client.secret, margin: 2000, auto: true }), 6);
+  await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.first)));
+  const leaderIndex = (await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.isLeader())))).indexOf(true);
+  const leader = tabs[leaderIndex]!;
+  const survivors = tabs.filter((tab) => tab !== leader);
+  await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.startLoop(100))));
+
+  // The refresh ahead of expiry reaches the env.server, which answers only after 1 s: kill the leader while it waits.
+  env.server.latency = 1000;
+  await expect.poll(() => env.server.stats.tokenRequests, { timeout: 5000, interval: 10 }).toBe(2);
+  const killedAt = Date.now();
+  await crash(leader);
+
+  await new Promise((resolve) => setTimeout(resolve, 6000));
+  const results = await Promise.all(survivors.map((tab) => inTab(tab, (harness) => harness.stopLoop())));
+  const elapsed = (Date.now() - killedAt) / 1000;
+  expect(results.flatMap((result) => result.failures)).toEqual([]);
+  expect(results.every((result) => result.ok > 20)).toBe(true);
+
+  const leaders = await Promise.all(survivors.map((tab) => inTab(tab, (harness) => harness.isLeader())));
+  expect(leaders.filter(Boolean)).toHaveLength(1);
+  const successor = survivors[leaders.indexOf(true)]!;
+  const tookOver = (await logOf(successor)).find((entry) => entry.event === 'leader' && entry.detail === true)!;
+  expect(tookOver.at - killedAt).toBeLessThan(1000);
+  // The crashed refresh is the only extra request: after it, one per ~(2 s + 1 s latency).
+  expect(env.server.stats.tokenRequests).toBeLessThanOrEqual(2 + 1 + Math.ceil(elapsed / 3) + 1);
+  for (const tab of survivors) expect((await logOf(tab)).filter((entry) => entry.event === 'error')).toEqual([]);
+  await context.close();
+});
+
+it('a leader that closes hands over at once, and the stored token is reused: no new login', async () => {
+  const client = env.server.addClient('handover');
+  const context = await env.browser.newContext();
+  const tabs = await openTabs(context, tabUrl(env.server.origin, { client: client.id, secret: client.secret, auto: true }), 4);
+  const [token] = await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.first)));
+  const leaderIndex = (await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.isLeader())))).indexOf(true);
+  await tabs[leaderIndex]!.close();
+  const survivors = tabs.filter((_, index) => index !== leaderIndex);
+  await expect
+    .poll(async () => (await Promise.all(survivors.map((tab) => inTab(tab, (harness) => harness.isLeader())))).filter(Boolean).length)
+    .toBe(1);
+  // A tab opened now adopts the stored token; the new leader fetched nothing.
+  const [late] = await openTabs(context, tabUrl(env.server.origin, { client: client.id, secret: client.secret, auto: true }), 1);
+  expect(await inTab(late!, (harness) => harness.first)).toBe(token);
+  expect(env.server.stats.tokenRequests).toBe(1);
+  await context.close();
+});
