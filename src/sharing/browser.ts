@@ -126,6 +126,8 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     const stored = await load();
     if (stored !== undefined && peer.isUsable(stored.token, rejected)) return stored.token;
     if (closed) throw closedError();
+    // A follower fetches only for callers still waiting: the leader's answer or failure may have come meanwhile.
+    if (!leading && waiters.size === 0) throw new SessionError('aborted', 'The token is no longer needed');
     const set = await peer.fetchToken(refreshToken);
     remember(set.token);
     if (peer.usesRefreshToken) refreshToken = set.refreshToken ?? refreshToken;
