@@ -255,6 +255,8 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         post({ type: 'leader' });
         peer.leadershipChanged(true);
         for (const waiter of waiters) serve(waiter);
+        // A context that never needed a token yet learns the stored one, so that it refreshes it ahead of expiry.
+        void load().then((set) => set && peer.receiveToken(set.token));
       },
       () => report('sharing_degraded', 'This context cannot take part in the leader election'),
     );

@@ -60,3 +60,19 @@ it('a leader that closes hands over at once, and the stored token is reused: no 
   expect(env.server.stats.tokenRequests).toBe(1);
   await context.close();
 });
+
+it('a tab that never needed a token, once leader, still refreshes the stored one ahead of expiry', async () => {
+  env.server.lifetime = 4;
+  const client = env.server.addClient('idle-successor');
+  const context = await env.browser.newContext();
+  const params = { client: client.id, secret: client.secret, margin: 2000 };
+  const [first] = await openTabs(context, tabUrl(env.server.origin, { ...params, auto: true }), 1);
+  await inTab(first!, (harness) => harness.first);
+  const [idle] = await openTabs(context, tabUrl(env.server.origin, params), 1);
+  await first!.close();
+  // The idle tab leads now and replaces the token 2 s before it expires, though nobody asked it for one.
+  await expect.poll(async () => (await logOf(idle!)).map((entry) => entry.event), { timeout: 5000 }).toContain('authenticated');
+  expect(await inTab(idle!, (harness) => harness.isLeader())).toBe(true);
+  expect(env.server.stats.tokenRequests).toBe(2);
+  await context.close();
+});
