@@ -76,3 +76,38 @@ it('a tab that never needed a token, once leader, still refreshes the stored one
   expect(env.server.stats.tokenRequests).toBe(2);
   await context.close();
 });
+
+it('a leader that does not answer (its main thread is blocked) makes a follower wait 2 s at most, not forever', async () => {
+  const client = env.server.addClient('blocked-leader');
+  const context = await env.browser.newContext();
+  const params = { client: client.id, secret: client.secret };
+  const [leader] = await openTabs(context, tabUrl(env.server.origin, { ...params, auto: true }), 1);
+  const first = await inTab(leader!, (harness) => harness.first);
+  const [follower] = await openTabs(context, tabUrl(env.server.origin, params), 1);
+  expect(await inTab(leader!, (harness) => harness.isLeader())).toBe(true);
+
+  const blocked = leader!.evaluate(() => {
+    const until = Date.now() + 4000;
+    while (Date.now() < until);
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  // The API refused the current token: the follower needs a new one and the leader cannot hear it.
+  const { token, waited } = await inTab(
+    follower!,
+    async (harness, rejected) => {
+      const started = performance.now();
+      const token = await harness.token('a', { rejected });
+      return { token, waited: performance.now() - started };
+    },
+    first,
+  );
+  expect(token).not.toBe(first);
+  expect(waited).toBeGreaterThanOrEqual(1900);
+  expect(waited).toBeLessThan(3500);
+  expect(env.server.stats.tokenRequests).toBe(2);
+  await blocked;
+  // Once it runs again, the leader has the follower's token (it was broadcast and stored).
+  expect(await inTab(leader!, (harness) => harness.token())).toBe(token);
+  expect(env.server.stats.tokenRequests).toBe(2);
+  await context.close();
+});
