@@ -105,7 +105,9 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       });
   };
 
-  const load = async (): Promise<TokenSet | undefined> => {
+  /** Reads the record into `latest` and `refreshToken`; concurrent callers share one read (and one report). */
+  let reading: Promise<void> | undefined;
+  const read = async (): Promise<void> => {
     try {
       const record = await store?.read();
       if (record === 'corrupt') {
@@ -118,6 +120,9 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     } catch {
       lostStorage();
     }
+  };
+  const load = async (): Promise<TokenSet | undefined> => {
+    await (reading ??= read().finally(() => (reading = undefined)));
     return latest && (refreshToken === undefined ? { token: latest } : { token: latest, refreshToken });
   };
 
