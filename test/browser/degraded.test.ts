@@ -26,6 +26,21 @@ it('without IndexedDB (opening fails) the tabs share through the channel and mem
   await context.close();
 });
 
+it('when opening IndexedDB hangs, the tabs give up on it after 3 s and share through the channel', async () => {
+  const client = env.server.addClient('idb-hangs');
+  const context = await env.browser.newContext();
+  const url = tabUrl(env.server.origin, { client: client.id, secret: client.secret, auto: true, noidb: 'hang' });
+  const tabs = await openTabs(context, url, 3);
+  const tokens = await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.first)));
+  expect(new Set(tokens).size).toBe(1);
+  expect(env.server.stats.tokenRequests).toBe(1);
+  for (const tab of tabs) {
+    expect(await errorsOf(tab)).toEqual(['sharing_degraded']);
+    expect(await inTab(tab, (harness) => harness.callApi())).toMatchObject({ status: 200 });
+  }
+  await context.close();
+});
+
 it('without Web Locks the tabs elect a leader by messages, make 1 request, and say so', async () => {
   const client = env.server.addClient('no-locks');
   const context = await env.browser.newContext();
