@@ -54,9 +54,12 @@ const messageSchemas = {
   }),
 };
 
+/** A validated message of this format. */
 export type Message = z.infer<(typeof messageSchemas)[keyof typeof messageSchemas]>;
-/** A message without its envelope: what a context sends. */
-export type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'v' | 'key'> : never) : never;
+/** A message without its envelope: what a context sends (`envelope` adds the rest). */
+export type Outgoing = WithoutEnvelope<Message>;
+type WithoutEnvelope<M> = M extends unknown ? Omit<M, 'v' | 'key'> : never;
+/** An error code a `failed` message may carry. */
 export type FailureCode = z.infer<typeof failureCode>;
 
 /** The message in `data` when it is a well-formed one of this format, else undefined. */
@@ -74,6 +77,7 @@ export const recordSchema = z.object({
   refreshToken: z.optional(z.string()),
 });
 
+/** A validated record of this format. */
 export type StoredRecord = z.infer<typeof recordSchema>;
 
 /** Stamps a message with the format version and the credential key (checked on receipt, against collisions). */
