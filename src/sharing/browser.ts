@@ -105,7 +105,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       });
   };
 
-  /** Reads the record into `latest` and `refreshToken`; concurrent callers share one read (and one report). */
+  /** Reads the record into `latest` and `refreshToken`. Reads run one at a time (one delete and report if corrupt). */
   let reading: Promise<void> | undefined;
   const read = async (): Promise<void> => {
     try {
@@ -121,14 +121,23 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       lostStorage();
     }
   };
-  const load = async (): Promise<TokenSet | undefined> => {
-    await (reading ??= read().finally(() => (reading = undefined)));
+  /** The newest token known here, after reading the record: joining a read under way, or after it when `fresh`. */
+  const load = async (fresh = false): Promise<TokenSet | undefined> => {
+    if (fresh || reading === undefined) {
+      const queued: Promise<void> = Promise.resolve(reading)
+        .then(read)
+        .finally(() => {
+          if (reading === queued) reading = undefined;
+        });
+      reading = queued;
+    }
+    await reading;
     return latest && (refreshToken === undefined ? { token: latest } : { token: latest, refreshToken });
   };
 
   /** Under the lock: read storage again (another context may have just fetched), and only then fetch. */
   const refresh = async (rejected: string | undefined): Promise<Token> => {
-    const stored = await load();
+    const stored = await load(true);
     if (stored !== undefined && peer.isUsable(stored.token, rejected)) return stored.token;
     if (closed) throw closedError();
     // A follower fetches only for callers still waiting: the leader's answer or failure may have come meanwhile.
@@ -271,7 +280,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     get leading() {
       return leading;
     },
-    load,
+    load: () => load(),
     async obtain(rejected) {
       if (closed) throw closedError();
       return leading ? { token: await fetchShared(rejected) } : ask(rejected);
