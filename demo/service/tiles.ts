@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { MultiPolygon, Polygon } from 'geojson';
 import { feature } from 'topojson-client';
 import type { GeometryCollection, Topology } from 'topojson-specification';
+import { unwrapRing } from '../geo.js';
 import { encodePng } from './png.js';
 
 /** Tiles are 256 px squares in Web Mercator, addressed by z/x/y like every XYZ raster service. */
@@ -48,22 +49,7 @@ function loadLand(): LandEdges {
     const geometry = item.geometry as Polygon | MultiPolygon;
     const polygons = geometry.type === 'Polygon' ? [geometry.coordinates] : geometry.coordinates;
     for (const ring of polygons.flat()) {
-      // Rings that cross the antimeridian jump from +180 to -180: unwrap them into one continuous outline.
-      const points = ring.map(([lon = 0, lat = 0]) => [lon, lat] as [number, number]);
-      let shift = 0;
-      for (let i = 1; i < points.length; i++) {
-        const step = points[i]![0] + shift - points[i - 1]![0];
-        if (step > 180) shift -= 360;
-        else if (step < -180) shift += 360;
-        points[i]![0] += shift;
-      }
-      // A ring around a pole (Antarctica) does not close once unwrapped: close it along the pole.
-      if (shift !== 0) {
-        const pole = points.reduce((sum, [, lat]) => sum + lat, 0) < 0 ? -90 : 90;
-        points.pop(); // the closing point, now 360° away from the first
-        const [firstLon, firstLat] = points[0]!;
-        points.push([points.at(-1)![0], pole], [firstLon, pole], [firstLon, firstLat]);
-      }
+      const points = unwrapRing(ring);
       const wraps = points.some(([lon]) => lon < -180 || lon > 180);
       for (const offset of wraps ? [-1, 0, 1] : [0]) {
         for (let i = 0; i + 1 < points.length; i++) {
@@ -192,7 +178,7 @@ export function renderTile(z: number, x: number, y: number): Buffer {
   const rgba = new Uint8Array(TILE_SIZE * TILE_SIZE * 4);
   const scale = 2 ** z;
   // Detail relative to the zoom: zooming in reveals finer texture, as real imagery does.
-  const detailFrequency = 2 ** (z + 3);
+  const detailFrequency = 2 ** (z + 4);
   const fieldFrequency = 2 ** (z + 4);
   for (let row = 0; row < TILE_SIZE; row++) {
     const wy = (y + (row + 0.5) / TILE_SIZE) / scale;
@@ -203,10 +189,12 @@ export function renderTile(z: number, x: number, y: number): Buffer {
       if (mask[p] === 0) continue;
       const wx = (x + (col + 0.5) / TILE_SIZE) / scale;
       const regional = fbm(wx, wy, 12, 7, 3);
+      const texture = fbm(wx, wy, detailFrequency, 5, 17);
       // Ridged noise reads as valleys and drainage lines.
-      const ridges = 1 - Math.abs(2 * fbm(wx, wy, detailFrequency, 4, 17) - 1);
-      let moisture = baseMoisture - 0.08 + (regional - 0.5) * 0.85 + (ridges - 0.6) * 0.3;
-      let shade = 0.62 + ridges * 0.5;
+      const ridges = 1 - Math.abs(2 * texture - 1);
+      const continental = valueNoise(wx * 5, wy * 5, 53);
+      let moisture = baseMoisture - 0.1 + (continental - 0.5) * 0.5 + (regional - 0.5) * 0.7 + (texture - 0.5) * 0.2;
+      let shade = 0.86 + (texture - 0.5) * 0.45 - (1 - ridges) * 0.12;
       if (z >= 4) {
         // Farmland: a patchwork of parcels where the ground is neither desert nor forest.
         const warp = valueNoise(wx * detailFrequency, wy * detailFrequency, 41) * 0.6;
