@@ -8,7 +8,7 @@ export function createLog(list: HTMLOListElement): { add(kind: LogKind, text: st
   return {
     add(kind, text) {
       const item = document.createElement('li');
-      item.className = `entry ${kind}`;
+      item.className = `entry is-${kind}`;
       const time = document.createElement('time');
       time.textContent = new Date().toLocaleTimeString('en-GB', { hour12: false });
       const label = document.createElement('span');

@@ -223,6 +223,7 @@ function render(): void {
   ui.status.textContent = !signedIn ? 'Signed out' : token === undefined ? 'Signing in…' : 'Signed in';
 
   const now = Date.now();
+  ui.refreshMark.hidden = token === undefined;
   if (token === undefined) {
     ui.tokenId.textContent = '—';
     ui.tokenLeft.textContent = '--:--';
