@@ -81,11 +81,9 @@ function reloadTiles(): void {
   map.setLayoutProperty(SATELLITE, 'visibility', signedIn ? 'visible' : 'none');
   if (signedIn) (map.getSource(SATELLITE) as RasterTileSource).setTiles([tileUrl()]);
 }
-map.on('load', () => {
-  reloadTiles();
-  // Start with the attribution folded into its (i) button: it would cover the legend on a phone.
-  map.getContainer().querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show');
-});
+map.on('load', reloadTiles);
+// Fold the attribution into its (i) button once everything is drawn, as MapLibre does after the first drag.
+map.once('idle', () => map.getContainer().querySelector('.maplibregl-ctrl-attrib')?.classList.remove('maplibregl-compact-show'));
 
 // ---- session -----------------------------------------------------------------------------------------------------
 
