@@ -63,7 +63,7 @@ afterEach(async () => {
   other.requests.length = 0;
   calls.always401 = 0;
   calls.publicHeaders.length = 0;
-  Object.assign(tiles, { requests: 0, served: 0, unauthorized: 0, tokens: new Set() });
+  Object.assign(tiles, { requests: 0, served: 0, unauthorized: 0, tokens: new Set(), paths: new Set() });
 });
 afterAll(async () => {
   await browser?.close();

@@ -40,6 +40,8 @@ export interface TileStats {
   unauthorized: number;
   /** Distinct access tokens that tiles were served for. */
   tokens: Set<string>;
+  /** Paths of the tiles served. */
+  paths: Set<string>;
 }
 
 /**
@@ -48,7 +50,7 @@ export interface TileStats {
  */
 export function serveTiles(server: TokenServer, prefix = '/tiles/'): TileStats {
   const png = solidPng(256, TILE_COLOUR);
-  const stats: TileStats = { requests: 0, served: 0, unauthorized: 0, tokens: new Set() };
+  const stats: TileStats = { requests: 0, served: 0, unauthorized: 0, tokens: new Set(), paths: new Set() };
   server.route((req, res, url) => {
     if (!url.pathname.startsWith(prefix)) return false;
     const cors = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization' };
@@ -66,6 +68,7 @@ export function serveTiles(server: TokenServer, prefix = '/tiles/'): TileStats {
     }
     stats.served++;
     stats.tokens.add(token);
+    stats.paths.add(url.pathname);
     res.writeHead(200, { ...cors, 'content-type': 'image/png', 'cache-control': 'no-store' }).end(png);
     return true;
   });
