@@ -1,7 +1,11 @@
 import ky, { type KyInstance, type KyRequest, type Options } from 'ky';
+import { afterUnauthorized, authorizationHeader, presentedToken } from './authorization.js';
 import { parseRetryAfter } from './delay.js';
-import { isSessionError, SessionError } from './errors.js';
+import { isSessionError } from './errors.js';
 import type { Session } from './session.js';
+
+export { fetchWithToken, type FetchWithTokenOptions } from './authorization.js';
+export type { UrlMatch } from './url-match.js';
 
 /** Options of `createClient`: ky's own, plus the ceiling on how long a `Retry-After` may make us wait. */
 export interface ClientOptions extends Options {
@@ -32,7 +36,7 @@ export function createClient(session: Session, options: ClientOptions = {}): KyI
 
   const authorize = async (request: KyRequest): Promise<void> => {
     const token = await session.getToken({ signal: request.signal });
-    request.headers.set('authorization', `${token.tokenType} ${token.accessToken}`);
+    request.headers.set('authorization', authorizationHeader(token));
   };
 
   return ky.create({
@@ -60,23 +64,14 @@ export function createClient(session: Session, options: ClientOptions = {}): KyI
       afterResponse: [
         async (request, hookOptions, response) => {
           if (response.status !== 401) return undefined;
-          const sent = presentedToken(request.headers.get('authorization'));
-          if (hookOptions.context[RETRIED_AFTER_401] === true) {
-            throw new SessionError('token_rejected', 'The API rejected a freshly refreshed token (401)', { status: 401 });
-          }
+          const retried = hookOptions.context[RETRIED_AFTER_401] === true;
           hookOptions.context[RETRIED_AFTER_401] = true;
-          // One refresh for every request that saw this token, in every context that shares the session.
-          await session.getToken({ rejected: sent, signal: request.signal });
+          const presented = presentedToken(request.headers.get('authorization'));
+          await afterUnauthorized(session, { presented, retried, signal: request.signal }, response);
           return ky.retry({ code: 'TOKEN_REJECTED', delay: 0 });
         },
         ...(hooks?.afterResponse ?? []),
       ],
     },
   });
-}
-
-function presentedToken(header: string | null): string | undefined {
-  if (header === null) return undefined;
-  const space = header.indexOf(' ');
-  return space === -1 ? undefined : header.slice(space + 1);
 }

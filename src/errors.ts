@@ -34,6 +34,8 @@ export interface SessionErrorDetails {
   status?: number | undefined;
   /** How long the server asked us to wait (ms), from `Retry-After`. */
   retryAfter?: number | undefined;
+  /** The HTTP response the error is about (kept non-enumerable, so it is not logged or serialised with the error). */
+  response?: Response | undefined;
   cause?: unknown;
 }
 
@@ -56,6 +58,8 @@ export class SessionError extends Error {
   readonly oauthErrorDescription?: string;
   readonly status?: number;
   readonly retryAfter?: number;
+  /** The HTTP response the error is about, when there is one (e.g. the API's second 401 for `token_rejected`). */
+  declare readonly response?: Response;
 
   constructor(code: ErrorCode, message: string, details: SessionErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -64,6 +68,7 @@ export class SessionError extends Error {
     if (details.oauthErrorDescription !== undefined) this.oauthErrorDescription = details.oauthErrorDescription;
     if (details.status !== undefined) this.status = details.status;
     if (details.retryAfter !== undefined) this.retryAfter = details.retryAfter;
+    if (details.response !== undefined) Object.defineProperty(this, 'response', { value: details.response });
   }
 }
 
