@@ -15,6 +15,10 @@ export type ErrorCode =
   | 'timeout'
   | 'aborted'
   // Session life cycle
+  // APIs called through a preset (Earth Engine, Sentinel Hub): the service's own error, with `apiStatus`/`apiMessage`
+  | 'api_error'
+  // Credentials handed to the SDK by a platform (e.g. SEPAL headers) are missing or malformed
+  | 'invalid_credentials'
   | 'token_expired'
   | 'token_rejected'
   | 'closed'
@@ -34,6 +38,10 @@ export interface SessionErrorDetails {
   status?: number | undefined;
   /** How long the server asked us to wait (ms), from `Retry-After`. */
   retryAfter?: number | undefined;
+  /** The API's own error status, e.g. Google's `PERMISSION_DENIED` or Sentinel Hub's `RENDERER_EXCEPTION`. */
+  apiStatus?: string | undefined;
+  /** The API's own error message, as the service sent it. */
+  apiMessage?: string | undefined;
   cause?: unknown;
 }
 
@@ -56,6 +64,8 @@ export class SessionError extends Error {
   readonly oauthErrorDescription?: string;
   readonly status?: number;
   readonly retryAfter?: number;
+  readonly apiStatus?: string;
+  readonly apiMessage?: string;
 
   constructor(code: ErrorCode, message: string, details: SessionErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -64,6 +74,8 @@ export class SessionError extends Error {
     if (details.oauthErrorDescription !== undefined) this.oauthErrorDescription = details.oauthErrorDescription;
     if (details.status !== undefined) this.status = details.status;
     if (details.retryAfter !== undefined) this.retryAfter = details.retryAfter;
+    if (details.apiStatus !== undefined) this.apiStatus = details.apiStatus;
+    if (details.apiMessage !== undefined) this.apiMessage = details.apiMessage;
   }
 }
 
