@@ -3,8 +3,8 @@ import {
   fromSepalHeaders,
   sepalSessions,
   sepalUser,
-  type EarthEngine,
   type EarthEngineExpression,
+  type SepalEarthEngine,
   type SepalHeaders,
 } from '../../src/earth-engine.js';
 import { isSessionError, memorySharing, type Session } from '../../src/index.js';
@@ -33,7 +33,7 @@ const onePlusTwo: EarthEngineExpression = {
   values: { '0': { functionInvocationValue: { functionName: 'Number.add', arguments: { left: { constantValue: 1 }, right: { constantValue: 2 } } } } },
 };
 
-function connect(headers: SepalHeaders, options: Partial<Parameters<typeof fromSepalHeaders>[1]> = {}): EarthEngine {
+function connect(headers: SepalHeaders, options: Partial<Parameters<typeof fromSepalHeaders>[1]> = {}): SepalEarthEngine {
   const client = fromSepalHeaders(headers, { sepalHost: sepal.origin, baseUrl: ee.baseUrl, sharing: memorySharing(), backoff: 10, ...options });
   open.push(client);
   return client;
