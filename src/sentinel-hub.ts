@@ -17,6 +17,7 @@ export {
   type SentinelHub,
   type SentinelHubEndpoints,
   type SentinelHubOptions,
+  type StacAsset,
   type StacItem,
   type StacLink,
   type WmtsTileOptions,

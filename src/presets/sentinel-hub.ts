@@ -119,6 +119,13 @@ export interface StacLink {
   readonly title?: string | undefined;
 }
 
+/** A STAC asset (Sentinel Hub names its assets `data` and `thumbnail`). */
+export interface StacAsset {
+  readonly href: string;
+  readonly type?: string | undefined;
+  readonly [field: string]: unknown;
+}
+
 /** A STAC item as the Catalog returns it (the fields map apps use; every other field is kept). */
 export interface StacItem {
   readonly type: 'Feature';
@@ -131,7 +138,7 @@ export interface StacItem {
     readonly 'eo:cloud_cover'?: number | undefined;
     readonly [field: string]: unknown;
   };
-  readonly assets?: Readonly<Record<string, { readonly href: string; readonly type?: string | undefined; readonly [field: string]: unknown }>> | undefined;
+  readonly assets?: Readonly<Record<string, StacAsset>> | undefined;
   readonly links?: readonly StacLink[] | undefined;
   readonly [field: string]: unknown;
 }

@@ -372,21 +372,21 @@ async function attemptRefresh(sessionId: string, settings: Settings, context: Fe
   const text = await response.text().catch(() => '');
   if (status === 200) return { token: refreshedToken(text, sentAt) };
   if (status === 204) {
-    throw new SessionError('invalid_grant', 'SEPAL has no Google tokens for this user (Google access was revoked or never granted)', {
-      status,
-    });
+    const message = 'SEPAL has no Google tokens for this user (Google access was revoked or never granted)';
+    throw new SessionError('invalid_grant', message, { status });
   }
   if (status === 401 || status === 403 || status === 0 || (status >= 300 && status < 400)) {
-    throw new SessionError('invalid_grant', `SEPAL did not accept the session cookie (${status}): the user must sign in to SEPAL again`, {
-      status,
-    });
+    const message = `SEPAL did not accept the session cookie (${status}): the user must sign in to SEPAL again`;
+    throw new SessionError('invalid_grant', message, { status });
   }
   const retryAfter = parseRetryAfter(response.headers.get('retry-after'), clock.now());
   if (status === 429) {
-    return { retry: new SessionError('rate_limited', 'SEPAL is rate limiting token refreshes (429)', { status, retryAfter }), wait: retryAfter };
+    const retry = new SessionError('rate_limited', 'SEPAL is rate limiting token refreshes (429)', { status, retryAfter });
+    return { retry, wait: retryAfter };
   }
   if (status >= 500) {
-    return { retry: new SessionError('endpoint_unavailable', `SEPAL failed to refresh the token (${status})`, { status, retryAfter }), wait: retryAfter };
+    const retry = new SessionError('endpoint_unavailable', `SEPAL failed to refresh the token (${status})`, { status, retryAfter });
+    return { retry, wait: retryAfter };
   }
   throw new SessionError('request_failed', `SEPAL refused the token refresh (${status})`, { status });
 }
