@@ -50,6 +50,16 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        // `npm run demo` started as README says, driven in Chromium (WebGL on SwiftShader).
+        test: {
+          name: 'demo',
+          include: ['test/demo/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -11,4 +11,5 @@ export { staticToken, type StaticTokenOptions } from './providers/static-token.j
 export type { FetchTokenContext, TokenProvider } from './providers/provider.js';
 export type { TokenRequestOptions } from './providers/token-request.js';
 export { memorySharing } from './sharing/memory.js';
+export { browserSharing, type BrowserSharingOptions } from './sharing/browser.js';
 export type { SharedLink, Sharing, SharingPeer } from './sharing/sharing.js';

@@ -47,6 +47,8 @@ export class SessionCore {
   #flightAbort: AbortController | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
+  /** Bumped by every sign-out; a token fetched across one is discarded. */
+  #generation = 0;
   #handles = 0;
   readonly #onIdle: () => void;
 
@@ -97,10 +99,6 @@ export class SessionCore {
   async clear(): Promise<void> {
     this.#assertOpen();
     this.#drop();
-    // A renewal that started before sign-out must not bring its token back; later calls start afresh.
-    this.#flightAbort?.abort(new SessionError('aborted', 'The session was cleared'));
-    this.#flight = undefined;
-    this.#flightAbort = undefined;
     await this.#link.clear();
     this.events.emit('cleared', 'local');
   }
@@ -158,9 +156,14 @@ export class SessionCore {
     return true;
   }
 
+  /** Sign-out, here or elsewhere: a renewal or fetch that started before it must not bring its token back. */
   #drop(): void {
     this.#token = undefined;
+    this.#generation++;
     this.#cancelTimer();
+    this.#flightAbort?.abort(new SessionError('aborted', 'The session was cleared'));
+    this.#flight = undefined;
+    this.#flightAbort = undefined;
   }
 
   /** The leader refreshes ahead of expiry so that readers never wait; readers still check expiry on every read. */
@@ -196,10 +199,14 @@ export class SessionCore {
       key: provider.key,
       usesRefreshToken: provider.usesRefreshToken,
       isUsable: (token, rejected) => this.#isGoodEnough(token, rejected),
+      clock,
       fetchToken: async (refreshToken) => {
         const signal = this.#flightAbort?.signal ?? new AbortController().signal;
+        const generation = this.#generation;
         const set: TokenSet = await provider.fetchToken({ signal, fetch, clock, refreshToken });
         if (signal.aborted) throw abortError(signal);
+        // Fetched for another context (no flight of ours to abort) while a sign-out happened.
+        if (generation !== this.#generation) throw new SessionError('aborted', 'The session was cleared');
         this.events.emit('authenticated', set.token);
         this.#adopt(set.token, 'endpoint');
         return set;

@@ -1,9 +1,23 @@
+import { browserSharing } from './browser.js';
 import { memorySharing } from './memory.js';
 import type { Sharing } from './sharing.js';
 
 let shared: Sharing | undefined;
 
-/** The transport used when `createSession` gets no `sharing` option: one per JavaScript context. */
+/**
+ * The transport used when `createSession` gets no `sharing` option: browser sharing in browsers, otherwise one
+ * memory per JavaScript context.
+ */
 export function defaultSharing(): Sharing {
-  return (shared ??= memorySharing());
+  return (shared ??= inBrowser() ? browserSharing() : memorySharing());
+}
+
+/**
+ * Windows, iframes, workers and service workers all have `indexedDB`, even where opening it fails (browser sharing
+ * then degrades and says so, as it does without Web Locks or BroadcastChannel); Node, Deno and workerd have not.
+ * Node with a fake IndexedDB (test setups) stays in memory: a BroadcastChannel there would keep the process alive.
+ */
+function inBrowser(): boolean {
+  const process = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
+  return typeof indexedDB !== 'undefined' && typeof process?.versions?.node !== 'string';
 }

@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type { SessionError } from '../errors.js';
 import type { Token, TokenSet } from '../token.js';
 
@@ -11,13 +12,15 @@ export interface SharingPeer {
   readonly key: string;
   /** True when the provider needs its refresh token after a failover (a transport stores it only where safe). */
   readonly usesRefreshToken: boolean;
+  /** The session's clock, so that a transport's timestamps compare with `Token.issuedAt`. */
+  readonly clock: Clock;
   /** Whether `token` is good enough to hand out now (not stale, not the `rejected` one). */
   isUsable(token: Token, rejected?: string): boolean;
   /** Calls the token endpoint. The transport guarantees that one context at a time does, per key. */
   fetchToken(refreshToken?: string): Promise<TokenSet>;
   /** Another context made `token` current. Returns false when it is older than what this context holds. */
   receiveToken(token: Token): boolean;
-  /** Another context signed out. */
+  /** Another context signed out: drops the token and aborts a renewal in progress here. */
   receiveClear(): void;
   /** This context started or stopped being the one that refreshes ahead of expiry. */
   leadershipChanged(leading: boolean): void;

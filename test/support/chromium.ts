@@ -5,10 +5,16 @@ import { build, type Plugin } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import type { TokenServer } from './token-server.js';
 
+/** WebGL without a GPU: ANGLE on SwiftShader, Chromium's software renderer. */
+export const WEBGL_ARGS: readonly string[] = ['--use-gl=angle', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'];
+
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Debian's Chromium, headless, with the flags this machine's closed network needs. Never downloads a browser. */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Debian's Chromium, headless, with the flags this machine's closed network needs. Never downloads a browser.
+ * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL.
+ */
+export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -20,6 +26,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

@@ -1,0 +1,74 @@
+/**
+ * `npm run demo`: the stand-in service and the Vite dev server for the page, on one origin (127.0.0.1), so that the
+ * page, its service worker and the "remote" service are same-origin as in a real app behind one host.
+ *
+ * Env: DEMO_PORT (default 5173; the next free port when taken), DEMO_TOKEN_LIFETIME (seconds, default 60).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'vite';
+import { TILE_PATH, TOKEN_LIFETIME, TOKEN_PATH } from './config.js';
+import { createStandIn } from './service/stand-in.js';
+
+const demoDir = path.dirname(fileURLToPath(import.meta.url));
+const repoDir = path.resolve(demoDir, '..');
+const src = path.join(repoDir, 'src');
+
+const port = Number(process.env.DEMO_PORT ?? 5173);
+const lifetime = Number(process.env.DEMO_TOKEN_LIFETIME ?? TOKEN_LIFETIME);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`DEMO_PORT must be a port number, got ${process.env.DEMO_PORT}`);
+if (!(lifetime > 0)) throw new Error(`DEMO_TOKEN_LIFETIME must be a positive number of seconds`);
+
+const standIn = createStandIn({ lifetime });
+
+const vite = await createServer({
+  configFile: false,
+  root: demoDir,
+  cacheDir: path.join(repoDir, 'node_modules/.vite/demo'),
+  clearScreen: false,
+  logLevel: 'warn',
+  resolve: {
+    // The demo runs on the library's sources: no build step, and edits in src/ reload the page.
+    alias: [
+      { find: /^shared-session$/, replacement: path.join(src, 'index.ts') },
+      { find: /^shared-session\/(.+)$/, replacement: path.join(src, '$1.ts') },
+    ],
+  },
+  server: { host: '127.0.0.1', port, strictPort: false, fs: { allow: [repoDir] } },
+  optimizeDeps: {
+    // The service worker is registered by URL, not imported: name it so its dependencies are pre-bundled up front
+    // (otherwise Vite finds them on first load and reloads the page).
+    entries: ['index.html', 'sw.ts'],
+    // MapLibre loads its worker from next to its own module (import.meta.url): serve it as published.
+    exclude: ['maplibre-gl'],
+  },
+  plugins: [
+    {
+      name: 'shared-session-stand-in',
+      configureServer(server) {
+        server.middlewares.use(standIn.handle);
+      },
+    },
+  ],
+});
+
+await vite.listen();
+const url = vite.resolvedUrls?.local[0] ?? `http://127.0.0.1:${port}/`;
+console.log(`
+  shared-session demo
+
+  Open        ${url}
+  Stand-in    token endpoint ${TOKEN_PATH}, tiles ${TILE_PATH}{z}/{x}/{y}.png, tokens live ${lifetime} s
+  Stop        Ctrl+C
+`);
+
+let stopping = false;
+const stop = async (): Promise<void> => {
+  if (stopping) return;
+  stopping = true;
+  standIn.close();
+  await vite.close();
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());

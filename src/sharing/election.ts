@@ -1,0 +1,54 @@
+import { type BroadcastChannel as ElectionChannel, createLeaderElection, type LeaderElector } from 'broadcast-channel';
+
+/** What broadcast-channel's leader election sends between contexts. */
+export interface ElectionMessage {
+  readonly context: 'leader';
+  readonly action: 'apply' | 'tell' | 'death';
+  readonly token: string;
+}
+
+/** One credential's leader election in this context. */
+export interface Election {
+  readonly elector: LeaderElector;
+  /** Hands the election a message that arrived on the credential's channel. */
+  deliver(message: ElectionMessage): void;
+}
+
+/**
+ * Runs broadcast-channel's `createLeaderElection` (Web Locks when present, its message election otherwise) over our
+ * own native BroadcastChannel, through `send` and `deliver`.
+ *
+ * Why not broadcast-channel's channel class: it bundles IndexedDB and localStorage polling transports that we never
+ * use (we use the native channel or nothing), about 3 KB gzip of the 15 KB budget. The election only needs the small
+ * channel contract below (broadcast-channel 7.4: `leader-election*.js`), which is why that dependency is pinned
+ * to `~7.4` and exercised by the Chromium tests in both election modes. One elector per channel, as
+ * broadcast-channel requires.
+ */
+export function createElection(name: string, send: (message: ElectionMessage) => void): Election {
+  const listeners = new Set<(message: ElectionMessage) => void>();
+  const channel = {
+    name,
+    // Part of the Web Lock's name ('pubkey-bc||native||<name>'), the same as with broadcast-channel's own channel.
+    method: { type: 'native' },
+    // Hooks broadcast-channel runs before its channel closes; our link calls `die()` itself.
+    _befC: [] as Array<() => unknown>,
+    postInternal(message: ElectionMessage): Promise<void> {
+      send(message);
+      return Promise.resolve();
+    },
+    addEventListener(_type: 'internal', listener: (message: ElectionMessage) => void): void {
+      listeners.add(listener);
+    },
+    removeEventListener(_type: 'internal', listener: (message: ElectionMessage) => void): void {
+      listeners.delete(listener);
+    },
+  };
+  // responseTime given, so that the election never asks the channel's method for its average latency.
+  const elector = createLeaderElection(channel as unknown as ElectionChannel, { responseTime: 150, fallbackInterval: 3000 });
+  return {
+    elector,
+    deliver(message) {
+      for (const listener of [...listeners]) listener(message);
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import * as z from 'zod/mini';
+import { fingerprint } from '../fingerprint.js';
+import { tokenSchema } from '../schemas.js';
+
+/**
+ * The wire format of browser sharing. Its version is part of the channel and database names, so that tabs still
+ * running an older release never read this one's records or messages (they elect their own leader instead).
+ */
+const FORMAT = 1;
+
+/** The IndexedDB database of browser sharing: a dedicated one, since idb-keyval cannot add a store to another. */
+export const DATABASE = `shared-session-v${FORMAT}`;
+
+/** The BroadcastChannel (and, through broadcast-channel, the Web Lock) of one credential: never the key in clear. */
+export function channelName(key: string): string {
+  return `${DATABASE}:${fingerprint(key)}`;
+}
+
+const head = { v: z.literal(FORMAT), key: z.string() };
+
+/** The codes a failed token request can carry from the leader to the contexts that asked it. */
+const failureCode = z.literal([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'invalid_response',
+  'rate_limited',
+  'endpoint_unavailable',
+  'request_failed',
+  'timeout',
+  'token_expired',
+]);
+
+/** Every message on a credential's channel, by `type`. Refresh tokens and secrets have no field here, by design. */
+const messageSchemas = {
+  /** A token became current (sent by whoever fetched it, or by the leader answering a request). */
+  token: z.object({ ...head, type: z.literal('token'), token: tokenSchema }),
+  /** A follower needs a token; `rejected` is one it must not get back. */
+  request: z.object({ ...head, type: z.literal('request'), rejected: z.optional(z.string()) }),
+  /** The leader could not get a token for the contexts that asked. */
+  failed: z.object({ ...head, type: z.literal('failed'), code: failureCode }),
+  /** Sign-out at `at` (epoch ms): tokens issued before it are dead everywhere. */
+  clear: z.object({ ...head, type: z.literal('clear'), at: z.number() }),
+  /** The sender just became leader: ask again if you are waiting. */
+  leader: z.object({ ...head, type: z.literal('leader') }),
+  /** broadcast-channel's leader election traffic (it matters when Web Locks are missing). */
+  election: z.object({
+    ...head,
+    type: z.literal('election'),
+    data: z.object({ context: z.literal('leader'), action: z.literal(['apply', 'tell', 'death']), token: z.string() }),
+  }),
+};
+
+/** A validated message of this format. */
+export type Message = z.infer<(typeof messageSchemas)[keyof typeof messageSchemas]>;
+/** A message without its envelope: what a context sends (`envelope` adds the rest). */
+export type Outgoing = WithoutEnvelope<Message>;
+type WithoutEnvelope<M> = M extends unknown ? Omit<M, 'v' | 'key'> : never;
+/** An error code a `failed` message may carry. */
+export type FailureCode = z.infer<typeof failureCode>;
+
+/** The message in `data` when it is a well-formed one of this format, else undefined. */
+export function parseMessage(data: unknown): Message | undefined {
+  const type = (data as { type?: unknown } | null | undefined)?.type;
+  if (typeof type !== 'string' || !Object.hasOwn(messageSchemas, type)) return undefined;
+  const parsed = messageSchemas[type as Message['type']].safeParse(data);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The one IndexedDB record of a credential. `refreshToken` only for providers that need it after a failover. */
+export const recordSchema = z.object({
+  ...head,
+  token: tokenSchema,
+  refreshToken: z.optional(z.string()),
+});
+
+/** A validated record of this format. */
+export type StoredRecord = z.infer<typeof recordSchema>;
+
+/** Stamps a message with the format version and the credential key (checked on receipt, against collisions). */
+export function envelope(key: string, message: Outgoing): Message {
+  return { v: FORMAT, key, ...message } as Message;
+}
+
+/** Whether `code` is one a failed token request can have (so a forged `failed` cannot smuggle another code). */
+export function isFailureCode(code: string): code is FailureCode {
+  return failureCode.safeParse(code).success;
+}

@@ -1,0 +1,168 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { ServiceStats } from '../../demo/config.js';
+import { launchChromium, WEBGL_ARGS } from '../support/chromium.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const results = path.join(root, 'test-results');
+
+let demo: ChildProcess;
+let url: string;
+let browser: Browser;
+let context: BrowserContext;
+const tabs: Page[] = [];
+const tileStatuses: number[] = [];
+
+beforeAll(async () => {
+  mkdirSync(results, { recursive: true });
+  // Started exactly as README says (`npm run demo`), on a free port. Tokens live 5 min here instead of 60 s, so that a
+  // slow, busy machine cannot see a legitimate refresh before the "one token request" check.
+  demo = spawn('npm', ['run', 'demo'], {
+    cwd: root,
+    env: { ...process.env, DEMO_PORT: String(await freePort()), DEMO_TOKEN_LIFETIME: '300' },
+    detached: true, // its own process group: npm → tsx → node are stopped together
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  url = await printedUrl(demo, 90_000);
+  browser = await launchChromium(WEBGL_ARGS);
+  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  context.on('response', (response) => {
+    if (new URL(response.url()).pathname.startsWith('/tiles/')) tileStatuses.push(response.status());
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stop(demo);
+});
+
+it('opens three tabs whose maps show the protected tiles', async () => {
+  for (let index = 0; index < 3; index++) {
+    const page = await context.newPage();
+    await page.goto(url);
+    tabs.push(page);
+  }
+  for (const page of tabs) {
+    await page.bringToFront();
+    await page.waitForSelector('body[data-auth="signed-in"]', { timeout: 30_000 });
+    await page.waitForFunction(() => Number(document.body.dataset.tiles ?? 0) >= 6, undefined, { timeout: 45_000 });
+  }
+  expect(tileStatuses.length).toBeGreaterThanOrEqual(18);
+  expect(tileStatuses.filter((status) => status !== 200)).toEqual([]);
+  for (const [index, page] of tabs.entries()) {
+    await page.bringToFront();
+    await page.waitForTimeout(500); // the last tiles fade in
+    await page.screenshot({ path: path.join(results, `demo-tab-${index + 1}.png`) });
+    expect(await satelliteShare(page), `tab ${index + 1} shows satellite pixels`).toBeGreaterThan(0.1);
+  }
+});
+
+it('the three tabs caused exactly one token request (needs the cross-tab browser sharing)', async () => {
+  const stats = await serviceStats();
+  expect(stats.tabs).toBe(3);
+  expect(stats.tokenRequests).toBe(1);
+  const roles = await Promise.all(tabs.map((page) => page.evaluate(() => document.body.dataset.role)));
+  expect(roles.filter((role) => role === 'leader')).toHaveLength(1);
+  expect(roles.filter((role) => role === 'follower')).toHaveLength(2);
+});
+
+it('reads well at a phone width', async () => {
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const page = await phone.newPage();
+  await page.goto(url);
+  await page.waitForSelector('body[data-auth="signed-in"]', { timeout: 30_000 });
+  await page.waitForFunction(() => Number(document.body.dataset.tiles ?? 0) >= 2, undefined, { timeout: 45_000 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(results, 'demo-phone.png'), fullPage: true });
+  // Nothing sticks out sideways at 390 px.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await phone.close();
+});
+
+it('signing out in one tab shows signed-out in the others', async () => {
+  const [first, second, third] = tabs as [Page, Page, Page];
+  await second.bringToFront();
+  await second.click('#sign-out');
+  for (const page of [second, first, third]) {
+    await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10_000 });
+    expect(await page.isVisible('#signed-out')).toBe(true);
+  }
+  await first.bringToFront();
+  await first.waitForTimeout(500);
+  await first.screenshot({ path: path.join(results, 'demo-signed-out.png') });
+  expect(await satelliteShare(first)).toBeLessThan(0.01);
+});
+
+// ---- helpers -----------------------------------------------------------------------------------------------------
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits for the demo to print the URL to open, as a person would read it off the terminal. */
+function printedUrl(child: ChildProcess, timeout: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`npm run demo printed no URL in ${timeout} ms:\n${output}`)), timeout);
+    const read = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const match = /Open\s+(http:\/\/127\.0\.0\.1:\d+\/)/.exec(output);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout?.on('data', read);
+    child.stderr?.on('data', read);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm run demo exited (${code}) before printing a URL:\n${output}`));
+    });
+  });
+}
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (child?.pid === undefined || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  process.kill(-child.pid, 'SIGTERM');
+  const timer = setTimeout(() => child.pid !== undefined && process.kill(-child.pid, 'SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function serviceStats(): Promise<ServiceStats> {
+  return (await (await fetch(new URL('/stand-in/stats', url))).json()) as ServiceStats;
+}
+
+/**
+ * The share of the map's pixels that are false-colour imagery (reds and sand; the base map is only dark blue-grey and
+ * pale lines), read from a screenshot of what the tab shows.
+ */
+async function satelliteShare(page: Page): Promise<number> {
+  const png = await page.locator('#map').screenshot();
+  return page.evaluate(async (base64) => {
+    const blob = await (await fetch(`data:image/png;base64,${base64}`)).blob();
+    const bitmap = await createImageBitmap(blob);
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context2d = canvas.getContext('2d')!;
+    context2d.drawImage(bitmap, 0, 0);
+    const { data } = context2d.getImageData(0, 0, bitmap.width, bitmap.height);
+    let imagery = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i]! > 90 && data[i]! > data[i + 2]! + 25) imagery++;
+    }
+    return imagery / (data.length / 4);
+  }, png.toString('base64'));
+}

@@ -1,0 +1,112 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import type * as SharedSession from '../../src/index.js';
+import { browserSharing } from '../../src/sharing/browser.js';
+import { channelName, envelope, parseMessage, recordSchema } from '../../src/sharing/messages.js';
+
+const run = promisify(execFile);
+const key = 'client_credentials|https%3A%2F%2Fauth.example%2Ftoken|app|';
+const token = { accessToken: 'at', tokenType: 'Bearer', expiresAt: 2_000_000_000_000, issuedAt: 1_900_000_000_000 };
+
+// The wire format only; the behaviour is proven in Chromium (test/browser/*).
+describe('browser sharing messages', () => {
+  it('accepts each well-formed message and keeps only known fields', () => {
+    for (const message of [
+      envelope(key, { type: 'token', token }),
+      envelope(key, { type: 'request', rejected: 'at' }),
+      envelope(key, { type: 'request' }),
+      envelope(key, { type: 'failed', code: 'invalid_client' }),
+      envelope(key, { type: 'clear', at: 1 }),
+      envelope(key, { type: 'leader' }),
+      envelope(key, { type: 'election', data: { context: 'leader', action: 'tell', token: 'x' } }),
+    ]) {
+      expect(parseMessage(message)).toEqual(message);
+    }
+    expect(parseMessage({ ...envelope(key, { type: 'token', token }), refreshToken: 'rt' })).not.toHaveProperty('refreshToken');
+  });
+
+  it('rejects malformed, versionless, other-version and unknown messages', () => {
+    const bad: unknown[] = [
+      undefined,
+      null,
+      'token',
+      [],
+      { type: 'token' },
+      { type: 'constructor', v: 1, key },
+      { type: '__proto__', v: 1, key },
+      { ...envelope(key, { type: 'token', token }), v: 2 },
+      { ...envelope(key, { type: 'token', token }), v: undefined },
+      envelope(key, { type: 'token', token: { ...token, accessToken: '' } }),
+      envelope(key, { type: 'token', token: { ...token, expiresAt: -1 } }),
+      { ...envelope(key, { type: 'failed', code: 'invalid_client' }), code: 'closed' },
+      { ...envelope(key, { type: 'clear', at: 1 }), at: '1' },
+      { ...envelope(key, { type: 'request' }), rejected: 42 },
+    ];
+    for (const message of bad) expect(parseMessage(message), JSON.stringify(message)).toBeUndefined();
+  });
+
+  it('validates stored records with their format version', () => {
+    expect(recordSchema.safeParse({ v: 1, key, token }).success).toBe(true);
+    expect(recordSchema.safeParse({ v: 1, key, token, refreshToken: 'rt' }).success).toBe(true);
+    expect(recordSchema.safeParse({ v: 2, key, token }).success).toBe(false);
+    expect(recordSchema.safeParse({ key, token }).success).toBe(false);
+    expect(recordSchema.safeParse({ v: 1, key, token: { accessToken: 'at' } }).success).toBe(false);
+  });
+
+  it('names the channel after a fingerprint of the key and the format version, never the key itself', () => {
+    const name = channelName(key);
+    expect(name).toMatch(/^shared-session-v1:[0-9a-z]+$/);
+    expect(name).not.toContain('app');
+    expect(channelName(`${key}x`)).not.toBe(name);
+  });
+
+  it('rejects a bad answerTimeout', () => {
+    expect(() => browserSharing({ answerTimeout: -1 })).toThrow(expect.objectContaining({ code: 'invalid_options' }));
+    expect(() => browserSharing({ answerTimeout: Number.NaN })).toThrow(expect.objectContaining({ code: 'invalid_options' }));
+  });
+});
+
+describe('the default transport outside browsers', () => {
+  it('is memory in Node, even with an indexedDB global, and importing the package opens nothing', async () => {
+    const script = `
+      globalThis.indexedDB = {};
+      const { createSession, staticToken } = await import('shared-session');
+      const session = createSession({ provider: staticToken({ accessToken: 'a' }) });
+      const token = await session.getToken();
+      await session.close();
+      console.log(JSON.stringify({ token: token.accessToken, leader: session.isLeader }));
+    `;
+    // The process exits by itself: no BroadcastChannel, lock or timer keeps it alive.
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000 });
+    expect(JSON.parse(stdout)).toEqual({ token: 'a', leader: true });
+  });
+});
+
+describe('the root entry in a Workers-like runtime', () => {
+  it('imports and runs without process, indexedDB, navigator or BroadcastChannel (as workerd resolves it)', async () => {
+    const { build } = await import('esbuild');
+    const { runInNewContext } = await import('node:vm');
+    const bundled = await build({
+      stdin: {
+        contents: `export { createSession, staticToken } from './dist/index.js';`,
+        resolveDir: process.cwd(),
+        loader: 'js',
+      },
+      bundle: true,
+      write: false,
+      format: 'iife',
+      globalName: 'sharedSession',
+      platform: 'neutral',
+      mainFields: ['module', 'main'],
+      // What wrangler resolves for workerd.
+      conditions: ['workerd', 'worker', 'browser'],
+      logLevel: 'silent',
+    });
+    const sandbox = { setTimeout, clearTimeout, queueMicrotask, AbortController, URLSearchParams, TextEncoder, console };
+    const module = runInNewContext(`${bundled.outputFiles[0]!.text}; sharedSession`, sandbox) as typeof SharedSession;
+    const session = module.createSession({ provider: module.staticToken({ accessToken: 'a' }) });
+    expect((await session.getToken()).accessToken).toBe('a');
+    await session.close();
+  });
+});
