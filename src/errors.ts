@@ -15,6 +15,10 @@ export type ErrorCode =
   | 'timeout'
   | 'aborted'
   // Session life cycle
+  // APIs called through a preset (Earth Engine, Sentinel Hub): the service's own error, with `apiStatus`/`apiMessage`
+  | 'api_error'
+  // Credentials handed to the SDK by a platform (e.g. SEPAL headers) are missing or malformed
+  | 'invalid_credentials'
   | 'token_expired'
   | 'token_rejected'
   | 'closed'
@@ -36,6 +40,10 @@ export interface SessionErrorDetails {
   retryAfter?: number | undefined;
   /** The HTTP response the error is about (kept non-enumerable, so it is not logged or serialised with the error). */
   response?: Response | undefined;
+  /** The API's own error status, e.g. Google's `PERMISSION_DENIED` or Sentinel Hub's `RENDERER_EXCEPTION`. */
+  apiStatus?: string | undefined;
+  /** The API's own error message, as the service sent it. */
+  apiMessage?: string | undefined;
   cause?: unknown;
 }
 
@@ -60,6 +68,8 @@ export class SessionError extends Error {
   readonly retryAfter?: number;
   /** The HTTP response the error is about, when there is one (e.g. the API's second 401 for `token_rejected`). */
   declare readonly response?: Response;
+  readonly apiStatus?: string;
+  readonly apiMessage?: string;
 
   constructor(code: ErrorCode, message: string, details: SessionErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -69,6 +79,8 @@ export class SessionError extends Error {
     if (details.status !== undefined) this.status = details.status;
     if (details.retryAfter !== undefined) this.retryAfter = details.retryAfter;
     if (details.response !== undefined) Object.defineProperty(this, 'response', { value: details.response });
+    if (details.apiStatus !== undefined) this.apiStatus = details.apiStatus;
+    if (details.apiMessage !== undefined) this.apiMessage = details.apiMessage;
   }
 }
 

@@ -15,4 +15,16 @@ describe('the built package', () => {
     const names = JSON.parse(stdout) as string[];
     expect(names).toEqual(expect.arrayContaining(['createSession', 'clientCredentials', 'refreshTokenGrant', 'customProvider', 'staticToken', 'SessionError', 'isSessionError']));
   });
+
+  it('exposes the geo presets as sub-paths', async () => {
+    const script = `
+      const sh = await import('shared-session/sentinel-hub');
+      const ee = await import('shared-session/earth-engine');
+      console.log(JSON.stringify([...Object.keys(sh), ...Object.keys(ee)].sort()));
+    `;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script]);
+    expect(JSON.parse(stdout)).toEqual(
+      expect.arrayContaining(['sentinelHub', 'cdse', 'earthEngine', 'googleRefreshToken', 'googleAccessToken', 'fromSepalHeaders', 'sepalSessions', 'sepalUser']),
+    );
+  });
 });

@@ -1,0 +1,84 @@
+import * as z from 'zod/mini';
+import { parseRetryAfter } from '../delay.js';
+import { isSessionError, SessionError } from '../index.js';
+
+// Google APIs: {error: {code: 403, message, status: 'PERMISSION_DENIED'}}.
+// Sentinel Hub: {error: {status: 400, reason: 'Bad Request', message, code: 'RENDERER_EXCEPTION'}}.
+const apiErrorBodySchema = z.looseObject({
+  error: z.looseObject({
+    status: z.optional(z.union([z.string(), z.number()])),
+    code: z.optional(z.union([z.string(), z.number()])),
+    message: z.optional(z.string()),
+  }),
+});
+
+// Long enough for any real API message; short enough that an echoed request body cannot flood logs.
+const MAX_MESSAGE = 500;
+
+/**
+ * Runs one API call made with a `createClient` instance and turns whatever it throws into a `SessionError`, so a
+ * preset has one error model: `api_error` (the service's status and message), `timeout`, `aborted`,
+ * `endpoint_unavailable`; session errors (`token_rejected`, …) pass through. No cause that carries the request is
+ * kept: ky's errors hold the request, and with it the `Authorization` header.
+ */
+export async function apiCall<T>(service: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw await toSessionError(service, error);
+  }
+}
+
+async function toSessionError(service: string, error: unknown): Promise<unknown> {
+  if (isSessionError(error)) return error;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'HTTPError') return fromResponse(service, (error as { response: Response }).response);
+  if (name === 'TimeoutError') return new SessionError('timeout', `${service} did not answer in time`);
+  if (name === 'AbortError') return new SessionError('aborted', `The ${service} call was aborted`);
+  if (error instanceof TypeError) {
+    return new SessionError('endpoint_unavailable', `${service} could not be reached`, { cause: error });
+  }
+  return error;
+}
+
+/** The `api_error` for a failed response: Google's and Sentinel Hub's JSON error bodies are read; others give the status. */
+export async function fromResponse(service: string, response: Response): Promise<SessionError> {
+  const { status } = response;
+  const text = await response.text().catch(() => '');
+  let parsed: z.infer<typeof apiErrorBodySchema> | undefined;
+  try {
+    const result = apiErrorBodySchema.safeParse(JSON.parse(text));
+    if (result.success) parsed = result.data;
+  } catch {
+    // Not JSON (an HTML error page, a proxy's text): the status is all we have.
+  }
+  const body = parsed?.error;
+  const apiStatus = typeof body?.status === 'string' ? body.status : typeof body?.code === 'string' ? body.code : undefined;
+  const apiMessage = body?.message === undefined ? undefined : body.message.slice(0, MAX_MESSAGE);
+  const what = apiStatus === undefined ? `${status}` : `${apiStatus} (${status})`;
+  return new SessionError('api_error', `${service} refused the request: ${what}${apiMessage ? `: ${apiMessage}` : ''}`, {
+    status,
+    apiStatus,
+    apiMessage,
+    retryAfter: parseRetryAfter(response.headers.get('retry-after'), Date.now()),
+  });
+}
+
+/** Parses a 2xx JSON body with `schema`; anything else is `invalid_response` naming the first bad field. */
+export function parseBody<S extends z.ZodMiniType>(service: string, text: string, schema: S): z.infer<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new SessionError('invalid_response', `${service} answered with a body that is not JSON`);
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue === undefined || issue.path.length === 0 ? 'the body' : issue.path.join('.');
+    throw new SessionError('invalid_response', `${service} answered with an unexpected body (${where})`, {
+      cause: result.error.issues.map((item) => `${item.path.join('.')}: ${item.code}`),
+    });
+  }
+  return result.data;
+}
