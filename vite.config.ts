@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 import packageJson from './package.json' with { type: 'json' };
 
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
-const entries = ['index', 'client'];
+const entries = ['index', 'client', 'cloudflare'];
 
 const external = [
   ...Object.keys(packageJson.dependencies),
@@ -48,6 +48,16 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // Node-side tests that drive workerd through Miniflare: Durable Objects, several isolates, real storage.
+        test: {
+          name: 'workers',
+          include: ['test/workers/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
     ],
