@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { build, type Plugin } from 'esbuild';
@@ -58,7 +58,8 @@ export async function buildExample(): Promise<string> {
   const dir = path.join(scratch, 'example');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.join(dir, 'node_modules/@cloudflare'), { recursive: true });
-  cpSync(path.join(root, 'examples/cloudflare'), dir, { recursive: true });
+  const skip = new Set(['node_modules', 'out', '.wrangler']);
+  cpSync(path.join(root, 'examples/cloudflare'), dir, { recursive: true, filter: (source) => !skip.has(path.basename(source)) });
   symlinkSync(root, path.join(dir, 'node_modules/shared-session'), 'dir');
   symlinkSync(path.join(root, 'node_modules/@cloudflare/workers-types'), path.join(dir, 'node_modules/@cloudflare/workers-types'), 'dir');
   await exec(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], dir);
@@ -112,12 +113,4 @@ export async function startWorkers(options: WorkersOptions): Promise<{ mf: Minif
   const mf = new Miniflare({ workers, ...(persist === undefined ? {} : { durableObjectsPersist: persist }) });
   await mf.ready;
   return { mf, names };
-}
-
-/** Writes a small module file next to the bundles (for fixtures that need a generated module). */
-export function writeScratch(name: string, code: string): string {
-  mkdirSync(scratch, { recursive: true });
-  const file = path.join(scratch, name);
-  writeFileSync(file, code);
-  return file;
 }
