@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { build, type Plugin } from 'esbuild';
+import { Miniflare, type WorkerOptions } from 'miniflare';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+/** Bundles and scratch files of the workers tests (git-ignored). */
+export const scratch = path.join(root, 'test-results/workers');
+
+/** The `compatibility_date` the tests run with: the one the example deploys with. */
+export const compatibilityDate = /compatibility_date\s*=\s*"([\d-]+)"/.exec(
+  readFileSync(path.join(root, 'examples/cloudflare/wrangler.toml'), 'utf8'),
+)?.[1];
+
+/** Resolves `shared-session[/entry]` through the package's `exports` to `dist/`, as an app's bundler would. */
+const builtPackage: Plugin = {
+  name: 'shared-session-dist',
+  setup(esbuild) {
+    const exportsMap = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      exports: Record<string, { default: string } | string>;
+    }).exports;
+    esbuild.onResolve({ filter: /^shared-session(\/.*)?$/ }, (args) => {
+      const target = exportsMap[`.${args.path.slice('shared-session'.length)}`];
+      if (target === undefined) return { errors: [{ text: `shared-session does not export ${args.path}` }] };
+      return { path: path.join(root, typeof target === 'string' ? target : target.default) };
+    });
+  },
+};
+
+/** Bundles a test Worker (a TypeScript module importing the built package) as wrangler would; returns its path. */
+export async function bundleWorker(entry: string, name: string): Promise<string> {
+  const outfile = path.join(scratch, `${name}.js`);
+  await build({
+    entryPoints: [path.resolve(root, entry)],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2022',
+    // wrangler's conditions, so that dependencies pick their Workers builds.
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['browser', 'module', 'main'],
+    plugins: [builtPackage],
+    logLevel: 'silent',
+  });
+  return outfile;
+}
+
+/**
+ * Builds `examples/cloudflare` exactly as a user would deploy it — `wrangler deploy --dry-run` reads its
+ * wrangler.toml and bundles it — after type-checking it with the Workers types. `shared-session` resolves to this
+ * package's `dist/` through a node_modules link, as an installed dependency would. Returns the bundle's path.
+ */
+export async function buildExample(): Promise<string> {
+  const dir = path.join(scratch, 'example');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(path.join(dir, 'node_modules/@cloudflare'), { recursive: true });
+  const skip = new Set(['node_modules', 'out', '.wrangler']);
+  cpSync(path.join(root, 'examples/cloudflare'), dir, { recursive: true, filter: (source) => !skip.has(path.basename(source)) });
+  symlinkSync(root, path.join(dir, 'node_modules/shared-session'), 'dir');
+  symlinkSync(path.join(root, 'node_modules/@cloudflare/workers-types'), path.join(dir, 'node_modules/@cloudflare/workers-types'), 'dir');
+  await exec(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], dir);
+  await exec(
+    process.execPath,
+    [path.join(root, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', 'out'],
+    dir,
+    // No banner means no update check; no metrics: the tests reach loopback only.
+    { WRANGLER_HIDE_BANNER: 'true', WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+  );
+  return path.join(dir, 'out/index.js');
+}
+
+async function exec(file: string, args: string[], cwd: string, env: Record<string, string> = {}): Promise<void> {
+  try {
+    await run(file, args, { cwd, env: { ...process.env, ...env }, timeout: 120_000 });
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`${path.basename(args[0] ?? file)} failed in ${cwd}:\n${stdout}\n${stderr}`, { cause: error });
+  }
+}
+
+export interface WorkersOptions {
+  /** The bundled Worker module; it must export `TokenCoordinator`. */
+  readonly script: string;
+  /** Separate Workers (separate isolates, separate module state) running the script. Default 4. */
+  readonly instances?: number;
+  /** Vars and secrets of every instance. */
+  readonly bindings: Record<string, string>;
+  /** Durable Object storage directory, kept across `Miniflare` instances. Default: in memory. */
+  readonly persist?: string;
+  /** Name of the Durable Object binding. Default `TOKEN_COORDINATOR`. */
+  readonly binding?: string;
+}
+
+/**
+ * Several Workers running one script in workerd, all bound to the `TokenCoordinator` class of the first one: one
+ * Durable Object namespace shared by separate isolates, as on Cloudflare where each isolate has its own memory.
+ */
+export async function startWorkers(options: WorkersOptions): Promise<{ mf: Miniflare; names: string[] }> {
+  const { script, instances = 4, bindings, persist, binding = 'TOKEN_COORDINATOR' } = options;
+  const names = Array.from({ length: instances }, (_, index) => `worker-${index}`);
+  const workers: WorkerOptions[] = names.map((name, index) => ({
+    name,
+    modules: true,
+    scriptPath: script,
+    compatibilityDate,
+    bindings,
+    durableObjects: { [binding]: index === 0 ? 'TokenCoordinator' : { className: 'TokenCoordinator', scriptName: names[0] } },
+  }));
+  const mf = new Miniflare({ workers, ...(persist === undefined ? {} : { durableObjectsPersist: persist }) });
+  await mf.ready;
+  return { mf, names };
+}

@@ -1,0 +1,247 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Miniflare } from 'miniflare';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTokenServer, type TokenServer } from '../support/token-server.js';
+import { buildExample, bundleWorker, startWorkers } from '../support/workerd.js';
+
+let server: TokenServer;
+let client: { id: string; secret: string };
+let example: string;
+let probe: string;
+const running: Miniflare[] = [];
+
+beforeAll(async () => {
+  server = await startTokenServer();
+  client = server.addClient('edge-app', 'cf-s3cr3t-never-stored');
+  [example, probe] = await Promise.all([buildExample(), bundleWorker('test/workers/fixtures/probe.ts', 'probe')]);
+}, 120_000);
+afterAll(() => server.close());
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((mf) => mf.dispose()));
+  server.reset();
+});
+
+function exampleBindings(): Record<string, string> {
+  return { TOKEN_URL: server.tokenUrl, API_ORIGIN: server.origin, CLIENT_ID: client.id, CLIENT_SECRET: client.secret };
+}
+
+function probeBindings(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    TOKEN_URL: server.tokenUrl,
+    API_URL: server.apiUrl,
+    CLIENT_ID: client.id,
+    CLIENT_SECRET: client.secret,
+    REFRESH_TOKEN: 'unused',
+    ...extra,
+  };
+}
+
+async function start(options: Parameters<typeof startWorkers>[0]): Promise<{ mf: Miniflare; names: string[] }> {
+  const started = await startWorkers(options);
+  running.push(started.mf);
+  return started;
+}
+
+/** Sends `count` requests at once, spread round-robin over the Workers; returns the responses in order. */
+async function burst(mf: Miniflare, names: string[], count: number, path: string): Promise<Array<{ status: number; body: string }>> {
+  const workers = await Promise.all(names.map((name) => mf.getWorker(name)));
+  return Promise.all(
+    Array.from({ length: count }, async (_, index) => {
+      const response = await workers[index % workers.length]!.fetch(`http://worker${path}`);
+      return { status: response.status, body: await response.text() };
+    }),
+  );
+}
+
+/** Counts how many token requests the server is answering at the same time (wraps the real endpoint). */
+function trackConcurrency(): { readonly max: number } {
+  const state = { now: 0, max: 0 };
+  server.route((req, res, url) => {
+    if (url.pathname !== '/token') return false;
+    state.max = Math.max(state.max, ++state.now);
+    res.on('close', () => state.now--);
+    return false;
+  });
+  return state;
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const file = path.join(dir, name);
+    return statSync(file).isDirectory() ? filesUnder(file) : [file];
+  });
+}
+
+describe('the example Worker (examples/cloudflare, built by wrangler) in workerd', () => {
+  it('1,000 concurrent requests over 4 isolates → exactly 1 token request, every API call 200', async () => {
+    server.latency = 100; // every isolate is asking while the one token request is in flight
+    const { mf, names } = await start({ script: example, instances: 4, bindings: exampleBindings() });
+    const responses = await burst(mf, names, 1000, '/api/echo');
+    expect(responses.filter((response) => response.status !== 200)).toEqual([]);
+    expect(server.stats.tokenRequests).toBe(1);
+    expect(server.stats.apiCalls).toBe(1000);
+    expect(server.stats.apiUnauthorized).toBe(0);
+    expect(new Set(responses.map((response) => (JSON.parse(response.body) as { token: string }).token)).size).toBe(1);
+  });
+
+  it('a restarted Durable Object serves its stored token: 0 token requests while it is valid; no secret on disk', async () => {
+    const persist = mkdtempSync(path.join(tmpdir(), 'shared-session-do-'));
+    try {
+      const first = await start({ script: example, instances: 2, bindings: exampleBindings(), persist });
+      const before = await burst(first.mf, first.names, 20, '/api/echo');
+      expect(server.stats.tokenRequests).toBe(1);
+      await first.mf.dispose();
+      running.splice(running.indexOf(first.mf), 1);
+
+      // New workerd process: new isolates (no in-memory copy) and a new Durable Object instance, same storage.
+      const second = await start({ script: example, instances: 3, bindings: exampleBindings(), persist });
+      const after = await burst(second.mf, second.names, 300, '/api/echo');
+      expect(after.every((response) => response.status === 200)).toBe(true);
+      expect(server.stats.tokenRequests).toBe(1);
+      const token = (response: { body: string }): string => (JSON.parse(response.body) as { token: string }).token;
+      expect(new Set([...before, ...after].map(token)).size).toBe(1);
+
+      const stored = filesUnder(persist).map((file) => readFileSync(file));
+      expect(stored.length).toBeGreaterThan(0);
+      expect(stored.some((bytes) => bytes.includes(token(before[0]!)))).toBe(true); // the token is there…
+      expect(stored.some((bytes) => bytes.includes(client.secret))).toBe(false); // …the secret never is
+    } finally {
+      rmSync(persist, { recursive: true, force: true });
+    }
+  });
+
+  it('token endpoint down: every caller gets a typed error, token requests stay one chain at a time', async () => {
+    server.failNext(10_000, 503);
+    const concurrency = trackConcurrency();
+    const { mf, names } = await start({ script: example, instances: 4, bindings: exampleBindings() });
+    const responses = await burst(mf, names, 1000, '/api/echo');
+    expect(new Set(responses.map((response) => `${response.status} ${response.body}`))).toEqual(
+      new Set(['502 {"error":"endpoint_unavailable"}']),
+    );
+    expect(concurrency.max).toBe(1);
+    // One provider chain is 4 attempts. A storm would be one chain per isolate or per request (4,000).
+    expect(server.stats.tokenRequests).toBeLessThanOrEqual(8);
+    expect(server.stats.apiCalls).toBe(0);
+  });
+});
+
+describe('durableObjectSharing in workerd (test Worker)', () => {
+  type Reply = { status: number; token?: string; error?: string; leader?: boolean };
+  const parse = (response: { body: string }): Reply => JSON.parse(response.body) as Reply;
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function get(mf: Miniflare, name: string, path: string): Promise<Reply> {
+    const response = await (await mf.getWorker(name)).fetch(`http://worker${path}`);
+    return (await response.json()) as Reply;
+  }
+
+  /** Speaks the coordinator's protocol directly, as a dying or late isolate would. */
+  async function raw(mf: Miniflare, name: string, message: unknown): Promise<{ status: number; body: unknown }> {
+    const worker = await mf.getWorker(name);
+    const key = await (await worker.fetch('http://worker/key')).text();
+    const body = typeof message === 'string' ? message : JSON.stringify(message);
+    const response = await worker.fetch(`http://worker/raw?key=${encodeURIComponent(key)}`, { method: 'POST', body });
+    const text = await response.text();
+    return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as unknown) };
+  }
+
+  it('the Workers are separate isolates (module state is not shared)', async () => {
+    const { mf, names } = await start({ script: probe, instances: 4, bindings: probeBindings() });
+    const ids = await Promise.all(names.map(async (name) => (await (await mf.getWorker(name)).fetch('http://worker/isolate')).text()));
+    expect(new Set(ids).size).toBe(4);
+  });
+
+  it('a token in its refresh margin is refreshed once for every isolate', async () => {
+    server.lifetime = 4; // margin: min(120 s, lifetime / 2) = 2 s
+    const { mf, names } = await start({ script: probe, instances: 4, bindings: probeBindings() });
+    const first = await get(mf, names[0]!, '/shared');
+    expect(first.status).toBe(200);
+    await sleep(2_200);
+    const replies = (await burst(mf, names, 200, '/shared')).map(parse);
+    expect(replies.every((reply) => reply.status === 200)).toBe(true);
+    expect(server.stats.tokenRequests).toBe(2);
+    expect(new Set(replies.map((reply) => reply.token))).toEqual(new Set([replies[0]!.token]));
+    expect(replies[0]!.token).not.toBe(first.token);
+  });
+
+  it('a lease holder that dies is replaced once its lease expires; its late token is fenced off', async () => {
+    const { mf, names } = await start({ script: probe, instances: 3, bindings: probeBindings() });
+    const granted = await raw(mf, names[0]!, { v: 1, type: 'acquire', wait: 0, lease: 1_500 });
+    expect(granted).toMatchObject({ status: 200, body: { type: 'lease' } });
+    const started = Date.now();
+    const replies = (await burst(mf, names, 150, '/shared')).map(parse);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_400); // they waited for the lease, they did not fetch
+    expect(replies.every((reply) => reply.status === 200)).toBe(true);
+    expect(server.stats.tokenRequests).toBe(1);
+
+    const now = Date.now();
+    const late = { accessToken: 'late', tokenType: 'Bearer', issuedAt: now, expiresAt: now + 3_600_000 };
+    const lease = (granted.body as { lease: string }).lease;
+    expect(await raw(mf, names[1]!, { v: 1, type: 'fulfil', lease, token: late })).toEqual({
+      status: 200,
+      body: { v: 1, type: 'done', stored: false },
+    });
+    expect((await get(mf, names[2]!, '/shared')).token).toBe(replies[0]!.token);
+  });
+
+  it('malformed messages get 400 and change nothing', async () => {
+    const { mf, names } = await start({ script: probe, instances: 1, bindings: probeBindings() });
+    const token = (await get(mf, names[0]!, '/shared')).token;
+    for (const message of [
+      'not json',
+      { v: 2, type: 'clear' },
+      { v: 1, type: 'acquire', wait: -1, lease: 1 },
+      { v: 1, type: 'acquire', wait: 0, lease: 1e9 },
+      { v: 1, type: 'fulfil', lease: 'x', token: { accessToken: '', tokenType: 'Bearer', issuedAt: 0, expiresAt: 1 } },
+      { v: 1, type: 'steal' },
+    ]) {
+      expect(await raw(mf, names[0]!, message)).toEqual({ status: 400, body: undefined });
+    }
+    expect(await raw(mf, names[0]!, { v: 1, type: 'acquire', wait: 0, lease: 1_000 })).toMatchObject({
+      body: { type: 'token', token: { accessToken: token } },
+    });
+  });
+
+  it('clear() in one isolate deletes the stored token: an isolate without a copy fetches a new one', async () => {
+    const { mf, names } = await start({ script: probe, instances: 3, bindings: probeBindings() });
+    const before = await get(mf, names[0]!, '/shared');
+    expect((await get(mf, names[1]!, '/shared')).token).toBe(before.token);
+    expect((await (await mf.getWorker(names[0]!)).fetch('http://worker/clear')).status).toBe(204);
+    const after = await get(mf, names[2]!, '/shared');
+    expect(after.status).toBe(200);
+    expect(after.token).not.toBe(before.token);
+    expect(server.stats.tokenRequests).toBe(2);
+  });
+
+  it('refresh-token rotation continues across isolates through the coordinator (no reuse)', async () => {
+    server.lifetime = 2; // margin 1 s
+    const refreshToken = server.issueRefreshToken(client.id);
+    const { mf, names } = await start({ script: probe, instances: 3, bindings: probeBindings({ REFRESH_TOKEN: refreshToken }) });
+    const tokens: string[] = [];
+    for (const name of names) {
+      const reply = await get(mf, name, '/rotating');
+      expect(reply).toMatchObject({ status: 200 });
+      tokens.push(reply.token!);
+      await sleep(1_100);
+    }
+    // Each isolate started from the same (spent) refresh token in env; only the coordinator knew the newest one.
+    expect(new Set(tokens).size).toBe(3);
+    expect(server.stats.tokenRequests).toBe(3);
+    expect(server.stats.refreshTokenReuse).toBe(0);
+  });
+
+  for (const [fixture, title] of [
+    ['probe', 'the root entry imports and runs in workerd; default sharing there is per-isolate memory'],
+    ['probe-with-noop-broadcast-channel', 'a no-op BroadcastChannel global (as vitest-pool-workers injects) changes nothing'],
+  ] as const) {
+    it(title, async () => {
+      const script = fixture === 'probe' ? probe : await bundleWorker(`test/workers/fixtures/${fixture}.ts`, fixture);
+      const { mf, names } = await start({ script, instances: 1, bindings: probeBindings() });
+      const replies = (await burst(mf, names, 50, '/default')).map(parse);
+      expect(replies.every((reply) => reply.status === 200 && reply.leader === true)).toBe(true);
+      expect(server.stats.tokenRequests).toBe(1);
+    });
+  }
+});
