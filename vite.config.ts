@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 import packageJson from './package.json' with { type: 'json' };
 
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
-const entries = ['index'];
+const entries = ['index', 'client'];
 
 const external = [
   ...Object.keys(packageJson.dependencies),
@@ -38,6 +38,16 @@ export default defineConfig({
           include: ['test/node/**/*.test.ts'],
           environment: 'node',
           testTimeout: 20_000,
+        },
+      },
+      {
+        // Node-side tests that drive Debian's Chromium with playwright-core (several pages, workers, crashes).
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
     ],

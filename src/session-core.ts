@@ -97,7 +97,10 @@ export class SessionCore {
   async clear(): Promise<void> {
     this.#assertOpen();
     this.#drop();
+    // A renewal that started before sign-out must not bring its token back; later calls start afresh.
     this.#flightAbort?.abort(new SessionError('aborted', 'The session was cleared'));
+    this.#flight = undefined;
+    this.#flightAbort = undefined;
     await this.#link.clear();
     this.events.emit('cleared', 'local');
   }

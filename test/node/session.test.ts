@@ -253,3 +253,17 @@ describe('refreshTokenGrant', () => {
     expect(String((error as Error).message)).not.toContain('rt_forged');
   });
 });
+
+describe('clear() during a token request', () => {
+  it('the pending call rejects with aborted, its token is never adopted, and the next call authenticates afresh', async () => {
+    server.latency = 300;
+    const s = session();
+    const pending = s.getToken();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await s.clear();
+    await expect(pending).rejects.toMatchObject({ code: 'aborted' });
+    server.latency = 0;
+    const next = await s.getToken();
+    expect(await callApi(next)).toBe(200);
+  });
+});
