@@ -1,10 +1,12 @@
 /** A minimal typed emitter. Listener errors are isolated so that one bad listener cannot break the session. */
 export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) => void }> {
-  readonly #listeners = new Map<keyof Events, Set<Events[keyof Events]>>();
+  // Created on the first `on`: many sessions (a server pool's) never get a listener.
+  #listeners: Map<keyof Events, Set<Events[keyof Events]>> | undefined;
 
   on<K extends keyof Events>(event: K, listener: Events[K]): () => void {
-    let set = this.#listeners.get(event);
-    if (set === undefined) this.#listeners.set(event, (set = new Set()));
+    const listeners = (this.#listeners ??= new Map());
+    let set = listeners.get(event);
+    if (set === undefined) listeners.set(event, (set = new Set()));
     set.add(listener);
     return () => {
       set.delete(listener);
@@ -12,7 +14,7 @@ export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) =>
   }
 
   emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
-    const set = this.#listeners.get(event);
+    const set = this.#listeners?.get(event);
     if (set === undefined) return;
     for (const listener of [...set]) {
       try {
@@ -27,6 +29,6 @@ export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) =>
   }
 
   clear(): void {
-    this.#listeners.clear();
+    this.#listeners = undefined;
   }
 }

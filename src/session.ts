@@ -45,7 +45,7 @@ export function createSession(options: SessionOptions): Session {
   if (byKey === undefined) cores.set(sharing, (byKey = new Map()));
   let core = byKey.get(provider.key);
   if (core === undefined) {
-    const fetch = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+    const fetch = options.fetch ?? globalFetch;
     const created = new SessionCore(
       { provider, sharing, refreshBeforeExpiry, clock: options.clock ?? systemClock, fetch },
       () => {
@@ -57,49 +57,84 @@ export function createSession(options: SessionOptions): Session {
   return createHandle(core, refreshBeforeExpiry, signal);
 }
 
-function createHandle(core: SessionCore, refreshBeforeExpiry: number, signal: AbortSignal | undefined): Session {
-  core.retain();
-  const unsubscribers = new Set<() => void>();
-  let closed = false;
-  const assertOpen = (): void => {
-    if (closed) throw new SessionError('closed', 'The session was closed');
-  };
+// Looked up on each call, so that a fetch installed later (a test, an instrumentation library) is used.
+const globalFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => globalThis.fetch(input, init);
 
-  const session: Session = {
-    key: core.settings.provider.key,
-    get isLeader() {
-      return core.leading;
-    },
-    async getToken({ forceRefresh = false, minValidity, rejected, signal: callSignal } = {}) {
-      assertOpen();
-      return core.getToken(
-        { refreshBeforeExpiry, minValidity, rejected: forceRefresh ? (core.token?.accessToken ?? rejected) : rejected },
-        callSignal,
-      );
-    },
-    on(event, listener) {
-      assertOpen();
-      const off = core.events.on(event, listener);
-      unsubscribers.add(off);
-      return () => {
-        off();
-        unsubscribers.delete(off);
-      };
-    },
-    async clear() {
-      assertOpen();
-      await core.clear();
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      signal?.removeEventListener('abort', onAbort);
-      for (const off of unsubscribers) off();
-      await core.release();
-    },
-  };
-  const onAbort = (): void => void session.close();
-  if (signal?.aborted) void session.close();
-  else signal?.addEventListener('abort', onAbort, { once: true });
-  return session;
+function createHandle(core: SessionCore, refreshBeforeExpiry: number, signal: AbortSignal | undefined): Session {
+  return new SessionHandle(core, refreshBeforeExpiry, signal);
+}
+
+/**
+ * A class rather than an object literal: a pooled server may hold 100,000 handles, and a literal with a getter and
+ * closures costs V8 a hidden class and a dozen functions per handle, about 1.5 KB more than this.
+ */
+class SessionHandle implements Session {
+  readonly #core: SessionCore;
+  readonly #refreshBeforeExpiry: number;
+  // Created only when needed: most handles never subscribe and have no signal.
+  #unsubscribers: Set<() => void> | undefined;
+  #abort: { signal: AbortSignal; listener: () => void } | undefined;
+  #closed = false;
+
+  constructor(core: SessionCore, refreshBeforeExpiry: number, signal: AbortSignal | undefined) {
+    this.#core = core;
+    this.#refreshBeforeExpiry = refreshBeforeExpiry;
+    core.retain();
+    if (signal?.aborted) {
+      void this.close();
+    } else if (signal !== undefined) {
+      const listener = (): void => void this.close();
+      this.#abort = { signal, listener };
+      signal.addEventListener('abort', listener, { once: true });
+    }
+  }
+
+  get key(): string {
+    return this.#core.settings.provider.key;
+  }
+
+  get isLeader(): boolean {
+    return this.#core.leading;
+  }
+
+  async getToken({ forceRefresh = false, minValidity, rejected, signal }: GetTokenOptions = {}): Promise<Token> {
+    this.#assertOpen();
+    const core = this.#core;
+    return core.getToken(
+      {
+        refreshBeforeExpiry: this.#refreshBeforeExpiry,
+        minValidity,
+        rejected: forceRefresh ? (core.token?.accessToken ?? rejected) : rejected,
+      },
+      signal,
+    );
+  }
+
+  on<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): () => void {
+    this.#assertOpen();
+    const off = this.#core.events.on(event, listener);
+    const unsubscribers = (this.#unsubscribers ??= new Set());
+    unsubscribers.add(off);
+    return () => {
+      off();
+      unsubscribers.delete(off);
+    };
+  }
+
+  async clear(): Promise<void> {
+    this.#assertOpen();
+    await this.#core.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort?.signal.removeEventListener('abort', this.#abort.listener);
+    if (this.#unsubscribers !== undefined) for (const off of this.#unsubscribers) off();
+    await this.#core.release();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SessionError('closed', 'The session was closed');
+  }
 }

@@ -32,7 +32,8 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvi
   requireString('clientId', clientId);
   requireString('refreshToken', options.refreshToken);
   let current = options.refreshToken;
-  const spent = new Set<string>();
+  // Refresh tokens already exchanged; only ever a handful, and none until the first rotation.
+  let spent: Set<string> | undefined;
 
   return {
     key: credentialKey('refresh_token', tokenUrl, clientId, scope, options.key ?? fingerprint(options.refreshToken)),
@@ -40,8 +41,8 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvi
     usesRefreshToken: true,
     async fetchToken(context) {
       // A newer token from shared storage (another context rotated it) wins over ours, unless we already spent it.
-      if (context.refreshToken !== undefined && !spent.has(context.refreshToken)) current = context.refreshToken;
-      if (spent.has(current)) {
+      if (context.refreshToken !== undefined && spent?.has(context.refreshToken) !== true) current = context.refreshToken;
+      if (spent?.has(current) === true) {
         throw new SessionError('invalid_grant', 'The refresh token was already used and no newer one is known');
       }
       const sent = current;
@@ -56,7 +57,7 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvi
       }
       const set = await requestToken(tokenUrl, form, headers, context, options);
       if (set.refreshToken !== undefined && set.refreshToken !== sent) {
-        spent.add(sent);
+        (spent ??= new Set()).add(sent);
         current = set.refreshToken;
         onRotate?.(current);
       }

@@ -1,5 +1,5 @@
 import type { TokenSet } from '../token.js';
-import type { Sharing } from './sharing.js';
+import type { SharedLink, Sharing, SharingPeer } from './sharing.js';
 
 /**
  * Shares a token between the sessions of one JavaScript context (one tab, one worker, one server process).
@@ -7,26 +7,34 @@ import type { Sharing } from './sharing.js';
  * set: there is nobody else to tell.
  */
 export function memorySharing(): Sharing {
-  return {
-    kind: 'memory',
-    connect(peer) {
-      let current: TokenSet | undefined;
-      return {
-        leading: true,
-        load: () => Promise.resolve(current),
-        async obtain() {
-          current = await peer.fetchToken(current?.refreshToken);
-          return current;
-        },
-        clear() {
-          current = undefined;
-          return Promise.resolve();
-        },
-        close() {
-          current = undefined;
-          return Promise.resolve();
-        },
-      };
-    },
-  };
+  return { kind: 'memory', connect: (peer) => new MemoryLink(peer) };
+}
+
+// A class, not a literal with closures: a server pool may hold 100,000 links.
+class MemoryLink implements SharedLink {
+  readonly leading = true;
+  readonly #peer: SharingPeer;
+  #current: TokenSet | undefined;
+
+  constructor(peer: SharingPeer) {
+    this.#peer = peer;
+  }
+
+  load(): Promise<TokenSet | undefined> {
+    return Promise.resolve(this.#current);
+  }
+
+  async obtain(): Promise<TokenSet> {
+    return (this.#current = await this.#peer.fetchToken(this.#current?.refreshToken));
+  }
+
+  clear(): Promise<void> {
+    this.#current = undefined;
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.#current = undefined;
+    return Promise.resolve();
+  }
 }
