@@ -47,6 +47,8 @@ export interface SessionErrorDetails {
   cause?: unknown;
 }
 
+const DETAIL_FIELDS = ['oauthError', 'oauthErrorDescription', 'status', 'retryAfter', 'apiStatus', 'apiMessage'] as const;
+
 const OAUTH_CODES = new Set<string>([
   'invalid_request',
   'invalid_client',
@@ -62,25 +64,25 @@ const OAUTH_CODES = new Set<string>([
 export class SessionError extends Error {
   override readonly name = 'SessionError';
   readonly code: ErrorCode;
-  readonly oauthError?: string;
-  readonly oauthErrorDescription?: string;
-  readonly status?: number;
-  readonly retryAfter?: number;
+  // `declare`: no class-field initialisers, so absent details stay absent (and the bundle stays small).
+  declare readonly oauthError?: string;
+  declare readonly oauthErrorDescription?: string;
+  declare readonly status?: number;
+  declare readonly retryAfter?: number;
   /** The HTTP response the error is about, when there is one (e.g. the API's second 401 for `token_rejected`). */
   declare readonly response?: Response;
-  readonly apiStatus?: string;
-  readonly apiMessage?: string;
+  declare readonly apiStatus?: string;
+  declare readonly apiMessage?: string;
 
   constructor(code: ErrorCode, message: string, details: SessionErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
-    if (details.oauthError !== undefined) this.oauthError = details.oauthError;
-    if (details.oauthErrorDescription !== undefined) this.oauthErrorDescription = details.oauthErrorDescription;
-    if (details.status !== undefined) this.status = details.status;
-    if (details.retryAfter !== undefined) this.retryAfter = details.retryAfter;
+    for (const field of DETAIL_FIELDS) {
+      const value = details[field];
+      if (value !== undefined) Object.assign(this, { [field]: value });
+    }
+    // Non-enumerable: a response (and the token it may echo) is not logged or serialised with the error.
     if (details.response !== undefined) Object.defineProperty(this, 'response', { value: details.response });
-    if (details.apiStatus !== undefined) this.apiStatus = details.apiStatus;
-    if (details.apiMessage !== undefined) this.apiMessage = details.apiMessage;
   }
 }
 

@@ -35,10 +35,10 @@ const cores = new WeakMap<Sharing, Map<string, SessionCore>>();
 export function createSession(options: SessionOptions): Session {
   const { provider, refreshBeforeExpiry = DEFAULT_REFRESH_BEFORE_EXPIRY, signal } = options;
   if (provider === undefined || typeof provider.fetchToken !== 'function' || typeof provider.key !== 'string') {
-    throw new SessionError('invalid_options', 'createSession needs a provider, e.g. clientCredentials({ … })');
+    throw new SessionError('invalid_options', 'createSession needs a provider');
   }
   if (!Number.isFinite(refreshBeforeExpiry) || refreshBeforeExpiry < 0) {
-    throw new SessionError('invalid_options', 'refreshBeforeExpiry must be a finite number of ms ≥ 0');
+    throw new SessionError('invalid_options', 'refreshBeforeExpiry must be a finite number >= 0');
   }
   const sharing = options.sharing ?? defaultSharing();
   let byKey = cores.get(sharing);

@@ -48,14 +48,14 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   // Known while `createSession` runs: told a moment later, so that listeners added right after it hear it.
   const degraded = (message: string): unknown => setTimeout(report, 0, 'sharing_degraded', message);
   if (typeof BroadcastChannel !== 'function') {
-    degraded('BroadcastChannel is missing: this context shares its token with no other');
+    degraded('No BroadcastChannel: the token is not shared');
     return memorySharing().connect(peer);
   }
   const { key } = peer;
   const name = channelName(key);
   const channel = new BroadcastChannel(name);
   const locks = globalThis.navigator?.locks as LockManager | undefined;
-  if (locks === undefined) degraded('Web Locks are missing: leader election by messages, token requests not locked');
+  if (locks === undefined) degraded('No Web Locks: election by messages, requests unlocked');
   // Service workers follow: the browser stops them when idle, and broadcast-channel's leader hooks `self.close`,
   // which they lack.
   const mayLead = !('ServiceWorkerGlobalScope' in globalThis);
@@ -85,7 +85,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   const lostStorage = (): void => {
     if (store === undefined) return;
     store = undefined;
-    report('sharing_degraded', 'IndexedDB is unavailable: the token is shared through the channel only');
+    report('sharing_degraded', 'No IndexedDB: the token is shared by channel only');
   };
 
   const { elector, deliver } = createElection(name, (data) => post({ type: 'election', data }));
@@ -111,7 +111,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     try {
       const record = await store?.read();
       if (record === 'corrupt') {
-        report('corrupt_storage', 'Deleted an unreadable token record from IndexedDB');
+        report('corrupt_storage', 'Deleted a corrupt token record');
       } else if (record !== undefined && record.token.issuedAt >= clearedAt) {
         remember(record.token);
         // Written under the lock by the last context that fetched: the newest refresh token there is.
@@ -230,14 +230,14 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   const receive = (token: Token): void => {
     if (token.issuedAt < clearedAt) return; // requested before a sign-out that reached us first
     remember(token);
-    if (!peer.receiveToken(token)) report('invalid_message', 'Ignored a token older than the current one');
+    if (!peer.receiveToken(token)) report('invalid_message', 'Ignored a stale token');
     for (const waiter of waiters) if (peer.isUsable(token, waiter.rejected)) waiter.settle({ token });
   };
 
   channel.onmessage = ({ data }: MessageEvent<unknown>) => {
     const message = parseMessage(data);
     if (message === undefined || message.key !== key) {
-      report('invalid_message', 'Ignored a malformed or foreign message on the session channel');
+      report('invalid_message', 'Ignored a malformed or foreign message');
       return;
     }
     switch (message.type) {
@@ -259,7 +259,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         return deliver(message.data);
     }
   };
-  channel.onmessageerror = () => report('invalid_message', 'Ignored a message that could not be deserialised');
+  channel.onmessageerror = () => report('invalid_message', 'Ignored an unreadable message');
 
   if (mayLead) {
     elector.awaitLeadership().then(
@@ -272,7 +272,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         // A context that never needed a token yet learns the stored one, so that it refreshes it ahead of expiry.
         void load().then((set) => set && peer.receiveToken(set.token));
       },
-      () => report('sharing_degraded', 'This context cannot take part in the leader election'),
+      () => report('sharing_degraded', 'Cannot join the leader election'),
     );
   }
 
