@@ -7,20 +7,12 @@ export function authorizationHeader(token: Token): string {
   return `${token.tokenType} ${token.accessToken}`;
 }
 
-/** The access token carried by an `Authorization` header value, if any. */
-export function presentedToken(header: string | null): string | undefined {
-  if (header === null) return undefined;
-  const space = header.indexOf(' ');
-  return space === -1 ? undefined : header.slice(space + 1);
-}
-
 /**
- * The one 401 rule, shared by `createClient`, the service worker and the map helpers. The first 401 a request gets
- * reports the token it carried as rejected and waits for the replacement: the session drops that exact token in every
- * context and refreshes once, however many requests saw it. The caller then retries once. A 401 on that retry is
- * final: `SessionError` `token_rejected`, carrying the response (no loop).
+ * The 401 rule. The first 401 a request gets reports the token it carried as rejected and waits for the replacement:
+ * the session drops that exact token in every context and refreshes once, however many requests saw it. The caller
+ * then retries once. A 401 on that retry is final: `SessionError` `token_rejected`, carrying the response (no loop).
  */
-export async function afterUnauthorized(
+async function afterUnauthorized(
   session: Session,
   attempt: { readonly presented: string | undefined; readonly retried: boolean; readonly signal?: AbortSignal | undefined },
   response?: Response,
@@ -33,12 +25,13 @@ export async function afterUnauthorized(
 
 /** What `fetchWithToken` takes besides the request. */
 export interface FetchWithTokenOptions {
-  /** The fetch that sends the request. Default `globalThis.fetch`. */
-  readonly fetch?: typeof globalThis.fetch | undefined;
+  /** Sends the request (with its `Authorization` header). Default `globalThis.fetch`. */
+  readonly fetch?: ((request: Request, init?: RequestInit) => Promise<Response>) | undefined;
 }
 
 /**
- * Sends `request` with the session's token and the 401 refresh-once rule: a 401 makes the session replace that token
+ * Sends `request` with the session's token and the 401 refresh-once rule (the one implementation of it, used by
+ * `createClient`, the service worker and the map helpers): a 401 makes the session replace that token
  * (one refresh for everyone) and the request is sent once more; a second 401 rejects with `SessionError`
  * `token_rejected` whose `response` is the API's answer. The request's own `signal` aborts the token wait too.
  *
@@ -47,20 +40,22 @@ export interface FetchWithTokenOptions {
  * requests (`Access-Control-Allow-Origin` and `-Headers: authorization`), as token-protected APIs do.
  */
 export async function fetchWithToken(session: Session, request: Request, options: FetchWithTokenOptions = {}): Promise<Response> {
-  const send = options.fetch ?? ((input: Request) => globalThis.fetch(input));
+  const send = options.fetch ?? ((input: Request, init?: RequestInit) => globalThis.fetch(input, init));
   for (let retried = false; ; retried = true) {
     const token = await session.getToken({ signal: request.signal });
-    // The first attempt sends a copy, so that the body is still there for the one retry.
-    const response = await send(withAuthorization(retried ? request : request.clone(), authorizationHeader(token)));
+    // The first attempt of a request with a body sends a copy, so that the body is still there for the one retry.
+    const attempt = retried || request.body === null ? request : request.clone();
+    const response = await send(...withAuthorization(attempt, authorizationHeader(token)));
     if (response.status !== 401) return response;
     if (!retried) void response.body?.cancel().catch(() => undefined);
     await afterUnauthorized(session, { presented: token.accessToken, retried, signal: request.signal }, response);
   }
 }
 
-function withAuthorization(request: Request, value: string): Request {
+/** The request and the init that add the header: fetch builds one Request from both, so we build none. */
+function withAuthorization(request: Request, value: string): [Request, RequestInit] {
   const headers = new Headers(request.headers);
   headers.set('authorization', value);
   // The token is the credential: cookies would make a cross-origin API's `Access-Control-Allow-Origin: *` invalid.
-  return new Request(request, request.mode === 'no-cors' ? { headers, mode: 'cors', credentials: 'same-origin' } : { headers });
+  return [request, request.mode === 'no-cors' ? { headers, mode: 'cors', credentials: 'same-origin' } : { headers }];
 }

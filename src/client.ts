@@ -1,5 +1,5 @@
-import ky, { type KyInstance, type KyRequest, type Options } from 'ky';
-import { afterUnauthorized, authorizationHeader, presentedToken } from './authorization.js';
+import ky, { type KyInstance, type Options } from 'ky';
+import { fetchWithToken } from './authorization.js';
 import { parseRetryAfter } from './delay.js';
 import { isSessionError } from './errors.js';
 import type { Session } from './session.js';
@@ -16,38 +16,35 @@ export interface ClientOptions extends Options {
   readonly maxRetryAfter?: number | undefined;
 }
 
-// Marks, in ky's per-request context, a request that has already been retried after a 401.
-const RETRIED_AFTER_401 = 'sharedSession.retriedAfter401';
-
 /**
  * A ky instance that sends the session's token with every attempt.
  *
  * - `Authorization: <tokenType> <accessToken>` is set just before each attempt (first try and every retry), from
- *   `session.getToken()`, so a token is never sent stale.
+ *   `session.getToken()`, so a token is never sent stale. It is added inside ky's `fetch`, so ky's hooks, logs and
+ *   errors never see it.
  * - A 401 reports that exact token as rejected: the session drops it everywhere and refreshes once, however many
- *   requests saw it, and the request is retried once with the new token. A second 401 rejects with a
- *   `SessionError` of code `token_rejected` (no loop).
+ *   requests saw it, and the request is sent once more with the new token. A second 401 rejects with a
+ *   `SessionError` of code `token_rejected` (no loop), whose `response` is the API's answer.
  * - 429/503 with `Retry-After` are retried after that delay, up to `maxRetryAfter`.
- * - Timeouts and `signal` pass through to ky.
+ * - Timeouts and `signal` pass through to ky; ky's `fetch` option is the fetch that finally sends.
  */
 export function createClient(session: Session, options: ClientOptions = {}): KyInstance {
-  const { maxRetryAfter = 60_000, retry, hooks, ...kyOptions } = options;
+  const { maxRetryAfter = 60_000, retry, fetch: send, ...kyOptions } = options;
   const retryOptions = typeof retry === 'number' ? { limit: retry } : (retry ?? {});
-
-  const authorize = async (request: KyRequest): Promise<void> => {
-    const token = await session.getToken({ signal: request.signal });
-    request.headers.set('authorization', authorizationHeader(token));
-  };
 
   return ky.create({
     ...kyOptions,
+    // The 401 rule lives in fetchWithToken (shared with the service worker and the map helpers). Running it inside
+    // `fetch` rather than in an `afterResponse` hook spares ky a clone of every response (≈15 % of throughput).
+    fetch: (input, init) =>
+      fetchWithToken(session, input instanceof Request ? input : new Request(input, init), {
+        fetch: (request: Request, authorized?: RequestInit) => (send ?? globalThis.fetch)(request, { ...init, ...authorized }),
+      }),
     retry: {
       ...retryOptions,
-      // At least one retry, so that the 401 refresh-and-retry can happen; ky counts it against the limit.
-      limit: Math.max(1, retryOptions.limit ?? 2),
       maxRetryAfter,
       shouldRetry: async (state) => {
-        // Our own verdict (a second 401) is final.
+        // Our own verdicts (a second 401, no token to be had) are final.
         if (isSessionError(state.error)) return false;
         const userDecision = await retryOptions.shouldRetry?.(state);
         if (userDecision !== undefined) return userDecision;
@@ -56,22 +53,6 @@ export function createClient(session: Session, options: ClientOptions = {}): KyI
         // A server that asks for more patience than we allow: fail now rather than retry early.
         return wait !== undefined && wait > maxRetryAfter ? false : undefined;
       },
-    },
-    hooks: {
-      ...hooks,
-      beforeRequest: [async (request) => authorize(request), ...(hooks?.beforeRequest ?? [])],
-      beforeRetry: [async ({ request }) => authorize(request), ...(hooks?.beforeRetry ?? [])],
-      afterResponse: [
-        async (request, hookOptions, response) => {
-          if (response.status !== 401) return undefined;
-          const retried = hookOptions.context[RETRIED_AFTER_401] === true;
-          hookOptions.context[RETRIED_AFTER_401] = true;
-          const presented = presentedToken(request.headers.get('authorization'));
-          await afterUnauthorized(session, { presented, retried, signal: request.signal }, response);
-          return ky.retry({ code: 'TOKEN_REJECTED', delay: 0 });
-        },
-        ...(hooks?.afterResponse ?? []),
-      ],
     },
   });
 }
