@@ -18,7 +18,7 @@ async function afterUnauthorized(
   response?: Response,
 ): Promise<void> {
   if (attempt.retried) {
-    throw new SessionError('token_rejected', 'The API rejected a freshly refreshed token (401)', { status: 401, response });
+    throw new SessionError('token_rejected', 'The API rejected a fresh token (401)', { status: 401, response });
   }
   await session.getToken({ rejected: attempt.presented, signal: attempt.signal });
 }

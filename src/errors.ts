@@ -49,14 +49,29 @@ export interface SessionErrorDetails {
 
 const DETAIL_FIELDS = ['oauthError', 'oauthErrorDescription', 'status', 'retryAfter', 'apiStatus', 'apiMessage'] as const;
 
-const OAUTH_CODES = new Set<string>([
+/** OAuth 2.0 error codes (RFC 6749 §5.2): a token endpoint's `error` with one of these names keeps it as our code. */
+export const OAUTH_ERROR_CODES = [
   'invalid_request',
   'invalid_client',
   'invalid_grant',
   'unauthorized_client',
   'unsupported_grant_type',
   'invalid_scope',
-]);
+] as const satisfies readonly ErrorCode[];
+
+/**
+ * Failures of a token request that every other context waiting for the same token should see too, because asking
+ * again at once would only repeat them. Aborts and closes are local to the context that had them.
+ */
+export const SHARED_FAILURE_CODES = [
+  ...OAUTH_ERROR_CODES,
+  'invalid_response',
+  'rate_limited',
+  'endpoint_unavailable',
+  'request_failed',
+  'timeout',
+  'token_expired',
+] as const satisfies readonly ErrorCode[];
 
 /**
  * The one error class of shared-session. Messages never contain a secret, a token or a full URL query.
@@ -88,7 +103,7 @@ export class SessionError extends Error {
 
 /** Maps an OAuth `error` value to our code; unknown values become `request_failed`. */
 export function codeForOAuthError(error: string): ErrorCode {
-  return OAUTH_CODES.has(error) ? (error as ErrorCode) : 'request_failed';
+  return (OAUTH_ERROR_CODES as readonly string[]).includes(error) ? (error as ErrorCode) : 'request_failed';
 }
 
 /**

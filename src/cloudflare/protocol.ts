@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { type ErrorCode, SessionError } from '../errors.js';
+import { type ErrorCode, SessionError, SHARED_FAILURE_CODES } from '../errors.js';
 import { tokenSchema } from '../schemas.js';
 
 /**
@@ -91,23 +91,8 @@ export type StoredRecord = z.infer<typeof recordSchema>;
 
 export const RECORD_KEY = 'token';
 
-/**
- * Failures of the token endpoint that every waiting isolate should see, because asking again at once would only
- * repeat them. Aborts and closes are local to the isolate that had them and are not relayed.
- */
-const RELAYED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'invalid_request',
-  'invalid_client',
-  'invalid_grant',
-  'unauthorized_client',
-  'unsupported_grant_type',
-  'invalid_scope',
-  'invalid_response',
-  'rate_limited',
-  'endpoint_unavailable',
-  'request_failed',
-  'timeout',
-]);
+/** Failures relayed to every waiting isolate (see `SHARED_FAILURE_CODES`). */
+const RELAYED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(SHARED_FAILURE_CODES);
 
 /** The part of a failed token request that may travel to other isolates, or undefined when it must not. */
 export function describeFailure(error: SessionError): Failure | undefined {

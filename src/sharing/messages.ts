@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { SHARED_FAILURE_CODES } from '../errors.js';
 import { fingerprint } from '../fingerprint.js';
 import { tokenSchema } from '../schemas.js';
 
@@ -19,20 +20,7 @@ export function channelName(key: string): string {
 const head = { v: z.literal(FORMAT), key: z.string() };
 
 /** The codes a failed token request can carry from the leader to the contexts that asked it. */
-const failureCode = z.literal([
-  'invalid_request',
-  'invalid_client',
-  'invalid_grant',
-  'unauthorized_client',
-  'unsupported_grant_type',
-  'invalid_scope',
-  'invalid_response',
-  'rate_limited',
-  'endpoint_unavailable',
-  'request_failed',
-  'timeout',
-  'token_expired',
-]);
+const failureCode = z.literal(SHARED_FAILURE_CODES);
 
 /** Every message on a credential's channel, by `type`. Refresh tokens and secrets have no field here, by design. */
 const messageSchemas = {
