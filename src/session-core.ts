@@ -37,11 +37,20 @@ const RETRY_REFRESH_AFTER = 5_000;
 /**
  * The state of one credential in one context, shared by every `Session` handle created for it.
  * Single flight: at most one renewal runs at a time; every caller waits for it.
+ *
+ * The core is its own `SharingPeer`: methods on one prototype instead of an object of closures, because a server
+ * pool may hold 100,000 cores and each closure costs about 60 bytes more per session.
  */
-export class SessionCore {
-  readonly events = new Emitter<SessionEvents>();
-  readonly settings: CoreSettings;
+export class SessionCore implements SharingPeer {
+  readonly provider: TokenProvider;
+  readonly clock: Clock;
+  readonly #refreshBeforeExpiry: number;
+  readonly #fetch: typeof globalThis.fetch;
+  /** The cores of this transport in this context, by credential key: this core leaves it when its last handle goes. */
+  readonly #registry: Map<string, SessionCore>;
   readonly #link: SharedLink;
+  // Created on the first listener: most pooled sessions never get one.
+  #events: Emitter<SessionEvents> | undefined;
   #token: Token | undefined;
   #flight: Promise<Token> | undefined;
   #flightAbort: AbortController | undefined;
@@ -50,12 +59,26 @@ export class SessionCore {
   /** Bumped by every sign-out; a token fetched across one is discarded. */
   #generation = 0;
   #handles = 0;
-  readonly #onIdle: () => void;
 
-  constructor(settings: CoreSettings, onIdle: () => void) {
-    this.settings = settings;
-    this.#onIdle = onIdle;
-    this.#link = settings.sharing.connect(this.#peer());
+  constructor(settings: CoreSettings, registry: Map<string, SessionCore>) {
+    this.provider = settings.provider;
+    this.clock = settings.clock;
+    this.#refreshBeforeExpiry = settings.refreshBeforeExpiry;
+    this.#fetch = settings.fetch;
+    this.#registry = registry;
+    this.#link = settings.sharing.connect(this);
+  }
+
+  get key(): string {
+    return this.provider.key;
+  }
+
+  get usesRefreshToken(): boolean {
+    return this.provider.usesRefreshToken;
+  }
+
+  get events(): Emitter<SessionEvents> {
+    return (this.#events ??= new Emitter());
   }
 
   get token(): Token | undefined {
@@ -75,15 +98,15 @@ export class SessionCore {
     this.#closed = true;
     this.#cancelTimer();
     this.#flightAbort?.abort(new SessionError('closed', 'The session was closed'));
-    this.#onIdle();
-    this.events.clear();
+    if (this.#registry.get(this.key) === this) this.#registry.delete(this.key);
+    this.#events = undefined;
     await this.#link.close();
   }
 
   async getToken(need: Freshness, signal?: AbortSignal): Promise<Token> {
     this.#assertOpen();
-    const freshness = this.settings.provider.canRefresh ? need : { ...need, refreshBeforeExpiry: 0 };
-    if (isUsable(this.#token, this.settings.clock.now(), freshness)) return this.#token;
+    const freshness = this.provider.canRefresh ? need : { ...need, refreshBeforeExpiry: 0 };
+    if (isUsable(this.#token, this.clock.now(), freshness)) return this.#token;
     // A flight started by another caller may bring back a token that is not good enough for this one (the token it
     // rejected, or too short for its minValidity): then fly once more, rejecting that token, and take what comes.
     let wanted = freshness;
@@ -91,7 +114,7 @@ export class SessionCore {
       this.#flight ??= this.#renew(wanted);
       const token = await raceAbort(this.#flight, signal);
       const { accessToken } = token;
-      if (round > 0 || isUsable(token, this.settings.clock.now(), wanted)) return token;
+      if (round > 0 || isUsable(token, this.clock.now(), wanted)) return token;
       wanted = { ...wanted, rejected: accessToken };
     }
   }
@@ -100,7 +123,7 @@ export class SessionCore {
     this.#assertOpen();
     this.#drop();
     await this.#link.clear();
-    this.events.emit('cleared', 'local');
+    this.#emit('cleared', 'local');
   }
 
   #assertOpen(): void {
@@ -111,11 +134,11 @@ export class SessionCore {
     const abort = (this.#flightAbort = new AbortController());
     const run = async (): Promise<Token> => {
       const stored = await this.#link.load().catch((error: unknown) => {
-        this.#report(toSessionError(error, 'corrupt_storage', 'The shared token could not be read'));
+        this.report(toSessionError(error, 'corrupt_storage', 'The shared token could not be read'));
         return undefined;
       });
       if (abort.signal.aborted) throw abortError(abort.signal);
-      if (stored !== undefined && isUsable(stored.token, this.settings.clock.now(), need)) {
+      if (stored !== undefined && isUsable(stored.token, this.clock.now(), need)) {
         this.#adopt(stored.token, 'storage');
         return stored.token;
       }
@@ -127,7 +150,7 @@ export class SessionCore {
     return run()
       .catch((error: unknown) => {
         const failure = toSessionError(error, 'request_failed', 'The token could not be obtained');
-        this.#report(failure);
+        this.report(failure);
         throw failure;
       })
       .finally(() => {
@@ -138,21 +161,13 @@ export class SessionCore {
       });
   }
 
-  #isGoodEnough(token: Token, rejected?: string): boolean {
-    const { provider, refreshBeforeExpiry, clock } = this.settings;
-    return isUsable(token, clock.now(), {
-      refreshBeforeExpiry: provider.canRefresh ? refreshBeforeExpiry : 0,
-      rejected,
-    });
-  }
-
   /** Makes `token` current unless it is older than what we hold. */
   #adopt(token: Token, source: TokenSource): boolean {
     if (this.#token !== undefined && this.#token.accessToken === token.accessToken) return true;
     if (!isNewer(token, this.#token)) return false;
     this.#token = token;
     this.#schedule();
-    this.events.emit('token', token, source);
+    this.#emit('token', token, source);
     return true;
   }
 
@@ -170,13 +185,13 @@ export class SessionCore {
   #schedule(retryIn?: number): void {
     this.#cancelTimer();
     const token = this.#token;
-    if (this.#closed || token === undefined || !this.#link.leading || !this.settings.provider.canRefresh) return;
-    const due = retryIn ?? refreshAt(token, this.settings.refreshBeforeExpiry) - this.settings.clock.now();
+    if (this.#closed || token === undefined || !this.#link.leading || !this.provider.canRefresh) return;
+    const due = retryIn ?? refreshAt(token, this.#refreshBeforeExpiry) - this.clock.now();
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.getToken({ refreshBeforeExpiry: this.settings.refreshBeforeExpiry }).catch(() => {
+      this.getToken({ refreshBeforeExpiry: this.#refreshBeforeExpiry }).catch(() => {
         // Already reported through `error`. Try again while the current token is still alive.
-        const left = (this.#token?.expiresAt ?? 0) - this.settings.clock.now();
+        const left = (this.#token?.expiresAt ?? 0) - this.clock.now();
         if (left > 0) this.#schedule(Math.min(RETRY_REFRESH_AFTER, left / 2));
       });
     }, Math.min(MAX_TIMER, Math.max(0, due)));
@@ -189,40 +204,49 @@ export class SessionCore {
     this.#timer = undefined;
   }
 
-  #report(error: SessionError): void {
-    this.events.emit('error', error);
+  /** Emits without creating the emitter: nobody listens to a core that has none. */
+  #emit<E extends keyof SessionEvents>(event: E, ...args: Parameters<SessionEvents[E]>): void {
+    this.#events?.emit(event, ...args);
   }
 
-  #peer(): SharingPeer {
-    const { provider, clock, fetch } = this.settings;
-    return {
-      key: provider.key,
-      usesRefreshToken: provider.usesRefreshToken,
-      isUsable: (token, rejected) => this.#isGoodEnough(token, rejected),
-      clock,
-      fetchToken: async (refreshToken) => {
-        const signal = this.#flightAbort?.signal ?? new AbortController().signal;
-        const generation = this.#generation;
-        const set: TokenSet = await provider.fetchToken({ signal, fetch, clock, refreshToken });
-        if (signal.aborted) throw abortError(signal);
-        // Fetched for another context (no flight of ours to abort) while a sign-out happened.
-        if (generation !== this.#generation) throw new SessionError('aborted', 'The session was cleared');
-        this.events.emit('authenticated', set.token);
-        this.#adopt(set.token, 'endpoint');
-        return set;
-      },
-      receiveToken: (token) => this.#adopt(token, 'remote'),
-      receiveClear: () => {
-        if (this.#closed) return;
-        this.#drop();
-        this.events.emit('cleared', 'remote');
-      },
-      leadershipChanged: (leading) => {
-        this.#schedule();
-        this.events.emit('leader', leading);
-      },
-      report: (error) => this.#report(error),
-    };
+  // SharingPeer: what the transport calls.
+
+  isUsable(token: Token, rejected?: string): boolean {
+    return isUsable(token, this.clock.now(), {
+      refreshBeforeExpiry: this.provider.canRefresh ? this.#refreshBeforeExpiry : 0,
+      rejected,
+    });
+  }
+
+  async fetchToken(refreshToken?: string): Promise<TokenSet> {
+    const signal = this.#flightAbort?.signal ?? new AbortController().signal;
+    const generation = this.#generation;
+    const set: TokenSet = await this.provider.fetchToken({ signal, fetch: this.#fetch, clock: this.clock, refreshToken });
+    if (signal.aborted) throw abortError(signal);
+    // Fetched for another context (no flight of ours to abort) while a sign-out happened.
+    if (generation !== this.#generation) throw new SessionError('aborted', 'The session was cleared');
+    this.#emit('authenticated', set.token);
+    this.#adopt(set.token, 'endpoint');
+    return set;
+  }
+
+  receiveToken(token: Token): boolean {
+    return this.#adopt(token, 'remote');
+  }
+
+  receiveClear(): void {
+    if (this.#closed) return;
+    this.#drop();
+    this.#emit('cleared', 'remote');
+  }
+
+  leadershipChanged(leading: boolean): void {
+    this.#schedule();
+    this.#emit('leader', leading);
+  }
+
+  report(error: SessionError): void {
+    this.#emit('error', error);
   }
 }
 

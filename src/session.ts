@@ -45,14 +45,8 @@ export function createSession(options: SessionOptions): Session {
   if (byKey === undefined) cores.set(sharing, (byKey = new Map()));
   let core = byKey.get(provider.key);
   if (core === undefined) {
-    const fetch = options.fetch ?? globalFetch;
-    const created = new SessionCore(
-      { provider, sharing, refreshBeforeExpiry, clock: options.clock ?? systemClock, fetch },
-      () => {
-        if (byKey.get(provider.key) === created) byKey.delete(provider.key);
-      },
-    );
-    byKey.set(provider.key, (core = created));
+    const settings = { provider, sharing, refreshBeforeExpiry, clock: options.clock ?? systemClock, fetch: options.fetch ?? globalFetch };
+    byKey.set(provider.key, (core = new SessionCore(settings, byKey)));
   }
   return createHandle(core, refreshBeforeExpiry, signal);
 }
@@ -90,7 +84,7 @@ class SessionHandle implements Session {
   }
 
   get key(): string {
-    return this.#core.settings.provider.key;
+    return this.#core.key;
   }
 
   get isLeader(): boolean {
