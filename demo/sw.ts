@@ -3,7 +3,7 @@
  * the service worker" switch). It opens the same session as the tabs, so with browser sharing it joins their token.
  */
 import { PRESENCE_PATH, TILE_PATH } from './config.js';
-import { type AuthFetchEvent, handleAuthFetch } from './src/glue.js';
+import { type AuthFetchEvent, handleAuthFetch } from 'shared-session/service-worker';
 import { openSession } from './src/session.js';
 
 interface ServiceWorkerScope {
@@ -33,7 +33,7 @@ worker.addEventListener('activate', (event) => {
   event.waitUntil(worker.clients.claim());
 });
 worker.addEventListener('fetch', (event) => {
-  if (handleAuthFetch(event, { session, match: (url) => url.origin === worker.location.origin && url.pathname.startsWith(TILE_PATH) })) {
+  if (handleAuthFetch(event, { session, match: TILE_PATH })) {
     announce();
   }
 });

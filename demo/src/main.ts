@@ -4,7 +4,7 @@ import { AttributionControl, Map as MapLibreMap, NavigationControl, type RasterT
 import type { Token } from 'shared-session';
 import { EVENTS_PATH, type ServiceStats, TILE_PATH } from '../config.js';
 import { offlineStyle, SATELLITE } from './basemap.js';
-import { maplibreTransformRequest } from './glue.js';
+import { maplibreTransformRequest } from 'shared-session/maplibre';
 import { createLog } from './log.js';
 import { openSession } from './session.js';
 
@@ -50,7 +50,7 @@ let viaServiceWorker = false;
 
 const tileBase = new URL(TILE_PATH, location.origin).href;
 const tileUrl = (): string => `${tileBase}{z}/{x}/{y}.png?via=${viaServiceWorker ? 'service-worker' : 'transform-request'}`;
-const authorizeTiles = maplibreTransformRequest(session, (url) => url.startsWith(tileBase));
+const authorizeTiles = maplibreTransformRequest(session, tileBase);
 const phone = matchMedia('(max-width: 760px)').matches;
 
 const map = new MapLibreMap({

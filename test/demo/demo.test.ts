@@ -17,6 +17,8 @@ let browser: Browser;
 let context: BrowserContext;
 const tabs: Page[] = [];
 const tileStatuses: number[] = [];
+/** Tiles the page received through the service worker (`?via=service-worker`), with their statuses. */
+const serviceWorkerTiles: number[] = [];
 
 beforeAll(async () => {
   mkdirSync(results, { recursive: true });
@@ -32,7 +34,10 @@ beforeAll(async () => {
   browser = await launchChromium(WEBGL_ARGS);
   context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   context.on('response', (response) => {
-    if (new URL(response.url()).pathname.startsWith('/tiles/')) tileStatuses.push(response.status());
+    const tile = new URL(response.url());
+    if (!tile.pathname.startsWith('/tiles/')) return;
+    tileStatuses.push(response.status());
+    if (tile.searchParams.get('via') === 'service-worker' && response.fromServiceWorker()) serviceWorkerTiles.push(response.status());
   });
 });
 
@@ -69,6 +74,23 @@ it('the three tabs caused exactly one token request (needs the cross-tab browser
   const roles = await Promise.all(tabs.map((page) => page.evaluate(() => document.body.dataset.role)));
   expect(roles.filter((role) => role === 'leader')).toHaveLength(1);
   expect(roles.filter((role) => role === 'follower')).toHaveLength(2);
+});
+
+it('with the switch on, the service worker (handleAuthFetch) adds the token: tiles load, still one token request', async () => {
+  const [first] = tabs as [Page];
+  await first.bringToFront();
+  await first.click('label.switch'); // the checkbox itself is hidden behind the drawn switch, as a user sees it
+  await first.waitForFunction(() => document.getElementById('via-sw-text')?.textContent === 'The service worker adds the token', undefined, {
+    timeout: 30_000,
+  });
+  await expect.poll(() => serviceWorkerTiles.length, { timeout: 30_000 }).toBeGreaterThanOrEqual(6);
+  expect(serviceWorkerTiles.filter((status) => status !== 200)).toEqual([]);
+  const stats = await serviceStats();
+  expect(stats.workers).toBeGreaterThanOrEqual(1);
+  expect(stats.unauthorized).toBe(0);
+  expect(stats.tokenRequests, 'the service worker joined the tabs\' session').toBe(1);
+  await first.screenshot({ path: path.join(results, 'demo-service-worker.png') });
+  expect(await satelliteShare(first)).toBeGreaterThan(0.1);
 });
 
 it('reads well at a phone width', async () => {
