@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { text as readBody } from 'node:stream/consumers';
 import { DEMO_CLIENT, EVENTS_PATH, PRESENCE_PATH, type ServiceStats, STATS_PATH, TILE_PATH, TOKEN_LIFETIME, TOKEN_PATH } from '../config.js';
 import { MAX_ZOOM, renderTile } from './tiles.js';
 
@@ -152,13 +153,4 @@ export function createStandIn(options: StandInOptions = {}): StandIn {
       streams.clear();
     },
   };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    req.on('error', reject);
-  });
 }

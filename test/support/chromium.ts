@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
+import { builtPackage } from './built-package.js';
 import { chromium, type Browser } from 'playwright-core';
 import type { TokenServer } from './token-server.js';
 
@@ -30,25 +30,6 @@ export function launchChromium(extraArgs: readonly string[] = []): Promise<Brows
     ],
   });
 }
-
-/**
- * Resolves `shared-session` and `shared-session/<entry>` through the package's own `exports` map to `dist/`, so that
- * browser fixtures import the *built* package exactly as an app's bundler would. (`npm test` builds first.)
- */
-const builtPackage: Plugin = {
-  name: 'shared-session-dist',
-  setup(esbuild) {
-    const exportsMap = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-      exports: Record<string, { default: string } | string>;
-    }).exports;
-    esbuild.onResolve({ filter: /^shared-session(\/.*)?$/ }, (args) => {
-      const subpath = `.${args.path.slice('shared-session'.length)}`;
-      const target = exportsMap[subpath];
-      if (target === undefined) return { errors: [{ text: `shared-session does not export ${subpath}` }] };
-      return { path: path.join(root, typeof target === 'string' ? target : target.default) };
-    });
-  },
-};
 
 /**
  * Bundles browser fixtures (TypeScript files that import `shared-session`) for the browser, one ES module per entry.

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text as readBody } from 'node:stream/consumers';
 import type { TokenServer } from './token-server.js';
 
 /*
@@ -13,14 +14,6 @@ import type { TokenServer } from './token-server.js';
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
 const TIFF = Buffer.from('49492a00', 'hex');
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    req.on('error', reject);
-  });
-}
 
 function json(res: ServerResponse, status: number, body: unknown, contentType = 'application/json'): void {
   res.writeHead(status, { 'content-type': contentType }).end(JSON.stringify(body));

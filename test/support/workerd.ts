@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { build, type Plugin } from 'esbuild';
+import { build } from 'esbuild';
+import { builtPackage } from './built-package.js';
 import { Miniflare, type WorkerOptions } from 'miniflare';
 
 const run = promisify(execFile);
@@ -14,21 +15,6 @@ export const scratch = path.join(root, 'test-results/workers');
 export const compatibilityDate = /compatibility_date\s*=\s*"([\d-]+)"/.exec(
   readFileSync(path.join(root, 'examples/cloudflare/wrangler.toml'), 'utf8'),
 )?.[1];
-
-/** Resolves `shared-session[/entry]` through the package's `exports` to `dist/`, as an app's bundler would. */
-const builtPackage: Plugin = {
-  name: 'shared-session-dist',
-  setup(esbuild) {
-    const exportsMap = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
-      exports: Record<string, { default: string } | string>;
-    }).exports;
-    esbuild.onResolve({ filter: /^shared-session(\/.*)?$/ }, (args) => {
-      const target = exportsMap[`.${args.path.slice('shared-session'.length)}`];
-      if (target === undefined) return { errors: [{ text: `shared-session does not export ${args.path}` }] };
-      return { path: path.join(root, typeof target === 'string' ? target : target.default) };
-    });
-  },
-};
 
 /** Bundles a test Worker (a TypeScript module importing the built package) as wrangler would; returns its path. */
 export async function bundleWorker(entry: string, name: string): Promise<string> {
