@@ -1,10 +1,9 @@
 import * as z from 'zod/mini';
 import type { ClientOptions } from '../client.js';
-import { delay, parseRetryAfter } from '../delay.js';
+import { sendWithRetries } from '../providers/token-request.js';
 import { fingerprint } from '../fingerprint.js';
 import {
   createSession,
-  isSessionError,
   SessionError,
   type Clock,
   type FetchTokenContext,
@@ -244,6 +243,7 @@ interface Settings {
   readonly cookieName: string;
   readonly attempts: number;
   readonly backoff: number;
+  readonly maxDelay: number;
   readonly timeout: number;
 }
 
@@ -271,6 +271,7 @@ function resolve(options: SepalOptions): Settings {
     cookieName: sessionCookie,
     attempts: options.attempts ?? 3,
     backoff: options.backoff ?? 250,
+    maxDelay: 30_000,
     timeout: options.timeout ?? 10_000,
   };
 }
@@ -330,65 +331,27 @@ function sepalProvider(
   };
 }
 
-type Outcome = { token: Token } | { retry: SessionError; wait?: number | undefined };
-
-async function refreshThroughSepal(sessionId: string, settings: Settings, context: FetchTokenContext): Promise<Token> {
-  for (let attempt = 1; ; attempt++) {
-    const outcome = await attemptRefresh(sessionId, settings, context);
-    if ('token' in outcome) return outcome.token;
-    if (attempt >= settings.attempts) throw outcome.retry;
-    const wait = outcome.wait ?? settings.backoff * 2 ** (attempt - 1);
-    if (wait > 30_000) throw outcome.retry;
-    await delay(wait, context.signal);
-  }
-}
-
-async function attemptRefresh(sessionId: string, settings: Settings, context: FetchTokenContext): Promise<Outcome> {
-  const { signal, clock } = context;
-  if (signal.aborted) throw aborted(signal);
-  const sentAt = clock.now();
-  let response: Response;
-  try {
-    response = await context.fetch(settings.refreshUrl, {
-      method: settings.method,
-      headers: { cookie: `${settings.cookieName}=${sessionId}`, accept: 'application/json' },
-      // A redirect is SEPAL sending us to sign in; following it could carry the cookie to another origin.
-      redirect: 'manual',
-      signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeout)]),
-    });
-  } catch (error) {
-    if (signal.aborted) throw aborted(signal);
-    const timedOut = error instanceof Error && error.name === 'TimeoutError';
-    return {
-      retry: new SessionError(
-        timedOut ? 'timeout' : 'endpoint_unavailable',
-        timedOut ? 'SEPAL did not answer the token refresh in time' : 'SEPAL could not be reached for a token refresh',
-        { cause: error },
-      ),
-    };
-  }
-  const { status } = response;
-  // The body holds the user's tokens: it is parsed, never quoted.
-  const text = await response.text().catch(() => '');
-  if (status === 200) return { token: refreshedToken(text, sentAt) };
-  if (status === 204) {
-    const message = 'SEPAL has no Google tokens for this user (Google access was revoked or never granted)';
-    throw new SessionError('invalid_grant', message, { status });
-  }
-  if (status === 401 || status === 403 || status === 0 || (status >= 300 && status < 400)) {
-    const message = `SEPAL did not accept the session cookie (${status}): the user must sign in to SEPAL again`;
-    throw new SessionError('invalid_grant', message, { status });
-  }
-  const retryAfter = parseRetryAfter(response.headers.get('retry-after'), clock.now());
-  if (status === 429) {
-    const retry = new SessionError('rate_limited', 'SEPAL is rate limiting token refreshes (429)', { status, retryAfter });
-    return { retry, wait: retryAfter };
-  }
-  if (status >= 500) {
-    const retry = new SessionError('endpoint_unavailable', `SEPAL failed to refresh the token (${status})`, { status, retryAfter });
-    return { retry, wait: retryAfter };
-  }
-  throw new SessionError('request_failed', `SEPAL refused the token refresh (${status})`, { status });
+/** One refresh through SEPAL's `/api/user/refreshGoogleAccessToken`, retried like a token request. */
+function refreshThroughSepal(sessionId: string, settings: Settings, context: FetchTokenContext): Promise<Token> {
+  const init: RequestInit = {
+    method: settings.method,
+    headers: { cookie: `${settings.cookieName}=${sessionId}`, accept: 'application/json' },
+    // A redirect is SEPAL sending us to sign in; following it could carry the cookie to another origin.
+    redirect: 'manual',
+  };
+  return sendWithRetries('SEPAL', settings.refreshUrl, init, context, settings, ({ status }, text, sentAt) => {
+    // The body holds the user's tokens: it is parsed, never quoted.
+    if (status === 200) return refreshedToken(text, sentAt);
+    if (status === 204) {
+      const message = 'SEPAL has no Google tokens for this user (Google access was revoked or never granted)';
+      throw new SessionError('invalid_grant', message, { status });
+    }
+    if (status === 401 || status === 403 || status === 0 || (status >= 300 && status < 400)) {
+      const message = `SEPAL did not accept the session cookie (${status}): the user must sign in to SEPAL again`;
+      throw new SessionError('invalid_grant', message, { status });
+    }
+    throw new SessionError('request_failed', `SEPAL refused the token refresh (${status})`, { status });
+  });
 }
 
 function refreshedToken(text: string, sentAt: number): Token {
@@ -413,7 +376,3 @@ function refreshedToken(text: string, sentAt: number): Token {
   return { accessToken, tokenType: 'Bearer', issuedAt: sentAt, expiresAt };
 }
 
-function aborted(signal: AbortSignal): SessionError {
-  const reason: unknown = signal.reason;
-  return isSessionError(reason) ? reason : new SessionError('aborted', 'The token refresh was aborted', { cause: reason });
-}

@@ -30,14 +30,44 @@ function resolve(options: TokenRequestOptions): Settings {
   };
 }
 
-type Outcome = { set: TokenSet } | { retry: SessionError; wait?: number | undefined };
+/** How often and how long one request is tried. */
+export interface RetryPolicy {
+  /** Attempts in total, the first included. */
+  readonly attempts: number;
+  /** Base of the exponential backoff between attempts (ms), with jitter. */
+  readonly backoff: number;
+  /** Longest wait between attempts (ms); a longer `Retry-After` fails at once. */
+  readonly maxDelay: number;
+  /** Timeout of one attempt (ms). */
+  readonly timeout: number;
+}
 
 /**
- * POSTs a form to a token endpoint and returns the validated token set. Retries transient failures with
- * exponential backoff and jitter; honours `Retry-After`; never retries 4xx other than 429.
- * The form and headers (which hold secrets) never reach an error message.
+ * Sends one request until it gets a final answer: network errors, timeouts, 429 and 5xx are tried again (up to
+ * `policy.attempts`, with exponential backoff and jitter, honouring `Retry-After`); any other response goes to `read`,
+ * which returns the result or throws. `server` names the other side in error messages, which never quote the request
+ * (it holds secrets) or the body (it may hold tokens).
  */
-export async function requestToken(
+export async function sendWithRetries<T>(
+  server: string,
+  url: string,
+  init: RequestInit,
+  context: FetchTokenContext,
+  policy: RetryPolicy,
+  read: (response: Response, text: string, sentAt: number) => T,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await sendOnce(server, url, init, context, policy.timeout, read);
+    if ('value' in outcome) return outcome.value;
+    const { retry } = outcome;
+    const wait = outcome.wait ?? jittered(policy.backoff * 2 ** (attempt - 1));
+    if (attempt >= policy.attempts || wait > policy.maxDelay) throw retry;
+    await delay(wait, context.signal);
+  }
+}
+
+/** POSTs a form to a token endpoint and returns the validated token set (see `sendWithRetries`). */
+export function requestToken(
   url: string,
   form: URLSearchParams,
   headers: Record<string, string>,
@@ -45,70 +75,59 @@ export async function requestToken(
   options: TokenRequestOptions = {},
 ): Promise<TokenSet> {
   const settings = resolve(options);
-  for (let attempt = 1; ; attempt++) {
-    const outcome = await attemptOnce(url, form, headers, context, settings);
-    if ('set' in outcome) return outcome.set;
-    const { retry } = outcome;
-    const wait = outcome.wait ?? jittered(settings.backoff * 2 ** (attempt - 1));
-    if (attempt >= settings.attempts || wait > settings.maxDelay) throw retry;
-    await delay(wait, context.signal);
-  }
+  const init: RequestInit = {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
+    body: form.toString(),
+  };
+  return sendWithRetries('The token endpoint', url, init, context, settings, (response, text, sentAt) => {
+    if (response.ok) return parseTokenResponse(text, sentAt, settings.defaultExpiresIn, response.status);
+    throw oauthFailure(text, response.status);
+  });
 }
 
 function jittered(ms: number): number {
   return ms / 2 + (Math.random() * ms) / 2;
 }
 
-async function attemptOnce(
+type Outcome<T> = { value: T } | { retry: SessionError; wait?: number | undefined };
+
+async function sendOnce<T>(
+  server: string,
   url: string,
-  form: URLSearchParams,
-  headers: Record<string, string>,
+  init: RequestInit,
   context: FetchTokenContext,
-  settings: Settings,
-): Promise<Outcome> {
+  timeout: number,
+  read: (response: Response, text: string, sentAt: number) => T,
+): Promise<Outcome<T>> {
   const { signal, clock } = context;
   if (signal.aborted) throw abortError(signal);
   const sentAt = clock.now();
   let response: Response;
   try {
-    response = await context.fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
-      body: form.toString(),
-      signal: AbortSignal.any([signal, AbortSignal.timeout(settings.timeout)]),
-    });
+    response = await context.fetch(url, { ...init, signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]) });
   } catch (error) {
     if (signal.aborted) throw abortError(signal);
     const timedOut = error instanceof Error && error.name === 'TimeoutError';
     return {
       retry: new SessionError(
         timedOut ? 'timeout' : 'endpoint_unavailable',
-        timedOut ? 'The token endpoint did not answer in time' : 'The token endpoint could not be reached',
+        timedOut ? `${server} did not answer in time` : `${server} could not be reached`,
         { cause: error },
       ),
     };
   }
   const { status } = response;
   const text = await readBody(response, signal);
-  if (response.ok) return { set: parseTokenResponse(text, sentAt, settings.defaultExpiresIn, status) };
-
   const retryAfter = parseRetryAfter(response.headers.get('retry-after'), clock.now());
   if (status === 429) {
-    return {
-      retry: new SessionError('rate_limited', 'The token endpoint is rate limiting this client (429)', {
-        status,
-        retryAfter,
-      }),
-      wait: retryAfter,
-    };
+    const retry = new SessionError('rate_limited', `${server} is rate limiting this client (429)`, { status, retryAfter });
+    return { retry, wait: retryAfter };
   }
   if (status >= 500) {
-    return {
-      retry: new SessionError('endpoint_unavailable', `The token endpoint failed (${status})`, { status, retryAfter }),
-      wait: retryAfter,
-    };
+    return { retry: new SessionError('endpoint_unavailable', `${server} failed (${status})`, { status, retryAfter }), wait: retryAfter };
   }
-  throw oauthFailure(text, status);
+  return { value: read(response, text, sentAt) };
 }
 
 async function readBody(response: Response, signal: AbortSignal): Promise<string> {
@@ -116,7 +135,7 @@ async function readBody(response: Response, signal: AbortSignal): Promise<string
     return await response.text();
   } catch (error) {
     if (signal.aborted) throw abortError(signal);
-    throw new SessionError('invalid_response', 'The token response could not be read', {
+    throw new SessionError('invalid_response', 'The response could not be read', {
       status: response.status,
       cause: error,
     });
