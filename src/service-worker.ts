@@ -82,7 +82,7 @@ export interface FetchEventTarget {
  * // sw.ts
  * import { createSession, refreshTokenGrant } from 'shared-session';
  * import { installAuthFetch } from 'shared-session/service-worker';
- * const session = createSession({ provider: refreshTokenGrant({ … }) });
+ * const session = createSession({ provider: refreshTokenGrant({ tokenUrl, clientId, refreshToken }) });
  * installAuthFetch({ session, match: 'https://services.sentinel-hub.com/' });
  */
 export function installAuthFetch(options: AuthFetchOptions, scope: FetchEventTarget = globalThis as unknown as FetchEventTarget): () => void {

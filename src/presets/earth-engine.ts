@@ -151,8 +151,9 @@ const assetSchema = z.looseObject({
  * An Earth Engine session with ee-client's operations over the REST API.
  *
  * @example
- * const ee = earthEngine({ provider: googleRefreshToken({ clientId, clientSecret, refreshToken }), project: 'my-project' });
- * const sum = await ee.operations.getInfo(ee.Serializer.toCloudApiJSON(ee.Number(1).add(2))); // 3
+ * const earth = earthEngine({ provider: googleRefreshToken({ clientId, clientSecret, refreshToken }), project: 'my-project' });
+ * // `expression`: e.g. `ee.Serializer.toCloudApiJSON(ee.Number(1).add(2))` with the Earth Engine JS client's `ee`.
+ * const sum = await earth.operations.getInfo<number>(expression); // 3
  */
 export function earthEngine(options: EarthEngineOptions): EarthEngine {
   const project = projectId(options.project);

@@ -180,8 +180,14 @@ export function sepalUser(headers: SepalHeaders, options: SepalOptions): SepalUs
  * SEPAL. It owns its session: `close()` it when the request is done, or use `sepalSessions` with a pool.
  *
  * @example
- * const ee = fromSepalHeaders(req.headers, { sepalHost: 'sepal.io' });
- * try { return await ee.operations.getInfo(expression); } finally { await ee.close(); }
+ * app.get('/sum', async (req, res) => {
+ *   const earth = fromSepalHeaders(req.headers, { sepalHost: 'sepal.io' });
+ *   try {
+ *     res.json(await earth.operations.getInfo(expression));
+ *   } finally {
+ *     await earth.close();
+ *   }
+ * });
  */
 export function fromSepalHeaders(headers: SepalHeaders, options: SepalEarthEngineOptions): SepalEarthEngine {
   const user = sepalUser(headers, options);
