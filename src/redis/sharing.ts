@@ -138,6 +138,7 @@ class RedisLink implements SharedLink {
   /** Bumped by every sign-out: a coordination that started before one stops. */
   #generation = 0;
   #closed = false;
+  #subscribed = false;
 
   constructor(peer: SharingPeer, settings: Settings) {
     if (peer.usesRefreshToken) {
@@ -149,9 +150,16 @@ class RedisLink implements SharedLink {
     this.#peer = peer;
     this.#settings = settings;
     this.#keys = keysFor(settings.prefix, peer.key);
-    settings.port.subscribe(this.#keys.channel, (message) => this.#receive(message)).catch((error: unknown) => {
-      // Not fatal: waiting processes poll Redis, and adopt tokens when they next need one.
-      if (!this.#closed) this.#degraded('Redis Pub/Sub is unavailable: processes poll for tokens instead', error);
+    this.#subscribe();
+  }
+
+  /** Not fatal when it fails: waiting processes poll Redis; the next `obtain` subscribes again. */
+  #subscribe(): void {
+    this.#subscribed = true;
+    this.#settings.port.subscribe(this.#keys.channel, (message) => this.#receive(message)).catch((error: unknown) => {
+      if (this.#closed) return;
+      this.#subscribed = false;
+      this.#degraded('Redis Pub/Sub is unavailable: processes poll for tokens instead', error);
     });
   }
 
@@ -162,6 +170,7 @@ class RedisLink implements SharedLink {
 
   async obtain(rejected?: string): Promise<TokenSet> {
     this.#assertOpen();
+    if (!this.#subscribed) this.#subscribe();
     try {
       return { token: await this.#coordinate(rejected) };
     } catch (error) {
