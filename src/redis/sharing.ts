@@ -204,7 +204,6 @@ class RedisLink implements SharedLink {
   /** A usable token: the stored one, or one this process fetches under the lock, or the lock holder's. */
   async #coordinate(rejected: string | undefined): Promise<Token> {
     const { leaseTime, timeout, pollInterval } = this.#settings;
-    const { lock } = this.#keys;
     const generation = this.#generation;
     const deadline = this.#peer.clock.now() + timeout;
     for (;;) {
