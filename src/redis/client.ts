@@ -117,6 +117,8 @@ export function redisPort(client: RedisClient, subscriber: RedisSubscriber | und
       if (!handlers.delete(channel)) return;
       const current = connecting;
       void current?.then((made) => {
+        // Subscribed again meanwhile (a session for the same credential opened right after this one closed).
+        if (handlers.has(channel)) return;
         if (handlers.size > 0) return made.remove(channel).catch(() => undefined);
         // The last channel: an own connection is closed, a borrowed one keeps running.
         if (connecting === current) connecting = undefined;
