@@ -1,0 +1,19 @@
+/**
+ * Node and Deno servers on several machines: one token per credential for the whole fleet, coordinated in Redis
+ * (a lock with a fencing id, the token stored with a TTL, Pub/Sub to tell the others). Secrets never reach Redis.
+ *
+ * @example
+ * import { createClient } from 'redis';
+ * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+ * const session = createSession({ provider, sharing: redisSharing({ client }) });
+ * @module
+ */
+export { redisSharing, type RedisSharingOptions } from './redis/sharing.js';
+export type {
+  IORedisClient,
+  IORedisSubscriber,
+  NodeRedisClient,
+  NodeRedisSubscriber,
+  RedisClient,
+  RedisSubscriber,
+} from './redis/client.js';
