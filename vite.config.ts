@@ -5,12 +5,17 @@ import packageJson from './package.json' with { type: 'json' };
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
 const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis'];
 
+/** Modules no public entry imports, reached through package.json `imports` (the Deno leader election). */
+const conditionalModules = ['sharing/lock-election'];
+
 const external = [
   ...Object.keys(packageJson.dependencies),
   ...Object.keys((packageJson as { peerDependencies?: Record<string, string> }).peerDependencies ?? {}),
   ...builtinModules,
   /^node:/,
   /^cloudflare:/,
+  // package.json `imports`: resolved by the app's runtime or bundler, per condition (see conditionalModules).
+  /^#/,
 ];
 
 export default defineConfig({
@@ -21,7 +26,7 @@ export default defineConfig({
     minify: false,
     sourcemap: true,
     lib: {
-      entry: Object.fromEntries(entries.map((name) => [name, `src/${name}.ts`])),
+      entry: Object.fromEntries([...entries, ...conditionalModules].map((name) => [name, `src/${name}.ts`])),
       formats: ['es'],
     },
     rollupOptions: {
@@ -68,6 +73,16 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // Real Deno (from the `deno` npm package) running the packed package, with workers, against the token server.
+        test: {
+          name: 'deno',
+          include: ['test/deno/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
         },
       },
       {

@@ -4,7 +4,7 @@
  *
  * @example
  * import { createClient } from 'redis';
- * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+ * const client = await createClient({ url: 'redis://redis.internal:6379' }).connect();
  * const session = createSession({ provider, sharing: redisSharing({ client }) });
  * @module
  */

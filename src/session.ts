@@ -48,15 +48,11 @@ export function createSession(options: SessionOptions): Session {
     const settings = { provider, sharing, refreshBeforeExpiry, clock: options.clock ?? systemClock, fetch: options.fetch ?? globalFetch };
     byKey.set(provider.key, (core = new SessionCore(settings, byKey)));
   }
-  return createHandle(core, refreshBeforeExpiry, signal);
+  return new SessionHandle(core, refreshBeforeExpiry, signal);
 }
 
 // Looked up on each call, so that a fetch installed later (a test, an instrumentation library) is used.
 const globalFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => globalThis.fetch(input, init);
-
-function createHandle(core: SessionCore, refreshBeforeExpiry: number, signal: AbortSignal | undefined): Session {
-  return new SessionHandle(core, refreshBeforeExpiry, signal);
-}
 
 /**
  * A class rather than an object literal: a pooled server may hold 100,000 handles, and a literal with a getter and

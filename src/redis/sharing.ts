@@ -98,7 +98,8 @@ interface Waiter {
  * refresh tokens, and processes with their own copies would spend each other's. Use one process per refresh token.
  *
  * @example
- * const client = await createClient({ url: process.env.REDIS_URL }).connect();
+ * import { createClient } from 'redis';
+ * const client = await createClient({ url: 'redis://redis.internal:6379' }).connect();
  * const session = createSession({ provider, sharing: redisSharing({ client }) });
  */
 export function redisSharing<Client extends RedisClient>(options: RedisSharingOptions<Client>): Sharing {

@@ -38,7 +38,7 @@ interface Waiter {
 export function browserSharing(options: BrowserSharingOptions = {}): Sharing {
   const { answerTimeout = 2_000 } = options;
   if (!(answerTimeout >= 0 && answerTimeout < Infinity)) {
-    throw new SessionError('invalid_options', 'answerTimeout must be a finite number of ms ≥ 0');
+    throw new SessionError('invalid_options', 'answerTimeout must be a finite number of ms >= 0');
   }
   return { kind: 'browser', connect: (peer) => connect(peer, answerTimeout) };
 }
@@ -60,7 +60,8 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   // which they lack.
   const mayLead = !('ServiceWorkerGlobalScope' in globalThis);
 
-  let store: RecordStore | undefined = recordStore(key);
+  // Deno has no IndexedDB, by design: the token stays in memory, and a context started later asks the leader.
+  let store: RecordStore | undefined = 'Deno' in globalThis ? undefined : recordStore(key);
   let leading = false;
   let closed = false;
   let channelOpen = true;

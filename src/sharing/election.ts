@@ -1,4 +1,6 @@
-import { type BroadcastChannel as ElectionChannel, createLeaderElection, type LeaderElector } from 'broadcast-channel';
+import type { BroadcastChannel as ElectionChannel, LeaderElector } from 'broadcast-channel';
+// broadcast-channel's election; in Deno, lock-election.ts (see package.json `imports`).
+import { createLeaderElection } from '#leader-election';
 
 /** What broadcast-channel's leader election sends between contexts. */
 export interface ElectionMessage {

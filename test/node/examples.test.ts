@@ -51,8 +51,8 @@ function contextFor(code: string): string {
     .join('\n');
 }
 
-/** The package's entries (`exports` in package.json) and their public names. */
-function publicImports(): string {
+/** The package's entries (`exports` in package.json) and their public names (`type X` for types). */
+function publicNames(): { specifier: string; names: string[] }[] {
   const exportsMap = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }).exports;
   const entries = Object.keys(exportsMap)
     .filter((subpath) => subpath !== './package.json')
@@ -66,18 +66,31 @@ function publicImports(): string {
   );
   const checker = program.getTypeChecker();
   const seen = new Set<string>();
+  return entries.map(({ specifier, file }) => {
+    const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
+    const names = checker
+      .getExportsOfModule(moduleSymbol)
+      .filter((symbol) => !seen.has(symbol.name))
+      .map((symbol) => {
+        seen.add(symbol.name);
+        const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+        return target.flags & ts.SymbolFlags.Value ? symbol.name : `type ${symbol.name}`;
+      });
+    return { specifier, names };
+  });
+}
+
+/** Imports of every public name, but those `code` imports from elsewhere itself (e.g. `createClient` from `redis`). */
+function importsFor(code: string, entries: readonly { specifier: string; names: string[] }[]): string {
+  const own = new Set(
+    [...code.matchAll(/^import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'(?!shared-session)[^']+'/gm)].flatMap((match) =>
+      match[1]!.split(',').map((name) => name.trim().split(/\s+as\s+/).pop()!),
+    ),
+  );
   return entries
-    .map(({ specifier, file }) => {
-      const moduleSymbol = checker.getSymbolAtLocation(program.getSourceFile(file)!)!;
-      const names = checker
-        .getExportsOfModule(moduleSymbol)
-        .filter((symbol) => !seen.has(symbol.name))
-        .map((symbol) => {
-          seen.add(symbol.name);
-          const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
-          return target.flags & ts.SymbolFlags.Value ? symbol.name : `type ${symbol.name}`;
-        });
-      return names.length === 0 ? '' : `import { ${names.join(', ')} } from '${specifier}';`;
+    .map(({ specifier, names }) => {
+      const kept = names.filter((name) => !own.has(name.replace(/^type /, '')));
+      return kept.length === 0 ? '' : `import { ${kept.join(', ')} } from '${specifier}';`;
     })
     .join('\n');
 }
@@ -116,11 +129,11 @@ it('every TSDoc @example in src/ type-checks', async () => {
   expect(found.length).toBeGreaterThanOrEqual(15);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  const imports = publicImports();
+  const entries = publicNames();
   found.forEach(({ where, code }, index) => {
     // The prelude imports every public name; an example's own imports of them would be duplicates.
     const body = code.replace(/^import .* from 'shared-session(\/[\w-]+)?';$/gm, '');
-    writeFileSync(path.join(outDir, `example-${index + 1}.ts`), `// ${where}\n${imports}\n${contextFor(body)}\n${body}\nexport {};\n`);
+    writeFileSync(path.join(outDir, `example-${index + 1}.ts`), `// ${where}\n${importsFor(body, entries)}\n${contextFor(body)}\n${body}\nexport {};\n`);
   });
   writeFileSync(
     path.join(outDir, 'tsconfig.json'),
