@@ -8,9 +8,9 @@
  * 1.5 KB more per pooled session than the shipped code costs.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -45,6 +45,19 @@ for (const script of scripts) {
           context.onResolve({ filter: /\/src\/[\w-]+\.js$/ }, (args) => {
             const entry = path.resolve(args.resolveDir, args.path).replace(`${path.sep}src${path.sep}`, `${path.sep}dist${path.sep}`);
             return { path: entry, external: true };
+          });
+        },
+      },
+      {
+        // Bundled, a module's `import.meta` would be the bundle's: keep each source file's own location.
+        name: 'own-import-meta',
+        setup(context) {
+          context.onLoad({ filter: /\.ts$/ }, (args) => {
+            if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+            const contents = readFileSync(args.path, 'utf8')
+              .replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href))
+              .replaceAll('import.meta.dirname', JSON.stringify(path.dirname(args.path)));
+            return { contents, loader: 'ts' };
           });
         },
       },
