@@ -94,7 +94,7 @@ export class SessionError extends Error {
     this.code = code;
     for (const field of DETAIL_FIELDS) {
       const value = details[field];
-      if (value !== undefined) Object.assign(this, { [field]: value });
+      if (value !== undefined) (this as Record<string, unknown>)[field] = value;
     }
     // Non-enumerable: a response (and the token it may echo) is not logged or serialised with the error.
     if (details.response !== undefined) Object.defineProperty(this, 'response', { value: details.response });

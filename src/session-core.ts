@@ -105,6 +105,8 @@ export class SessionCore implements SharingPeer {
 
   async getToken(need: Freshness, signal?: AbortSignal): Promise<Token> {
     this.#assertOpen();
+    // A call that is already over starts no token request.
+    if (signal?.aborted) throw abortError(signal);
     const freshness = this.provider.canRefresh ? need : { ...need, refreshBeforeExpiry: 0 };
     if (isUsable(this.#token, this.clock.now(), freshness)) return this.#token;
     // A flight started by another caller may bring back a token that is not good enough for this one (the token it
@@ -254,12 +256,14 @@ function toSessionError(error: unknown, code: SessionError['code'], message: str
   return isSessionError(error) ? error : new SessionError(code, message, { cause: error });
 }
 
+/** `promise`, or an abort error as soon as `signal` aborts. Always observes `promise`: a shared flight every caller
+ * left must not fail unhandled. */
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(abortError(signal));
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(abortError(signal));
     signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
     promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }

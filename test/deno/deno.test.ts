@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -37,6 +37,9 @@ beforeAll(async () => {
   for (const file of readdirSync(path.join(import.meta.dirname, 'fixtures'))) {
     cpSync(path.join(import.meta.dirname, 'fixtures', file), path.join(app, file));
   }
+  // Deno type-checks `node:` imports (node:assert in session_test.ts) with @types/node, as an app would install it.
+  mkdirSync(path.join(app, 'node_modules/@types'));
+  symlinkSync(path.join(root, 'node_modules/@types/node'), path.join(app, 'node_modules/@types/node'));
   writeFileSync(path.join(app, 'package.json'), JSON.stringify({ type: 'module', private: true }));
   // Dependencies come from node_modules (the app's, then the repository's above it): offline, as CI is.
   writeFileSync(path.join(app, 'deno.json'), JSON.stringify({ nodeModulesDir: 'manual' }));
@@ -70,7 +73,7 @@ const sameToken = (answers: readonly Answer[]): string => {
 };
 
 it('the packed package type-checks in Deno (deno check, types from node_modules)', async () => {
-  await run(deno, ['check', '--cached-only', 'main.ts', 'worker.ts'], { cwd: app, timeout: 60_000 });
+  await run(deno, ['check', '--cached-only', 'main.ts', 'worker.ts', 'session_test.ts'], { cwd: app, timeout: 60_000 });
 });
 
 it('200 async tasks in the main module + 4 workers × 50 → 1 token request, one leader', async () => {
@@ -142,6 +145,32 @@ it('a script that closes its session exits at once (nothing left holding Deno)',
   expect(result.context.tokens).toHaveLength(1);
   expect(server.stats.tokenRequests).toBe(1);
   expect(ms).toBeLessThan(10_000);
+});
+
+it('deno test with node:assert: concurrent calls in one context, sign-out, and a typed error for each failure', async () => {
+  server.reset();
+  server.route((req, res, url) => {
+    if (url.pathname === '/malformed') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"access_token": 42}');
+      return true;
+    }
+    if (url.pathname === '/busy') {
+      res.writeHead(429, { 'retry-after': '120' }).end();
+      return true;
+    }
+    return false;
+  });
+  const child = await run(
+    deno,
+    ['test', '--cached-only', '--allow-net=127.0.0.1', 'session_test.ts', '--', JSON.stringify(config)],
+    { cwd: app, timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
+  ).catch((error: { stdout?: string; stderr?: string }) => {
+    throw new Error(`deno test failed:\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
+  });
+  outputs.push(child.stdout, child.stderr);
+  expect(child.stdout).toMatch(/ok \| 5 passed \| 0 failed/);
+  // The first case's two authentications; the failing cases never reached /token.
+  expect(server.stats.tokenRequests).toBe(2);
 });
 
 it('no client secret in anything Deno printed', () => {

@@ -163,6 +163,27 @@ describe('typed errors from real server responses', () => {
     server.latency = 0;
   });
 
+  it('an already aborted signal → aborted, without a token request; closing then leaves no unhandled rejection', async () => {
+    const s = session();
+    expect((await failure(s.getToken({ signal: AbortSignal.abort() }))).code).toBe('aborted');
+    await s.close();
+    await new Promise((resolve) => setTimeout(resolve, 50)); // an unhandled rejection would surface by now
+    expect(server.stats.tokenRequests).toBe(0);
+  });
+
+  it('every caller aborts, then the shared request fails: each caller gets aborted, nothing unhandled', async () => {
+    server.latency = 200;
+    server.failNext(1, 400, { body: JSON.stringify({ error: 'invalid_client' }) });
+    const s = session();
+    const controller = new AbortController();
+    const calls = [s.getToken({ signal: controller.signal }), s.getToken({ signal: controller.signal })];
+    controller.abort();
+    for (const call of calls) expect((await failure(call)).code).toBe('aborted');
+    await new Promise((resolve) => setTimeout(resolve, 400)); // the request fails with nobody waiting
+    expect(server.stats.tokenRequests).toBe(1);
+    server.latency = 0;
+  });
+
   it('per-request timeout → timeout', async () => {
     server.latency = 400;
     const error = await failure(session({ timeout: 100, attempts: 1 }).getToken());
