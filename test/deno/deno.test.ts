@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeF
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startRedisServer } from '../support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import type { Answer, Config } from './fixtures/protocol.js';
 
@@ -73,7 +74,7 @@ const sameToken = (answers: readonly Answer[]): string => {
 };
 
 it('the packed package type-checks in Deno (deno check, types from node_modules)', async () => {
-  await run(deno, ['check', '--cached-only', 'main.ts', 'worker.ts', 'session_test.ts'], { cwd: app, timeout: 60_000 });
+  await run(deno, ['check', '--cached-only', 'main.ts', 'worker.ts', 'session_test.ts', 'fleet.ts'], { cwd: app, timeout: 60_000 });
 });
 
 it('200 async tasks in the main module + 4 workers × 50 → 1 token request, one leader', async () => {
@@ -171,6 +172,31 @@ it('deno test with node:assert: concurrent calls in one context, sign-out, and a
   expect(child.stdout).toMatch(/ok \| 5 passed \| 0 failed/);
   // The first case's two authentications; the failing cases never reached /token.
   expect(server.stats.tokenRequests).toBe(2);
+});
+
+it('Deno servers of a fleet share one token through Redis (redisSharing, node-redis): 2 processes × 100 calls → 1 request', async () => {
+  server.reset();
+  const redis = await startRedisServer();
+  try {
+    const fleet = (): Promise<{ stdout: string; stderr: string }> =>
+      run(
+        deno,
+        // node-redis (not this package) reads environment variables: --allow-env.
+        ['run', '--cached-only', '--allow-net=127.0.0.1', `--allow-read=${root}`, '--allow-env', 'fleet.ts', redis.url, JSON.stringify(config)],
+        { cwd: app, timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
+      );
+    const children = await Promise.all([fleet(), fleet()]);
+    outputs.push(...children.flatMap((child) => [child.stdout, child.stderr]));
+    const results = children.map((child) => {
+      const line = child.stdout.split('\n').find((each) => each.startsWith('RESULT '));
+      return JSON.parse(line!.slice('RESULT '.length)) as { tokens: string[]; authenticated: number };
+    });
+    expect(server.stats.tokenRequests).toBe(1);
+    expect(new Set(results.flatMap((result) => result.tokens)).size).toBe(1);
+    expect(results.map((result) => result.authenticated).sort()).toEqual([0, 1]);
+  } finally {
+    await redis.stop();
+  }
 });
 
 it('no client secret in anything Deno printed', () => {
