@@ -27,8 +27,4 @@ export class Emitter<Events extends { [K in keyof Events]: (...args: never[]) =>
       }
     }
   }
-
-  clear(): void {
-    this.#listeners = undefined;
-  }
 }
