@@ -6,7 +6,7 @@ import packageJson from './package.json' with { type: 'json' };
 const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis'];
 
 /** Modules no public entry imports, reached through package.json `imports` (the Deno leader election). */
-const conditionalModules = ['sharing/lock-election'];
+const conditionalModules = ['sharing/browser/lock-election'];
 
 const external = [
   ...Object.keys(packageJson.dependencies),

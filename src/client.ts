@@ -1,58 +1,10 @@
-import ky, { type KyInstance, type Options } from 'ky';
-import { fetchWithToken } from './authorization.js';
-import { parseRetryAfter } from './delay.js';
-import { isSessionError } from './errors.js';
-import type { Session } from './session.js';
-
-export { fetchWithToken, type FetchWithTokenOptions } from './authorization.js';
-export type { UrlMatch } from './url-match.js';
-
-/** Options of `createClient`: ky's own, plus the ceiling on how long a `Retry-After` may make us wait. */
-export interface ClientOptions extends Options {
-  /**
-   * Longest `Retry-After` (ms) honoured on 429/503 before retrying; a longer one fails at once instead of hammering a
-   * rate-limited API early. Default 60 000.
-   */
-  readonly maxRetryAfter?: number | undefined;
-}
-
 /**
- * A ky instance that sends the session's token with every attempt.
+ * `shared-session/client`: call APIs with the session's token. `createClient` is a ky instance that sets
+ * `Authorization` before every attempt and applies the 401 rule (one refresh for everyone, one retry, then
+ * `token_rejected`); `fetchWithToken` is the same rule for a single `fetch`.
  *
- * - `Authorization: <tokenType> <accessToken>` is set just before each attempt (first try and every retry), from
- *   `session.getToken()`, so a token is never sent stale. It is added inside ky's `fetch`, so ky's hooks, logs and
- *   errors never see it.
- * - A 401 reports that exact token as rejected: the session drops it everywhere and refreshes once, however many
- *   requests saw it, and the request is sent once more with the new token. A second 401 rejects with a
- *   `SessionError` of code `token_rejected` (no loop), whose `response` is the API's answer.
- * - 429/503 with `Retry-After` are retried after that delay, up to `maxRetryAfter`.
- * - Timeouts and `signal` pass through to ky; ky's `fetch` option is the fetch that finally sends.
+ * @packageDocumentation
  */
-export function createClient(session: Session, options: ClientOptions = {}): KyInstance {
-  const { maxRetryAfter = 60_000, retry, fetch: send, ...kyOptions } = options;
-  const retryOptions = typeof retry === 'number' ? { limit: retry } : (retry ?? {});
-
-  return ky.create({
-    ...kyOptions,
-    // The 401 rule lives in fetchWithToken (shared with the service worker and the map helpers). Running it inside
-    // `fetch` rather than in an `afterResponse` hook spares ky a clone of every response (≈15 % of throughput).
-    fetch: (input, init) =>
-      fetchWithToken(session, input instanceof Request ? input : new Request(input, init), {
-        fetch: (request: Request, authorized?: RequestInit) => (send ?? globalThis.fetch)(request, { ...init, ...authorized }),
-      }),
-    retry: {
-      ...retryOptions,
-      maxRetryAfter,
-      shouldRetry: async (state) => {
-        // Our own verdicts (a second 401, no token to be had) are final.
-        if (isSessionError(state.error)) return false;
-        const userDecision = await retryOptions.shouldRetry?.(state);
-        if (userDecision !== undefined) return userDecision;
-        const response = (state.error as { response?: Response }).response;
-        const wait = response === undefined ? undefined : parseRetryAfter(response.headers.get('retry-after'), Date.now());
-        // A server that asks for more patience than we allow: fail now rather than retry early.
-        return wait !== undefined && wait > maxRetryAfter ? false : undefined;
-      },
-    },
-  });
-}
+export { createClient, type ClientOptions } from './http/create-client.js';
+export { fetchWithToken, type FetchWithTokenOptions } from './http/fetch-with-token.js';
+export type { UrlMatch } from './http/url-match.js';

@@ -4,8 +4,8 @@
  * @example
  * export { TokenCoordinator } from 'shared-session/cloudflare';
  * const session = createSession({ provider, sharing: durableObjectSharing(env.TOKEN_COORDINATOR) });
- * @module
+ * @packageDocumentation
  */
-export { TokenCoordinator } from './cloudflare/coordinator.js';
-export { durableObjectSharing, type DurableObjectSharingOptions } from './cloudflare/sharing.js';
-export type { CoordinatorNamespace, CoordinatorState, CoordinatorStorage, CoordinatorStub } from './cloudflare/types.js';
+export { TokenCoordinator } from './sharing/cloudflare/coordinator.js';
+export { durableObjectSharing, type DurableObjectSharingOptions } from './sharing/cloudflare/sharing.js';
+export type { CoordinatorNamespace, CoordinatorState, CoordinatorStorage, CoordinatorStub } from './sharing/cloudflare/types.js';

@@ -6,9 +6,9 @@
  * import { createClient } from 'redis';
  * const client = await createClient({ url: 'redis://redis.internal:6379' }).connect();
  * const session = createSession({ provider, sharing: redisSharing({ client }) });
- * @module
+ * @packageDocumentation
  */
-export { redisSharing, type RedisSharingOptions } from './redis/sharing.js';
+export { redisSharing, type RedisSharingOptions } from './sharing/redis/sharing.js';
 export type {
   IORedisClient,
   IORedisSubscriber,
@@ -16,4 +16,4 @@ export type {
   NodeRedisSubscriber,
   RedisClient,
   RedisSubscriber,
-} from './redis/client.js';
+} from './sharing/redis/client.js';

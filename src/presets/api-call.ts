@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { parseRetryAfter } from '../delay.js';
+import { parseRetryAfter } from '../core/delay.js';
 import { isSessionError, SessionError } from '../index.js';
 
 // Google APIs: {error: {code: 403, message, status: 'PERMISSION_DENIED'}}.

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import type { ClientOptions } from '../client.js';
 import { sendWithRetries } from '../providers/token-request.js';
-import { fingerprint } from '../fingerprint.js';
+import { fingerprint } from '../core/fingerprint.js';
 import {
   createSession,
   SessionError,

@@ -1,4 +1,4 @@
-import { SessionError } from '../errors.js';
+import { SessionError } from '../core/errors.js';
 import type { TokenProvider } from './provider.js';
 import { requestToken, type TokenRequestOptions } from './token-request.js';
 

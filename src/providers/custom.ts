@@ -1,6 +1,6 @@
-import { SessionError } from '../errors.js';
-import { tokenSchema } from '../schemas.js';
-import type { Token } from '../token.js';
+import { SessionError } from '../core/errors.js';
+import { tokenSchema } from '../core/schemas.js';
+import type { Token } from '../core/token.js';
 import type { TokenProvider } from './provider.js';
 import { requireString } from './client-credentials.js';
 

@@ -1,5 +1,5 @@
-import type { Clock } from '../clock.js';
-import type { TokenSet } from '../token.js';
+import type { Clock } from '../core/clock.js';
+import type { TokenSet } from '../core/token.js';
 
 /** What the session hands a provider for one token request. */
 export interface FetchTokenContext {

@@ -1,5 +1,5 @@
-import { SessionError } from '../errors.js';
-import { fingerprint } from '../fingerprint.js';
+import { SessionError } from '../core/errors.js';
+import { fingerprint } from '../core/fingerprint.js';
 import type { TokenProvider } from './provider.js';
 import { basicAuthorization, credentialKey, requireString } from './client-credentials.js';
 import { requestToken, type TokenRequestOptions } from './token-request.js';

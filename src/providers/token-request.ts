@@ -1,7 +1,7 @@
-import { abortError, codeForOAuthError, SessionError } from '../errors.js';
-import { delay, parseRetryAfter } from '../delay.js';
-import { oauthErrorSchema, tokenResponseSchema } from '../schemas.js';
-import type { TokenSet } from '../token.js';
+import { abortError, codeForOAuthError, SessionError } from '../core/errors.js';
+import { delay, parseRetryAfter } from '../core/delay.js';
+import { oauthErrorSchema, tokenResponseSchema } from '../core/schemas.js';
+import type { TokenSet } from '../core/token.js';
 import type { FetchTokenContext } from './provider.js';
 
 /** How a provider talks to a token endpoint. Every field is optional; defaults are given per field. */

@@ -1,4 +1,4 @@
-import { browserSharing } from './browser.js';
+import { browserSharing } from './browser/sharing.js';
 import { memorySharing } from './memory.js';
 import type { Sharing } from './sharing.js';
 

@@ -1,4 +1,4 @@
-import type { TokenSet } from '../token.js';
+import type { TokenSet } from '../core/token.js';
 import type { SharedLink, Sharing, SharingPeer } from './sharing.js';
 
 /**

@@ -1,6 +1,6 @@
-import type { Clock } from '../clock.js';
-import type { SessionError } from '../errors.js';
-import type { Token, TokenSet } from '../token.js';
+import type { Clock } from '../core/clock.js';
+import type { SessionError } from '../core/errors.js';
+import type { Token, TokenSet } from '../core/token.js';
 
 /**
  * What a session gives a transport when it connects: its key, its freshness rules and the one function that

@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFixtures, launchChromium, pageLoading, serveFiles } from '../support/chromium.js';
@@ -210,9 +208,7 @@ describe('service worker: handleAuthFetch / installAuthFetch', () => {
     await tab.goto(`${server.origin}/index.html?client=${client.id}&secret=${client.secret}`);
     await tab.waitForFunction(() => document.title === 'ready');
     expect(await tab.evaluate(() => (globalThis as unknown as { callApi(): Promise<number> }).callApi())).toBe(200);
-    // Until browser sharing (src/sharing/browser.ts) is the default in browsers, each context keeps its own memory
-    // session: one login each. The assertion tightens to 1 by itself when it lands (checked against that branch: 1).
-    const crossContextSharing = existsSync(fileURLToPath(new URL('../../src/sharing/browser.ts', import.meta.url)));
-    expect(server.stats.tokenRequests).toBe(crossContextSharing ? 1 : 2);
+    // Browser sharing is the default in browsers: the tab and the service worker share one login.
+    expect(server.stats.tokenRequests).toBe(1);
   });
 });

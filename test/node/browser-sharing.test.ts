@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type * as SharedSession from '../../src/index.js';
-import { browserSharing } from '../../src/sharing/browser.js';
-import { channelName, envelope, parseMessage, recordSchema } from '../../src/sharing/messages.js';
+import { browserSharing } from '../../src/sharing/browser/sharing.js';
+import { channelName, envelope, parseMessage, recordSchema } from '../../src/sharing/browser/messages.js';
 
 const run = promisify(execFile);
 const key = 'client_credentials|https%3A%2F%2Fauth.example%2Ftoken|app|';

@@ -10,41 +10,30 @@ import {
 } from '../../src/earth-engine.js';
 import { createSession, isSessionError, memorySharing } from '../../src/index.js';
 import { startEarthEngineServer, type EarthEngineServer } from '../support/geo-servers.js';
-import { startTokenServer, type TokenServer } from '../support/token-server.js';
+import { useTokenServer } from '../support/token-server-suite.js';
 
-let tokens: TokenServer;
+const suite = useTokenServer('1234.apps.googleusercontent.com', 'GOCSPX-do-not-leak');
 let ee: EarthEngineServer;
-let google: { id: string; secret: string };
-const open: EarthEngine[] = [];
 
 beforeAll(async () => {
-  tokens = await startTokenServer();
-  google = tokens.addClient('1234.apps.googleusercontent.com', 'GOCSPX-do-not-leak');
-  ee = await startEarthEngineServer((token) => tokens.isValid(token));
+  ee = await startEarthEngineServer((token) => suite.server.isValid(token));
 });
-afterAll(async () => {
-  await ee.close();
-  await tokens.close();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((client) => client.close()));
-  tokens.reset();
-  ee.reset();
-});
+afterAll(() => ee.close());
+afterEach(() => ee.reset());
 
 function connect(project = 'ee-alice'): EarthEngine {
   const client = earthEngine({
     provider: googleRefreshToken({
-      tokenUrl: tokens.tokenUrl,
-      clientId: google.id,
-      clientSecret: google.secret,
-      refreshToken: tokens.issueRefreshToken(google.id),
+      tokenUrl: suite.server.tokenUrl,
+      clientId: suite.client.id,
+      clientSecret: suite.client.secret,
+      refreshToken: suite.server.issueRefreshToken(suite.client.id),
     }),
     project,
     baseUrl: ee.baseUrl,
     sharing: memorySharing(),
   });
-  open.push(client);
+  suite.track(client);
   return client;
 }
 
@@ -70,21 +59,21 @@ describe('earthEngine preset', () => {
   it('Google defaults: the token endpoint and the v1 REST root', () => {
     expect(GOOGLE_TOKEN_URL).toBe('https://oauth2.googleapis.com/token');
     const client = earthEngine({ provider: googleAccessToken({ accessToken: 'ya29.x' }), project: 'projects/p-1', sharing: memorySharing() });
-    open.push(client);
+    suite.track(client);
     expect(client.baseUrl).toBe('https://earthengine.googleapis.com/v1');
     expect(client.project).toBe('p-1');
   });
 
   it('getInfo computes value:compute and returns the parsed result; 25 concurrent calls authenticate once', async () => {
-    tokens.latency = 50;
+    suite.server.latency = 50;
     const client = connect();
     const results = await Promise.all(Array.from({ length: 25 }, () => client.operations.getInfo<number>(onePlusTwo)));
     expect(results).toEqual(Array.from({ length: 25 }, () => 3));
-    expect(tokens.stats.tokenRequests).toBe(1);
+    expect(suite.server.stats.tokenRequests).toBe(1);
     const computes = ee.calls.filter((call) => call.path === '/v1/projects/ee-alice/value:compute');
     expect(computes).toHaveLength(25);
     // Bearer token from the Google grant, and the project as the quota project.
-    expect(computes.every((call) => tokens.isValid(call.token) && call.userProject === 'ee-alice')).toBe(true);
+    expect(computes.every((call) => suite.server.isValid(call.token) && call.userProject === 'ee-alice')).toBe(true);
   });
 
   it('getInfo takes the JSON string of ee.Serializer.toCloudApiJSON, and structured results', async () => {
@@ -148,7 +137,7 @@ describe('earthEngine preset', () => {
     expect(table).toMatchObject({ type: 'TABLE', featureCount: '12' });
     const dem = await client.operations.getAsset('projects/ee-alice/assets/dem');
     expect(dem.bands?.[0]?.id).toBe('elevation');
-    expect(tokens.stats.tokenRequests).toBe(1);
+    expect(suite.server.stats.tokenRequests).toBe(1);
   });
 
   it('Google API errors become api_error with the Google status and message', async () => {
@@ -170,23 +159,23 @@ describe('earthEngine preset', () => {
   it('an expired Google token is refreshed once for concurrent calls (401 → refresh → retry)', async () => {
     const client = connect();
     await client.operations.getInfo(onePlusTwo);
-    tokens.revokeAll();
+    suite.server.revokeAll();
     const results = await Promise.all(Array.from({ length: 10 }, () => client.operations.getInfo(onePlusTwo)));
     expect(results.every((value) => value === 3)).toBe(true);
-    expect(tokens.stats.tokenRequests).toBe(2);
+    expect(suite.server.stats.tokenRequests).toBe(2);
   });
 
   it('a user-supplied access token works, and is never refreshed', async () => {
     const session = createSession({
-      provider: googleRefreshToken({ tokenUrl: tokens.tokenUrl, clientId: google.id, refreshToken: tokens.issueRefreshToken(google.id), clientSecret: google.secret }),
+      provider: googleRefreshToken({ tokenUrl: suite.server.tokenUrl, clientId: suite.client.id, refreshToken: suite.server.issueRefreshToken(suite.client.id), clientSecret: suite.client.secret }),
       sharing: memorySharing(),
     });
     const { accessToken, expiresAt } = await session.getToken();
     await session.close();
     const client = earthEngine({ provider: googleAccessToken({ accessToken, expiresAt }), project: 'ee-alice', baseUrl: ee.baseUrl, sharing: memorySharing() });
-    open.push(client);
+    suite.track(client);
     expect(await client.operations.getInfo(onePlusTwo)).toBe(3);
-    tokens.revokeAll();
+    suite.server.revokeAll();
     // Rejected by the API and nothing to refresh with: one retry, then token_rejected (no loop).
     await expect(client.operations.getInfo(onePlusTwo)).rejects.toMatchObject({ code: 'token_rejected' });
     const expired = earthEngine({
@@ -195,7 +184,7 @@ describe('earthEngine preset', () => {
       baseUrl: ee.baseUrl,
       sharing: memorySharing(),
     });
-    open.push(expired);
+    suite.track(expired);
     await expect(expired.operations.getInfo(onePlusTwo)).rejects.toMatchObject({ code: 'token_expired' });
   });
 

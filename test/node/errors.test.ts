@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   clientCredentials,
   createSession,
@@ -9,34 +9,22 @@ import {
   type ErrorCode,
   type Session,
 } from '../../src/index.js';
-import { startTokenServer, type TokenServer } from '../support/token-server.js';
+import { useTokenServer } from '../support/token-server-suite.js';
 
-let server: TokenServer;
-let client: { id: string; secret: string };
-const open: Session[] = [];
-
-beforeAll(async () => {
-  server = await startTokenServer();
-  client = server.addClient('app', 'super-secret-value-42');
-});
-afterAll(() => server.close());
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((session) => session.close()));
-  server.reset();
-});
+const suite = useTokenServer('app', 'super-secret-value-42');
 
 function session(overrides: Partial<Parameters<typeof clientCredentials>[0]> = {}): Session {
   const created = createSession({
     provider: clientCredentials({
-      tokenUrl: server.tokenUrl,
-      clientId: client.id,
-      clientSecret: client.secret,
+      tokenUrl: suite.server.tokenUrl,
+      clientId: suite.client.id,
+      clientSecret: suite.client.secret,
       backoff: 20,
       ...overrides,
     }),
     sharing: memorySharing(),
   });
-  open.push(created);
+  suite.track(created);
   return created;
 }
 
@@ -48,7 +36,7 @@ async function failure(promise: Promise<unknown>): Promise<SessionError> {
   expect(error).toBeInstanceOf(SessionError);
   const sessionError = error as SessionError;
   // Secrets never reach an error.
-  expect(JSON.stringify({ ...sessionError, message: sessionError.message })).not.toContain(client.secret);
+  expect(JSON.stringify({ ...sessionError, message: sessionError.message })).not.toContain(suite.client.secret);
   return sessionError;
 }
 
@@ -59,7 +47,7 @@ describe('typed errors from real server responses', () => {
     expect(error.status).toBe(401);
     expect(error.oauthError).toBe('invalid_client');
     expect(error.oauthErrorDescription).toContain('test server');
-    expect(server.stats.tokenRequests).toBe(1);
+    expect(suite.server.stats.tokenRequests).toBe(1);
   });
 
   it.each([
@@ -70,47 +58,47 @@ describe('typed errors from real server responses', () => {
     ['invalid JSON', '{"access_token": '],
     ['an HTML error page', '<html><body>Gateway says hi</body></html>'],
   ])('%s → invalid_response', async (_name, body) => {
-    server.respondNextWith(body, body.startsWith('<') ? 'text/html' : 'application/json');
+    suite.server.respondNextWith(body, body.startsWith('<') ? 'text/html' : 'application/json');
     const error = await failure(session().getToken());
     expect(error.code).toBe<ErrorCode>('invalid_response');
-    expect(server.stats.tokenRequests).toBe(1);
+    expect(suite.server.stats.tokenRequests).toBe(1);
   });
 
   it('missing expires_in → the documented default of 3600 s', async () => {
-    server.respondNextWith(JSON.stringify({ access_token: 'abc', token_type: 'Bearer' }));
+    suite.server.respondNextWith(JSON.stringify({ access_token: 'abc', token_type: 'Bearer' }));
     const token = await session().getToken();
     expect(token.expiresAt - token.issuedAt).toBe(3600_000);
   });
 
   it('custom defaultExpiresIn', async () => {
-    server.respondNextWith(JSON.stringify({ access_token: 'abc' }));
+    suite.server.respondNextWith(JSON.stringify({ access_token: 'abc' }));
     const token = await session({ defaultExpiresIn: 300 }).getToken();
     expect(token.expiresAt - token.issuedAt).toBe(300_000);
   });
 
   it('400 invalid_scope and unsupported grant map to their codes', async () => {
-    server.failNext(1, 400, { body: JSON.stringify({ error: 'invalid_scope' }) });
+    suite.server.failNext(1, 400, { body: JSON.stringify({ error: 'invalid_scope' }) });
     expect((await failure(session().getToken())).code).toBe('invalid_scope');
-    server.failNext(1, 400, { body: JSON.stringify({ error: 'something_new' }) });
+    suite.server.failNext(1, 400, { body: JSON.stringify({ error: 'something_new' }) });
     const unknown = await failure(session({ scope: 'b' }).getToken());
     expect(unknown.code).toBe('request_failed');
     expect(unknown.oauthError).toBe('something_new');
   });
 
   it('500, 500, 200 succeeds after 3 attempts', async () => {
-    server.failNext(2, 500);
+    suite.server.failNext(2, 500);
     const token = await session().getToken();
     expect(token.accessToken).toMatch(/^at_/);
-    expect(server.stats.tokenRequests).toBe(3);
+    expect(suite.server.stats.tokenRequests).toBe(3);
   });
 
   it('a token endpoint that stays down → endpoint_unavailable after 4 attempts', async () => {
-    server.failNext(10, 503, { body: 'down', contentType: 'text/plain' });
+    suite.server.failNext(10, 503, { body: 'down', contentType: 'text/plain' });
     const error = await failure(session().getToken());
     expect(error.code).toBe('endpoint_unavailable');
     expect(error.status).toBe(503);
-    expect(server.stats.tokenRequests).toBe(4);
-    server.resetStats();
+    expect(suite.server.stats.tokenRequests).toBe(4);
+    suite.server.resetStats();
   });
 
   it('an unreachable endpoint → endpoint_unavailable', async () => {
@@ -119,22 +107,22 @@ describe('typed errors from real server responses', () => {
   });
 
   it('429 with Retry-After waits at least that long, then succeeds', async () => {
-    server.failNext(1, 429, { retryAfter: '1' });
+    suite.server.failNext(1, 429, { retryAfter: '1' });
     const started = Date.now();
     await session().getToken();
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-    expect(server.stats.tokenRequests).toBe(2);
+    expect(suite.server.stats.tokenRequests).toBe(2);
   });
 
   it('429 with an HTTP-date Retry-After is honoured too', async () => {
-    server.failNext(1, 429, { retryAfter: new Date(Date.now() + 2000).toUTCString() });
+    suite.server.failNext(1, 429, { retryAfter: new Date(Date.now() + 2000).toUTCString() });
     const started = Date.now();
     await session().getToken();
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
   });
 
   it('429 with a Retry-After beyond maxDelay → rate_limited at once', async () => {
-    server.failNext(1, 429, { retryAfter: '120' });
+    suite.server.failNext(1, 429, { retryAfter: '120' });
     const started = Date.now();
     const error = await failure(session().getToken());
     expect(error.code).toBe('rate_limited');
@@ -143,14 +131,14 @@ describe('typed errors from real server responses', () => {
   });
 
   it('retries keep one request in flight per credential', async () => {
-    server.failNext(2, 502);
+    suite.server.failNext(2, 502);
     const s = session();
     await Promise.all(Array.from({ length: 50 }, () => s.getToken()));
-    expect(server.stats.tokenRequests).toBe(3);
+    expect(suite.server.stats.tokenRequests).toBe(3);
   });
 
   it('abort rejects at once; the shared request goes on for the others', async () => {
-    server.latency = 500;
+    suite.server.latency = 500;
     const s = session();
     const controller = new AbortController();
     const aborted = s.getToken({ signal: controller.signal });
@@ -160,7 +148,7 @@ describe('typed errors from real server responses', () => {
     expect((await failure(aborted)).code).toBe('aborted');
     expect(Date.now() - started).toBeLessThan(100);
     expect((await other).accessToken).toMatch(/^at_/);
-    server.latency = 0;
+    suite.server.latency = 0;
   });
 
   it('an already aborted signal → aborted, without a token request; closing then leaves no unhandled rejection', async () => {
@@ -168,27 +156,27 @@ describe('typed errors from real server responses', () => {
     expect((await failure(s.getToken({ signal: AbortSignal.abort() }))).code).toBe('aborted');
     await s.close();
     await new Promise((resolve) => setTimeout(resolve, 50)); // an unhandled rejection would surface by now
-    expect(server.stats.tokenRequests).toBe(0);
+    expect(suite.server.stats.tokenRequests).toBe(0);
   });
 
   it('every caller aborts, then the shared request fails: each caller gets aborted, nothing unhandled', async () => {
-    server.latency = 200;
-    server.failNext(1, 400, { body: JSON.stringify({ error: 'invalid_client' }) });
+    suite.server.latency = 200;
+    suite.server.failNext(1, 400, { body: JSON.stringify({ error: 'invalid_client' }) });
     const s = session();
     const controller = new AbortController();
     const calls = [s.getToken({ signal: controller.signal }), s.getToken({ signal: controller.signal })];
     controller.abort();
     for (const call of calls) expect((await failure(call)).code).toBe('aborted');
     await new Promise((resolve) => setTimeout(resolve, 400)); // the request fails with nobody waiting
-    expect(server.stats.tokenRequests).toBe(1);
-    server.latency = 0;
+    expect(suite.server.stats.tokenRequests).toBe(1);
+    suite.server.latency = 0;
   });
 
   it('per-request timeout → timeout', async () => {
-    server.latency = 400;
+    suite.server.latency = 400;
     const error = await failure(session({ timeout: 100, attempts: 1 }).getToken());
     expect(error.code).toBe('timeout');
-    server.latency = 0;
+    suite.server.latency = 0;
   });
 
   it('the error event reports failures', async () => {
@@ -217,7 +205,7 @@ describe('staticToken and customProvider', () => {
       sharing: memorySharing(),
       clock: { now: () => now },
     });
-    open.push(s);
+    suite.track(s);
     expect((await s.getToken()).accessToken).toBe('given');
     now += 59_000; // inside any refresh margin, but a static token cannot be refreshed: still served
     expect((await s.getToken()).accessToken).toBe('given');
@@ -233,7 +221,7 @@ describe('staticToken and customProvider', () => {
       }),
       sharing: memorySharing(),
     });
-    open.push(s);
+    suite.track(s);
     expect((await failure(s.getToken())).code).toBe('invalid_response');
   });
 
@@ -250,7 +238,7 @@ describe('staticToken and customProvider', () => {
       }),
       sharing: memorySharing(),
     });
-    open.push(s);
+    suite.track(s);
     await Promise.all(Array.from({ length: 100 }, () => s.getToken()));
     expect(calls).toBe(1);
   });

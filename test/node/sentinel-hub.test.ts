@@ -1,38 +1,31 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isSessionError, memorySharing } from '../../src/index.js';
 import { CDSE, cdse, SENTINEL_HUB, sentinelHub, type ProcessRequest, type SentinelHub } from '../../src/sentinel-hub.js';
 import { addSentinelHubRoutes, type SentinelHubStats } from '../support/geo-servers.js';
-import { startTokenServer, type TokenServer } from '../support/token-server.js';
+import { useTokenServer } from '../support/token-server-suite.js';
 
 const INSTANCE = '0b1c2d3e-aaaa-bbbb-cccc-0123456789ab';
 
-let server: TokenServer;
+const suite = useTokenServer('sh-client', 'sh-secret-do-not-leak');
 let stats: SentinelHubStats;
-let client: { id: string; secret: string };
-const open: SentinelHub[] = [];
 
-beforeAll(async () => {
-  server = await startTokenServer();
-  client = server.addClient('sh-client', 'sh-secret-do-not-leak');
-  stats = addSentinelHubRoutes(server, INSTANCE);
+beforeAll(() => {
+  stats = addSentinelHubRoutes(suite.server, INSTANCE);
 });
-afterAll(() => server.close());
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((sh) => sh.close()));
-  server.reset();
+afterEach(() => {
   Object.assign(stats, { process: 0, catalog: 0, wmts: 0, unauthorized: 0, lastProcessAccept: undefined, lastCatalogBody: undefined });
 });
 
 function connect(overrides: Partial<Parameters<typeof sentinelHub>[0]> = {}): SentinelHub {
   const sh = sentinelHub({
-    clientId: client.id,
-    clientSecret: client.secret,
-    baseUrl: server.origin,
-    tokenUrl: server.tokenUrl,
+    clientId: suite.client.id,
+    clientSecret: suite.client.secret,
+    baseUrl: suite.server.origin,
+    tokenUrl: suite.server.tokenUrl,
     sharing: memorySharing(),
     ...overrides,
   });
-  open.push(sh);
+  suite.track(sh);
   return sh;
 }
 
@@ -57,15 +50,16 @@ describe('sentinelHub preset', () => {
     });
     const sh = sentinelHub({ clientId: 'a', clientSecret: 'b', sharing: memorySharing() });
     const copernicus = cdse({ clientId: 'a', clientSecret: 'b', sharing: memorySharing() });
-    open.push(sh, copernicus);
+    suite.track(sh);
+    suite.track(copernicus);
     expect([sh.baseUrl, sh.tokenUrl]).toEqual([SENTINEL_HUB.baseUrl, SENTINEL_HUB.tokenUrl]);
     expect([copernicus.baseUrl, copernicus.tokenUrl]).toEqual([CDSE.baseUrl, CDSE.tokenUrl]);
     // No network: sessions authenticate lazily.
-    expect(server.stats.tokenRequests).toBe(0);
+    expect(suite.server.stats.tokenRequests).toBe(0);
   });
 
   it('authenticates once for 30 concurrent Process and Catalog calls, and sends the Bearer token', async () => {
-    server.latency = 50;
+    suite.server.latency = 50;
     const sh = connect();
     let authentications = 0;
     sh.session.on('authenticated', () => authentications++);
@@ -73,7 +67,7 @@ describe('sentinelHub preset', () => {
       ...Array.from({ length: 15 }, () => sh.process(truecolor)),
       ...Array.from({ length: 15 }, () => sh.catalogSearch({ collections: ['sentinel-2-l2a'], datetime: '2024-06-01T00:00:00Z/2024-06-30T23:59:59Z' })),
     ]);
-    expect(server.stats.tokenRequests).toBe(1);
+    expect(suite.server.stats.tokenRequests).toBe(1);
     expect(authentications).toBe(1);
     expect(stats.process).toBe(15);
     expect(stats.catalog).toBe(15);
@@ -106,7 +100,7 @@ describe('sentinelHub preset', () => {
     expect(page.features[0]?.properties.datetime).toBe('2024-06-01T10:00:00Z');
     expect(typeof page.features[0]?.properties['eo:cloud_cover']).toBe('number');
     expect(stats.lastCatalogBody).toMatchObject({ bbox: [13, 45, 14, 46], next: 20 });
-    expect(server.stats.tokenRequests).toBe(1);
+    expect(suite.server.stats.tokenRequests).toBe(1);
   });
 
   it('a malformed Catalog answer is invalid_response naming the field', async () => {
@@ -123,21 +117,21 @@ describe('sentinelHub preset', () => {
       .catch((e: unknown) => e);
     expect(isSessionError(error, 'api_error')).toBe(true);
     expect(error).toMatchObject({ status: 400, apiStatus: 'RENDERER_EXCEPTION', apiMessage: 'Unknown collection type: no-such-collection' });
-    expect(String(error)).not.toContain(client.secret);
+    expect(String(error)).not.toContain(suite.client.secret);
   });
 
   it('a token the API rejects is refreshed once and the call retried', async () => {
     const sh = connect();
     await sh.process(truecolor);
-    server.revokeAll();
+    suite.server.revokeAll();
     await Promise.all(Array.from({ length: 5 }, () => sh.process(truecolor)));
-    expect(server.stats.tokenRequests).toBe(2);
+    expect(suite.server.stats.tokenRequests).toBe(2);
   });
 
   it('wmtsTileUrl builds an XYZ template the WMTS service answers', async () => {
     const sh = connect();
     const template = sh.wmtsTileUrl({ instanceId: INSTANCE, layer: 'TRUE-COLOR', time: '2024-06-01/2024-06-30', maxcc: 20 });
-    expect(template).toContain(`${server.origin}/ogc/wmts/${INSTANCE}?`);
+    expect(template).toContain(`${suite.server.origin}/ogc/wmts/${INSTANCE}?`);
     expect(template).toContain('TILEMATRIX={z}&TILEROW={y}&TILECOL={x}');
     const url = new URL(template.replace('{z}', '12').replace('{x}', '2200').replace('{y}', '1460'));
     expect(Object.fromEntries(url.searchParams)).toMatchObject({ LAYER: 'TRUE-COLOR', TIME: '2024-06-01/2024-06-30', MAXCC: '20', TILEMATRIXSET: 'PopularWebMercator256' });
@@ -145,7 +139,7 @@ describe('sentinelHub preset', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('image/png');
     // OGC tiles are authorised by the instance id: no token was needed.
-    expect(server.stats.tokenRequests).toBe(0);
+    expect(suite.server.stats.tokenRequests).toBe(0);
     expect(() => sh.wmtsTileUrl({ instanceId: '../x', layer: 'A' })).toThrow(/instanceId/);
     expect(() => sh.wmtsTileUrl({ instanceId: INSTANCE, layer: 'A', maxcc: 101 })).toThrow(/maxcc/);
   });

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   clientCredentials,
   createSession,
@@ -8,46 +8,34 @@ import {
   type Session,
   type Token,
 } from '../../src/index.js';
-import { startTokenServer, type TokenServer } from '../support/token-server.js';
+import { useTokenServer } from '../support/token-server-suite.js';
 
-let server: TokenServer;
-let client: { id: string; secret: string };
-const open: Session[] = [];
-
-beforeAll(async () => {
-  server = await startTokenServer();
-  client = server.addClient('app', 's3cr3t-value');
-});
-afterAll(() => server.close());
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((session) => session.close()));
-  server.reset();
-});
+const suite = useTokenServer('app', 's3cr3t-value');
 
 /** A fresh transport per test so that the per-context session cache never leaks state between tests. */
 function session(options: Partial<Parameters<typeof createSession>[0]> & { scope?: string } = {}): Session {
   const { scope, ...rest } = options;
   const created = createSession({
-    provider: clientCredentials({ tokenUrl: server.tokenUrl, clientId: client.id, clientSecret: client.secret, scope }),
+    provider: clientCredentials({ tokenUrl: suite.server.tokenUrl, clientId: suite.client.id, clientSecret: suite.client.secret, scope }),
     sharing: memorySharing(),
     ...rest,
   });
-  open.push(created);
+  suite.track(created);
   return created;
 }
 
 async function callApi(token: Token): Promise<number> {
-  const response = await fetch(server.apiUrl, { headers: { authorization: `${token.tokenType} ${token.accessToken}` } });
+  const response = await fetch(suite.server.apiUrl, { headers: { authorization: `${token.tokenType} ${token.accessToken}` } });
   return response.status;
 }
 
 describe('createSession with clientCredentials against a real token server', () => {
   it('authenticates lazily and the token works on the protected API', async () => {
     const s = session();
-    expect(server.stats.tokenRequests).toBe(0);
+    expect(suite.server.stats.tokenRequests).toBe(0);
     const before = Date.now();
     const token = await s.getToken();
-    expect(server.stats.tokenRequests).toBe(1);
+    expect(suite.server.stats.tokenRequests).toBe(1);
     expect(token.tokenType).toBe('Bearer');
     expect(token.issuedAt).toBeGreaterThanOrEqual(before);
     expect(token.expiresAt).toBe(token.issuedAt + 3600_000);
@@ -55,24 +43,24 @@ describe('createSession with clientCredentials against a real token server', () 
   });
 
   it('1,000 concurrent getToken calls make exactly one token request', async () => {
-    server.latency = 50;
+    suite.server.latency = 50;
     const s = session();
     const tokens = await Promise.all(Array.from({ length: 1000 }, () => s.getToken()));
-    expect(server.stats.tokenRequests).toBe(1);
+    expect(suite.server.stats.tokenRequests).toBe(1);
     expect(new Set(tokens.map((token) => token.accessToken)).size).toBe(1);
   });
 
   it('supports client_secret_basic', async () => {
     const s = createSession({
       provider: clientCredentials({
-        tokenUrl: server.tokenUrl,
-        clientId: client.id,
-        clientSecret: client.secret,
+        tokenUrl: suite.server.tokenUrl,
+        clientId: suite.client.id,
+        clientSecret: suite.client.secret,
         authMethod: 'client_secret_basic',
       }),
       sharing: memorySharing(),
     });
-    open.push(s);
+    suite.track(s);
     expect(await callApi(await s.getToken())).toBe(200);
   });
 
@@ -98,11 +86,11 @@ describe('freshness', () => {
     now = first.expiresAt - 119_000; // inside the margin: refreshed before it is returned
     const second = await s.getToken();
     expect(second.accessToken).not.toBe(first.accessToken);
-    expect(server.stats.tokenRequests).toBe(2);
+    expect(suite.server.stats.tokenRequests).toBe(2);
   });
 
   it('uses half the lifetime as margin for short-lived tokens', async () => {
-    server.lifetime = 60; // shorter than twice the 120 s margin
+    suite.server.lifetime = 60; // shorter than twice the 120 s margin
     let now = Date.now();
     const s = session({ clock: { now: () => now } });
     const first = await s.getToken();
@@ -132,7 +120,7 @@ describe('freshness', () => {
   });
 
   it('computes expiresAt from the time the request was sent', async () => {
-    server.latency = 300;
+    suite.server.latency = 300;
     const s = session();
     const sentBefore = Date.now();
     const token = await s.getToken();
@@ -141,14 +129,14 @@ describe('freshness', () => {
   });
 
   it('refreshes ahead of expiry on its own (leader timer)', async () => {
-    server.lifetime = 2; // 2 s tokens: margin clamps to 1 s
+    suite.server.lifetime = 2; // 2 s tokens: margin clamps to 1 s
     const s = session();
     const tokens: Token[] = [];
     s.on('token', (token) => tokens.push(token));
     await s.getToken();
     await new Promise((resolve) => setTimeout(resolve, 2300));
-    expect(server.stats.tokenRequests).toBeGreaterThanOrEqual(2);
-    expect(server.stats.tokenRequests).toBeLessThanOrEqual(3);
+    expect(suite.server.stats.tokenRequests).toBeGreaterThanOrEqual(2);
+    expect(suite.server.stats.tokenRequests).toBeLessThanOrEqual(3);
     expect(await callApi(await s.getToken())).toBe(200);
   });
 });
@@ -158,10 +146,10 @@ describe('one session per credential', () => {
     const sharing = memorySharing();
     const make = (scope?: string): Session => {
       const created = createSession({
-        provider: clientCredentials({ tokenUrl: server.tokenUrl, clientId: client.id, clientSecret: client.secret, scope }),
+        provider: clientCredentials({ tokenUrl: suite.server.tokenUrl, clientId: suite.client.id, clientSecret: suite.client.secret, scope }),
         sharing,
       });
-      open.push(created);
+      suite.track(created);
       return created;
     };
     const a = make();
@@ -170,12 +158,12 @@ describe('one session per credential', () => {
     const [ta, tb, tc] = await Promise.all([a.getToken(), b.getToken(), c.getToken()]);
     expect(ta.accessToken).toBe(tb.accessToken);
     expect(tc.accessToken).not.toBe(ta.accessToken);
-    expect(server.stats.tokenRequests).toBe(2);
-    expect(a.key).not.toContain(client.secret);
+    expect(suite.server.stats.tokenRequests).toBe(2);
+    expect(a.key).not.toContain(suite.client.secret);
     // Closing one handle keeps the shared core alive for the other.
     await a.close();
     expect((await b.getToken()).accessToken).toBe(ta.accessToken);
-    expect(server.stats.tokenRequests).toBe(2);
+    expect(suite.server.stats.tokenRequests).toBe(2);
   });
 
   it('clear() drops the token; the next call authenticates again', async () => {
@@ -187,7 +175,7 @@ describe('one session per credential', () => {
     expect(cleared).toEqual(['local']);
     const second = await s.getToken();
     expect(second.accessToken).not.toBe(first.accessToken);
-    expect(server.stats.tokenRequests).toBe(2);
+    expect(suite.server.stats.tokenRequests).toBe(2);
   });
 
   it('close() makes later calls reject with closed', async () => {
@@ -210,44 +198,44 @@ describe('one session per credential', () => {
 describe('refreshTokenGrant', () => {
   it('rotates refresh tokens and never sends a used one again', async () => {
     const rotated: string[] = [];
-    const initial = server.issueRefreshToken(client.id);
+    const initial = suite.server.issueRefreshToken(suite.client.id);
     const s = createSession({
       provider: refreshTokenGrant({
-        tokenUrl: server.tokenUrl,
-        clientId: client.id,
+        tokenUrl: suite.server.tokenUrl,
+        clientId: suite.client.id,
         refreshToken: initial,
         onRotate: (value) => rotated.push(value),
       }),
       sharing: memorySharing(),
     });
-    open.push(s);
+    suite.track(s);
     for (let round = 0; round < 5; round++) {
       const token = await s.getToken({ forceRefresh: true });
       expect(await callApi(token)).toBe(200);
     }
     expect(rotated).toHaveLength(5);
     expect(new Set(rotated).size).toBe(5);
-    expect(server.stats.refreshTokenReuse).toBe(0);
+    expect(suite.server.stats.refreshTokenReuse).toBe(0);
     expect(s.key).not.toContain(initial);
   });
 
   it('two users of one client never share a session', async () => {
     const sharing = memorySharing();
     const make = (refreshToken: string): Session => {
-      const created = createSession({ provider: refreshTokenGrant({ tokenUrl: server.tokenUrl, clientId: client.id, refreshToken }), sharing });
-      open.push(created);
+      const created = createSession({ provider: refreshTokenGrant({ tokenUrl: suite.server.tokenUrl, clientId: suite.client.id, refreshToken }), sharing });
+      suite.track(created);
       return created;
     };
-    const [a, b] = await Promise.all([make(server.issueRefreshToken(client.id)).getToken(), make(server.issueRefreshToken(client.id)).getToken()]);
+    const [a, b] = await Promise.all([make(suite.server.issueRefreshToken(suite.client.id)).getToken(), make(suite.server.issueRefreshToken(suite.client.id)).getToken()]);
     expect(a.accessToken).not.toBe(b.accessToken);
   });
 
   it('an unknown refresh token is invalid_grant', async () => {
     const s = createSession({
-      provider: refreshTokenGrant({ tokenUrl: server.tokenUrl, clientId: client.id, refreshToken: 'rt_forged' }),
+      provider: refreshTokenGrant({ tokenUrl: suite.server.tokenUrl, clientId: suite.client.id, refreshToken: 'rt_forged' }),
       sharing: memorySharing(),
     });
-    open.push(s);
+    suite.track(s);
     const error: unknown = await s.getToken().catch((caught: unknown) => caught);
     expect(isSessionError(error, 'invalid_grant')).toBe(true);
     expect(String((error as Error).message)).not.toContain('rt_forged');
@@ -256,13 +244,13 @@ describe('refreshTokenGrant', () => {
 
 describe('clear() during a token request', () => {
   it('the pending call rejects with aborted, its token is never adopted, and the next call authenticates afresh', async () => {
-    server.latency = 300;
+    suite.server.latency = 300;
     const s = session();
     const pending = s.getToken();
     await new Promise((resolve) => setTimeout(resolve, 50));
     await s.clear();
     await expect(pending).rejects.toMatchObject({ code: 'aborted' });
-    server.latency = 0;
+    suite.server.latency = 0;
     const next = await s.getToken();
     expect(await callApi(next)).toBe(200);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isSessionError } from '../../src/errors.js';
-import { compileMatch } from '../../src/url-match.js';
+import { isSessionError } from '../../src/core/errors.js';
+import { compileMatch } from '../../src/http/url-match.js';
 
 const page = 'https://app.example.com/map/index.html';
 const matches = (match: Parameters<typeof compileMatch>[0], url: string): boolean => compileMatch(match, page)(new URL(url));

@@ -3,7 +3,7 @@ import { createClient } from 'redis';
 import { afterEach, beforeAll, afterAll, beforeEach, expect, it } from 'vitest';
 import { clientCredentials, createSession, isSessionError, refreshTokenGrant, type Session, SessionError } from '../../src/index.js';
 import { type RedisClient, redisSharing, type RedisSharingOptions } from '../../src/redis.js';
-import { keysFor } from '../../src/redis/protocol.js';
+import { keysFor } from '../../src/sharing/redis/protocol.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 

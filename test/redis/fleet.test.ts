@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { clientCredentials } from '../../src/index.js';
-import { keysFor } from '../../src/redis/protocol.js';
+import { keysFor } from '../../src/sharing/redis/protocol.js';
 import { type FleetProcess, startFleet, stopFleet } from '../support/redis-fleet.js';
 import { type RedisServer, startRedisServer } from '../support/redis-server.js';
 import type { WorkerConfig } from '../support/redis-worker.js';

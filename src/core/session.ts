@@ -2,8 +2,7 @@ import { systemClock } from './clock.js';
 import { SessionError } from './errors.js';
 import { DEFAULT_REFRESH_BEFORE_EXPIRY, type GetTokenOptions, type SessionOptions } from './options.js';
 import { SessionCore, type SessionEvents } from './session-core.js';
-import { defaultSharing } from './sharing/default.js';
-import type { Sharing } from './sharing/sharing.js';
+import type { Sharing } from '../sharing/sharing.js';
 import type { Token } from './token.js';
 
 /** One credential's session, as the app sees it. Cheap: handles for one credential share one core. */
@@ -26,13 +25,10 @@ export interface Session {
 const cores = new WeakMap<Sharing, Map<string, SessionCore>>();
 
 /**
- * Creates (or joins) the session for a credential.
- *
- * @example
- * const session = createSession({ provider: clientCredentials({ tokenUrl, clientId, clientSecret }) });
- * const { accessToken } = await session.getToken();
+ * Joins the session of `options.provider`'s credential on `sharing`, creating its core on first use. The public
+ * `createSession` picks `sharing` (the option, or the runtime's default transport); the core never chooses one.
  */
-export function createSession(options: SessionOptions): Session {
+export function openSession(options: SessionOptions, sharing: Sharing): Session {
   const { provider, refreshBeforeExpiry = DEFAULT_REFRESH_BEFORE_EXPIRY, signal } = options;
   if (provider === undefined || typeof provider.fetchToken !== 'function' || typeof provider.key !== 'string') {
     throw new SessionError('invalid_options', 'createSession needs a provider');
@@ -40,7 +36,6 @@ export function createSession(options: SessionOptions): Session {
   if (!Number.isFinite(refreshBeforeExpiry) || refreshBeforeExpiry < 0) {
     throw new SessionError('invalid_options', 'refreshBeforeExpiry must be a finite number >= 0');
   }
-  const sharing = options.sharing ?? defaultSharing();
   let byKey = cores.get(sharing);
   if (byKey === undefined) cores.set(sharing, (byKey = new Map()));
   let core = byKey.get(provider.key);

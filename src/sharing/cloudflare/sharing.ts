@@ -1,6 +1,6 @@
-import { isSessionError, SessionError } from '../errors.js';
-import type { Sharing, SharingPeer } from '../sharing/sharing.js';
-import type { TokenSet } from '../token.js';
+import { isSessionError, SessionError } from '../../core/errors.js';
+import type { Sharing, SharingPeer } from '../sharing.js';
+import type { TokenSet } from '../../core/token.js';
 import {
   answerSchema,
   type CoordinatorAnswer,

@@ -1,4 +1,4 @@
-import { isNewer } from '../token.js';
+import { isNewer } from '../../core/token.js';
 import {
   answerSchema,
   type CoordinatorAnswer,

@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
-import type { TokenProvider } from './providers/provider.js';
-import type { Sharing } from './sharing/sharing.js';
+import type { TokenProvider } from '../providers/provider.js';
+import type { Sharing } from '../sharing/sharing.js';
 
 /** What `createSession` takes. Only `provider` is required. */
 export interface SessionOptions {

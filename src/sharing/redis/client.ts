@@ -1,4 +1,4 @@
-import { isSessionError, SessionError } from '../errors.js';
+import { isSessionError, SessionError } from '../../core/errors.js';
 
 /** A Pub/Sub connection of node-redis: a `duplicate()` of the client, or one you pass as `subscriber`. */
 export interface NodeRedisSubscriber {

@@ -1,6 +1,6 @@
-import { SessionError } from './errors.js';
-import type { Session } from './session.js';
-import type { Token } from './token.js';
+import { SessionError } from '../core/errors.js';
+import type { Session } from '../core/session.js';
+import type { Token } from '../core/token.js';
 
 /** The `Authorization` header value for a token: `<tokenType> <accessToken>`. */
 export function authorizationHeader(token: Token): string {

@@ -1,8 +1,8 @@
 import type { Clock } from './clock.js';
 import { abortError, isSessionError, SessionError } from './errors.js';
 import { Emitter } from './events.js';
-import type { TokenProvider } from './providers/provider.js';
-import type { SharedLink, Sharing, SharingPeer } from './sharing/sharing.js';
+import type { TokenProvider } from '../providers/provider.js';
+import type { SharedLink, Sharing, SharingPeer } from '../sharing/sharing.js';
 import { type Freshness, isNewer, isUsable, refreshAt, type Token, type TokenSet } from './token.js';
 
 /** Where a token that became current came from. */

@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
-import { SHARED_FAILURE_CODES } from '../errors.js';
-import { tokenSchema } from '../schemas.js';
-import { hashKey } from '../sha256.js';
-import type { Token } from '../token.js';
+import { SHARED_FAILURE_CODES } from '../../core/errors.js';
+import { tokenSchema } from '../../core/schemas.js';
+import { hashKey } from '../../core/digest.js';
+import type { Token } from '../../core/token.js';
 
 /**
  * What `redisSharing` keeps in Redis and publishes, per credential. The format version is part of every key and

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
-import { type ErrorCode, SessionError, SHARED_FAILURE_CODES } from '../errors.js';
-import { tokenSchema } from '../schemas.js';
+import { type ErrorCode, SessionError, SHARED_FAILURE_CODES } from '../../core/errors.js';
+import { tokenSchema } from '../../core/schemas.js';
 
 /**
  * The wire format between Worker isolates and the `TokenCoordinator` Durable Object, and the record the coordinator

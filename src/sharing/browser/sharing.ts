@@ -1,9 +1,9 @@
-import { type ErrorCode, isSessionError, SessionError } from '../errors.js';
-import { isNewer, type Token, type TokenSet } from '../token.js';
+import { type ErrorCode, isSessionError, SessionError } from '../../core/errors.js';
+import { isNewer, type Token, type TokenSet } from '../../core/token.js';
 import { createElection } from './election.js';
-import { memorySharing } from './memory.js';
+import { memorySharing } from '../memory.js';
 import { channelName, envelope, isFailureCode, parseMessage, type Outgoing } from './messages.js';
-import type { SharedLink, Sharing, SharingPeer } from './sharing.js';
+import type { SharedLink, Sharing, SharingPeer } from '../sharing.js';
 import { recordStore, type RecordStore } from './token-store.js';
 
 /** Options of `browserSharing`. */

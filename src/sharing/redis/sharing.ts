@@ -1,6 +1,6 @@
-import { isSessionError, SessionError } from '../errors.js';
-import type { SharedLink, Sharing, SharingPeer } from '../sharing/sharing.js';
-import type { Token, TokenSet } from '../token.js';
+import { isSessionError, SessionError } from '../../core/errors.js';
+import type { SharedLink, Sharing, SharingPeer } from '../sharing.js';
+import type { Token, TokenSet } from '../../core/token.js';
 import {
   type IORedisClient,
   type IORedisSubscriber,

@@ -1,4 +1,4 @@
-import { SessionError } from './errors.js';
+import { SessionError } from '../core/errors.js';
 
 /**
  * Which URLs get the session's token:

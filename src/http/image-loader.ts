@@ -1,6 +1,6 @@
-import { fetchWithToken } from './authorization.js';
-import { SessionError } from './errors.js';
-import type { Session } from './session.js';
+import { fetchWithToken } from './fetch-with-token.js';
+import { SessionError } from '../core/errors.js';
+import type { Session } from '../core/session.js';
 
 /**
  * Fetches `src` with the session's token (401 refresh-once rule included) and shows it in `image` through an object

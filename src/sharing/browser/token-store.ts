@@ -1,6 +1,6 @@
 import { createStore, del, get, update, type UseStore } from 'idb-keyval';
-import { fingerprint } from '../fingerprint.js';
-import { isNewer } from '../token.js';
+import { fingerprint } from '../../core/fingerprint.js';
+import { isNewer } from '../../core/token.js';
 import { DATABASE, recordSchema, type StoredRecord } from './messages.js';
 
 /** Past this, IndexedDB counts as unavailable: a token request must not hang on storage. */

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
-import { SHARED_FAILURE_CODES } from '../errors.js';
-import { fingerprint } from '../fingerprint.js';
-import { tokenSchema } from '../schemas.js';
+import { SHARED_FAILURE_CODES } from '../../core/errors.js';
+import { fingerprint } from '../../core/fingerprint.js';
+import { tokenSchema } from '../../core/schemas.js';
 
 /**
  * The wire format of browser sharing. Its version is part of the channel and database names, so that tabs still

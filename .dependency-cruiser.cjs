@@ -1,0 +1,88 @@
+// The dependency rule of src/ (README, "Code map"), checked by `npm run check:deps` in `npm test`.
+// Dependencies point one way: entries → capabilities → core. Interfaces that two layers share (the `Sharing`
+// contract in sharing/sharing.ts, the `TokenProvider` contract in providers/provider.ts) may be imported as types.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'core-imports-only-contracts',
+      comment: 'core/ holds session state, freshness, errors and events: no transport, HTTP client, preset, map or server code',
+      severity: 'error',
+      from: { path: '^src/core/' },
+      to: {
+        path: '^src/(?!core/)',
+        pathNot: ['^src/sharing/sharing\\.ts$', '^src/providers/provider\\.ts$'],
+      },
+    },
+    {
+      name: 'core-imports-only-contracts-as-types',
+      severity: 'error',
+      from: { path: '^src/core/' },
+      to: { path: ['^src/sharing/sharing\\.ts$', '^src/providers/provider\\.ts$'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'providers-know-nothing-of-sharing',
+      comment: 'providers get tokens; where a token goes is the transports\' business',
+      severity: 'error',
+      from: { path: '^src/providers/' },
+      to: { path: '^src/(sharing|session|http|maps|presets|server)/' },
+    },
+    {
+      name: 'sharing-mints-no-token',
+      comment: 'transports decide where the one fetch runs; only the session (through SharingPeer) calls a provider',
+      severity: 'error',
+      from: { path: '^src/sharing/' },
+      to: { path: '^src/(providers|session|http|maps|presets|server)/' },
+    },
+    {
+      name: 'http-and-maps-use-the-session-only',
+      severity: 'error',
+      from: { path: '^src/(http|maps)/' },
+      to: { path: '^src/(providers|sharing|session|presets|server)/' },
+    },
+    {
+      name: 'presets-compose-public-entries',
+      comment: 'presets use the public entries (and provider building blocks), never a transport or another capability\'s internals',
+      severity: 'error',
+      from: { path: '^src/presets/' },
+      to: { path: '^src/(sharing|session|http|maps|server)/' },
+    },
+    {
+      name: 'capabilities-do-not-import-entries',
+      comment: 'entries re-export capabilities; a capability importing an entry would turn the arrows around (presets excepted)',
+      severity: 'error',
+      from: { path: '^src/(core|providers|sharing|session|http|maps|server)/' },
+      to: { path: '^src/[^/]+\\.ts$' },
+    },
+    {
+      name: 'browser-core-entry-pulls-no-server-code',
+      comment: 'what a browser bundles for `shared-session` must not reach Node built-ins, Redis, Durable Objects or the pool',
+      severity: 'error',
+      from: { path: '^src/index\\.ts$' },
+      to: {
+        reachable: true,
+        path: ['^src/(server|sharing/redis|sharing/cloudflare)/', '^node_modules/(redis|ioredis|@redis)/', '^cloudflare:'],
+      },
+    },
+    {
+      name: 'web-apis-only',
+      comment: 'every module runs unchanged in browsers, Deno, workerd and Node: no Node built-in anywhere in src/',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only'] } },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(test|bench|demo|examples|dist)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'types', 'default'] },
+  },
+};

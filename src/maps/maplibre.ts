@@ -1,0 +1,96 @@
+import { authorizationHeader } from '../http/fetch-with-token.js';
+import type { Session } from '../core/session.js';
+import type { Token } from '../core/token.js';
+import { compileMatch, type UrlMatch } from '../http/url-match.js';
+
+
+/** What MapLibre's `transformRequest` returns (a subset of its `RequestParameters`; no MapLibre import needed). */
+export interface MaplibreRequestParameters {
+  url: string;
+  headers?: Record<string, string>;
+}
+
+/** A MapLibre `transformRequest` that adds the session's token to matching URLs. */
+export interface MaplibreTransformRequest {
+  /**
+   * Returns `{ url, headers: { Authorization } }` for a matching URL and `undefined` for any other, so that it composes:
+   * `transformRequest: (url, type) => auth(url, type) ?? mine(url, type)`. Synchronous while a token with some life
+   * left is in memory (the usual case); a Promise when there is none yet, or it ran out (e.g. after the laptop slept).
+   */
+  (url: string, resourceType?: string): MaplibreRequestParameters | Promise<MaplibreRequestParameters> | undefined;
+  /**
+   * Resolves once a token is in memory (rejects with the session's error if none can be had). On MapLibre < 5.21,
+   * whose `transformRequest` must be synchronous, await it before creating the map.
+   */
+  readonly ready: Promise<void>;
+  /** Stops following the session's tokens. */
+  close(): void;
+}
+
+// Below this much life left, a token is not handed out synchronously: the tile request would likely arrive expired.
+const MIN_VALIDITY = 10_000;
+
+/**
+ * MapLibre's `transformRequest` is synchronous (a Promise is accepted only since MapLibre 5.21), while getting a token
+ * is not. So the current token is kept in memory: it follows the session's `token` and `cleared` events (the session
+ * refreshes ahead of expiry, in one context for all), and is handed out synchronously while it has life left. MapLibre
+ * then fetches with its own machinery (cache, workers, request limits).
+ *
+ * Trade-off: MapLibre sends the request, so a 401 cannot be retried here; a tile refused because the API revoked a
+ * token early fails like any broken tile. Use the service worker helper (`shared-session/service-worker`), which has
+ * the 401 refresh-once rule, when that matters.
+ *
+ * @example
+ * const transformRequest = maplibreTransformRequest(session, 'https://services.sentinel-hub.com/');
+ * const map = new maplibregl.Map({ container: 'map', style, transformRequest });
+ */
+export function maplibreTransformRequest(session: Session, match: UrlMatch): MaplibreTransformRequest {
+  const matches = compileMatch(match);
+  let current: Token | undefined;
+  const adopt = (token: Token): Token => {
+    if (current === undefined || token.expiresAt >= current.expiresAt) current = token;
+    return token;
+  };
+  const offToken = session.on('token', adopt);
+  const offCleared = session.on('cleared', () => {
+    current = undefined;
+  });
+  const withToken = (url: string, token: Token): MaplibreRequestParameters => ({
+    url,
+    headers: { Authorization: authorizationHeader(token) },
+  });
+
+  const transform = (url: string): MaplibreRequestParameters | Promise<MaplibreRequestParameters> | undefined => {
+    let parsed: URL;
+    try {
+      parsed = new URL(url, globalThis.location?.href);
+    } catch {
+      return undefined;
+    }
+    if (!matches(parsed)) return undefined;
+    const token = current;
+    const now = Date.now();
+    if (token !== undefined) {
+      const lifetime = token.expiresAt - token.issuedAt;
+      const left = token.expiresAt - now;
+      if (left > Math.min(MIN_VALIDITY, lifetime / 4)) {
+        // Timers do not run in a sleeping tab: past half its life, let the session check whether a refresh is due.
+        if (left < lifetime / 2) void session.getToken().then(adopt, () => undefined);
+        return withToken(url, token);
+      }
+    }
+    return session.getToken().then((fresh) => withToken(url, adopt(fresh)));
+  };
+
+  const ready = session.getToken().then((token) => {
+    adopt(token);
+  });
+  ready.catch(() => undefined); // the caller may never await it; the session reports the error anyway
+  return Object.assign(transform, {
+    ready,
+    close() {
+      offToken();
+      offCleared();
+    },
+  });
+}

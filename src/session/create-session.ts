@@ -1,0 +1,15 @@
+import type { SessionOptions } from '../core/options.js';
+import { openSession, type Session } from '../core/session.js';
+import { defaultSharing } from '../sharing/default.js';
+
+/**
+ * Creates (or joins) the session for a credential. Without a `sharing` option it uses the runtime's default
+ * transport: browser sharing in browsers (and between Deno's workers), memory elsewhere.
+ *
+ * @example
+ * const session = createSession({ provider: clientCredentials({ tokenUrl, clientId, clientSecret }) });
+ * const { accessToken } = await session.getToken();
+ */
+export function createSession(options: SessionOptions): Session {
+  return openSession(options, options.sharing ?? defaultSharing());
+}
