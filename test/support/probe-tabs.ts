@@ -4,7 +4,7 @@ import type { Probes } from '../browser/fixtures/probe-tab.js';
 import { pageLoading, serveFiles } from './chromium.js';
 import { type Harness, inTab, tabUrl, useTabs } from './tabs.js';
 
-/** useTabs, plus `/review.html`: the tab fixture with probes the reliability tests need (test/browser/fixtures/probe-tab.ts). */
+/** useTabs, plus `/probe.html`: the tab fixture with probes the reliability tests need (test/browser/fixtures/probe-tab.ts). */
 export function useProbeTabs(): ReturnType<typeof useTabs> {
   const env = useTabs({ 'probe-tab': 'test/browser/fixtures/probe-tab.ts' });
   beforeAll(() => serveFiles(env.server, { 'probe.html': pageLoading('probe-tab.js') }));
