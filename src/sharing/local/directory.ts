@@ -5,10 +5,10 @@ import { hashKey } from '../../core/digest.js';
 import { FORMAT } from './protocol.js';
 
 /**
- * The longest socket path Linux and macOS accept: `sun_path` is 108 (Linux) or 104 (macOS) bytes with its NUL.
- * Node 20 truncates longer paths silently and binds elsewhere, so the length is checked here, against the smaller.
+ * The longest socket path the kernel accepts: `sun_path` is 108 bytes on Linux, 104 on macOS and the BSDs, with its
+ * NUL. Node 20 truncates longer paths silently and binds elsewhere, so the length is checked here.
  */
-export const MAX_SOCKET_PATH = 103;
+export const MAX_SOCKET_PATH = process.platform === 'linux' ? 107 : 103;
 
 /** What the temporary name a leader binds before it links the socket into place may add to the socket's path. */
 const TEMPORARY_SUFFIX = '.12345678901234567890.tmp'.length;

@@ -38,6 +38,8 @@ interface Settings {
 interface Waiter {
   readonly id: number;
   readonly rejected: string | undefined;
+  /** When it started waiting (the session's clock): a sign-out after this aborts it. */
+  readonly since: number;
   settle(outcome: Token | Error): void;
 }
 
@@ -388,7 +390,7 @@ class LocalLink implements SharedLink {
     if (this.#role !== 'leader') return;
     switch (message.type) {
       case 'state': {
-        this.#signedOutBy(message.clearedAt, from);
+        this.#signedOutBy(message.clearedAt, from, false);
         if (message.token !== undefined && this.#receive(message.token, message.refreshToken)) {
           // A token newer than ours (this leader is new, and the client had it from the old one): everyone gets it.
           const token = this.#latest!;
@@ -408,7 +410,7 @@ class LocalLink implements SharedLink {
         return;
       }
       case 'clear':
-        this.#signedOutBy(message.at, from);
+        this.#signedOutBy(message.at, from, true);
         return;
       default:
         this.#invalid('Ignored a message only a leader sends');
@@ -463,7 +465,7 @@ class LocalLink implements SharedLink {
     if (this.#role !== 'client') return;
     switch (message.type) {
       case 'state':
-        this.#signedOutBy(message.clearedAt, undefined);
+        this.#signedOutBy(message.clearedAt, undefined, false);
         if (message.token !== undefined) this.#accepted(message.token, message.refreshToken, undefined);
         return;
       case 'token':
@@ -477,7 +479,7 @@ class LocalLink implements SharedLink {
         return;
       }
       case 'clear':
-        this.#signedOutBy(message.at, undefined);
+        this.#signedOutBy(message.at, undefined, true);
         return;
       default:
         this.#invalid('Ignored a message only a client sends');
@@ -500,6 +502,7 @@ class LocalLink implements SharedLink {
       const waiter: Waiter = {
         id,
         rejected,
+        since: this.#peer.clock.now(),
         settle: (outcome) => {
           if (!this.#waiters.delete(id)) return;
           clearTimeout(timer);
@@ -552,17 +555,18 @@ class LocalLink implements SharedLink {
 
   /**
    * A sign-out at `at` (clamped to our clock) seen elsewhere; `from` is the client that told this leader. When it is
-   * news, tokens issued before it are dropped and callers waiting for one stop waiting; a leader passes it on. The
-   * session here is signed out unless it holds a token issued after it (a sign-out that arrives late, with the state
-   * of a context that just connected, does not kill a newer token).
+   * news, tokens issued before it are dropped and callers that were waiting before it stop waiting; a leader passes
+   * it on. The session here is signed out by a `clear` message, or by the `state` of the other end of a new
+   * connection when we hold a token from before it; a sign-out that arrives late, with a state, neither kills a
+   * newer token nor aborts a request made after it.
    */
-  #signedOutBy(at: number, from: Connection | undefined): void {
+  #signedOutBy(at: number, from: Connection | undefined, live: boolean): void {
     const bounded = Math.min(at, this.#peer.clock.now());
     if (!(bounded > this.#clearedAt)) return;
     const held = this.#latest;
     this.#forget(bounded);
     if (this.#role === 'leader') this.#broadcast({ type: 'clear', at: bounded }, from);
-    if (held === undefined || held.issuedAt < bounded) this.#peer.receiveClear();
+    if (live || (held !== undefined && held.issuedAt < bounded)) this.#peer.receiveClear();
   }
 
   #forget(at: number): void {
@@ -571,7 +575,9 @@ class LocalLink implements SharedLink {
       this.#latest = undefined;
       this.#refreshToken = undefined;
     }
-    for (const waiter of this.#waiters.values()) waiter.settle(new SessionError('aborted', 'The session was cleared'));
+    for (const waiter of this.#waiters.values()) {
+      if (waiter.since <= at) waiter.settle(new SessionError('aborted', 'The session was cleared'));
+    }
   }
 
   /** What this context tells the other end of a new connection. */
