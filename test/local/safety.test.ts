@@ -17,7 +17,7 @@ let tokens: TokenServer;
 let root: string;
 let dir: string;
 let clientNumber = 0;
-let sessions: Session[] = [];
+const sessions: Session[] = [];
 let members: LocalProcess[] = [];
 const sockets: Socket[] = [];
 const servers: Server[] = [];
@@ -62,7 +62,7 @@ function keyOf(creds: ReturnType<typeof credentials>): string {
 }
 
 /** A raw connection to a socket, collecting the lines it receives. */
-async function raw(socketFile: string): Promise<{ socket: Socket; lines: unknown[]; next(test: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> }> {
+async function raw(socketFile: string): Promise<ReturnType<typeof wrap>> {
   const socket = connect(socketFile);
   sockets.push(socket);
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
