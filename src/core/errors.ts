@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'invalid_credentials'
   | 'token_expired'
   | 'token_rejected'
+  | 'login_required'
   | 'closed'
   | 'invalid_options'
   // Sharing between contexts

@@ -58,3 +58,13 @@ export function isNewer(candidate: Token, current: Token | undefined): boolean {
     (candidate.issuedAt === current.issuedAt && candidate.expiresAt > current.expiresAt)
   );
 }
+
+/**
+ * `token` as a receiver may trust it: a timestamp from a message or a record never lies in the receiver's future.
+ * Unchanged when `issuedAt <= now`; otherwise `issuedAt` becomes `now` and `expiresAt` keeps the original lifetime
+ * from there, so that a forged or skewed token can never live longer than it claims.
+ */
+export function boundedByClock(token: Token, now: number): Token {
+  if (token.issuedAt <= now) return token;
+  return { ...token, issuedAt: now, expiresAt: now + Math.max(0, token.expiresAt - token.issuedAt) };
+}
