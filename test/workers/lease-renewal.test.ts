@@ -1,0 +1,24 @@
+import { expect, it } from 'vitest';
+import { useProbeWorkers } from '../support/workerd.js';
+
+// The lease outlives the work it guards: the holder renews it from inside its Worker request while its provider's
+// retry chain runs, so that no other isolate starts a second token request beside a live holder.
+
+const probe = useProbeWorkers('edge-renewal', 'cf-renewal-s3cr3t');
+
+it('a holder slower than leaseTime (500 ms lease, 2 s token request) keeps its lease: 1 token request for 40 requests on 2 isolates', async () => {
+  probe.server.latency = 2_000;
+  const { mf, names } = await probe.start();
+  const workers = await Promise.all(names.map((name) => mf.getWorker(name)));
+  const started = Date.now();
+  const replies = await Promise.all(
+    Array.from({ length: 40 }, async (_, index) => {
+      const response = await workers[index % workers.length]!.fetch('http://worker/shared?leaseTime=500');
+      return (await response.json()) as { status: number; token?: string };
+    }),
+  );
+  expect(replies.filter((reply) => reply.status !== 200)).toEqual([]);
+  expect(new Set(replies.map((reply) => reply.token)).size).toBe(1);
+  expect(probe.server.stats.tokenRequests).toBe(1);
+  expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+});
