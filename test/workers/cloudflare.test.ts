@@ -126,6 +126,22 @@ describe('the example Worker (examples/cloudflare, built by wrangler) in workerd
     expect(server.stats.tokenRequests).toBeLessThanOrEqual(8);
     expect(server.stats.apiCalls).toBe(0);
   });
+
+  it('token endpoint rate limiting (429, Retry-After: 60): 1 token request for 1,000 requests, each a 429 passing Retry-After on', async () => {
+    server.failNext(10_000, 429, { retryAfter: '60' });
+    const { mf, names } = await start({ script: example, instances: 4, bindings: exampleBindings() });
+    const workers = await Promise.all(names.map((name) => mf.getWorker(name)));
+    const responses = await Promise.all(
+      Array.from({ length: 1000 }, async (_, index) => {
+        const response = await workers[index % workers.length]!.fetch('http://worker/api/echo');
+        return { status: response.status, retryAfter: Number(response.headers.get('retry-after')), body: await response.text() };
+      }),
+    );
+    expect(new Set(responses.map((response) => `${response.status} ${response.body}`))).toEqual(new Set(['429 {"error":"rate_limited"}']));
+    expect(responses.every((response) => response.retryAfter > 50 && response.retryAfter <= 60)).toBe(true);
+    expect(server.stats.tokenRequests).toBe(1);
+    expect(server.stats.apiCalls).toBe(0);
+  });
 });
 
 describe('durableObjectSharing in workerd (test Worker)', () => {
