@@ -266,7 +266,7 @@ describe('durableObjectSharing: what the coordinator promises survives a restart
     await Promise.all([a.close(), b.close()]);
   });
 
-  it('a Retry-After too long (or infinite) to carry is remembered for a day at most, never dropped', () => {
+  it('a Retry-After too long (or infinite) to carry is remembered for an hour at most, never dropped', () => {
     for (const retryAfter of [Number.POSITIVE_INFINITY, 1e15]) {
       expect(describeFailure(new SessionError('rate_limited', 'slow down', { retryAfter }))?.retryAfter).toBe(MAX_RETRY_AFTER);
     }

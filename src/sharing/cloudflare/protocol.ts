@@ -28,8 +28,8 @@ const nonEmpty = z.string().check(z.minLength(1), z.maxLength(8192));
 /** Upper bound for every duration in a message: five minutes is longer than any sane token request. */
 export const MAX_DURATION = 300_000;
 const duration = z.number().check(z.int(), z.nonnegative(), z.lte(MAX_DURATION));
-/** Longest `Retry-After` (ms) that is remembered: a day. A longer (or infinite) one is remembered this long. */
-export const MAX_RETRY_AFTER = 86_400_000;
+/** Longest `Retry-After` (ms) that is remembered: an hour, as in the session core; a longer or infinite one, this long. */
+export const MAX_RETRY_AFTER = 3_600_000;
 /** Bumped by every sign-out; a lease or token of another epoch is void. */
 const epoch = z.number().check(z.int(), z.nonnegative());
 const time = z.number().check(z.nonnegative());
