@@ -239,10 +239,13 @@ describe('durableObjectSharing: what the coordinator promises survives a restart
     await a.clear();
     ns.restart(); // and the coordinator restarted since
     const cleared: string[] = [];
+    const errors: string[] = [];
     b.on('cleared', (origin) => cleared.push(origin));
+    b.on('error', (failure) => errors.push(failure.code));
     const error = await rejection(b.getToken({ forceRefresh: true }));
     expect(error.code).toBe('login_required');
     expect(cleared).toEqual(['remote']);
+    expect(errors).toEqual([]); // `cleared` told it: a refusal is no error event
     expect((await rejection(b.getToken())).code).toBe('login_required');
     expect(server.stats.tokenRequests).toBe(1);
     expect(server.stats.refreshTokenReuse).toBe(0);

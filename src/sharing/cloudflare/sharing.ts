@@ -65,8 +65,12 @@ export function durableObjectSharing<Id>(
       // Refresh-token chains only: the sign-out epoch this session's chain belongs to, learnt from the first answer.
       // Sent with every `acquire`: after a sign-out anywhere the coordinator answers `signed_out`, never a lease.
       let epoch: number | undefined;
-      const signedOut = (): never => {
+      // Told by the coordinator: the sign-out reaches this session now. Once it has received it, the session refuses
+      // every token request itself (`login_required`, its own refusal: `cleared` tells, no `error` event); asking it
+      // is how that refusal reaches the caller. Nothing is sent: a refusal is thrown before any request.
+      const signedOut = async (): Promise<never> => {
         peer.receiveClear();
+        if (peer.usesRefreshToken) await peer.fetchToken();
         throw new SessionError('login_required', 'Signed out in another isolate: this refresh token must not be used again');
       };
       return {
@@ -122,7 +126,7 @@ async function fetchUnderLease(
   peer: SharingPeer,
   call: (request: CoordinatorRequest) => Promise<CoordinatorAnswer>,
   lease: Extract<CoordinatorAnswer, { type: 'lease' }>,
-  signedOut: () => never,
+  signedOut: () => Promise<never>,
 ): Promise<TokenSet> {
   // The provider's retry chain (attempts × per-attempt timeout + backoff, Retry-After waits) may outlast the lease:
   // renew it while this isolate is at work, so that nobody else fetches meanwhile. Best effort: a lost renewal only
@@ -156,7 +160,7 @@ async function fetchUnderLease(
   if (answer.type === 'done' && answer.stored === false && answer.epoch !== undefined && answer.epoch !== lease.epoch) {
     // Signed out while the request was on its way: this token was requested before the sign-out, so it is handed
     // out nowhere, not even here.
-    if (peer.usesRefreshToken) signedOut();
+    if (peer.usesRefreshToken) return signedOut();
     peer.receiveClear();
     throw new SessionError('aborted', 'Signed out in another isolate while this token was requested');
   }
