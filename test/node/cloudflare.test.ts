@@ -308,7 +308,7 @@ describe('durableObjectSharing: what the coordinator promises survives a restart
     await sleep(250);
     expect(await message(ns, key(), { type: 'acquire', wait: 0, lease: 1_000 })).toMatchObject({ type: 'lease' });
 
-    storage.data.set(STATE_KEY, { v: PROTOCOL_VERSION, epoch: 0, rateLimit: { failure, until: far * 10 } });
+    storage.data.set(STATE_KEY, { v: PROTOCOL_VERSION, epoch: 0, backoff: { failure, until: far * 10 } });
     ns.restart();
     const limited = await message(ns, key(), { type: 'acquire', wait: 0, lease: 1_000 });
     expect((limited.failure as { retryAfter: number }).retryAfter).toBeLessThanOrEqual(MAX_RETRY_AFTER);

@@ -32,7 +32,7 @@ type Abandon = Extract<CoordinatorRequest, { type: 'abandon' }>;
  * margin asks again, rejecting it, and then gets the lease or waits for whoever holds it.
  *
  * Everything it promises survives a restart (deploy, eviction): the token, the lease, the sign-out epoch and a
- * remembered `Retry-After` live in Durable Object storage, and every answer waits until they are written.
+ * remembered `retryAfter` live in Durable Object storage, and every answer waits until they are written.
  *
  * Export it from your Worker's main module and bind it (see `examples/cloudflare/wrangler.toml`):
  * @example
@@ -91,9 +91,9 @@ export class TokenCoordinator {
       if (waitedFor !== undefined && this.#failure?.lease === waitedFor) {
         return { v: PROTOCOL_VERSION, type: 'failed', failure: this.#failure.failure };
       }
-      const limit = state.rateLimit;
-      if (limit !== undefined && limit.until > now) {
-        return { v: PROTOCOL_VERSION, type: 'failed', failure: { ...limit.failure, retryAfter: limit.until - now } };
+      const backoff = state.backoff;
+      if (backoff !== undefined && backoff.until > now) {
+        return { v: PROTOCOL_VERSION, type: 'failed', failure: { ...backoff.failure, retryAfter: backoff.until - now } };
       }
       const current = state.lease;
       if (current === undefined || current.expiresAt <= now) {
@@ -129,7 +129,7 @@ export class TokenCoordinator {
     if (accepted) {
       next.token = { token: bounded, epoch: state.epoch };
       if (refreshToken !== undefined) next.token.refreshToken = refreshToken;
-      next.rateLimit = undefined;
+      next.backoff = undefined;
     }
     const written = this.#write(next);
     this.#changed.fire();
@@ -156,9 +156,10 @@ export class TokenCoordinator {
     const next: StoredState = { ...state, lease: undefined };
     if (failure !== undefined) {
       this.#failure = { lease, failure };
-      // A Retry-After is the endpoint's word for every caller: remembered (across restarts) until it passes.
+      // How long to wait is the endpoint's word (Retry-After, or the chain's next back-off) for every caller:
+      // remembered, across restarts, until it passes.
       if (failure.retryAfter !== undefined && failure.retryAfter > 0) {
-        next.rateLimit = { failure, until: Date.now() + failure.retryAfter };
+        next.backoff = { failure, until: Date.now() + failure.retryAfter };
       }
     }
     const written = this.#write(next);
@@ -169,13 +170,13 @@ export class TokenCoordinator {
   /**
    * Sign-out: a new epoch, and the token, its refresh token and the lease dropped in the same write, so that a token
    * requested before the sign-out is never stored or served, and a refresh-token chain that began before it ends.
-   * A remembered `Retry-After` stays: it is the endpoint's, not the session's.
+   * A remembered `retryAfter` stays: it is the endpoint's, not the session's.
    */
   async #clear(): Promise<void> {
     await this.#ready();
     const state = this.#now();
     const next: StoredState = { v: PROTOCOL_VERSION, epoch: state.epoch + 1 };
-    if (state.rateLimit !== undefined) next.rateLimit = state.rateLimit;
+    if (state.backoff !== undefined) next.backoff = state.backoff;
     this.#failure = undefined;
     const written = this.#write(next);
     this.#changed.fire();
@@ -264,8 +265,8 @@ function bounded(state: StoredState, now: number): StoredState {
   if (state.lease !== undefined && state.lease.epoch === state.epoch) {
     next.lease = { ...state.lease, expiresAt: Math.min(state.lease.expiresAt, now + Math.min(state.lease.ttl, MAX_DURATION)) };
   }
-  if (state.rateLimit !== undefined) {
-    next.rateLimit = { ...state.rateLimit, until: Math.min(state.rateLimit.until, now + MAX_RETRY_AFTER) };
+  if (state.backoff !== undefined) {
+    next.backoff = { ...state.backoff, until: Math.min(state.backoff.until, now + MAX_RETRY_AFTER) };
   }
   return next;
 }

@@ -10,7 +10,7 @@ import { tokenSchema } from '../../core/schemas.js';
  * Protocol (one POST per message, JSON both ways):
  * - `acquire` → `token` (the stored one, unless it is the `rejected` one or expired), `lease` (fetch it yourself,
  *   `renew` it while you work, then `fulfil` or `abandon`), `failed` (the lease holder you waited for failed, or a
- *   `Retry-After` it got has not passed yet: its error, shared so that a token endpoint that is down or rate limiting
+ *   failure's `retryAfter` has not passed yet: its error, shared so that a token endpoint that is down or rate limiting
  *   sees one request chain, not one per caller), `busy` (waited `wait` ms in vain) or `signed_out` (the caller's
  *   refresh-token chain began before a sign-out: it must not continue).
  * - `fulfil` → `done` with `stored` false when the lease is not the current one (never granted, taken over, or
@@ -18,7 +18,7 @@ import { tokenSchema } from '../../core/schemas.js';
  * - `renew` → `done` with `stored` true when the lease was still current and now lasts its `ttl` again.
  * - `abandon` → `done`. `clear` → `done`.
  *
- * Version 2: leases, the sign-out epoch and a remembered `Retry-After` are kept in storage (v1 kept them in memory);
+ * Version 2: leases, the sign-out epoch and a remembered `retryAfter` are kept in storage (v1 kept them in memory);
  * answers carry the `epoch`; `renew` and `signed_out` are new. A v1 message gets HTTP 400.
  */
 export const PROTOCOL_VERSION = 2;
@@ -114,8 +114,11 @@ export const stateSchema = z.object({
   ),
   /** The one isolate that may fetch now. `expiresAt` is this coordinator's clock; `ttl` is what a renewal grants. */
   lease: z.optional(z.object({ id: nonEmpty, expiresAt: time, ttl: duration, epoch })),
-  /** A failure with `Retry-After`: every caller gets it until `until`, nobody calls the endpoint meanwhile. */
-  rateLimit: z.optional(z.object({ failure: failureSchema, until: time })),
+  /**
+   * A failure with `retryAfter` (a 429's `Retry-After`, or the back-off after a failed retry chain): every caller gets
+   * it until `until`, and nobody calls the endpoint meanwhile.
+   */
+  backoff: z.optional(z.object({ failure: failureSchema, until: time })),
 });
 
 export type StoredState = z.infer<typeof stateSchema>;
