@@ -86,7 +86,7 @@ export function durableObjectSharing<Id>(
             if (peer.usesRefreshToken && epoch !== undefined) request.epoch = epoch;
             const answer = await call(request);
             if ((answer.type === 'token' || answer.type === 'lease') && answer.notice !== undefined) {
-              peer.report(new SessionError(answer.notice, 'The coordinator discarded an unreadable stored token'));
+              peer.report(new SessionError(answer.notice, 'The coordinator discarded an unreadable stored state'));
             }
             switch (answer.type) {
               case 'token': {
