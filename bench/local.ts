@@ -7,10 +7,12 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { clientCredentials, createSession, memorySharing } from '../src/index.js';
 import { localSharing } from '../src/node.js';
+import { socketPath } from '../src/sharing/local/directory.js';
 import { startTokenServer } from '../test/support/token-server.js';
 
 interface ChildConfig {
@@ -24,7 +26,7 @@ interface ChildConfig {
 type ChildMessage =
   | { type: 'ready' }
   | { type: 'token'; at: number; leading: boolean }
-  | { type: 'leader'; at: number };
+  | { type: 'leader'; at: number; leading: boolean };
 
 if (process.env.LOCAL_BENCH_CHILD !== undefined) {
   const config = JSON.parse(process.env.LOCAL_BENCH_CHILD) as ChildConfig;
@@ -36,7 +38,7 @@ if (process.env.LOCAL_BENCH_CHILD !== undefined) {
   const send = (message: ChildMessage): void => {
     if (process.connected) process.send?.(message);
   };
-  session.on('leader', (leading) => leading && send({ type: 'leader', at: performance.timeOrigin + performance.now() }));
+  session.on('leader', (leading) => send({ type: 'leader', at: performance.timeOrigin + performance.now(), leading }));
   process.on('message', (message: { cmd: 'go' | 'exit' }) => {
     if (message.cmd === 'exit') process.exit(0);
     void session.getToken().then(() => send({ type: 'token', at: performance.timeOrigin + performance.now(), leading: session.isLeader }));
@@ -48,6 +50,13 @@ interface Child {
   readonly process: ChildProcess;
   readonly messages: ChildMessage[];
   next(type: ChildMessage['type'], since?: number): Promise<ChildMessage>;
+  nextLeading(since: number): Promise<ChildMessage>;
+}
+
+/** Whether the last leadership message of `child` said it leads. */
+function leads(child: Child): boolean {
+  const last = child.messages.filter((message) => message.type === 'leader').at(-1);
+  return last?.type === 'leader' && last.leading;
 }
 
 function spawnChild(config: ChildConfig): Promise<Child> {
@@ -61,6 +70,18 @@ function spawnChild(config: ChildConfig): Promise<Child> {
   const handle: Child = {
     process: child,
     messages,
+    nextLeading(since) {
+      return new Promise((resolve) => {
+        const check = (): void => {
+          const found = messages.slice(since).find((message) => message.type === 'leader' && message.leading);
+          if (found === undefined) return;
+          watchers.delete(check);
+          resolve(found);
+        };
+        watchers.add(check);
+        check();
+      });
+    },
     next(type, since = 0) {
       return new Promise((resolve) => {
         const check = (): void => {
@@ -135,11 +156,13 @@ async function main(): Promise<void> {
     server.resetStats();
     const takeovers: number[] = [];
     for (let round = 0; round < 15; round++) {
-      const leaderIndex = children.findIndex((child) => child.messages.some((message) => message.type === 'leader'));
+      const leaderIndex = children.findIndex(leads);
       const leader = children[leaderIndex]!;
       const marks = children.map((child) => child.messages.length);
       const others = children.filter((child) => child !== leader);
-      const next = Promise.race(others.map((child) => child.next('leader', marks[children.indexOf(child)])));
+      const next = Promise.race(
+        others.map((child) => child.nextLeading(marks[children.indexOf(child)]!)),
+      );
       const exited = new Promise((resolve) => leader.process.once('exit', resolve));
       const killedAt = performance.timeOrigin + performance.now();
       leader.process.kill('SIGKILL');
@@ -151,6 +174,36 @@ async function main(): Promise<void> {
       await replacement.next('token');
       children[leaderIndex] = replacement;
     }
+    // 3. Request → answer on the leader's socket (what a context without a usable token waits for), sequentially.
+    const requestsBefore = server.stats.tokenRequests;
+    const { key } = clientCredentials({ tokenUrl: config.tokenUrl, clientId: config.clientId, clientSecret: config.clientSecret });
+    const socket = connect(socketPath(dir, key));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let buffered = '';
+    let answered: (() => void) | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      while (buffered.includes('\n')) {
+        const line = buffered.slice(0, buffered.indexOf('\n'));
+        buffered = buffered.slice(buffered.indexOf('\n') + 1);
+        if (line.includes('"id"')) answered?.();
+      }
+    });
+    const roundTrips: number[] = [];
+    for (let id = 0; id < 2_000; id++) {
+      const begin = performance.now();
+      await new Promise<void>((resolve) => {
+        answered = resolve;
+        socket.write(`${JSON.stringify({ v: 1, type: 'request', id })}\n`);
+      });
+      roundTrips.push(performance.now() - begin);
+    }
+    socket.destroy();
+    results['request → answer on the socket (2,000 in a row, the leader in another process)'] = {
+      'token requests': server.stats.tokenRequests - requestsBefore,
+      median: `${(median(roundTrips) * 1000).toFixed(0)} µs`,
+      max: ms(Math.max(...roundTrips)),
+    };
     results[`takeover after SIGKILL of the leader (${takeovers.length} kills, ${PROCESSES} processes): kill → new leader`] = {
       'token requests': server.stats.tokenRequests,
       median: ms(median(takeovers)),

@@ -28,6 +28,10 @@ export interface LocalSharingOptions {
 const MAX_DURATION = 2_147_483_647;
 /** Connection refusals in a row, on the same socket inode, after which the socket file is taken as stale. */
 const STALE_AFTER_REFUSALS = 2;
+/** Connect errors in a row (other than refusals and the transient ones) after which this context stops sharing. */
+const MAX_CONNECT_FAILURES = 5;
+/** Connect errors that say the leader just died, or is busy: try again. */
+const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'EAGAIN', 'ETIMEDOUT']);
 
 interface Settings {
   readonly dir: string | undefined;
@@ -151,6 +155,8 @@ class LocalLink implements SharedLink {
   #nextId = 0;
   #electing = false;
   #degradedOnce = false;
+  /** The code of the last failed connect, listen or link, for the report when this context gives up sharing. */
+  #lastError: string | undefined;
 
   constructor(peer: SharingPeer, path: string, timeout: number) {
     this.#peer = peer;
@@ -207,27 +213,34 @@ class LocalLink implements SharedLink {
     this.#electing = true;
     try {
       let refusals = 0;
-      let refusedInode: number | undefined;
+      let refused: string | undefined;
+      let failures = 0;
       for (let attempt = 0; this.#role === 'electing'; attempt++) {
-        const inode = inodeOf(this.#path);
-        const outcome = inode === undefined ? 'missing' : await this.#tryConnect();
+        const file = identityOf(this.#path);
+        const outcome = file === undefined ? 'missing' : await this.#tryConnect();
         if (outcome === 'connected' || this.#role !== 'electing') return;
         if (outcome === 'refused') {
           // A leader links its socket into place only once it listens, so a refusal means that nobody listens on
-          // that inode — unless the file was replaced meanwhile. Take it as stale only after repeated refusals on
-          // the same inode, and delete it only if it still is that inode.
-          refusals = inode === refusedInode ? refusals + 1 : 1;
-          refusedInode = inode;
+          // that file — unless it was replaced meanwhile. Take it as stale only after repeated refusals on the same
+          // file, and delete it only if it still is that file. (Same inode number *and* change time: the kernel
+          // reuses the number of a deleted socket for the next one, often at once.)
+          refusals = file === refused ? refusals + 1 : 1;
+          refused = file;
           if (refusals < STALE_AFTER_REFUSALS) continue;
-          if (inodeOf(this.#path) === inode) unlinkQuietly(this.#path);
+          if (identityOf(this.#path) === file) unlinkQuietly(this.#path);
         } else if (outcome === 'error') {
-          this.#goSolo('cannot connect to the leader');
+          // ECONNRESET: we were in the backlog of a leader that died. Anything else a few times in a row: give up.
+          if (++failures < MAX_CONNECT_FAILURES || TRANSIENT.has(this.#lastError ?? '')) {
+            await this.#pause(Math.min(20, failures * 2));
+            continue;
+          }
+          this.#goSolo(`cannot connect to the leader (${this.#lastError ?? 'error'})`);
           return;
         }
         const led = await this.#tryLead();
         if (led === 'led' || this.#role !== 'electing') return;
         if (led === 'error') {
-          this.#goSolo('cannot listen on the socket');
+          this.#goSolo(`cannot listen on the socket (${this.#lastError ?? 'error'})`);
           return;
         }
         // Someone else linked first: connect to it (after a breath, growing, if this keeps happening).
@@ -245,6 +258,7 @@ class LocalLink implements SharedLink {
       const failed = (error: NodeJS.ErrnoException): void => {
         socket.destroy();
         const code = error.code;
+        this.#lastError = code;
         resolve(code === 'ENOENT' ? 'missing' : code === 'ECONNREFUSED' || code === 'ENOTSOCK' ? 'refused' : 'error');
       };
       socket.once('error', failed);
@@ -292,7 +306,8 @@ class LocalLink implements SharedLink {
           resolve();
         });
       });
-    } catch {
+    } catch (error) {
+      this.#lastError = (error as NodeJS.ErrnoException).code;
       server.close();
       return 'error';
     }
@@ -307,7 +322,8 @@ class LocalLink implements SharedLink {
     } catch (error) {
       unlinkQuietly(temporary);
       server.close();
-      return (error as NodeJS.ErrnoException).code === 'EEXIST' ? 'taken' : 'error';
+      this.#lastError = (error as NodeJS.ErrnoException).code;
+      return this.#lastError === 'EEXIST' ? 'taken' : 'error';
     }
     // The server keeps the inode alive; closing it unlinks the temporary name only (gone already), never the link.
     unlinkQuietly(temporary);
@@ -644,9 +660,11 @@ function failure(id: number, error: unknown): Outgoing {
   };
 }
 
-function inodeOf(path: string): number | undefined {
+/** What tells one file from the next at the same path: device, inode number and change time (ns). */
+function identityOf(path: string): string | undefined {
   try {
-    return lstatSync(path).ino;
+    const stats = lstatSync(path, { bigint: true });
+    return `${stats.dev}:${stats.ino}:${stats.ctimeNs}`;
   } catch {
     return undefined;
   }
