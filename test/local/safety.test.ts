@@ -300,4 +300,11 @@ it('a process whose only handles are the transport exits by itself, as leader an
   const client = await run();
   expect(client).toMatchObject({ code: 0, output: { leading: false } });
   expect(tokens.stats.tokenRequests).toBe(2);
+  // A caller waiting for the leader's answer keeps its process alive (the leader's request takes 500 ms here).
+  await session.clear();
+  tokens.latency = 500;
+  const waiting = await run();
+  expect(waiting).toMatchObject({ code: 0, output: { leading: false } });
+  expect(waiting.ms).toBeGreaterThan(500);
+  expect(tokens.stats.tokenRequests).toBe(3);
 });

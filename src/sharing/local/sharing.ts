@@ -155,6 +155,8 @@ class LocalLink implements SharedLink {
   #nextId = 0;
   #electing = false;
   #degradedOnce = false;
+  /** Set while callers wait: see `#keepAlive`. */
+  #alive: ReturnType<typeof setInterval> | undefined;
   /** The code of the last failed connect, listen or link, for the report when this context gives up sharing. */
   #lastError: string | undefined;
 
@@ -254,7 +256,7 @@ class LocalLink implements SharedLink {
   #tryConnect(): Promise<'connected' | 'missing' | 'refused' | 'error'> {
     return new Promise((resolve) => {
       const socket = connectSocket({ path: this.#path });
-      this.#hold(socket);
+      socket.unref();
       const failed = (error: NodeJS.ErrnoException): void => {
         socket.destroy();
         const code = error.code;
@@ -277,6 +279,7 @@ class LocalLink implements SharedLink {
 
   #becomeClient(socket: Socket): void {
     const connection = new Connection(socket, (message) => this.#fromLeader(message), (why) => this.#invalid(why));
+    socket.unref();
     this.#role = 'client';
     this.#leader = connection;
     socket.on('close', () => {
@@ -522,7 +525,7 @@ class LocalLink implements SharedLink {
         settle: (outcome) => {
           if (!this.#waiters.delete(id)) return;
           clearTimeout(timer);
-          this.#holdLeader();
+          this.#keepAlive();
           if (outcome instanceof Error) reject(outcome);
           else resolve(outcome);
         },
@@ -532,7 +535,7 @@ class LocalLink implements SharedLink {
         this.#timeout,
       );
       this.#waiters.set(id, waiter);
-      this.#holdLeader();
+      this.#keepAlive();
       if (this.leading) this.#serve(waiter);
       else this.#leader?.send({ type: 'request', id, ...(rejected === undefined ? {} : { rejected }) });
     });
@@ -615,20 +618,21 @@ class LocalLink implements SharedLink {
 
   // Handles: nothing of this transport keeps a process alive, except a caller waiting for the leader's answer.
 
-  #hold(socket: Socket): void {
-    if (this.#waiters.size > 0) socket.ref();
-    else socket.unref();
-  }
-
-  #holdLeader(): void {
-    if (this.#leader !== undefined) this.#hold(this.#leader.socket);
+  /**
+   * Keeps the process alive while a caller waits for a token, whatever the state of the connection (connecting,
+   * electing, connected): a ref'd timer, since every socket and server of this transport is unref'd.
+   */
+  #keepAlive(): void {
+    if (this.#waiters.size > 0) {
+      this.#alive ??= setInterval(() => undefined, MAX_DURATION);
+    } else if (this.#alive !== undefined) {
+      clearInterval(this.#alive);
+      this.#alive = undefined;
+    }
   }
 
   #pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      if (this.#waiters.size === 0) timer.unref();
-    });
+    return new Promise((resolve) => setTimeout(resolve, ms).unref());
   }
 
   #invalid(why: string): void {
