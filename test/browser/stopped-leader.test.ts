@@ -1,0 +1,51 @@
+import { expect, it } from 'vitest';
+import { leaderOf } from '../support/probe-tabs.js';
+import { inTab, openTabs, tabUrl, useTabs } from '../support/tabs.js';
+
+const env = useTabs();
+
+// Review: answerTimeout bounds how long a follower waits for the leader's *answer*, but the fallback then waits for
+// the credential's request lock with no bound. A leader that stops running (frozen, or its main thread blocked) in the
+// middle of a token request keeps that lock, so the follower waits for as long as the leader does not run.
+//
+// Page.setWebLifecycleState('frozen') has no effect on these headless pages (they stay visible; timers keep firing),
+// so the leader is stopped as in takeover.test.ts's "blocked leader" test: its main thread is kept busy.
+it('a leader that stops while its token request is in flight makes a follower wait far past answerTimeout', async () => {
+  const client = env.server.addClient('stopped-leader');
+  const context = await env.browser.newContext();
+  const tabs = await openTabs(context, tabUrl(env.server.origin, { client: client.id, secret: client.secret, auto: true }), 2);
+  const [first] = await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.first)));
+  const leaderIndex = await leaderOf(tabs);
+  const leader = tabs[leaderIndex]!;
+  const follower = tabs[1 - leaderIndex]!;
+  const cdp = await context.newCDPSession(leader);
+
+  // The API refused the token: the follower asks the leader, whose request to the endpoint takes 1 s.
+  env.server.latency = 1000;
+  const waited = inTab(
+    follower,
+    async (harness, rejected) => {
+      const started = performance.now();
+      const outcome = await harness.token('a', { rejected }).then(() => 'token', (error: { code?: string }) => `error:${error.code}`);
+      return { outcome, ms: Math.round(performance.now() - started) };
+    },
+    first,
+  );
+  await expect.poll(() => env.server.stats.tokenRequests, { interval: 10 }).toBe(2);
+  await cdp.send('Page.setWebLifecycleState', { state: 'frozen' }); // no effect here (see above), kept for real browsers
+  env.server.latency = 0;
+  // The leader stops running for 9 s while its request is in flight (and so while it holds the request lock).
+  const stopped = leader.evaluate(() => {
+    const until = Date.now() + 9000;
+    while (Date.now() < until);
+  });
+
+  // Expected (README: "If the leader does not answer within answerTimeout … the context gets the token itself"): a token
+  // about 2 s after asking. Observed: the follower waits until the leader runs again, ~9 s.
+  const result = await waited;
+  await stopped;
+  await cdp.send('Page.setWebLifecycleState', { state: 'active' });
+  expect(result.outcome).toBe('token');
+  expect(result.ms).toBeLessThan(4000);
+  await context.close();
+});
