@@ -74,13 +74,3 @@ export function isNewer(candidate: Token, current: Token | undefined): boolean {
     (candidate.issuedAt === current.issuedAt && candidate.expiresAt > current.expiresAt)
   );
 }
-
-/**
- * `token` as a receiver may trust it at `now`: a token from a message or a record cannot have been issued in the
- * receiver's future, so `issuedAt` is clamped to `now` and `expiresAt` moved with it (the lifetime never grows).
- * A forged or skewed `issuedAt` would otherwise make a token "newer" than anything the endpoint will ever issue.
- */
-export function boundedByClock(token: Token, now: number): Token {
-  if (token.issuedAt <= now) return token;
-  return { ...token, issuedAt: now, expiresAt: now + Math.max(0, token.expiresAt - token.issuedAt) };
-}

@@ -1,22 +1,36 @@
 import { expect, it } from 'vitest';
-import { inProbe, probeUrl, useProbeTabs } from '../support/probe-tabs.js';
-import { openTabs } from '../support/tabs.js';
+import { inProbe, leaderOf, probeUrl, useProbeTabs } from '../support/probe-tabs.js';
+import { logOf, openTabs } from '../support/tabs.js';
 
 const env = useProbeTabs();
 
-// Review: getToken checks the first token a flight brings back, and flies once more if it is not usable; the second
-// flight's token is returned unchecked (session-core.ts: `if (round > 0 || isUsable(...)) return token`), and so is a
-// token fresh from the endpoint (browser.ts refresh()). When the endpoint answers more slowly than the tokens live
-// (expiresAt is counted from when the request was sent), getToken resolves with a token that is already expired.
-it('getToken hands out a token the clock says is expired when the endpoint is slower than the token lifetime', async () => {
+// `expiresAt` counts from when the request was sent, so an endpoint slower than its tokens live hands out tokens that
+// are dead on arrival. No context may hand one out: not the one that fetched it, not a follower that asked it.
+it('a token that expired before the endpoint answered is never handed out, in any tab: a typed error instead', async () => {
   env.server.lifetime = 1; // 1 s tokens
   env.server.latency = 1300; // answered after 1.3 s
   const client = env.server.addClient('expired-on-arrival');
   const context = await env.browser.newContext();
-  const [tab] = await openTabs(context, probeUrl(env.server.origin, { client: client.id, secret: client.secret }), 1);
-  const token = await inProbe(tab!, (harness) => harness.fullToken());
+  const tabs = await openTabs(context, probeUrl(env.server.origin, { client: client.id, secret: client.secret }), 2);
+  await expect.poll(() => leaderOf(tabs)).not.toBe(-1);
+  const outcomes = await Promise.all(
+    tabs.map((tab) =>
+      inProbe(tab, (harness) =>
+        harness.fullToken().then(
+          (token) => ({ expiredFor: token.now - token.expiresAt }),
+          (error: { code?: string }) => ({ error: error.code }),
+        ),
+      ),
+    ),
+  );
 
-  // Expected: never an expired token (a `token_expired`/`invalid_response` error instead). Observed: expired on return.
-  expect(token.now - token.expiresAt, 'ms the returned token had been expired').toBeLessThan(0);
+  // Every token that lives 1 s arrives 1.3 s after it was requested: there is no unexpired token to be had.
+  for (const outcome of outcomes) {
+    if ('expiredFor' in outcome) expect(outcome.expiredFor, 'ms the returned token had been expired').toBeLessThan(0);
+    expect(outcome).toEqual({ error: 'invalid_response' });
+  }
+  for (const tab of tabs) expect((await logOf(tab)).filter((entry) => entry.event === 'token')).toEqual([]);
+  // The follower asked the leader, which failed once for both.
+  expect(env.server.stats.tokenRequests).toBe(1);
   await context.close();
 });

@@ -4,10 +4,10 @@ import { leaderOf } from '../support/probe-tabs.js';
 
 const env = useTabs();
 
-// Review: clear() defers the IndexedDB delete behind the request lock. While the leader's request for another tab is
-// in flight (it holds the lock, and its fetch cannot be aborted), the signed-out record stays in IndexedDB, and a tab
-// opened in that window has never heard of the sign-out (clearedAt = 0): it adopts the pre-sign-out token.
-it('a tab opened while clear() waits for the lock adopts the token issued before the sign-out', async () => {
+// The sign-out is kept where the token is: clear() writes it into the IndexedDB record at once (not after the request
+// lock), so a tab opened later, which never got the `clear` message, still learns of it and never adopts a token
+// issued before it — not even while the leader's request from before the sign-out is still in flight and holds the lock.
+it('a tab opened after a sign-out, while a request from before it is in flight, never gets a token issued before it', async () => {
   const client = env.server.addClient('clear-window');
   const context = await env.browser.newContext();
   const url = tabUrl(env.server.origin, { client: client.id, secret: client.secret, auto: true });
@@ -31,8 +31,8 @@ it('a tab opened while clear() waits for the lock adopts the token issued before
   await clearing;
   expect(await rejectedCall).toBe('error:aborted');
 
-  // Expected: no context hands out a token issued before the sign-out. Observed: the new tab adopted it from IndexedDB
-  // ('storage'), and still hands it out after clear() resolved; the API accepts it.
+  // No context hands out a token issued before the sign-out: the new tab did not adopt it from IndexedDB ('storage'),
+  // and does not hand it out after clear() resolved either.
   const sources = (await logOf(late!)).filter((entry) => entry.event === 'token').map((entry) => entry.detail);
   expect.soft(sources).not.toContain('storage');
   expect.soft(lateToken).not.toBe(before);

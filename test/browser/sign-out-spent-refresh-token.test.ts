@@ -4,11 +4,10 @@ import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 
 const env = useTabs();
 
-// Review: clear() deletes the record (with the newest refresh token) and every link forgets its refresh token, but
-// the provider in each follower still holds the refresh token it was created with, which the leader spent. The next
-// context to take over sends that spent refresh token: the server's reuse detection fires (and, on real servers,
-// revokes the whole token family).
-it('after clear(), the tab that takes over sends the original, already-rotated refresh token', async () => {
+// After a sign-out, the provider of every other tab still holds the refresh token it was created with, which the
+// leader has spent (rotated). A spent refresh token is never sent: the server's reuse detection would fire and, on
+// real servers, revoke the whole token family. The session that takes over is signed out (login_required) instead.
+it('after clear(), the tab that takes over never sends the original, already-rotated refresh token', async () => {
   const client = env.server.addClient('rt-after-clear');
   const initial = env.server.issueRefreshToken(client.id);
   const context = await env.browser.newContext();
@@ -25,7 +24,7 @@ it('after clear(), the tab that takes over sends the original, already-rotated r
 
   const outcome = await inTab(survivor, (harness) => harness.token().then(() => 'token', (error: { code?: string }) => `error:${error.code}`));
   const errors = (await logOf(survivor)).filter((entry) => entry.event === 'error').map((entry) => entry.detail);
-  // Expected: a spent refresh token is never sent. Observed: it is, and the session fails with invalid_grant.
+  // A spent refresh token is never sent, and nothing fails with an error event (login_required is the session's state).
   expect.soft(env.server.stats.refreshTokenReuse).toBe(0);
   expect.soft({ outcome, errors }).toEqual({ outcome: expect.any(String) as string, errors: [] });
   await context.close();

@@ -4,11 +4,10 @@ import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 
 const env = useTabs();
 
-// Review: one failed IndexedDB write (a transient QuotaExceededError) makes the link drop storage for good
-// (`lostStorage`: store = undefined). The leader goes on rotating the refresh token but never stores it again, while
-// the record it left behind still holds a refresh token it has since spent. The context that takes over reads that
-// record and sends the spent refresh token.
-it('after one transient quota error the leader stops storing rotations; the next leader sends a spent refresh token', async () => {
+// A failed IndexedDB write (a transient QuotaExceededError) is reported once, and storage is tried again on the next
+// write: the leader's next rotation is stored, so the context that takes over continues from the newest refresh token
+// instead of one the leader has since spent.
+it('after one transient quota error the next rotation is stored; the next leader continues from the newest refresh token', async () => {
   const client = env.server.addClient('rt-quota');
   const initial = env.server.issueRefreshToken(client.id);
   const context = await env.browser.newContext();
@@ -38,8 +37,7 @@ it('after one transient quota error the leader stops storing rotations; the next
   await expect.poll(() => inTab(survivor, (harness) => harness.isLeader())).toBe(true);
   const outcome = await inTab(survivor, (harness, rejected) => harness.token('a', { rejected }).then(() => 'token', (error: { code?: string }) => `error:${error.code}`), last);
 
-  // Expected: once there is room again the leader's next rotation is stored, and the survivor continues from it.
-  // Observed: the record still holds the first rotation; the survivor sends that spent refresh token.
+  // Once there is room again the leader's next rotation is stored, and the survivor continues from it.
   expect.soft({ leaderErrors, storedIsLatest: stored.token.accessToken === last }).toEqual({ leaderErrors: ['sharing_degraded'], storedIsLatest: true });
   expect.soft(env.server.stats.refreshTokenReuse).toBe(0);
   expect.soft(outcome).toBe('token');

@@ -2,7 +2,7 @@ import { type ErrorCode, isSessionError, SessionError } from '../../core/errors.
 import { boundedByClock, isNewer, type Token, type TokenSet } from '../../core/token.js';
 import { createElection } from './election.js';
 import { memorySharing } from '../memory.js';
-import { channelName, envelope, type FailureCode, isFailureCode, parseMessage, type Outgoing } from './messages.js';
+import { channelName, envelope, isFailureCode, parseMessage, type Outgoing } from './messages.js';
 import type { SharedLink, Sharing, SharingPeer } from '../sharing.js';
 import { recordStore, type RecordStore } from './token-store.js';
 
@@ -25,12 +25,6 @@ interface Waiter {
   readonly id: string;
   readonly rejected: string | undefined;
   settle(outcome: TokenSet | Error): void;
-}
-
-/** A failure the server asked us to wait out (`Retry-After`): every later request fails with it until `until`. */
-interface Pause {
-  readonly code: FailureCode;
-  readonly until: number;
 }
 
 /**
@@ -92,7 +86,6 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   /** The newest refresh token: from our own requests or IndexedDB, never from the channel. */
   let refreshToken: string | undefined;
   let flight: Promise<Token> | undefined;
-  let pause: Pause | undefined;
   /** When another context last said it is working on a token request (`busy`). */
   let lastBusy = 0;
   /** Counts token broadcasts, to tell whether an answer went out after a request arrived. */
@@ -131,22 +124,6 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     );
 
   const { elector, deliver } = createElection(name, (data) => post({ type: 'election', data }));
-
-  /** Fails while the server's `Retry-After` lasts, with its code and the time left. */
-  const checkPause = (): void => {
-    const left = pause === undefined ? 0 : pause.until - clock.now();
-    if (pause !== undefined && left > 0) {
-      throw new SessionError(pause.code, `The token endpoint asked to wait (${pause.code}); ${Math.ceil(left / 1000)} s left`, {
-        retryAfter: left,
-      });
-    }
-    pause = undefined;
-  };
-  const pauseFor = (error: unknown): void => {
-    if (isSessionError(error) && isFailureCode(error.code) && error.retryAfter !== undefined) {
-      pause = { code: error.code, until: clock.now() + error.retryAfter };
-    }
-  };
 
   /**
    * Runs `task` holding the credential's request lock, saying `busy` while it runs. Waiting for the lock is bounded:
@@ -246,10 +223,9 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     if (closed) throw closedError();
     // A follower fetches only for callers still waiting: the leader's answer or failure may have come meanwhile.
     if (!leading && waiters.size === 0) throw new SessionError('aborted', 'The token is no longer needed');
-    checkPause();
     const signedOut = clearedAt;
+    // The session refuses here while signed out or inside a failure's `retryAfter` (it remembers those).
     const set = await peer.fetchToken(refreshToken).catch((error: unknown) => {
-      pauseFor(error);
       // The newest refresh token known is dead (revoked, or its rotation was lost when a context crashed before
       // storing the next one): every context is signed out, instead of each trying it again. After the failure has
       // gone out to the contexts that asked (their answers run as microtasks).
@@ -278,7 +254,6 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     for (let round = 0; ; round++) {
       if (latest !== undefined && peer.isUsable(latest, rejected)) return latest;
       if (closed) throw closedError();
-      checkPause();
       if (flight === undefined) {
         const started: Promise<Token> = locked(() => refresh(rejected), since).finally(() => {
           if (flight === started) flight = undefined;
@@ -383,10 +358,9 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         // Only the answer to one of our own requests: the others are another context's (or nobody's).
         const waiter = waiters.get(message.id);
         if (waiter === undefined) return;
+        // With its `retryAfter`, which the session then remembers until it passes.
         const { code, retryAfter } = message;
-        const failure = new SessionError(code, `The leader could not get a token (${code})`, { retryAfter });
-        pauseFor(failure);
-        return waiter.settle(failure);
+        return waiter.settle(new SessionError(code, `The leader could not get a token (${code})`, { retryAfter }));
       }
       case 'busy':
         lastBusy = clock.now();
