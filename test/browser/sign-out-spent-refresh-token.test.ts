@@ -29,3 +29,28 @@ it('after clear(), the tab that takes over never sends the original, already-rot
   expect.soft({ outcome, errors }).toEqual({ outcome: expect.any(String) as string, errors: [] });
   await context.close();
 });
+
+// The sign-out is kept in the credential's IndexedDB record, so a tab opened after it — which never got the `clear`
+// message — learns of it too, and does not send the refresh token it was created with (spent by the old leader).
+it('a tab opened after the sign-out never sends the original refresh token either', async () => {
+  const client = env.server.addClient('rt-opened-after-clear');
+  const initial = env.server.issueRefreshToken(client.id);
+  const context = await env.browser.newContext();
+  const url = tabUrl(env.server.origin, { client: client.id, secret: client.secret, rt: initial });
+  const [first] = await openTabs(context, url, 1);
+  await inTab(first!, (harness) => harness.token());
+  await inTab(first!, (harness) => harness.clear());
+  await first!.close();
+
+  const [late] = await openTabs(context, url, 1);
+  const outcomes: string[] = [];
+  for (let call = 0; call < 3; call++) {
+    outcomes.push(await inTab(late!, (harness) => harness.token().then(() => 'token', (error: { code?: string }) => `error:${error.code}`)));
+  }
+  // Its first call is the one whose read finds the sign-out (the session is cleared under it: `aborted`).
+  expect(outcomes[0]).toMatch(/^error:(aborted|login_required)$/);
+  expect(outcomes.slice(1)).toEqual(['error:login_required', 'error:login_required']);
+  expect(env.server.stats.tokenRequests).toBe(1);
+  expect(env.server.stats.refreshTokenReuse).toBe(0);
+  await context.close();
+});
