@@ -22,7 +22,7 @@ it('a rotation lost in a crash signs every tab out after one invalid_grant: logi
   expect(env.server.stats.tokenRequests).toBe(1);
   const leaderIndex = await leaderOf(tabs);
   const leader = tabs[leaderIndex]!;
-  const [survivor, bystander] = tabs.filter((tab) => tab !== leader) as [Page, Page];
+  const others = tabs.filter((tab) => tab !== leader);
 
   // The leader's refresh reaches the server, which rotates the refresh token; the leader crashes before it hears back.
   let crashed!: () => void;
@@ -35,7 +35,9 @@ it('a rotation lost in a crash signs every tab out after one invalid_grant: logi
   void outcome(leader, { forceRefresh: true }).catch(() => undefined);
   await crash;
   expect(env.server.stats.tokenRequests).toBe(2);
-  await expect.poll(() => inTab(survivor, (harness) => harness.isLeader())).toBe(true);
+  await expect.poll(() => leaderOf(others)).not.toBe(-1);
+  const survivor = others[await leaderOf(others)]!;
+  const bystander = others.find((tab) => tab !== survivor)!;
 
   // The next leader sends what the record holds: spent. One invalid_grant, then every tab is signed out.
   expect(await outcome(survivor, { forceRefresh: true })).toBe('error:invalid_grant');
