@@ -2,7 +2,7 @@ import { hashKey } from '../core/digest.js';
 import { SessionError } from '../core/errors.js';
 import type { TokenProvider } from './provider.js';
 import { basicAuthorization, credentialKey, requireString, secretDigest } from './client-credentials.js';
-import { rotationOf } from './rotations.js';
+import { Rotation } from './rotations.js';
 import { requestToken, type TokenRequestOptions } from './token-request.js';
 
 export interface RefreshTokenGrantOptions extends TokenRequestOptions {
@@ -46,7 +46,7 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvi
   );
   // What this process knows of the grant's rotations: a session evicted from a pool and created again from the
   // app's original refresh token must not send it a second time.
-  const rotation = rotationOf(key, options.refreshToken);
+  const rotation = new Rotation(key, options.refreshToken);
 
   return {
     key,
