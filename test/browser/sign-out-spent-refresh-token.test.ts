@@ -47,9 +47,10 @@ it('a tab opened after the sign-out never sends the original refresh token eithe
   for (let call = 0; call < 3; call++) {
     outcomes.push(await inTab(late!, (harness) => harness.token().then(() => 'token', (error: { code?: string }) => `error:${error.code}`)));
   }
-  // Its first call is the one whose read finds the sign-out (the session is cleared under it: `aborted`).
-  expect(outcomes[0]).toMatch(/^error:(aborted|login_required)$/);
-  expect(outcomes.slice(1)).toEqual(['error:login_required', 'error:login_required']);
+  // Signed out from its first call on, as a tab that heard the sign-out is: `cleared`, then login_required (no error).
+  expect(outcomes).toEqual(['error:login_required', 'error:login_required', 'error:login_required']);
+  const log = (await logOf(late!)).map((entry) => `${entry.event}:${String(entry.detail)}`);
+  expect(log.filter((entry) => !entry.startsWith('leader:'))).toEqual(['cleared:remote']);
   expect(env.server.stats.tokenRequests).toBe(1);
   expect(env.server.stats.refreshTokenReuse).toBe(0);
   await context.close();

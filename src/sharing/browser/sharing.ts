@@ -86,6 +86,8 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   /** The newest refresh token: from our own requests or IndexedDB, never from the channel. */
   let refreshToken: string | undefined;
   let flight: Promise<Token> | undefined;
+  /** A sign-out found in storage that the session (with a refresh token) has not been told of yet. */
+  let untold = false;
   /** When another context last said it is working on a token request (`busy`). */
   let lastBusy = 0;
   /** Counts token broadcasts, to tell whether an answer went out after a request arrived. */
@@ -108,7 +110,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     } else if (!storageFailing) {
       storageFailing = true;
       const reason = error instanceof Error ? error.name : 'Error';
-      report('sharing_degraded', `IndexedDB failed (${reason}): tried again on the next write`);
+      report('sharing_degraded', `IndexedDB failed (${reason}): tried again next time`);
     }
   };
   const stored = <T>(operation: Promise<T>): Promise<T | undefined> =>
@@ -167,17 +169,34 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
 
   /**
    * A sign-out found in storage (or by a refused write) that no message told us of: this context opened after it,
-   * or missed the message. A context that may hold something from before it is signed out too; a provider with
-   * refresh tokens always (its own refresh token predates the sign-out).
+   * or missed the message. A session with a refresh token is signed out by it, always: the refresh token it was
+   * created with predates the sign-out (it is told when it next asks, see `tell`). Another is signed out when it may
+   * hold something from before it; one opened after it only ignores what was issued before it.
    */
   const learnSignOut = (at: number): void => {
     if (at <= clearedAt) return;
-    if (at > connectedAt || peer.usesRefreshToken || (latest !== undefined && latest.issuedAt < at)) {
+    if (peer.usesRefreshToken) {
+      forget(at);
+      untold = true;
+    } else if (at > connectedAt || (latest !== undefined && latest.issuedAt < at)) {
       forget(at);
       peer.receiveClear();
     } else {
       clearedAt = at;
     }
+  };
+  /**
+   * Tells the session of a sign-out `learnSignOut` found, before it asks for a token: signed out, it refuses every
+   * token request itself (`login_required`; `cleared` tells, no `error` event), and asking it is how that refusal
+   * reaches the caller — nothing is sent. Told here rather than during the read, which the session may be awaiting
+   * (a sign-out then would end that call as `aborted`).
+   */
+  const tell = async (): Promise<void> => {
+    if (!untold) return;
+    if (closed) throw closedError();
+    untold = false;
+    peer.receiveClear();
+    await peer.fetchToken();
   };
 
   /** Reads the record into `latest` and `refreshToken`. Reads run one at a time (one delete and report if corrupt). */
@@ -223,6 +242,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     if (closed) throw closedError();
     // A follower fetches only for callers still waiting: the leader's answer or failure may have come meanwhile.
     if (!leading && waiters.size === 0) throw new SessionError('aborted', 'The token is no longer needed');
+    await tell();
     const signedOut = clearedAt;
     // The session refuses here while signed out or inside a failure's `retryAfter` (it remembers those).
     const set = await peer.fetchToken(refreshToken).catch((error: unknown) => {
@@ -244,6 +264,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       const found = await stored(store.write(set.token, peer.usesRefreshToken ? refreshToken : undefined, signedOut));
       // The record holds a sign-out whose message has not reached us yet: the write was refused.
       learnSignOut(found ?? 0);
+      await tell();
       if (clearedAt !== signedOut) throw clearedError();
     }
     return set.token;
@@ -399,6 +420,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     load: () => load(),
     async obtain(rejected) {
       if (closed) throw closedError();
+      await tell();
       return leading ? { token: await fetchShared(rejected) } : ask(rejected);
     },
     clear: () => signOut(clock.now()),
