@@ -72,8 +72,8 @@ describe('fromSepalHeaders: reading the headers', () => {
     expect(user).toMatchObject({ username: 'alice', project: 'ee-alice', legacyProject: false, refreshBeforeExpiry: 600_000 });
     expect(user?.key).toContain('alice');
     for (const secret of secretsOf(login)) expect(user?.key).not.toContain(secret);
-    // A bare host means https; the key names host and user, then the session id's fingerprint.
-    expect(sepalUser(login.headers, { sepalHost: 'sepal.io' }).key).toMatch(/^sepal\|https%3A%2F%2Fsepal\.io\|alice\|[0-9a-z]+$/);
+    // A bare host means https; the key names host and user, then a SHA-256 key of the session id (22 base64url chars).
+    expect(sepalUser(login.headers, { sepalHost: 'sepal.io' }).key).toMatch(/^sepal\|https%3A%2F%2Fsepal\.io\|alice\|[\w-]{22}$/);
   });
 
   it('missing or invalid cookie, and malformed sepal-user, are invalid_credentials naming the field, never the values', () => {
