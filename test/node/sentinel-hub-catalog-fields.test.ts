@@ -18,7 +18,7 @@ beforeAll(async () => {
   client = server.addClient('stac-user');
   server.route(async (req, res, url) => {
     if (url.pathname !== '/api/v1/catalog/1.0.0/search' || req.method !== 'POST') return false;
-    const body = JSON.parse(await readBody(req)) as { fields?: { include?: string[]; exclude?: string[] } };
+    const body = JSON.parse(await readBody(req)) as { collections?: string[]; fields?: { include?: string[]; exclude?: string[] } };
     if (!server.isValid((req.headers.authorization ?? '').slice(7))) {
       res.writeHead(401).end();
       return true;
@@ -32,6 +32,12 @@ beforeAll(async () => {
       assets: { data: { href: 's3://bucket/x' } },
       links: [{ href: 'https://example.test/items/x', rel: 'self' }],
     };
+    if (body.collections?.includes('wrong-types') === true) {
+      // Partial, and what is there has the wrong type.
+      res.writeHead(200, { 'content-type': 'application/geo+json' });
+      res.end(JSON.stringify({ type: 'FeatureCollection', features: [{ id: 'x', properties: { datetime: 20201229 } }] }));
+      return true;
+    }
     for (const field of body.fields?.exclude ?? []) {
       const [top, nested] = field.split('.');
       if (nested === undefined) delete item[top!];
@@ -83,5 +89,16 @@ describe('catalogSearch with the STAC API Fields extension (partial items)', () 
         (error: unknown) => `${(error as { code?: string }).code}: ${(error as Error).message}`,
       );
     expect(outcome).toBe(1);
+  });
+
+  it('with fields, the fields present are still validated; without fields, a partial item is still refused', async () => {
+    const sh = connect();
+    const wrong = await sh
+      .catalogSearch({ collections: ['wrong-types'], datetime: '2020-12-10T00:00:00Z', fields: { include: ['id', 'properties.datetime'] } })
+      .catch((error: unknown) => error);
+    expect(wrong).toMatchObject({ name: 'SessionError', code: 'invalid_response' });
+    expect((wrong as Error).message).toContain('features.0.properties.datetime');
+    const whole = await sh.catalogSearch({ collections: ['wrong-types'], datetime: '2020-12-10T00:00:00Z' }).catch((error: unknown) => error);
+    expect(whole).toMatchObject({ name: 'SessionError', code: 'invalid_response' });
   });
 });
