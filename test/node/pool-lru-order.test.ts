@@ -49,8 +49,8 @@ describe('pool LRU order: a call that finishes is the entry’s latest use', () 
     now = 150; // 'b' idle for 150 ms > idleTtl; 'a' for 60 ms
     expect(pool.has('b')).toBe(false); // the pool itself says 'b' is expired…
     await sleep(200); // …several sweeps later:
-    // Observed: size 2, expirations 0, 'b' still open: the sweep stops at 'a' ("LRU order") because getToken's
-    // finally updates lastUsed without moving the entry to the end of the Map.
+    // (Before the fix: size 2, expirations 0, 'b' still open: the sweep stopped at 'a' ("LRU order") because getToken's
+    // finally updated lastUsed without moving the entry to the end of the Map.)
     expect(pool.stats).toMatchObject({ size: 1, expirations: 1 });
     expect(closed).toEqual(['b']);
   });

@@ -46,7 +46,7 @@ describe('a pooled session in use is not evicted under its caller (sepalSessions
 
     const [aliceResult, bobResult] = await Promise.allSettled([aliceCall, bobCall]);
     expect(bobResult).toEqual({ status: 'fulfilled', value: 3 });
-    // Observed: rejected with SessionError `closed` ("The session was closed"): Bob's arrival evicted Alice's session.
+    // (Before the fix: rejected with `closed`: Bob's arrival evicted Alice's session.)
     expect(aliceResult.status === 'fulfilled' ? aliceResult.value : (aliceResult.reason as { code?: string }).code).toBe(3);
   });
 

@@ -73,7 +73,7 @@ describe('catalogSearch with the STAC API Fields extension (partial items)', () 
         (page) => page.features.map((feature) => feature.id),
         (error: unknown) => `${(error as { code?: string }).code}: ${(error as Error).message}`,
       );
-    // Observed: "invalid_response: Sentinel Hub Catalog answered with an unexpected body (features.0.geometry)".
+    // (Before the fix: "invalid_response: Sentinel Hub Catalog answered with an unexpected body (features.0.geometry)".)
     expect(outcome).toEqual(['S2B_MSIL2A_20201229T101329_N0214_R022_T33TUK_20201229T115442']);
   });
 
