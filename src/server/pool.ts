@@ -73,71 +73,62 @@ export const DEFAULT_POOL_IDLE_TTL = 900_000;
  */
 const HOLD = Symbol.for('shared-session.pool.hold');
 
-class Entry {
-  /** Calls in progress (getToken, held operations): such an entry is never evicted or expired. */
-  busy = 0;
-  /** The `Session` that `get` hands out; created on the first `get`. */
-  handle: PooledSession | undefined;
-  /** Set once the pool has dropped the entry: its session's `close()`. */
-  closure: Promise<void> | undefined;
-  constructor(
-    readonly id: string,
-    readonly session: Session,
-    public lastUsed: number,
-  ) {}
-}
-
-/** What a pooled session's handle needs from its pool. */
+/** What a pooled session needs from its pool. */
 interface PoolInternals {
   hold(entry: Entry): () => void;
   remove(entry: Entry): Promise<void>;
 }
 
 /**
- * The session `get` hands out: the pooled session, with every `getToken` counted as a use in progress. A class (one
- * small object per entry, methods on the prototype): pools hold up to 100,000 sessions.
+ * A pooled session: the pool's record of it, and the `Session` that `get` hands out, whose `getToken` calls count as
+ * uses in progress. One object per session, methods on the prototype: pools hold up to 100,000 sessions (a separate
+ * handle object cost about 60 bytes more each).
  */
-class PooledSession implements Session {
-  readonly #entry: Entry;
-  readonly #pool: PoolInternals;
-
-  constructor(entry: Entry, pool: PoolInternals) {
-    this.#entry = entry;
-    this.#pool = pool;
-  }
+class Entry implements Session {
+  /** Calls in progress (getToken, held operations): such an entry is never evicted or expired. */
+  busy = 0;
+  /** Set once the pool has dropped the entry: its session's `close()`. */
+  closure: Promise<void> | undefined;
+  constructor(
+    /** The SHA-256 key of the pool key: the entry's key in the pool's map. */
+    readonly id: string,
+    readonly session: Session,
+    public lastUsed: number,
+    readonly pool: PoolInternals,
+  ) {}
 
   get key(): string {
-    return this.#entry.session.key;
+    return this.session.key;
   }
 
   get isLeader(): boolean {
-    return this.#entry.session.isLeader;
+    return this.session.isLeader;
   }
 
   async getToken(options?: GetTokenOptions): Promise<Token> {
-    const release = this.#pool.hold(this.#entry);
+    const release = this.pool.hold(this);
     try {
-      return await this.#entry.session.getToken(options);
+      return await this.session.getToken(options);
     } finally {
       release();
     }
   }
 
   on<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): () => void {
-    return this.#entry.session.on(event, listener);
+    return this.session.on(event, listener);
   }
 
   clear(): Promise<void> {
-    return this.#entry.session.clear();
+    return this.session.clear();
   }
 
   /** Removes the session from the pool and closes it (a closed session must not be handed out again). */
   close(): Promise<void> {
-    return this.#pool.remove(this.#entry);
+    return this.pool.remove(this);
   }
 
   [HOLD](): () => void {
-    return this.#pool.hold(this.#entry);
+    return this.pool.hold(this);
   }
 }
 
@@ -161,6 +152,8 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
   // Map order is the LRU order: a use (a lookup, the start and the end of a call) moves the entry to the end, so the
   // least recently used entries come first.
   const entries = new Map<string, Entry>();
+  /** The last entry in `entries` (a use of it needs no move), when known. */
+  let newest: Entry | undefined;
   const closing = new Set<Promise<void>>();
   let hits = 0;
   let misses = 0;
@@ -193,6 +186,7 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
   const retire = (entry: Entry, why?: string): Promise<void> => {
     if (entry.closure !== undefined) return entry.closure;
     if (entries.get(entry.id) === entry) entries.delete(entry.id);
+    if (newest === entry) newest = undefined;
     if (entries.size === 0) stopSweeper();
     let closure: Promise<void>;
     try {
@@ -215,11 +209,13 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
   const isExpired = (entry: Entry, now: number): boolean => entry.busy === 0 && now - entry.lastUsed >= idleTtl;
 
   /** A use of an entry still in the pool: now its most recent one. */
-  const touch = (entry: Entry, now = clock.now()): void => {
-    if (entries.get(entry.id) !== entry) return; // evicted or deleted meanwhile: not brought back
+  const touch = (entry: Entry, now = clock.now(), inPool = false): void => {
     entry.lastUsed = now;
+    if (newest === entry) return; // already last
+    if (!inPool && entries.get(entry.id) !== entry) return; // evicted or deleted meanwhile: not brought back
     entries.delete(entry.id);
     entries.set(entry.id, entry);
+    newest = entry;
   };
 
   const sweep = (): void => {
@@ -260,9 +256,10 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     }
   };
 
-  const hold = (entry: Entry): (() => void) => {
+  /** Marks a use in progress (a use: `touch`, unless the caller just did); the returned function ends it. */
+  const hold = (entry: Entry, touched = false): (() => void) => {
     entry.busy++;
-    touch(entry);
+    if (!touched) touch(entry);
     let held = true;
     return () => {
       if (!held) return;
@@ -287,15 +284,16 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     if (found !== undefined) {
       if (!isExpired(found, now)) {
         hits++;
-        touch(found, now);
+        touch(found, now, true);
         return found;
       }
       void retire(found, 'idle expiry');
       expirations++;
     }
     misses++;
-    const entry = new Entry(id, create(key), now);
+    const entry = new Entry(id, create(key), now, internals);
     entries.set(id, entry);
+    newest = entry;
     startSweeper();
     evictOverflow(entry);
     return entry;
@@ -303,12 +301,11 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
 
   return {
     get(key) {
-      const entry = acquire(key);
-      return (entry.handle ??= new PooledSession(entry, internals));
+      return acquire(key);
     },
     async getToken(key, getTokenOptions) {
       const entry = acquire(key);
-      const release = hold(entry);
+      const release = hold(entry, true);
       try {
         return await entry.session.getToken(getTokenOptions);
       } finally {
