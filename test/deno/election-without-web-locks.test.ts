@@ -69,7 +69,8 @@ it('Deno without Web Locks: the documented fallback (election by messages) — o
     distinctTokens: new Set([result.mainToken, ...result.workers.map((worker) => worker.token)]).size,
     firstCallWaitedForNobody: result.mainMs < 1000,
   }).toEqual({ leaders: 1, tokenRequests: 1, distinctTokens: 1, firstCallWaitedForNobody: true });
-  expect(result.errors).toEqual(['sharing_degraded: No Web Locks: election by messages, requests unlocked']);
+  // The missing Web Locks are reported once; nothing else goes wrong.
+  expect(result.errors).toEqual([expect.stringMatching(/^sharing_degraded: No Web Locks/)]);
 });
 
 it('a leader that ends without a word (terminated worker) is replaced within one fallback round, without a new login', async () => {
