@@ -1,28 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sepalSessions, type EarthEngineExpression } from '../../src/earth-engine.js';
 import { createSession, customProvider, isSessionError, memorySharing, type Session, type SessionError, type Token } from '../../src/index.js';
-import { createSessionPool, type SessionPool } from '../../src/pool.js';
-import { startEarthEngineServer, startSepalServer, type EarthEngineServer, type SepalServer } from '../support/geo-servers.js';
+import { createSessionPool } from '../../src/pool.js';
+import { useSepalServers } from '../support/sepal-suite.js';
 
-let sepal: SepalServer;
-let ee: EarthEngineServer;
-const pools: SessionPool[] = [];
-const open: Array<{ close(): Promise<void> }> = [];
-
-beforeAll(async () => {
-  sepal = await startSepalServer();
-  ee = await startEarthEngineServer((token) => sepal.isValid(token));
-});
-afterAll(async () => {
-  await ee.close();
-  await sepal.close();
-});
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((pool) => pool.close()));
-  await Promise.all(open.splice(0).map((item) => item.close()));
-  sepal.reset();
-  ee.reset();
-});
+const suite = useSepalServers();
 
 const onePlusTwo: EarthEngineExpression = {
   result: '0',
@@ -31,12 +13,12 @@ const onePlusTwo: EarthEngineExpression = {
 
 describe('a pooled session in use is not evicted under its caller (sepalSessions on createSessionPool)', () => {
   it("another user's request arriving must not fail a request that is in progress (eviction of a session in use)", async () => {
-    sepal.latency = 300; // SEPAL takes a while to refresh Alice's expired Google token
-    const sepalUsers = sepalSessions({ sepalHost: sepal.origin, baseUrl: ee.baseUrl, sharing: memorySharing() });
+    suite.sepal.latency = 300; // SEPAL takes a while to refresh Alice's expired Google token
+    const sepalUsers = sepalSessions({ sepalHost: suite.sepal.origin, baseUrl: suite.ee.baseUrl, sharing: memorySharing() });
     const pool = createSessionPool({ max: 1, create: sepalUsers.create });
-    pools.push(pool);
-    const alice = sepal.login('alice', { expiresIn: 0 });
-    const bob = sepal.login('bob');
+    suite.track(pool);
+    const alice = suite.sepal.login('alice', { expiresIn: 0 });
+    const bob = suite.sepal.login('bob');
 
     const aliceCall = sepalUsers.earthEngine(alice.headers, pool).operations.getInfo(onePlusTwo);
     aliceCall.catch(() => undefined);
@@ -51,12 +33,12 @@ describe('a pooled session in use is not evicted under its caller (sepalSessions
   });
 
   it('an Earth Engine call in flight (token already in hand) holds its pooled session until it answers', async () => {
-    ee.latency = 300; // Alice's value:compute takes a while; her header token is fresh, so she holds no getToken
-    const sepalUsers = sepalSessions({ sepalHost: sepal.origin, baseUrl: ee.baseUrl, sharing: memorySharing() });
+    suite.ee.latency = 300; // Alice's value:compute takes a while; her header token is fresh, so she holds no getToken
+    const sepalUsers = sepalSessions({ sepalHost: suite.sepal.origin, baseUrl: suite.ee.baseUrl, sharing: memorySharing() });
     const pool = createSessionPool({ max: 1, create: sepalUsers.create });
-    pools.push(pool);
-    const alice = sepal.login('alice');
-    const bob = sepal.login('bob');
+    suite.track(pool);
+    const alice = suite.sepal.login('alice');
+    const bob = suite.sepal.login('bob');
     const aliceEarth = sepalUsers.earthEngine(alice.headers, pool);
     const aliceCall = aliceEarth.operations.getInfo(onePlusTwo);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -94,7 +76,7 @@ describe('createSessionPool: sessions from get() count their calls in progress',
         });
       },
     });
-    pools.push(pool);
+    suite.track(pool);
     const release = (accessToken: string): void => {
       const now = Date.now();
       pending.shift()?.({ accessToken, tokenType: 'Bearer', issuedAt: now, expiresAt: now + 3_600_000 });

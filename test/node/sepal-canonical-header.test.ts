@@ -1,32 +1,16 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fromSepalHeaders, sepalUser } from '../../src/earth-engine.js';
 import { hashKey } from '../../src/core/digest.js';
 import { memorySharing, type SessionError } from '../../src/index.js';
-import { startEarthEngineServer, startSepalServer, type EarthEngineServer, type SepalServer } from '../support/geo-servers.js';
+import { useSepalServers } from '../support/sepal-suite.js';
 
-let sepal: SepalServer;
-let ee: EarthEngineServer;
-const open: Array<{ close(): Promise<void> }> = [];
-
-beforeAll(async () => {
-  sepal = await startSepalServer();
-  ee = await startEarthEngineServer((token) => sepal.isValid(token));
-});
-afterAll(async () => {
-  await ee.close();
-  await sepal.close();
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((item) => item.close()));
-  sepal.reset();
-  ee.reset();
-});
+const suite = useSepalServers();
 
 describe('SEPAL identity comes from the gateway’s sepal-user header only', () => {
   it('a client-sent `sepal_user` header must not override the gateway’s `sepal-user` (or: two spellings = ambiguous, refused)', async () => {
     // What Node's req.headers looks like when the client sent `sepal_user` and the gateway then added `sepal-user`:
     // Node keeps both names, in arrival order (a Node http server and undici do not drop underscore headers).
-    const mallory = sepal.login('mallory');
+    const mallory = suite.sepal.login('mallory');
     const forged = JSON.parse(mallory.headers['sepal-user']!) as { username: string; googleTokens: Record<string, unknown> };
     forged.username = 'alice';
     forged.googleTokens.projectId = 'ee-alice';
@@ -35,7 +19,7 @@ describe('SEPAL identity comes from the gateway’s sepal-user header only', () 
 
     const outcome = (() => {
       try {
-        const user = sepalUser(headers, { sepalHost: sepal.origin });
+        const user = sepalUser(headers, { sepalHost: suite.sepal.origin });
         return { username: user.username, project: user.project };
       } catch (error) {
         return { code: (error as { code?: string }).code };
@@ -47,14 +31,14 @@ describe('SEPAL identity comes from the gateway’s sepal-user header only', () 
 
   it('the same through a real Node http server and fromSepalHeaders(req.headers)', async () => {
     const { createServer } = await import('node:http');
-    const mallory = sepal.login('mallory');
+    const mallory = suite.sepal.login('mallory');
     const forged = JSON.parse(mallory.headers['sepal-user']!) as { username: string; googleTokens: Record<string, unknown> };
     forged.username = 'alice';
     forged.googleTokens.projectId = 'ee-alice';
     const app = createServer((req, res) => {
       try {
-        const earth = fromSepalHeaders(req.headers, { sepalHost: sepal.origin, baseUrl: ee.baseUrl, sharing: memorySharing() });
-        open.push(earth);
+        const earth = fromSepalHeaders(req.headers, { sepalHost: suite.sepal.origin, baseUrl: suite.ee.baseUrl, sharing: memorySharing() });
+        suite.track(earth);
         res.end(JSON.stringify({ username: earth.user.username, project: earth.project }));
       } catch (error) {
         res.end(JSON.stringify({ code: (error as { code?: string }).code }));
@@ -82,15 +66,15 @@ describe('SEPAL identity comes from the gateway’s sepal-user header only', () 
   /** The code (or the username) `sepalUser` gives for `headers`. */
   function outcomeOf(headers: Parameters<typeof sepalUser>[0]): string {
     try {
-      return sepalUser(headers, { sepalHost: sepal.origin }).username;
+      return sepalUser(headers, { sepalHost: suite.sepal.origin }).username;
     } catch (error) {
       return (error as SessionError).code;
     }
   }
 
   it('every other way of carrying two spellings is refused too: Fetch Headers, case variants in a record, the cookie', () => {
-    const mallory = sepal.login('mallory');
-    const alice = sepal.login('alice');
+    const mallory = suite.sepal.login('mallory');
+    const alice = suite.sepal.login('alice');
     const real = mallory.headers['sepal-user']!;
     const forged = alice.headers['sepal-user']!;
     const cookie = mallory.headers.cookie!;
@@ -104,7 +88,7 @@ describe('SEPAL identity comes from the gateway’s sepal-user header only', () 
     // The message names the header, never a value.
     let caught: unknown;
     try {
-      sepalUser({ sepal_user: forged, cookie, 'sepal-user': real }, { sepalHost: sepal.origin });
+      sepalUser({ sepal_user: forged, cookie, 'sepal-user': real }, { sepalHost: suite.sepal.origin });
     } catch (error) {
       caught = error;
     }
@@ -115,7 +99,7 @@ describe('SEPAL identity comes from the gateway’s sepal-user header only', () 
   });
 
   it('one spelling alone is still read: the canonical one in any case, or the underscore one', () => {
-    const mallory = sepal.login('mallory');
+    const mallory = suite.sepal.login('mallory');
     const { cookie } = mallory.headers;
     const user = mallory.headers['sepal-user']!;
     expect(outcomeOf({ cookie, 'sepal-user': user })).toBe('mallory');
@@ -126,8 +110,8 @@ describe('SEPAL identity comes from the gateway’s sepal-user header only', () 
   });
 
   it('the key separates sign-ins by a SHA-256 key of the session id; an ill-formed username is invalid_credentials', () => {
-    const login = sepal.login('alice');
-    const user = sepalUser(login.headers, { sepalHost: sepal.origin });
+    const login = suite.sepal.login('alice');
+    const user = sepalUser(login.headers, { sepalHost: suite.sepal.origin });
     expect(user.key.endsWith(`|${hashKey(login.sessionId)}`)).toBe(true);
     const parsed = JSON.parse(login.headers['sepal-user']!) as { username: string };
     for (const username of ['alice\uD800', 'alice\uDFFF']) {
