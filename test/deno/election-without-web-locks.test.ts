@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DENO, denoApp } from '../support/deno-app.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
 /**
@@ -12,28 +12,17 @@ import { startTokenServer, type TokenServer } from '../support/token-server.js';
  */
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const app = path.join(root, 'test-results/deno-message-election-app');
-const deno = path.join(root, 'node_modules/.bin/deno');
+let app = '';
+const deno = DENO;
 
 let server: TokenServer;
 let config: { tokenUrl: string; clientId: string; clientSecret: string };
 
 beforeAll(async () => {
-  if (!existsSync(path.join(root, 'dist/index.js'))) throw new Error('build first');
   server = await startTokenServer();
   const client = server.addClient('deno-nolocks', 'deno-nolocks-secret');
   config = { tokenUrl: server.tokenUrl, clientId: client.id, clientSecret: client.secret };
-  rmSync(app, { recursive: true, force: true });
-  const installed = path.join(app, 'node_modules/shared-session');
-  mkdirSync(installed, { recursive: true });
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', app], { cwd: root });
-  const [{ filename }] = JSON.parse(stdout) as [{ filename: string }];
-  await run('tar', ['-xzf', path.join(app, filename), '-C', installed, '--strip-components=1']);
-  for (const file of readdirSync(path.join(import.meta.dirname, 'message-election'))) {
-    cpSync(path.join(import.meta.dirname, 'message-election', file), path.join(app, file));
-  }
-  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ type: 'module', private: true }));
-  writeFileSync(path.join(app, 'deno.json'), JSON.stringify({ nodeModulesDir: 'manual' }));
+  app = await denoApp('deno-message-election-app', path.join(import.meta.dirname, 'message-election'));
 }, 120_000);
 afterAll(async () => {
   await server?.close();
