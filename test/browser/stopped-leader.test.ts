@@ -50,3 +50,45 @@ it('a leader that stops while its token request is in flight delays a follower b
   expect(result.ms).toBeLessThan(4000);
   await context.close();
 });
+
+// With a refresh token the follower does not fetch past a stopped lock holder: the holder may be in the middle of a
+// rotation, and sending the same refresh token again would get the family revoked. Its wait is still bounded: a typed
+// `timeout`, and once the leader runs again its rotation reaches everyone.
+it('with a refresh token, a follower of a stopped leader fails with timeout after about answerTimeout, and sends nothing', async () => {
+  const client = env.server.addClient('stopped-leader-rt');
+  const initial = env.server.issueRefreshToken(client.id);
+  const context = await env.browser.newContext();
+  const tabs = await openTabs(context, tabUrl(env.server.origin, { client: client.id, secret: client.secret, rt: initial, auto: true }), 2);
+  const [first] = await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.first)));
+  const leaderIndex = await leaderOf(tabs);
+  const leader = tabs[leaderIndex]!;
+  const follower = tabs[1 - leaderIndex]!;
+
+  env.server.latency = 1000;
+  const waited = inTab(
+    follower,
+    async (harness, rejected) => {
+      const started = performance.now();
+      const outcome = await harness.token('a', { rejected }).then(() => 'token', (error: { code?: string }) => `error:${error.code}`);
+      return { outcome, ms: Math.round(performance.now() - started) };
+    },
+    first,
+  );
+  await expect.poll(() => env.server.stats.tokenRequests, { interval: 10 }).toBe(2);
+  env.server.latency = 0;
+  const stopped = leader.evaluate(() => {
+    const until = Date.now() + 6000;
+    while (Date.now() < until);
+  });
+
+  const result = await waited;
+  expect(result.outcome).toBe('error:timeout');
+  expect(result.ms).toBeLessThan(4000);
+  expect(env.server.stats.tokenRequests).toBe(2);
+  await stopped;
+  // The leader ran again: its rotation was stored and broadcast, and the follower continues from it.
+  await expect.poll(() => inTab(follower, (harness) => harness.token())).not.toBe(first);
+  expect(env.server.stats.tokenRequests).toBe(2);
+  expect(env.server.stats.refreshTokenReuse).toBe(0);
+  await context.close();
+});
