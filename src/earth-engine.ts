@@ -24,11 +24,13 @@ export {
   GOOGLE_TOKEN_URL,
   googleAccessToken,
   googleRefreshToken,
-  googleServiceAccount,
   type GoogleRefreshTokenOptions,
+} from './presets/google.js';
+export {
+  googleServiceAccount,
   type GoogleServiceAccountKey,
   type GoogleServiceAccountOptions,
-} from './presets/google.js';
+} from './presets/google-service-account.js';
 export {
   fromSepalHeaders,
   sepalSessions,

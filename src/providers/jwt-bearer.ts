@@ -67,8 +67,8 @@ export interface JwtClientCredentialsOptions extends JwtSigningOptions, TokenReq
   readonly extraParams?: Readonly<Record<string, string>> | undefined;
 }
 
-const REGISTERED = new Set(['iss', 'sub', 'aud', 'iat', 'exp', 'jti', 'nbf']);
-const encoder = new TextEncoder();
+const REGISTERED = /* @__PURE__ */ new Set(['iss', 'sub', 'aud', 'iat', 'exp', 'jti', 'nbf']);
+const encoder = /* @__PURE__ */ new TextEncoder();
 
 /**
  * The client credentials grant with the client authenticated by a signed JWT (`private_key_jwt`, RFC 7523 §2.2):
