@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { clientCredentials, customProvider, isSessionError, memorySharing, type SessionError, type TokenProvider } from '../../src/index.js';
+import { createClient, fetchWithToken } from '../../src/client.js';
+import { clientCredentials, createSession, customProvider, isSessionError, memorySharing, type SessionError, type TokenProvider } from '../../src/index.js';
 import { openEO, OpenEOError, type OpenEO, type OpenEOProcessGraph } from '../../src/openeo.js';
 import { OPENEO_BASIC_USER, startOpenEOServer, type OpenEOServer } from '../support/openeo-server.js';
 import { useTokenServer } from '../support/token-server-suite.js';
@@ -189,6 +190,36 @@ describe('openEO preset against a local back-end', () => {
       () => openEO({ url: backend.url } as Parameters<typeof openEO>[0]),
     ]) {
       expect(make).toThrow(expect.objectContaining({ code: 'invalid_options' }));
+    }
+  });
+});
+
+describe('the authorization option of fetchWithToken and createClient', () => {
+  it('forms the header from the token (sync or async); a 401 still reports the token itself and refreshes once', async () => {
+    const provider = minting(CDSE_ISSUER);
+    const session = createSession({ provider, sharing: memorySharing() });
+    try {
+      const seen: string[] = [];
+      const fetch = async (request: Request, init?: RequestInit): Promise<Response> => {
+        const header = new Headers(init?.headers ?? request.headers).get('authorization') ?? '';
+        seen.push(header);
+        return new Response(null, { status: seen.length === 1 ? 401 : 200 });
+      };
+      const response = await fetchWithToken(session, new Request('https://api.example/x'), {
+        fetch,
+        authorization: async (token) => `Custom ${token.accessToken.length}:${token.accessToken}`,
+      });
+      expect(response.status).toBe(200);
+      expect(provider.requests).toBe(2);
+      const [first, second] = seen as [string, string];
+      expect(first).toMatch(/^Custom \d+:ey/);
+      expect(second).toBe(`Custom ${(await session.getToken()).accessToken.length}:${(await session.getToken()).accessToken}`);
+      expect(second).not.toBe(first);
+      const api = createClient(session, { fetch: (input, init) => fetch(input as Request, init), authorization: (token) => `Other ${token.accessToken}` });
+      await api.get('https://api.example/y');
+      expect(seen[2]).toBe(`Other ${(await session.getToken()).accessToken}`);
+    } finally {
+      await session.close();
     }
   });
 });
