@@ -1,42 +1,32 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { exportPKCS8, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DENO, denoApp } from '../support/deno-app.js';
 import { startEarthEngineServer, type EarthEngineServer } from '../support/geo-servers.js';
 import { startGoogleTokenServer, type GoogleTokenServer, type ServiceAccount } from '../support/google-token-server.js';
 
 /**
  * googleServiceAccount in real Deno (the `deno` npm package's binary), running the packed package from an app's
- * node_modules, against the Google token stand-in (it verifies every assertion with jose) and the Earth Engine one.
+ * node_modules (set up by test/support/deno-app.ts), against the Google token stand-in (it verifies every assertion with
+ * jose) and the Earth Engine one. Fixture: test/deno/service-account/.
  */
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const app = path.join(root, 'test-results/deno-service-account-app');
-const deno = path.join(root, 'node_modules/.bin/deno');
+const deno = DENO;
+let app = '';
 
 let google: GoogleTokenServer;
 let ee: EarthEngineServer;
 let account: ServiceAccount;
 
 beforeAll(async () => {
-  if (!existsSync(path.join(root, 'dist/jwt.js'))) throw new Error('build first (npm test does)');
   google = await startGoogleTokenServer();
   ee = await startEarthEngineServer((token) => google.isValid(token));
   account = await google.addAccount('ee-deno');
-  rmSync(app, { recursive: true, force: true });
-  const installed = path.join(app, 'node_modules/shared-session');
-  mkdirSync(installed, { recursive: true });
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', app], { cwd: root });
-  const [{ filename }] = JSON.parse(stdout) as [{ filename: string }];
-  await run('tar', ['-xzf', path.join(app, filename), '-C', installed, '--strip-components=1']);
-  cpSync(path.join(import.meta.dirname, 'fixtures/service_account.ts'), path.join(app, 'service_account.ts'));
-  mkdirSync(path.join(app, 'node_modules/@types'));
-  symlinkSync(path.join(root, 'node_modules/@types/node'), path.join(app, 'node_modules/@types/node'));
-  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ type: 'module', private: true }));
-  writeFileSync(path.join(app, 'deno.json'), JSON.stringify({ nodeModulesDir: 'manual' }));
+  app = await denoApp('deno-service-account-app', path.join(import.meta.dirname, 'service-account'));
 }, 120_000);
 
 afterAll(async () => {
