@@ -61,7 +61,8 @@ export interface GoogleTokenServer {
 const GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 
 function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+  // Any origin, as a browser page calling the endpoint needs (a form POST is a simple request: no preflight).
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'access-control-allow-origin': '*' }).end(JSON.stringify(body));
 }
 
 export async function startGoogleTokenServer(): Promise<GoogleTokenServer> {
