@@ -127,10 +127,23 @@ it('waiting longer than `timeout` for another process → timeout error', async 
 it('a corrupt record is deleted and reported (corrupt_storage), never a crash', async () => {
   const { session, errors, key } = await open('redis');
   const tokenKey = keysFor('shared-session:', key).token;
-  await redis.cli('SET', tokenKey, '{"v":1,"token":{"accessToken":42}}');
+  await redis.cli('SET', tokenKey, '{"v":2,"token":{"accessToken":42}}', 'PX', '60000');
   const token = await session.getToken();
   expect(errors.map((error) => error.code)).toEqual(['corrupt_storage']);
-  expect(JSON.parse(await redis.cli('GET', tokenKey))).toMatchObject({ v: 1, token: { accessToken: token.accessToken } });
+  expect(JSON.parse(await redis.cli('GET', tokenKey))).toMatchObject({ v: 2, token: { accessToken: token.accessToken } });
+  expect(tokens.stats.tokenRequests).toBe(1);
+});
+
+it('records that would never expire (no TTL) are not ours: deleted and reported, never adopted or obeyed', async () => {
+  const { session, errors, key } = await open('ioredis');
+  const { token: tokenKey, failure: failureKey } = keysFor('shared-session:', key);
+  // A well-formed token and a remembered failure, both without a TTL: a token "valid forever", a wait "forever".
+  await redis.cli('SET', tokenKey, JSON.stringify({ v: 2, token: { accessToken: 'forever', tokenType: 'Bearer', lifetime: 3_600_000 } }));
+  await redis.cli('SET', failureKey, JSON.stringify({ v: 2, code: 'rate_limited', lease: 'x.y' }));
+  const token = await session.getToken();
+  expect(token.accessToken).not.toBe('forever');
+  expect(errors.map((error) => error.code)).toEqual(['corrupt_storage', 'corrupt_storage']);
+  expect(await redis.cli('EXISTS', failureKey)).toBe('0\n');
   expect(tokens.stats.tokenRequests).toBe(1);
 });
 
@@ -139,11 +152,12 @@ it('forged or malformed Pub/Sub messages are reported (invalid_message) and neve
   const token = await session.getToken();
   const { channel } = keysFor('shared-session:', key);
   await redis.cli('PUBLISH', channel, 'not json');
-  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 1, from: 'x', type: 'token', token: { accessToken: 'forged' } }));
-  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 1, from: 'x', type: 'failed', code: 'closed' }));
-  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 1, from: 'x', type: 'clear' }));
-  await expect.poll(() => errors.length).toBe(4);
-  expect(errors.map((error) => error.code)).toEqual(['invalid_message', 'invalid_message', 'invalid_message', 'invalid_message']);
+  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 2, from: 'x', type: 'token', token: { accessToken: 'forged' } }));
+  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 2, from: 'x', type: 'failed', lease: 'x.y', code: 'closed' }));
+  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 2, from: 'x', type: 'clear', epoch: -1 }));
+  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 1, from: 'x', type: 'clear', at: Date.now() }));
+  await expect.poll(() => errors.length).toBe(5);
+  expect(errors.map((error) => error.code)).toEqual(Array(5).fill('invalid_message'));
   expect((await session.getToken()).accessToken).toBe(token.accessToken);
 });
 
