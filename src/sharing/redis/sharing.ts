@@ -362,8 +362,10 @@ class RedisLink implements SharedLink, ChannelListener {
     const { token } = set;
     const ttl = Math.floor(token.expiresAt - this.#peer.clock.now());
     if (ttl <= 0) {
-      await this.#release(fence).catch(() => undefined);
-      return token;
+      // Expired on arrival (the core refuses it too): a failure for whoever waits, never a token to store.
+      const expired = new SessionError('invalid_response', 'The token endpoint sent a token that had expired when it arrived');
+      await this.#releaseFailed(fence, expired).catch(() => undefined);
+      throw expired;
     }
     const { lock, channel } = this.#keys;
     const message = encodeMessage(this.#id, { type: 'token', lease: fence });
