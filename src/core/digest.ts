@@ -5,18 +5,36 @@ import { sha256 } from '@noble/hashes/sha2.js';
 // is not in every runtime. @noble/hashes is audited, dependency-free and runs in browsers, Deno, workerd and Node.
 
 const encoder = new TextEncoder();
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /**
- * A short, collision-resistant key for `input`: the first 132 bits of its SHA-256 (of the UTF-8 encoding) as 22
- * base64url characters. That keeps a birthday attack above 2^64 work while a pooled key stays small in memory.
+ * A short, collision-resistant key for `input`: the first 132 bits of its SHA-256 as 22 base64url characters. That
+ * keeps a birthday attack above 2^64 work while a pooled key stays small in memory.
  */
 export function hashKey(input: string): string {
-  const digest = sha256(encoder.encode(input));
+  const digest = sha256(bytesOf(input));
   let out = '';
   for (let i = 0; i < 18; i += 3) {
     const n = (digest[i]! << 16) | (digest[i + 1]! << 8) | digest[i + 2]!;
     out += ALPHABET[(n >>> 18) & 63]! + ALPHABET[(n >>> 12) & 63]! + ALPHABET[(n >>> 6) & 63]! + ALPHABET[n & 63]!;
   }
   return out.slice(0, 22);
+}
+
+/**
+ * The bytes that identify `input`: its UTF-8 encoding, which is lossless for well-formed strings. UTF-8 turns every
+ * lone surrogate into U+FFFD, which would merge `'a\uD800'` and `'a\uDFFF'`; such strings are hashed as their
+ * UTF-16 code units behind a 0xFF byte instead, a byte that never occurs in UTF-8, so no two strings share bytes.
+ */
+function bytesOf(input: string): Uint8Array {
+  if (!LONE_SURROGATE.test(input)) return encoder.encode(input);
+  const bytes = new Uint8Array(1 + input.length * 2);
+  bytes[0] = 0xff;
+  for (let index = 0; index < input.length; index++) {
+    const unit = input.charCodeAt(index);
+    bytes[1 + index * 2] = unit >>> 8;
+    bytes[2 + index * 2] = unit & 0xff;
+  }
+  return bytes;
 }

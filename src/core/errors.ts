@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'invalid_credentials'
   | 'token_expired'
   | 'token_rejected'
+  // Signed out: the session's refresh token is spent or revoked, so no token can be had until the user signs in again
+  | 'login_required'
   | 'closed'
   | 'invalid_options'
   // Sharing between contexts

@@ -2,10 +2,19 @@ import * as z from 'zod/mini';
 
 const nonEmpty = z.string().check(z.minLength(1));
 
+/**
+ * An access token as RFC 6749 (Appendix A.12) defines it: visible ASCII and spaces only. It goes into an
+ * `Authorization` header as is, so a CR, LF or other control character would be a header injection, and `Headers`
+ * would throw an error that quotes it.
+ */
+const accessToken = z.string().check(z.regex(/^[\x20-\x7e]+$/));
+/** A token type (RFC 6749 Appendix A.13): letters, digits, `-`, `.` and `_`. */
+const tokenType = z.string().check(z.regex(/^[\w.-]+$/));
+
 /** A successful token response (RFC 6749 §5.1). Unknown members are allowed and ignored. */
 export const tokenResponseSchema = z.looseObject({
-  access_token: nonEmpty,
-  token_type: z.optional(z.string()),
+  access_token: accessToken,
+  token_type: z.optional(tokenType),
   // Some servers send numbers as strings; anything else that is not a positive finite number is rejected below.
   expires_in: z.optional(z.union([z.number(), z.string()])),
   refresh_token: z.optional(nonEmpty),
@@ -20,8 +29,8 @@ export const oauthErrorSchema = z.looseObject({
 
 /** The token as it is stored and sent between contexts (versioned by the envelope that carries it). */
 export const tokenSchema = z.object({
-  accessToken: nonEmpty,
-  tokenType: nonEmpty,
+  accessToken,
+  tokenType,
   expiresAt: z.number().check(z.positive()),
   issuedAt: z.number().check(z.nonnegative()),
   scope: z.optional(z.string()),

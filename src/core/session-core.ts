@@ -3,7 +3,7 @@ import { abortError, isSessionError, SessionError } from './errors.js';
 import { Emitter } from './events.js';
 import type { TokenProvider } from '../providers/provider.js';
 import type { SharedLink, Sharing, SharingPeer } from '../sharing/sharing.js';
-import { type Freshness, isNewer, isUsable, refreshAt, type Token, type TokenSet } from './token.js';
+import { boundedByClock, type Freshness, isExpired, isNewer, isUsable, refreshAt, type Token, type TokenSet } from './token.js';
 
 /** Where a token that became current came from. */
 export type TokenSource = 'endpoint' | 'storage' | 'remote';
@@ -33,6 +33,8 @@ export interface CoreSettings {
 // setTimeout overflows past 2^31-1 ms and fires at once.
 const MAX_TIMER = 2_147_483_647;
 const RETRY_REFRESH_AFTER = 5_000;
+/** The longest a failure's `retryAfter` is remembered: a server asking for more is asked again after this. */
+const MAX_REMEMBERED_FAILURE = 3_600_000;
 
 /**
  * The state of one credential in one context, shared by every `Session` handle created for it.
@@ -58,6 +60,10 @@ export class SessionCore implements SharingPeer {
   #closed = false;
   /** Bumped by every sign-out; a token fetched across one is discarded. */
   #generation = 0;
+  /** A failure the server asked us to wait out (its `retryAfter`): until then every caller gets it, none asks again. */
+  #backoff: { readonly error: SessionError; readonly until: number } | undefined;
+  /** Signed out while the provider depends on its refresh token: that token is spent or revoked, so never sent again. */
+  #signedOut = false;
   #handles = 0;
 
   constructor(settings: CoreSettings, registry: Map<string, SessionCore>) {
@@ -110,14 +116,22 @@ export class SessionCore implements SharingPeer {
     const freshness = this.provider.canRefresh ? need : { ...need, refreshBeforeExpiry: 0 };
     if (isUsable(this.#token, this.clock.now(), freshness)) return this.#token;
     // A flight started by another caller may bring back a token that is not good enough for this one (the token it
-    // rejected, or too short for its minValidity): then fly once more, rejecting that token, and take what comes.
+    // rejected, or too short for its minValidity): then fly once more, rejecting that token, and take what comes —
+    // unless the clock calls it expired or it is the very token this caller reported as rejected.
     let wanted = freshness;
     for (let round = 0; ; round++) {
       this.#flight ??= this.#renew(wanted);
-      const token = await raceAbort(this.#flight, signal);
-      const { accessToken } = token;
-      if (round > 0 || isUsable(token, this.clock.now(), wanted)) return token;
-      wanted = { ...wanted, rejected: accessToken };
+      const token: Token = await raceAbort(this.#flight, signal);
+      const now = this.clock.now();
+      if (isGoodEnough(token, now, wanted)) return token;
+      if (round > 0) {
+        if (isExpired(token, now)) throw new SessionError('token_expired', 'No unexpired token could be obtained');
+        if (token.accessToken === need.rejected) {
+          throw new SessionError('token_rejected', 'The only token to be had is the one the API rejected');
+        }
+        return token;
+      }
+      wanted = { ...wanted, rejected: token.accessToken };
     }
   }
 
@@ -140,19 +154,28 @@ export class SessionCore implements SharingPeer {
         return undefined;
       });
       if (abort.signal.aborted) throw abortError(abort.signal);
-      if (stored !== undefined && isUsable(stored.token, this.clock.now(), need)) {
-        this.#adopt(stored.token, 'storage');
-        return stored.token;
+      const now = this.clock.now();
+      const storedToken = stored && boundedByClock(stored.token, now);
+      if (storedToken !== undefined && isUsable(storedToken, now, need)) {
+        this.#adopt(storedToken, 'storage');
+        return storedToken;
       }
+      const refusal = this.#refusal();
+      if (refusal !== undefined) throw refusal;
       const set = await this.#link.obtain(need.rejected);
       if (abort.signal.aborted) throw abortError(abort.signal);
-      this.#adopt(set.token, 'remote');
-      return set.token;
+      const token = boundedByClock(set.token, this.clock.now());
+      this.#adopt(token, 'remote');
+      return token;
     };
     return run()
       .catch((error: unknown) => {
         const failure = toSessionError(error, 'request_failed', 'The token could not be obtained');
-        this.report(failure);
+        // A refusal is this session's state, told once (`cleared`, or the failure that started the back-off).
+        if (!refusals.has(failure)) {
+          this.#remember(failure);
+          this.report(failure);
+        }
         throw failure;
       })
       .finally(() => {
@@ -163,10 +186,35 @@ export class SessionCore implements SharingPeer {
       });
   }
 
-  /** Makes `token` current unless it is older than what we hold. */
+  /**
+   * Why no token request may be sent now, if one must not: signed out with a spent refresh token, or inside the
+   * `retryAfter` of a failure (a 429 with `Retry-After`, an endpoint that stayed down), which every caller then gets
+   * with the time that is left — in this context, and in those that ask this one.
+   */
+  #refusal(): SessionError | undefined {
+    if (this.#signedOut) return refusal(new SessionError('login_required', 'Signed out: the session needs a new sign-in'));
+    const backoff = this.#backoff;
+    if (backoff === undefined) return undefined;
+    const left = backoff.until - this.clock.now();
+    if (left <= 0) {
+      this.#backoff = undefined;
+      return undefined;
+    }
+    const { code, message, status, oauthError } = backoff.error;
+    return refusal(new SessionError(code, message, { status, oauthError, retryAfter: left }));
+  }
+
+  /** Keeps a failure that says how long to wait, so that nobody asks the endpoint again before then. */
+  #remember(error: SessionError): void {
+    const { retryAfter } = error;
+    if (retryAfter === undefined || !(retryAfter > 0)) return;
+    this.#backoff = { error, until: this.clock.now() + Math.min(retryAfter, MAX_REMEMBERED_FAILURE) };
+  }
+
+  /** Makes `token` current unless it is older than what we hold, or expired. */
   #adopt(token: Token, source: TokenSource): boolean {
     if (this.#token !== undefined && this.#token.accessToken === token.accessToken) return true;
-    if (!isNewer(token, this.#token)) return false;
+    if (!isNewer(token, this.#token) || isExpired(token, this.clock.now())) return false;
     this.#token = token;
     this.#schedule();
     this.#emit('token', token, source);
@@ -177,6 +225,7 @@ export class SessionCore implements SharingPeer {
   #drop(): void {
     this.#token = undefined;
     this.#generation++;
+    if (this.provider.usesRefreshToken) this.#signedOut = true;
     this.#cancelTimer();
     this.#flightAbort?.abort(new SessionError('aborted', 'The session was cleared'));
     this.#flight = undefined;
@@ -221,19 +270,32 @@ export class SessionCore implements SharingPeer {
   }
 
   async fetchToken(refreshToken?: string): Promise<TokenSet> {
+    const refusal = this.#refusal();
+    if (refusal !== undefined) throw refusal;
     const signal = this.#flightAbort?.signal ?? new AbortController().signal;
     const generation = this.#generation;
-    const set: TokenSet = await this.provider.fetchToken({ signal, fetch: this.#fetch, clock: this.clock, refreshToken });
+    let set: TokenSet;
+    try {
+      set = await this.provider.fetchToken({ signal, fetch: this.#fetch, clock: this.clock, refreshToken });
+    } catch (error) {
+      // Fetched for another context too: what the server said about waiting holds for every caller here.
+      if (isSessionError(error)) this.#remember(error);
+      throw error;
+    }
     if (signal.aborted) throw abortError(signal);
     // Fetched for another context (no flight of ours to abort) while a sign-out happened.
     if (generation !== this.#generation) throw new SessionError('aborted', 'The session was cleared');
+    // `expiresAt` counts from when the request was sent: an answer slower than the token's life brings a dead token.
+    if (isExpired(set.token, this.clock.now())) {
+      throw new SessionError('invalid_response', 'The token had expired by the time the token endpoint answered');
+    }
     this.#emit('authenticated', set.token);
     this.#adopt(set.token, 'endpoint');
     return set;
   }
 
   receiveToken(token: Token): boolean {
-    return this.#adopt(token, 'remote');
+    return this.#adopt(boundedByClock(token, this.clock.now()), 'remote');
   }
 
   receiveClear(): void {
@@ -250,6 +312,19 @@ export class SessionCore implements SharingPeer {
   report(error: SessionError): void {
     this.#emit('error', error);
   }
+}
+
+/** The errors a core made up to refuse a request (see `#refusal`), as opposed to failures that happened. */
+const refusals = new WeakSet<SessionError>();
+
+function refusal(error: SessionError): SessionError {
+  refusals.add(error);
+  return error;
+}
+
+/** `isUsable` for a token known to exist (no narrowing of the caller's variable to `never` when it is not). */
+function isGoodEnough(token: Token, now: number, need: Freshness): boolean {
+  return isUsable(token, now, need);
 }
 
 function toSessionError(error: unknown, code: SessionError['code'], message: string): SessionError {

@@ -50,6 +50,22 @@ export function isUsable(token: Token | undefined, now: number, need: Freshness)
   return now < refreshAt(token, need.refreshBeforeExpiry);
 }
 
+/** Whether `token` has expired at `now` (however fresh or stale the caller needs it: expired is never usable). */
+export function isExpired(token: Token, now: number): boolean {
+  return token.expiresAt <= now;
+}
+
+/**
+ * `token` with its timestamps bounded by the receiver's clock, for every token read from a message or a record: a
+ * token cannot have been requested in the future. A forged or skewed `issuedAt` ahead of `now` would otherwise make
+ * it "newer" than every token the endpoint will ever issue, so it could never be replaced. The lifetime is kept
+ * (`expiresAt - issuedAt`), never lengthened.
+ */
+export function boundedByClock(token: Token, now: number): Token {
+  if (token.issuedAt <= now) return token;
+  return { ...token, issuedAt: now, expiresAt: now + Math.max(0, token.expiresAt - token.issuedAt) };
+}
+
 /** Strictly newer: used to ignore stale messages and records. */
 export function isNewer(candidate: Token, current: Token | undefined): boolean {
   return (

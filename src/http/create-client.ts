@@ -5,6 +5,9 @@ import { isSessionError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 
 
+/** ky's default `retry.statusCodes`. */
+const RETRIED_STATUS_CODES: readonly number[] = [408, 413, 429, 500, 502, 503, 504];
+
 /** Options of `createClient`: ky's own, plus the ceiling on how long a `Retry-After` may make us wait. */
 export interface ClientOptions extends Options {
   /**
@@ -47,9 +50,14 @@ export function createClient(session: Session, options: ClientOptions = {}): KyI
         const userDecision = await retryOptions.shouldRetry?.(state);
         if (userDecision !== undefined) return userDecision;
         const response = (state.error as { response?: Response }).response;
-        const wait = response === undefined ? undefined : parseRetryAfter(response.headers.get('retry-after'), Date.now());
-        // A server that asks for more patience than we allow: fail now rather than retry early.
-        return wait !== undefined && wait > maxRetryAfter ? false : undefined;
+        const header = response?.headers.get('retry-after');
+        if (response === undefined || header === null || header === undefined) return undefined;
+        const wait = parseRetryAfter(header, Date.now());
+        // Garbage (`soon`): ky would wait the whole maxRetryAfter for it; retry with the normal back-off instead,
+        // where the status is one ky retries.
+        if (wait === undefined) return (retryOptions.statusCodes ?? RETRIED_STATUS_CODES).includes(response.status) ? true : undefined;
+        // A server that asks for more patience than we allow (an infinite value too): fail now rather than retry early.
+        return wait > maxRetryAfter ? false : undefined;
       },
     },
   });

@@ -55,7 +55,12 @@ export async function fetchWithToken(session: Session, request: Request, options
 /** The request and the init that add the header: fetch builds one Request from both, so we build none. */
 function withAuthorization(request: Request, value: string): [Request, RequestInit] {
   const headers = new Headers(request.headers);
-  headers.set('authorization', value);
+  try {
+    headers.set('authorization', value);
+  } catch {
+    // Every token is validated where it enters; this guards the header anyway, without the TypeError that quotes it.
+    throw new SessionError('invalid_response', 'The token cannot be sent in an Authorization header');
+  }
   // The token is the credential: cookies would make a cross-origin API's `Access-Control-Allow-Origin: *` invalid.
   return [request, request.mode === 'no-cors' ? { headers, mode: 'cors', credentials: 'same-origin' } : { headers }];
 }

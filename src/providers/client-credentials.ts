@@ -1,3 +1,4 @@
+import { hashKey } from '../core/digest.js';
 import { SessionError } from '../core/errors.js';
 import type { TokenProvider } from './provider.js';
 import { requestToken, type TokenRequestOptions } from './token-request.js';
@@ -6,7 +7,7 @@ export interface ClientCredentialsOptions extends TokenRequestOptions {
   /** The token endpoint, e.g. `https://services.sentinel-hub.com/auth/realms/main/protocol/openid-connect/token`. */
   readonly tokenUrl: string;
   readonly clientId: string;
-  /** Kept in this provider's closure only: never stored, broadcast, logged or put in a key. */
+  /** Kept in this provider's closure only: never stored, broadcast or logged; the key holds only a SHA-256 digest. */
   readonly clientSecret: string;
   /** Space-separated scopes. */
   readonly scope?: string | undefined;
@@ -25,7 +26,16 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenProvi
   requireString('clientId', clientId);
   requireString('clientSecret', clientSecret);
   return {
-    key: credentialKey('client_credentials', tokenUrl, clientId, scope, audience),
+    key: credentialKey(
+      'client_credentials',
+      tokenUrl,
+      clientId,
+      scope,
+      audience,
+      authMethod,
+      formKey(extraParams),
+      secretDigest(clientSecret),
+    ),
     canRefresh: true,
     usesRefreshToken: false,
     fetchToken(context) {
@@ -51,9 +61,34 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
   return `Basic ${btoa(String.fromCharCode(...bytes))}`;
 }
 
-/** A readable key made only of public parts of a credential. */
+/**
+ * The key of a credential: everything that makes its tokens different (grant, endpoint, client, every request
+ * parameter) and digests of its secrets, never a secret in clear. Two providers share a session only when the same
+ * request would be sent, so a wrong secret never joins the session of the right one.
+ */
 export function credentialKey(...parts: ReadonlyArray<string | undefined>): string {
-  return parts.map((part) => encodeURIComponent(part ?? '')).join('|');
+  return parts.map((part) => encodePart(part ?? '')).join('|');
+}
+
+function encodePart(part: string): string {
+  try {
+    return encodeURIComponent(part);
+  } catch {
+    // A URIError for a lone surrogate: such a string cannot be sent in a request either, and must not merge keys.
+    throw new SessionError('invalid_options', 'Credential options must be well-formed strings (no lone surrogates)');
+  }
+}
+
+/** A collision-resistant digest of a secret, for keys: tells secrets apart without keeping them. */
+export function secretDigest(secret: string | undefined): string | undefined {
+  return secret === undefined ? undefined : `sha256:${hashKey(`shared-session secret\u0000${secret}`)}`;
+}
+
+/** The extra form parameters as a key part: sorted by name, so that the order they were given in does not matter. */
+export function formKey(params: Readonly<Record<string, string>> | undefined): string | undefined {
+  if (params === undefined) return undefined;
+  const entries = Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.length === 0 ? undefined : entries.map(([name, value]) => `${encodePart(name)}=${encodePart(value)}`).join('&');
 }
 
 export function requireString(name: string, value: unknown): asserts value is string {

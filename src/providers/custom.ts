@@ -2,7 +2,7 @@ import { SessionError } from '../core/errors.js';
 import { tokenSchema } from '../core/schemas.js';
 import type { Token } from '../core/token.js';
 import type { TokenProvider } from './provider.js';
-import { requireString } from './client-credentials.js';
+import { credentialKey, requireString } from './client-credentials.js';
 
 export interface CustomProviderOptions {
   /** Identifies the credential (e.g. a user id); sessions with the same key share one token. No secrets. */
@@ -15,7 +15,7 @@ export interface CustomProviderOptions {
 export function customProvider(options: CustomProviderOptions): TokenProvider {
   requireString('key', options.key);
   return {
-    key: `custom|${encodeURIComponent(options.key)}`,
+    key: credentialKey('custom', options.key),
     canRefresh: true,
     usesRefreshToken: false,
     async fetchToken({ signal }) {

@@ -1,20 +1,24 @@
+import { hashKey } from '../core/digest.js';
 import { SessionError } from '../core/errors.js';
-import { fingerprint } from '../core/fingerprint.js';
 import type { TokenProvider } from './provider.js';
-import { basicAuthorization, credentialKey, requireString } from './client-credentials.js';
+import { basicAuthorization, credentialKey, requireString, secretDigest } from './client-credentials.js';
+import { Rotation } from './rotations.js';
 import { requestToken, type TokenRequestOptions } from './token-request.js';
 
 export interface RefreshTokenGrantOptions extends TokenRequestOptions {
   readonly tokenUrl: string;
   readonly clientId: string;
-  /** The refresh token to start from. After a rotation, only the newest one is ever sent. */
+  /**
+   * The refresh token to start from. After a rotation, only the newest one is ever sent: a provider created again
+   * in this process from a token that was already exchanged continues from the newest one instead.
+   */
   readonly refreshToken: string;
   /** For confidential clients; sent with `client_secret_post` unless `authMethod` says otherwise. */
   readonly clientSecret?: string | undefined;
   readonly authMethod?: 'client_secret_post' | 'client_secret_basic' | undefined;
   readonly scope?: string | undefined;
   /**
-   * Tells the sessions of one user apart. Default: a fingerprint of the initial refresh token, so two users of one
+   * Tells the sessions of one user apart. Default: a SHA-256 digest of the initial refresh token, so two users of one
    * client never share a session.
    */
   readonly key?: string | undefined;
@@ -31,21 +35,30 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvi
   requireString('tokenUrl', tokenUrl);
   requireString('clientId', clientId);
   requireString('refreshToken', options.refreshToken);
-  let current = options.refreshToken;
-  // Refresh tokens already exchanged; only ever a handful, and none until the first rotation.
-  let spent: Set<string> | undefined;
+  const key = credentialKey(
+    'refresh_token',
+    tokenUrl,
+    clientId,
+    scope,
+    authMethod,
+    secretDigest(clientSecret),
+    options.key ?? hashKey(options.refreshToken),
+  );
+  // What this process knows of the grant's rotations: a session evicted from a pool and created again from the
+  // app's original refresh token must not send it a second time.
+  const rotation = new Rotation(key, options.refreshToken);
 
   return {
-    key: credentialKey('refresh_token', tokenUrl, clientId, scope, options.key ?? fingerprint(options.refreshToken)),
+    key,
     canRefresh: true,
     usesRefreshToken: true,
     async fetchToken(context) {
       // A newer token from shared storage (another context rotated it) wins over ours, unless we already spent it.
-      if (context.refreshToken !== undefined && spent?.has(context.refreshToken) !== true) current = context.refreshToken;
-      if (spent?.has(current) === true) {
+      if (context.refreshToken !== undefined) rotation.offer(context.refreshToken);
+      const sent = rotation.current;
+      if (rotation.isSpent(sent)) {
         throw new SessionError('invalid_grant', 'The refresh token was already used and no newer one is known');
       }
-      const sent = current;
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: sent });
       if (scope !== undefined) form.set('scope', scope);
       const headers: Record<string, string> = {};
@@ -57,11 +70,10 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvi
       }
       const set = await requestToken(tokenUrl, form, headers, context, options);
       if (set.refreshToken !== undefined && set.refreshToken !== sent) {
-        (spent ??= new Set()).add(sent);
-        current = set.refreshToken;
-        onRotate?.(current);
+        rotation.rotated(sent, set.refreshToken);
+        onRotate?.(set.refreshToken);
       }
-      return { token: set.token, refreshToken: current };
+      return { token: set.token, refreshToken: rotation.current };
     },
   };
 }

@@ -1,7 +1,8 @@
 import { SessionError } from '../core/errors.js';
-import { fingerprint } from '../core/fingerprint.js';
+import { hashKey } from '../core/digest.js';
+import { tokenSchema } from '../core/schemas.js';
 import type { TokenProvider } from './provider.js';
-import { requireString } from './client-credentials.js';
+import { credentialKey, requireString } from './client-credentials.js';
 
 export interface StaticTokenOptions {
   readonly accessToken: string;
@@ -9,7 +10,7 @@ export interface StaticTokenOptions {
   readonly expiresAt?: number | undefined;
   /** Default `Bearer`. */
   readonly tokenType?: string | undefined;
-  /** Tells static sessions apart. Default: a fingerprint of the access token. */
+  /** Tells static sessions apart. Default: a SHA-256 digest of the access token. */
   readonly key?: string | undefined;
 }
 
@@ -20,9 +21,13 @@ export interface StaticTokenOptions {
 export function staticToken(options: StaticTokenOptions): TokenProvider {
   const { accessToken, expiresAt = Number.MAX_SAFE_INTEGER, tokenType = 'Bearer' } = options;
   requireString('accessToken', accessToken);
+  if (!tokenSchema.safeParse({ accessToken, tokenType, expiresAt, issuedAt: 0 }).success) {
+    // Never quoted: the message must not carry the token.
+    throw new SessionError('invalid_options', 'staticToken needs a token and type that can be sent in a header, and a positive expiresAt');
+  }
   let issuedAt: number | undefined;
   return {
-    key: `static|${encodeURIComponent(options.key ?? fingerprint(accessToken))}`,
+    key: credentialKey('static', options.key ?? hashKey(accessToken)),
     canRefresh: false,
     usesRefreshToken: false,
     fetchToken({ clock }) {

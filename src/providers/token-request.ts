@@ -61,9 +61,20 @@ export async function sendWithRetries<T>(
     if ('value' in outcome) return outcome.value;
     const { retry } = outcome;
     const wait = outcome.wait ?? jittered(policy.backoff * 2 ** (attempt - 1));
-    if (attempt >= policy.attempts || wait > policy.maxDelay) throw retry;
+    if (attempt >= policy.attempts || wait > policy.maxDelay) throw withBackoff(retry, wait);
     await delay(wait, context.signal);
   }
+}
+
+/**
+ * The final failure of a retry chain, saying how long to wait before the next one: the server's `Retry-After`, or
+ * the back-off the chain would have waited next. The session remembers it, so that nobody (in this context or any
+ * that shares it) calls a rate-limiting or failing endpoint again before then.
+ */
+function withBackoff(error: SessionError, wait: number): SessionError {
+  if (error.retryAfter !== undefined) return error;
+  const { code, message, status } = error;
+  return new SessionError(code, message, { status, retryAfter: Math.round(wait), cause: error.cause });
 }
 
 /** POSTs a form to a token endpoint and returns the validated token set (see `sendWithRetries`). */
@@ -103,38 +114,47 @@ async function sendOnce<T>(
   const { signal, clock } = context;
   if (signal.aborted) throw abortError(signal);
   const sentAt = clock.now();
-  let response: Response;
+  // The attempt's timeout is a timer we hold, not `AbortSignal.timeout`: Node 20's `AbortSignal.any` keeps only a weak
+  // reference to its inputs, so a collected timeout signal would never fire and the attempt would hang for ever.
+  const timer = new AbortController();
+  const timeoutId = setTimeout(() => timer.abort(new DOMException(`${server} did not answer in time`, 'TimeoutError')), timeout);
   try {
-    response = await context.fetch(url, { ...init, signal: AbortSignal.any([signal, AbortSignal.timeout(timeout)]) });
-  } catch (error) {
-    if (signal.aborted) throw abortError(signal);
-    const timedOut = error instanceof Error && error.name === 'TimeoutError';
-    return {
-      retry: new SessionError(
-        timedOut ? 'timeout' : 'endpoint_unavailable',
-        timedOut ? `${server} did not answer in time` : `${server} could not be reached`,
-        { cause: error },
-      ),
-    };
+    let response: Response;
+    try {
+      response = await context.fetch(url, { ...init, signal: AbortSignal.any([signal, timer.signal]) });
+    } catch (error) {
+      if (signal.aborted) throw abortError(signal);
+      const timedOut = timer.signal.aborted;
+      return {
+        retry: new SessionError(
+          timedOut ? 'timeout' : 'endpoint_unavailable',
+          timedOut ? `${server} did not answer in time` : `${server} could not be reached`,
+          { cause: error },
+        ),
+      };
+    }
+    const { status } = response;
+    const text = await readBody(response, signal, timer.signal, server);
+    const retryAfter = parseRetryAfter(response.headers.get('retry-after'), clock.now());
+    if (status === 429) {
+      const retry = new SessionError('rate_limited', `${server} is rate limiting this client (429)`, { status, retryAfter });
+      return { retry, wait: retryAfter };
+    }
+    if (status >= 500) {
+      return { retry: new SessionError('endpoint_unavailable', `${server} failed (${status})`, { status, retryAfter }), wait: retryAfter };
+    }
+    return { value: read(response, text, sentAt) };
+  } finally {
+    clearTimeout(timeoutId);
   }
-  const { status } = response;
-  const text = await readBody(response, signal);
-  const retryAfter = parseRetryAfter(response.headers.get('retry-after'), clock.now());
-  if (status === 429) {
-    const retry = new SessionError('rate_limited', `${server} is rate limiting this client (429)`, { status, retryAfter });
-    return { retry, wait: retryAfter };
-  }
-  if (status >= 500) {
-    return { retry: new SessionError('endpoint_unavailable', `${server} failed (${status})`, { status, retryAfter }), wait: retryAfter };
-  }
-  return { value: read(response, text, sentAt) };
 }
 
-async function readBody(response: Response, signal: AbortSignal): Promise<string> {
+async function readBody(response: Response, signal: AbortSignal, timeout: AbortSignal, server: string): Promise<string> {
   try {
     return await response.text();
   } catch (error) {
     if (signal.aborted) throw abortError(signal);
+    if (timeout.aborted) throw new SessionError('timeout', `${server} did not answer in time`, { status: response.status });
     throw new SessionError('invalid_response', 'The response could not be read', {
       status: response.status,
       cause: error,

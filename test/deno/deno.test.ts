@@ -32,7 +32,7 @@ beforeAll(async () => {
   rmSync(app, { recursive: true, force: true });
   const installed = path.join(app, 'node_modules/shared-session');
   mkdirSync(installed, { recursive: true });
-  const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', app], { cwd: root });
+  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', app], { cwd: root });
   const [{ filename }] = JSON.parse(stdout) as [{ filename: string }];
   await run('tar', ['-xzf', path.join(app, filename), '-C', installed, '--strip-components=1']);
   for (const file of readdirSync(path.join(import.meta.dirname, 'fixtures'))) {

@@ -178,7 +178,8 @@ it('an explicit subscriber connection is used, and stays open after the session 
   const subscriber = client.duplicate();
   cleanups.push(() => subscriber.disconnect());
   const clientId = `failures-${++clientNumber}`;
-  const { secret } = tokens.addClient(clientId);
+  // The same secret as `open` registers: one credential (the key holds a digest of the secret).
+  const { secret } = tokens.addClient(clientId, `secret-of-${clientId}`);
   const provider = clientCredentials({ tokenUrl: tokens.tokenUrl, clientId, clientSecret: secret });
   const session = createSession({ provider, sharing: redisSharing({ client, subscriber }) });
   const other = await open('redis', {}, clientId);

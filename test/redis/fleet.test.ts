@@ -48,7 +48,7 @@ function config(library: 'redis' | 'ioredis', extra: Partial<WorkerConfig> = {})
 }
 
 function tokenKey(worker: WorkerConfig): string {
-  const { key } = clientCredentials({ tokenUrl: worker.tokenUrl, clientId: worker.clientId, clientSecret: 'x' });
+  const { key } = clientCredentials({ tokenUrl: worker.tokenUrl, clientId: worker.clientId, clientSecret: worker.clientSecret });
   return keysFor('shared-session:', key).token;
 }
 
