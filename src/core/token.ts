@@ -74,13 +74,3 @@ export function isNewer(candidate: Token, current: Token | undefined): boolean {
     (candidate.issuedAt === current.issuedAt && candidate.expiresAt > current.expiresAt)
   );
 }
-
-/**
- * `token` as this context may trust it: a token read from a message or record cannot have been issued in this
- * clock's future. When `issuedAt` is after `now`, the token is moved back to `now` with its lifetime unchanged, so
- * a forged or skewed timestamp never makes a token live longer than it said.
- */
-export function boundedByClock(token: Token, now: number): Token {
-  if (token.issuedAt <= now) return token;
-  return { ...token, issuedAt: now, expiresAt: now + (token.expiresAt - token.issuedAt) };
-}

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { createClient } from 'redis';
+import type { createClient } from 'redis';
 import { expect, it } from 'vitest';
 import { clientCredentials, createSession } from '../../src/index.js';
 import { redisSharing, type RedisSharingOptions } from '../../src/redis.js';
