@@ -217,3 +217,35 @@ it('types: a client of either library, with a subscriber of the same library onl
   };
   expect(typeof check).toBe('function');
 });
+
+it('no access token in the cause of an error: the commands a client attaches to its errors (ioredis) are dropped', async () => {
+  const stored: string[] = [];
+  // An ioredis-shaped client whose commit fails with an error that quotes the command, as ioredis's errors do.
+  const client = {
+    call(command: string, ...args: string[]): Promise<unknown> {
+      const script = args[0] ?? '';
+      if (command === 'EVAL' && script.startsWith('return {')) return Promise.resolve([null, -2, null, null, -2]);
+      if (command === 'EVAL' && script.includes("'SET', KEYS[1], ARGV[1], 'PX'")) return Promise.resolve([2, null, -2, null]);
+      if (command === 'EVAL' && script.includes("'SET', KEYS[2], ARGV[2], 'PX'")) {
+        stored.push(...args);
+        return Promise.reject(Object.assign(new Error('ERR something went wrong'), { command: { name: 'eval', args } }));
+      }
+      return Promise.resolve(1);
+    },
+    duplicate: () => ({ subscribe: () => Promise.resolve(1), unsubscribe: () => Promise.resolve(1), on: () => undefined, disconnect: () => undefined }),
+  } as unknown as Redis;
+  const clientId = `failures-${++clientNumber}`;
+  const { secret } = tokens.addClient(clientId);
+  const session = createSession({ provider: clientCredentials({ tokenUrl: tokens.tokenUrl, clientId, clientSecret: secret }), sharing: redisSharing({ client }) });
+  cleanups.push(() => session.close());
+  const errors: SessionError[] = [];
+  session.on('error', (error) => errors.push(error));
+  const token = await session.getToken();
+  expect(stored.join(' ')).toContain(token.accessToken); // the failing command carried it
+  expect(errors.map((error) => error.code)).toEqual(['sharing_degraded']);
+  const { inspect } = await import('node:util');
+  const shown = inspect(errors, { depth: 10, showHidden: true }) + JSON.stringify(errors);
+  expect(shown).toContain('ERR something went wrong');
+  expect(shown).not.toContain(token.accessToken);
+  expect(shown).not.toContain(secret);
+});

@@ -109,10 +109,21 @@ function boundedBy(commandTimeout: number): Bounded {
         (value) => (settle(), resolve(value)),
         (error: unknown) => {
           settle();
-          reject(isSessionError(error) ? error : new SessionError('sharing_unavailable', `Redis failed ${what}`, { cause: error }));
+          reject(isSessionError(error) ? error : new SessionError('sharing_unavailable', `Redis failed ${what}`, { cause: withoutCommand(error) }));
         },
       );
     });
+}
+
+/**
+ * The client's error without what it may carry of the command: ioredis attaches `command.args` (a stored record holds
+ * an access token) to reply and abort errors. Name and message only; Redis's own messages do not quote arguments.
+ */
+function withoutCommand(error: unknown): Error | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const copy = new Error(error.message);
+  copy.name = error.name;
+  return copy;
 }
 
 /** Hubs of the subscriber connections apps pass in: one per connection, whichever redisSharing uses it. */
