@@ -92,3 +92,14 @@ it('Redis losing its data after a sign-out counts as a sign-out: every process d
   expect(afterA.accessToken).not.toBe(kept);
   expect(env.tokens.stats.tokenRequests).toBe(3);
 });
+
+it('a getToken racing this process’s own clear() gets a token issued after it, and this process is signed out once', async () => {
+  const clientId = env.clientId();
+  const a = await env.open('ioredis', clientId);
+  const before = await a.session.getToken();
+  const [, after] = await Promise.all([a.session.clear(), a.session.getToken()]);
+  expect(after.accessToken).not.toBe(before.accessToken);
+  expect(a.cleared).toEqual(['local']);
+  expect(await env.redis.cli('GET', a.keys.token)).toContain(after.accessToken);
+  expect(env.tokens.stats.tokenRequests).toBe(2);
+});

@@ -173,8 +173,10 @@ class RedisLink implements SharedLink, ChannelListener {
   #subscribed = false;
   /** The subscription failed since it was last made: messages may have been missed, so read Redis when it works. */
   #missed = false;
-  /** `failed` messages by the fencing id they answer, newest last. */
-  readonly #failures = new Map<string, SessionError>();
+  /** `failed` messages by the fencing id they answer, newest last (made on the first). */
+  #failures: Map<string, SessionError> | undefined;
+  /** Sign-outs of this process in flight: a higher epoch read meanwhile is probably ours, and we sign out anyway. */
+  #clearing = 0;
   #syncing = false;
   #syncAgain = false;
 
@@ -229,6 +231,7 @@ class RedisLink implements SharedLink, ChannelListener {
   async clear(): Promise<void> {
     this.#forget();
     const { epoch, token, lock, channel } = this.#keys;
+    this.#clearing++;
     try {
       const reply = await this.#command(['EVAL', CLEAR_SCRIPT, '3', epoch, token, lock, String(this.#epoch ?? 0), channel, this.#id]);
       const cleared = decodeEpoch(reply);
@@ -237,6 +240,8 @@ class RedisLink implements SharedLink, ChannelListener {
       // Signed out here; the others keep their token until it expires. Say so, do not fail the sign-out.
       if (this.#settings.onUnavailable === 'error') throw error;
       this.#degraded('Redis is unavailable: the sign-out did not reach other processes', error);
+    } finally {
+      this.#clearing--;
     }
   }
 
@@ -264,8 +269,9 @@ class RedisLink implements SharedLink, ChannelListener {
         return;
       case 'failed': {
         const failure = failureError(message.code, message.retryAfter);
-        this.#failures.set(message.lease, failure);
-        if (this.#failures.size > RECENT_FAILURES) this.#failures.delete(this.#failures.keys().next().value!);
+        const failures = (this.#failures ??= new Map());
+        failures.set(message.lease, failure);
+        if (failures.size > RECENT_FAILURES) failures.delete(failures.keys().next().value!);
         for (const waiter of this.#waiters) if (waiter.holder === message.lease) waiter.settle(failure);
         return;
       }
@@ -483,6 +489,12 @@ class RedisLink implements SharedLink, ChannelListener {
     }
     if (stored === this.#epoch) return true;
     if (stored < this.#epoch && since !== this.#epochChanges) return false;
+    if (stored > this.#epoch && this.#clearing > 0) {
+      // Most likely this process's own sign-out, read before its script answered: signed out here already.
+      this.#setEpoch(stored);
+      this.#forget();
+      return true;
+    }
     this.#signedOutElsewhere(stored);
     return true;
   }
@@ -525,7 +537,7 @@ class RedisLink implements SharedLink, ChannelListener {
 
   /** Resolves with a usable token published meanwhile, an error to fail with, or undefined after `ms`. */
   #wait(rejected: string | undefined, holder: string, ms: number): Promise<Token | Error | undefined> {
-    const failed = this.#failures.get(holder); // published before we knew whom we wait for
+    const failed = this.#failures?.get(holder); // published before we knew whom we wait for
     if (failed !== undefined) return Promise.resolve(failed);
     return new Promise((resolve) => {
       const waiter: Waiter = {
