@@ -5,6 +5,8 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { builtPackage } from './built-package.js';
 import { Miniflare, type WorkerOptions } from 'miniflare';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startTokenServer, type TokenServer } from './token-server.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -99,4 +101,89 @@ export async function startWorkers(options: WorkersOptions): Promise<{ mf: Minif
   const mf = new Miniflare({ workers, ...(persist === undefined ? {} : { durableObjectsPersist: persist }) });
   await mf.ready;
   return { mf, names };
+}
+
+/** An answer of the probe Worker's session routes (`/shared`, `/rotating`, `/default`). */
+export interface ProbeReply {
+  status: number;
+  token?: string;
+  error?: string;
+  message?: string;
+  leader?: boolean;
+}
+
+/** The probe Worker (test/workers/fixtures/probe.ts) against a real token server, started and stopped per test. */
+export interface ProbeHarness {
+  readonly server: TokenServer;
+  readonly client: { id: string; secret: string };
+  /** Starts `instances` Workers (default 2) running the probe; stopped after each test unless `stop`ped before. */
+  start(options?: { instances?: number; persist?: string; bindings?: Record<string, string> }): Promise<{ mf: Miniflare; names: string[] }>;
+  /** Disposes one Miniflare (a Durable Object restart when storage is persisted). */
+  stop(mf: Miniflare): Promise<void>;
+  /** A GET to a probe route, parsed. */
+  get(mf: Miniflare, name: string, route: string): Promise<ProbeReply>;
+  /** Speaks the coordinator's protocol directly (the probe's `/raw`), as an isolate on another machine would. */
+  raw(mf: Miniflare, name: string, message: unknown, query?: string): Promise<{ status: number; body: Record<string, unknown> | undefined }>;
+}
+
+/**
+ * Registers the hooks of a workers test file: one token server with one client for the file, the probe bundled once,
+ * every Miniflare disposed and the server reset after each test.
+ */
+export function useProbeWorkers(clientId: string, secret: string): ProbeHarness {
+  const running: Miniflare[] = [];
+  let server: TokenServer | undefined;
+  let client: { id: string; secret: string } | undefined;
+  let probe: string | undefined;
+  beforeAll(async () => {
+    server = await startTokenServer();
+    client = server.addClient(clientId, secret);
+    probe = await bundleWorker('test/workers/fixtures/probe.ts', `probe-${clientId}`);
+  }, 120_000);
+  afterAll(() => server?.close());
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((mf) => mf.dispose()));
+    server?.reset();
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('useProbeWorkers: used outside a test');
+    return value;
+  };
+  return {
+    get server() {
+      return ready(server);
+    },
+    get client() {
+      return ready(client);
+    },
+    async start({ instances = 2, persist, bindings = {} } = {}) {
+      const env = {
+        TOKEN_URL: ready(server).tokenUrl,
+        API_URL: ready(server).apiUrl,
+        CLIENT_ID: ready(client).id,
+        CLIENT_SECRET: ready(client).secret,
+        REFRESH_TOKEN: 'unused',
+        ...bindings,
+      };
+      const started = await startWorkers({ script: ready(probe), instances, bindings: env, ...(persist === undefined ? {} : { persist }) });
+      running.push(started.mf);
+      return started;
+    },
+    async stop(mf) {
+      const index = running.indexOf(mf);
+      if (index >= 0) running.splice(index, 1);
+      await mf.dispose();
+    },
+    async get(mf, name, route) {
+      return (await (await (await mf.getWorker(name)).fetch(`http://worker${route}`)).json()) as ProbeReply;
+    },
+    async raw(mf, name, message, query = '') {
+      const worker = await mf.getWorker(name);
+      const key = await (await worker.fetch(`http://worker/key${query}`)).text();
+      const body = typeof message === 'string' ? message : JSON.stringify(message);
+      const response = await worker.fetch(`http://worker/raw?key=${encodeURIComponent(key)}`, { method: 'POST', body });
+      const text = await response.text();
+      return { status: response.status, body: text === '' ? undefined : (JSON.parse(text) as Record<string, unknown>) };
+    },
+  };
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Miniflare } from 'miniflare';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION as v } from '../../src/sharing/cloudflare/protocol.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import { buildExample, bundleWorker, startWorkers } from '../support/workerd.js';
 
@@ -125,6 +126,22 @@ describe('the example Worker (examples/cloudflare, built by wrangler) in workerd
     expect(server.stats.tokenRequests).toBeLessThanOrEqual(8);
     expect(server.stats.apiCalls).toBe(0);
   });
+
+  it('token endpoint rate limiting (429, Retry-After: 60): 1 token request for 1,000 requests, each a 429 passing Retry-After on', async () => {
+    server.failNext(10_000, 429, { retryAfter: '60' });
+    const { mf, names } = await start({ script: example, instances: 4, bindings: exampleBindings() });
+    const workers = await Promise.all(names.map((name) => mf.getWorker(name)));
+    const responses = await Promise.all(
+      Array.from({ length: 1000 }, async (_, index) => {
+        const response = await workers[index % workers.length]!.fetch('http://worker/api/echo');
+        return { status: response.status, retryAfter: Number(response.headers.get('retry-after')), body: await response.text() };
+      }),
+    );
+    expect(new Set(responses.map((response) => `${response.status} ${response.body}`))).toEqual(new Set(['429 {"error":"rate_limited"}']));
+    expect(responses.every((response) => response.retryAfter > 50 && response.retryAfter <= 60)).toBe(true);
+    expect(server.stats.tokenRequests).toBe(1);
+    expect(server.stats.apiCalls).toBe(0);
+  });
 });
 
 describe('durableObjectSharing in workerd (test Worker)', () => {
@@ -168,7 +185,7 @@ describe('durableObjectSharing in workerd (test Worker)', () => {
 
   it('a lease holder that dies is replaced once its lease expires; its late token is fenced off', async () => {
     const { mf, names } = await start({ script: probe, instances: 3, bindings: probeBindings() });
-    const granted = await raw(mf, names[0]!, { v: 1, type: 'acquire', wait: 0, lease: 1_500 });
+    const granted = await raw(mf, names[0]!, { v, type: 'acquire', wait: 0, lease: 1_500 });
     expect(granted).toMatchObject({ status: 200, body: { type: 'lease' } });
     const started = Date.now();
     const replies = (await burst(mf, names, 150, '/shared')).map(parse);
@@ -179,9 +196,9 @@ describe('durableObjectSharing in workerd (test Worker)', () => {
     const now = Date.now();
     const late = { accessToken: 'late', tokenType: 'Bearer', issuedAt: now, expiresAt: now + 3_600_000 };
     const lease = (granted.body as { lease: string }).lease;
-    expect(await raw(mf, names[1]!, { v: 1, type: 'fulfil', lease, token: late })).toEqual({
+    expect(await raw(mf, names[1]!, { v, type: 'fulfil', lease, token: late })).toEqual({
       status: 200,
-      body: { v: 1, type: 'done', stored: false },
+      body: { v, type: 'done', stored: false, epoch: 0 },
     });
     expect((await get(mf, names[2]!, '/shared')).token).toBe(replies[0]!.token);
   });
@@ -191,15 +208,18 @@ describe('durableObjectSharing in workerd (test Worker)', () => {
     const token = (await get(mf, names[0]!, '/shared')).token;
     for (const message of [
       'not json',
-      { v: 2, type: 'clear' },
-      { v: 1, type: 'acquire', wait: -1, lease: 1 },
-      { v: 1, type: 'acquire', wait: 0, lease: 1e9 },
-      { v: 1, type: 'fulfil', lease: 'x', token: { accessToken: '', tokenType: 'Bearer', issuedAt: 0, expiresAt: 1 } },
-      { v: 1, type: 'steal' },
+      { v: 1, type: 'clear' }, // the previous version
+      { v: v + 1, type: 'clear' },
+      { v, type: 'acquire', wait: -1, lease: 1 },
+      { v, type: 'acquire', wait: 0, lease: 1e9 },
+      { v, type: 'acquire', wait: 0, lease: 1, epoch: -1 },
+      { v, type: 'fulfil', lease: 'x', token: { accessToken: '', tokenType: 'Bearer', issuedAt: 0, expiresAt: 1 } },
+      { v, type: 'abandon', lease: 'x', failure: { code: 'rate_limited', message: '', retryAfter: 1e12 } },
+      { v, type: 'steal' },
     ]) {
       expect(await raw(mf, names[0]!, message)).toEqual({ status: 400, body: undefined });
     }
-    expect(await raw(mf, names[0]!, { v: 1, type: 'acquire', wait: 0, lease: 1_000 })).toMatchObject({
+    expect(await raw(mf, names[0]!, { v, type: 'acquire', wait: 0, lease: 1_000 })).toMatchObject({
       body: { type: 'token', token: { accessToken: token } },
     });
   });

@@ -52,6 +52,11 @@ export default {
     } catch (error) {
       if (!isSessionError(error)) throw error;
       // The code is stable and safe to show; messages never carry a secret or a token.
+      if (error.code === 'rate_limited' && error.retryAfter !== undefined) {
+        // The token endpoint's Retry-After, as the coordinator remembers it for every isolate: pass it on.
+        const retryAfter = String(Math.ceil(error.retryAfter / 1000));
+        return Response.json({ error: error.code }, { status: 429, headers: { 'retry-after': retryAfter } });
+      }
       return Response.json({ error: error.code }, { status: error.code === 'timeout' ? 504 : 502 });
     }
   },

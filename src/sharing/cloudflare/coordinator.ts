@@ -1,24 +1,25 @@
-import { isNewer } from '../../core/token.js';
+import { SessionError } from '../../core/errors.js';
+import { boundedByClock, isNewer } from '../../core/token.js';
 import {
   answerSchema,
   type CoordinatorAnswer,
   type CoordinatorRequest,
   type Failure,
+  LEGACY_RECORD_KEY,
+  legacyRecordSchema,
+  MAX_DURATION,
+  MAX_RETRY_AFTER,
   PROTOCOL_VERSION,
-  RECORD_KEY,
-  recordSchema,
   requestSchema,
-  type StoredRecord,
+  STATE_KEY,
+  stateSchema,
+  type StoredState,
 } from './protocol.js';
 import type { CoordinatorState, CoordinatorStorage } from './types.js';
 
-interface Lease {
-  readonly id: string;
-  readonly expiresAt: number;
-}
-
 type Acquire = Extract<CoordinatorRequest, { type: 'acquire' }>;
 type Fulfil = Extract<CoordinatorRequest, { type: 'fulfil' }>;
+type Renew = Extract<CoordinatorRequest, { type: 'renew' }>;
 type Abandon = Extract<CoordinatorRequest, { type: 'abandon' }>;
 
 /**
@@ -30,17 +31,18 @@ type Abandon = Extract<CoordinatorRequest, { type: 'abandon' }>;
  * expired or it is the one the caller `rejected`. An isolate that finds the token too close to expiry for its refresh
  * margin asks again, rejecting it, and then gets the lease or waits for whoever holds it.
  *
+ * Everything it promises survives a restart (deploy, eviction): the token, the lease, the sign-out epoch and a
+ * remembered `retryAfter` live in Durable Object storage, and every answer waits until they are written.
+ *
  * Export it from your Worker's main module and bind it (see `examples/cloudflare/wrangler.toml`):
  * @example
  * export { TokenCoordinator } from 'shared-session/cloudflare';
  */
 export class TokenCoordinator {
   readonly #storage: CoordinatorStorage;
-  /** Lease ids are `<instance>.<n>`: a lease granted before a restart is recognisable as such. */
-  readonly #instance = crypto.randomUUID();
-  #granted = 0;
-  #record: Promise<StoredRecord | undefined> | undefined;
-  #lease: Lease | undefined;
+  /** The stored state as last written; read once from storage, then kept in step with every write. */
+  #state: StoredState | undefined;
+  #loading: Promise<void> | undefined;
   /** The last lease that was abandoned with a failure, so that the callers that waited for it get that failure. */
   #failure: { readonly lease: string; readonly failure: Failure } | undefined;
   #notice: 'corrupt_storage' | undefined;
@@ -60,9 +62,11 @@ export class TokenCoordinator {
       case 'acquire':
         return reply(200, await this.#acquire(message));
       case 'fulfil':
-        return reply(200, { v: PROTOCOL_VERSION, type: 'done', stored: await this.#fulfil(message) });
+        return reply(200, await this.#fulfil(message));
+      case 'renew':
+        return reply(200, { v: PROTOCOL_VERSION, type: 'done', stored: await this.#renew(message) });
       case 'abandon':
-        this.#abandon(message);
+        await this.#abandon(message);
         return reply(200, { v: PROTOCOL_VERSION, type: 'done' });
       case 'clear':
         await this.#clear();
@@ -70,25 +74,36 @@ export class TokenCoordinator {
     }
   }
 
-  async #acquire({ rejected, wait, lease: leaseTime }: Acquire): Promise<CoordinatorAnswer> {
+  async #acquire({ rejected, wait, lease: ttl, epoch }: Acquire): Promise<CoordinatorAnswer> {
     const deadline = Date.now() + wait;
     let waitedFor: string | undefined;
     for (;;) {
-      const record = await this.#read();
+      await this.#ready();
+      const state = this.#now();
       const now = Date.now();
-      if (record !== undefined && record.token.accessToken !== rejected && record.token.expiresAt > now) {
-        return this.#withNotice({ v: PROTOCOL_VERSION, type: 'token', token: record.token });
+      if (epoch !== undefined && epoch !== state.epoch) {
+        return { v: PROTOCOL_VERSION, type: 'signed_out', epoch: state.epoch };
+      }
+      const stored = state.token;
+      if (stored !== undefined && stored.token.accessToken !== rejected && stored.token.expiresAt > now) {
+        return this.#withNotice({ v: PROTOCOL_VERSION, type: 'token', token: stored.token, epoch: state.epoch });
       }
       if (waitedFor !== undefined && this.#failure?.lease === waitedFor) {
         return { v: PROTOCOL_VERSION, type: 'failed', failure: this.#failure.failure };
       }
-      const current = this.#lease;
+      const backoff = state.backoff;
+      if (backoff !== undefined && backoff.until > now) {
+        return { v: PROTOCOL_VERSION, type: 'failed', failure: { ...backoff.failure, retryAfter: backoff.until - now } };
+      }
+      const current = state.lease;
       if (current === undefined || current.expiresAt <= now) {
-        // Single-threaded: nothing else runs between this check and the grant, so exactly one caller gets it.
-        const lease: Lease = { id: `${this.#instance}.${++this.#granted}`, expiresAt: now + leaseTime };
-        this.#lease = lease;
-        const answer: CoordinatorAnswer = { v: PROTOCOL_VERSION, type: 'lease', lease: lease.id, ttl: leaseTime };
-        if (record?.refreshToken !== undefined) answer.refreshToken = record.refreshToken;
+        // Nothing awaits between the check and this write, so exactly one caller gets the lease.
+        const lease = { id: crypto.randomUUID(), expiresAt: now + ttl, ttl, epoch: state.epoch };
+        const written = this.#write({ ...state, lease });
+        const answer: CoordinatorAnswer = { v: PROTOCOL_VERSION, type: 'lease', lease: lease.id, ttl, epoch: state.epoch };
+        if (stored?.refreshToken !== undefined) answer.refreshToken = stored.refreshToken;
+        // The lease is answered once it is durable: a restart must not grant it a second time.
+        await written;
         return this.#withNotice(answer);
       }
       if (now >= deadline) return { v: PROTOCOL_VERSION, type: 'busy' };
@@ -98,61 +113,137 @@ export class TokenCoordinator {
   }
 
   /**
-   * Fencing: the token is stored when it comes with the current lease, or with a lease granted before a restart
-   * while nobody holds one now, and only if it is newer than the stored one. A holder whose lease was taken over
-   * (or cleared by a sign-out) keeps its token to itself.
+   * Fencing: the token is stored only when it comes with the current lease (granted by this object, stored, not
+   * taken over, not revoked by a sign-out) and is newer than the stored one. A holder whose lease was taken over or
+   * revoked keeps its token to itself; the answer's `epoch` tells it whether a sign-out happened meanwhile.
    */
-  async #fulfil({ lease, token, refreshToken }: Fulfil): Promise<boolean> {
-    const stored = await this.#read();
-    // From here to the write nothing awaits, so no waiter can see the lease gone before it sees the token.
+  async #fulfil({ lease, token, refreshToken }: Fulfil): Promise<CoordinatorAnswer> {
+    await this.#ready();
+    const state = this.#now();
     const now = Date.now();
-    const current = this.#lease;
-    const ours = current?.id === lease;
-    const fromBeforeRestart = !lease.startsWith(`${this.#instance}.`) && (current === undefined || current.expiresAt <= now);
-    const accepted = (ours || fromBeforeRestart) && token.expiresAt > now && isNewer(token, stored?.token);
-    const record: StoredRecord = { v: PROTOCOL_VERSION, token };
-    if (refreshToken !== undefined) record.refreshToken = refreshToken;
-    if (accepted) this.#record = Promise.resolve(record);
-    if (ours) this.#lease = undefined;
+    if (state.lease?.id !== lease) return { v: PROTOCOL_VERSION, type: 'done', stored: false, epoch: state.epoch };
+    // A timestamp from a message never lies in this object's future.
+    const bounded = boundedByClock(token, now);
+    const accepted = state.lease.epoch === state.epoch && bounded.expiresAt > now && isNewer(bounded, state.token?.token);
+    const next: StoredState = { ...state, lease: undefined };
+    if (accepted) {
+      next.token = { token: bounded, epoch: state.epoch };
+      if (refreshToken !== undefined) next.token.refreshToken = refreshToken;
+      next.backoff = undefined;
+    }
+    const written = this.#write(next);
     this.#changed.fire();
     // The runtime holds every answer sent from now on until this write is durable (output gate), so waiters that
     // get the token now cannot observe it before it is stored.
-    if (accepted) await this.#storage.put(RECORD_KEY, record);
-    return accepted;
+    await written;
+    return { v: PROTOCOL_VERSION, type: 'done', stored: accepted, epoch: state.epoch };
   }
 
-  #abandon({ lease, failure }: Abandon): void {
-    if (this.#lease?.id !== lease) return;
-    this.#lease = undefined;
-    if (failure !== undefined) this.#failure = { lease, failure };
+  /** The holder is still at work (a retry chain can outlast `ttl`): its lease lasts `ttl` from now. */
+  async #renew({ lease }: Renew): Promise<boolean> {
+    await this.#ready();
+    const state = this.#now();
+    const current = state.lease;
+    if (current?.id !== lease || current.epoch !== state.epoch) return false;
+    await this.#write({ ...state, lease: { ...current, expiresAt: Date.now() + current.ttl } });
+    return true;
+  }
+
+  async #abandon({ lease, failure }: Abandon): Promise<void> {
+    await this.#ready();
+    const state = this.#now();
+    if (state.lease?.id !== lease) return;
+    const next: StoredState = { ...state, lease: undefined };
+    if (failure !== undefined) {
+      this.#failure = { lease, failure };
+      // How long to wait is the endpoint's word (Retry-After, or the chain's next back-off) for every caller:
+      // remembered, across restarts, until it passes.
+      if (failure.retryAfter !== undefined && failure.retryAfter > 0) {
+        next.backoff = { failure, until: Date.now() + failure.retryAfter };
+      }
+    }
+    const written = this.#write(next);
     this.#changed.fire();
+    await written;
   }
 
-  /** Sign-out: forget the token and the lease, so that a token requested before the sign-out is never stored. */
+  /**
+   * Sign-out: a new epoch, and the token, its refresh token and the lease dropped in the same write, so that a token
+   * requested before the sign-out is never stored or served, and a refresh-token chain that began before it ends.
+   * A remembered `retryAfter` stays: it is the endpoint's, not the session's.
+   */
   async #clear(): Promise<void> {
-    this.#record = Promise.resolve(undefined);
-    this.#lease = undefined;
+    await this.#ready();
+    const state = this.#now();
+    const next: StoredState = { v: PROTOCOL_VERSION, epoch: state.epoch + 1 };
+    if (state.backoff !== undefined) next.backoff = state.backoff;
     this.#failure = undefined;
-    await this.#storage.delete(RECORD_KEY);
+    const written = this.#write(next);
     this.#changed.fire();
+    await written;
   }
 
-  #read(): Promise<StoredRecord | undefined> {
-    return (this.#record ??= this.#storage.get(RECORD_KEY).then(
-      async (value) => {
-        if (value === undefined) return undefined;
-        const parsed = recordSchema.safeParse(value);
-        if (parsed.success) return parsed.data;
-        // Written by another version, or damaged: never hand it out; start afresh and tell the next caller.
-        this.#notice = 'corrupt_storage';
-        await this.#storage.delete(RECORD_KEY);
-        return undefined;
+  /** Loads the state from storage on first use. */
+  async #ready(): Promise<void> {
+    if (this.#state === undefined) await this.#load();
+  }
+
+  /**
+   * The state as it is now. Read it after the last await, never across one (another message may change it
+   * meanwhile), and write before the next await.
+   */
+  #now(): StoredState {
+    if (this.#state === undefined) throw new SessionError('sharing_unavailable', 'The coordinator read its state before loading it');
+    return this.#state;
+  }
+
+  #load(): Promise<void> {
+    return (this.#loading ??= this.#read().then(
+      (state) => {
+        this.#state ??= state;
       },
       (error: unknown) => {
-        this.#record = undefined; // read again next time rather than failing forever
+        this.#loading = undefined; // read again next time rather than failing forever
         throw error;
       },
     ));
+  }
+
+  #write(state: StoredState): Promise<void> {
+    this.#state = state;
+    return this.#storage.put(STATE_KEY, state);
+  }
+
+  async #read(): Promise<StoredState> {
+    const now = Date.now();
+    const value = await this.#storage.get(STATE_KEY);
+    if (value !== undefined) {
+      const parsed = stateSchema.safeParse(value);
+      if (parsed.success) return bounded(parsed.data, now);
+      // Written by another version, or damaged: never hand any of it out, and treat it as a sign-out (whether one
+      // was recorded there cannot be known): a new epoch that no lease or chain of before can have.
+      this.#notice = 'corrupt_storage';
+      const fresh: StoredState = { v: PROTOCOL_VERSION, epoch: now };
+      await this.#storage.put(STATE_KEY, fresh);
+      return fresh;
+    }
+    return this.#migrate(await this.#storage.get(LEGACY_RECORD_KEY), now);
+  }
+
+  /** A version 1 record (no leases or sign-outs were stored then) becomes the token of epoch 0, or is dropped. */
+  async #migrate(value: unknown, now: number): Promise<StoredState> {
+    const state: StoredState = { v: PROTOCOL_VERSION, epoch: 0 };
+    if (value === undefined) return state;
+    const parsed = legacyRecordSchema.safeParse(value);
+    if (parsed.success) {
+      state.token = { token: boundedByClock(parsed.data.token, now), epoch: 0 };
+      if (parsed.data.refreshToken !== undefined) state.token.refreshToken = parsed.data.refreshToken;
+    } else {
+      this.#notice = 'corrupt_storage';
+    }
+    await this.#storage.put(STATE_KEY, state);
+    await this.#storage.delete(LEGACY_RECORD_KEY);
+    return state;
   }
 
   #withNotice(answer: CoordinatorAnswer): CoordinatorAnswer {
@@ -160,6 +251,24 @@ export class TokenCoordinator {
     this.#notice = undefined;
     return { ...answer, notice: 'corrupt_storage' };
   }
+}
+
+/**
+ * A stored state as this object's clock may trust it: no timestamp further ahead than the longest it could have
+ * been set for (a record written under a clock that ran ahead, or forged), and nothing of another epoch.
+ */
+function bounded(state: StoredState, now: number): StoredState {
+  const next: StoredState = { v: PROTOCOL_VERSION, epoch: state.epoch };
+  if (state.token !== undefined && state.token.epoch === state.epoch) {
+    next.token = { ...state.token, token: boundedByClock(state.token.token, now) };
+  }
+  if (state.lease !== undefined && state.lease.epoch === state.epoch) {
+    next.lease = { ...state.lease, expiresAt: Math.min(state.lease.expiresAt, now + Math.min(state.lease.ttl, MAX_DURATION)) };
+  }
+  if (state.backoff !== undefined) {
+    next.backoff = { ...state.backoff, until: Math.min(state.backoff.until, now + MAX_RETRY_AFTER) };
+  }
+  return next;
 }
 
 function reply(status: number, answer?: CoordinatorAnswer): Response {

@@ -3,31 +3,43 @@ import { type ErrorCode, SessionError, SHARED_FAILURE_CODES } from '../../core/e
 import { tokenSchema } from '../../core/schemas.js';
 
 /**
- * The wire format between Worker isolates and the `TokenCoordinator` Durable Object, and the record the coordinator
+ * The wire format between Worker isolates and the `TokenCoordinator` Durable Object, and the state the coordinator
  * stores. Both sides validate everything they receive: a Durable Object outlives deployments, so an old isolate may
  * talk to a new coordinator (or the other way round) and storage may hold a record written by another version.
  *
  * Protocol (one POST per message, JSON both ways):
  * - `acquire` → `token` (the stored one, unless it is the `rejected` one or expired), `lease` (fetch it yourself,
- *   then `fulfil` or `abandon`), `failed` (the lease holder you waited for failed; its error, shared so that a
- *   token endpoint that is down sees one request chain, not one per caller) or `busy` (waited `wait` ms in vain).
- * - `fulfil` → `done` with `stored` false when the lease was taken over in the meantime or the token is older.
+ *   `renew` it while you work, then `fulfil` or `abandon`), `failed` (the lease holder you waited for failed, or a
+ *   failure's `retryAfter` has not passed yet: its error, shared so that a token endpoint that is down or rate limiting
+ *   sees one request chain, not one per caller), `busy` (waited `wait` ms in vain) or `signed_out` (the caller's
+ *   refresh-token chain began before a sign-out: it must not continue).
+ * - `fulfil` → `done` with `stored` false when the lease is not the current one (never granted, taken over, or
+ *   revoked by a sign-out: then `epoch` differs from the lease's) or the token is older or expired.
+ * - `renew` → `done` with `stored` true when the lease was still current and now lasts its `ttl` again.
  * - `abandon` → `done`. `clear` → `done`.
+ *
+ * Version 2: leases, the sign-out epoch and a remembered `retryAfter` are kept in storage (v1 kept them in memory);
+ * answers carry the `epoch`; `renew` and `signed_out` are new. A v1 message gets HTTP 400.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 const v = z.literal(PROTOCOL_VERSION);
 const nonEmpty = z.string().check(z.minLength(1), z.maxLength(8192));
 /** Upper bound for every duration in a message: five minutes is longer than any sane token request. */
 export const MAX_DURATION = 300_000;
 const duration = z.number().check(z.int(), z.nonnegative(), z.lte(MAX_DURATION));
+/** Longest `Retry-After` (ms) that is remembered: an hour, as in the session core; a longer or infinite one, this long. */
+export const MAX_RETRY_AFTER = 3_600_000;
+/** Bumped by every sign-out; a lease or token of another epoch is void. */
+const epoch = z.number().check(z.int(), z.nonnegative());
+const time = z.number().check(z.nonnegative());
 
 /** A token endpoint failure as it is relayed to the isolates that waited for it. No secrets: codes and messages only. */
 const failureSchema = z.object({
   code: z.string().check(z.regex(/^[a-z_]{1,40}$/)),
   message: z.string().check(z.maxLength(500)),
   status: z.optional(z.number().check(z.int())),
-  retryAfter: z.optional(z.number().check(z.nonnegative())),
+  retryAfter: z.optional(z.number().check(z.nonnegative(), z.lte(MAX_RETRY_AFTER))),
   oauthError: z.optional(z.string().check(z.maxLength(200))),
 });
 
@@ -41,8 +53,10 @@ export const requestSchema = z.discriminatedUnion('type', [
     rejected: z.optional(nonEmpty),
     /** How long the coordinator may keep the caller waiting for another isolate's token request (ms). */
     wait: duration,
-    /** How long the caller may take for its token request if it gets the lease (ms). */
+    /** How long the caller's lease lasts without a `renew` if it gets one (ms). */
     lease: duration.check(z.positive()),
+    /** Refresh-token chains only: the epoch the caller's chain belongs to (from an earlier answer). */
+    epoch: z.optional(epoch),
   }),
   z.object({
     v,
@@ -51,6 +65,7 @@ export const requestSchema = z.discriminatedUnion('type', [
     token: tokenSchema,
     refreshToken: z.optional(nonEmpty),
   }),
+  z.object({ v, type: z.literal('renew'), lease: nonEmpty }),
   z.object({ v, type: z.literal('abandon'), lease: nonEmpty, failure: z.optional(failureSchema) }),
   z.object({ v, type: z.literal('clear') }),
 ]);
@@ -61,35 +76,64 @@ export type CoordinatorRequest = z.infer<typeof requestSchema>;
 const notice = z.optional(z.literal('corrupt_storage'));
 
 export const answerSchema = z.discriminatedUnion('type', [
-  z.object({ v, type: z.literal('token'), token: tokenSchema, notice }),
+  z.object({ v, type: z.literal('token'), token: tokenSchema, epoch, notice }),
   z.object({
     v,
     type: z.literal('lease'),
     lease: nonEmpty,
-    /** How long the lease lasts (ms); after that another isolate may take over. */
+    /** How long the lease lasts without a `renew` (ms); after that another isolate may take over. */
     ttl: duration,
+    epoch,
     /** The newest refresh token, for grants that rotate it. Only ever sent to the lease holder. */
     refreshToken: z.optional(nonEmpty),
     notice,
   }),
   z.object({ v, type: z.literal('failed'), failure: failureSchema }),
   z.object({ v, type: z.literal('busy') }),
-  z.object({ v, type: z.literal('done'), stored: z.optional(z.boolean()) }),
+  z.object({ v, type: z.literal('signed_out'), epoch }),
+  z.object({ v, type: z.literal('done'), stored: z.optional(z.boolean()), epoch: z.optional(epoch) }),
 ]);
 
 export type CoordinatorAnswer = z.infer<typeof answerSchema>;
 
-/** What the coordinator keeps in Durable Object storage under {@link RECORD_KEY}. Never a client secret. */
-export const recordSchema = z.object({
+/**
+ * What the coordinator keeps in Durable Object storage under {@link STATE_KEY}: everything a restarted coordinator
+ * needs to keep its promises. Never a client secret.
+ */
+export const stateSchema = z.object({
   v,
+  /** Changes at every sign-out (and when the state was lost): what belongs to another epoch is void. */
+  epoch,
+  token: z.optional(
+    z.object({
+      token: tokenSchema,
+      epoch,
+      /** Kept only for grants that rotate refresh tokens (see the README): another isolate must continue the chain. */
+      refreshToken: z.optional(nonEmpty),
+    }),
+  ),
+  /** The one isolate that may fetch now. `expiresAt` is this coordinator's clock; `ttl` is what a renewal grants. */
+  lease: z.optional(z.object({ id: nonEmpty, expiresAt: time, ttl: duration, epoch })),
+  /**
+   * A failure with `retryAfter` (a 429's `Retry-After`, or the back-off after a failed retry chain): every caller gets
+   * it until `until`, and nobody calls the endpoint meanwhile.
+   */
+  backoff: z.optional(z.object({ failure: failureSchema, until: time })),
+});
+
+export type StoredState = z.infer<typeof stateSchema>;
+
+/** Storage key of the state, named after its format version. */
+export const STATE_KEY = 'state-v2';
+
+/** What a version 1 coordinator stored under {@link LEGACY_RECORD_KEY}: carried over once, then deleted. */
+export const legacyRecordSchema = z.object({
+  v: z.literal(1),
   token: tokenSchema,
-  /** Kept only for grants that rotate refresh tokens (see the README): another isolate must continue the chain. */
   refreshToken: z.optional(nonEmpty),
 });
 
-export type StoredRecord = z.infer<typeof recordSchema>;
-
-export const RECORD_KEY = 'token';
+export const LEGACY_RECORD_KEY = 'token';
 
 /** Failures relayed to every waiting isolate (see `SHARED_FAILURE_CODES`). */
 const RELAYED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(SHARED_FAILURE_CODES);
@@ -99,7 +143,7 @@ export function describeFailure(error: SessionError): Failure | undefined {
   if (!RELAYED.has(error.code)) return undefined;
   const failure: Failure = { code: error.code, message: error.message.slice(0, 500) };
   if (error.status !== undefined) failure.status = error.status;
-  if (error.retryAfter !== undefined) failure.retryAfter = error.retryAfter;
+  if (error.retryAfter !== undefined && error.retryAfter >= 0) failure.retryAfter = Math.min(error.retryAfter, MAX_RETRY_AFTER);
   if (error.oauthError !== undefined) failure.oauthError = error.oauthError.slice(0, 200);
   return failure;
 }

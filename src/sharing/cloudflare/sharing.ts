@@ -1,6 +1,6 @@
 import { isSessionError, SessionError } from '../../core/errors.js';
 import type { Sharing, SharingPeer } from '../sharing.js';
-import type { TokenSet } from '../../core/token.js';
+import { boundedByClock, type TokenSet } from '../../core/token.js';
 import {
   answerSchema,
   type CoordinatorAnswer,
@@ -20,8 +20,9 @@ export interface DurableObjectSharingOptions {
    */
   readonly timeout?: number | undefined;
   /**
-   * How long (ms) the isolate that fetches a token may take before another isolate may try instead (the holder
-   * died, or hangs). Keep it longer than the provider's retries take. Default 30 000.
+   * How long (ms) the lease of the isolate that fetches a token lasts without news from it. The holder renews it
+   * every third of that while its provider's retry chain runs, so a live holder is never replaced; one that died is
+   * replaced this long after its last renewal. Default 30 000.
    */
   readonly leaseTime?: number | undefined;
 }
@@ -31,6 +32,8 @@ const DEFAULTS = { timeout: 60_000, leaseTime: 30_000 } as const;
 const ANSWER_AHEAD = 1_000;
 /** A token the coordinator hands out that the isolate finds too old is rejected and asked for again, this often. */
 const MAX_ROUNDS = 3;
+/** Renewals of a lease are at least this far apart (ms), however short the lease. */
+const RENEW_AT_LEAST_EVERY = 50;
 const COORDINATOR_URL = 'https://token-coordinator.shared-session/';
 
 /**
@@ -59,6 +62,17 @@ export function durableObjectSharing<Id>(
       const id = namespace.idFromName(peer.key);
       // A stub per call: the runtime ties a stub to the request that made it, and a session outlives requests.
       const call = (request: CoordinatorRequest): Promise<CoordinatorAnswer> => send(namespace.get(id), request, timeout);
+      // Refresh-token chains only: the sign-out epoch this session's chain belongs to, learnt from the first answer.
+      // Sent with every `acquire`: after a sign-out anywhere the coordinator answers `signed_out`, never a lease.
+      let epoch: number | undefined;
+      // Told by the coordinator: the sign-out reaches this session now. Once it has received it, the session refuses
+      // every token request itself (`login_required`, its own refusal: `cleared` tells, no `error` event); asking it
+      // is how that refusal reaches the caller. Nothing is sent: a refusal is thrown before any request.
+      const signedOut = async (): Promise<never> => {
+        peer.receiveClear();
+        if (peer.usesRefreshToken) await peer.fetchToken();
+        throw new SessionError('login_required', 'Signed out in another isolate: this refresh token must not be used again');
+      };
       return {
         // Workers have no life between requests in which a timer could refresh ahead: refresh on demand instead.
         leading: false,
@@ -68,22 +82,31 @@ export function durableObjectSharing<Id>(
           let avoid = rejected;
           for (let round = 1; ; round++) {
             const wait = Math.max(0, timeout - ANSWER_AHEAD);
-            const answer = await call({ v: PROTOCOL_VERSION, type: 'acquire', rejected: avoid, wait, lease: leaseTime });
+            const request: CoordinatorRequest = { v: PROTOCOL_VERSION, type: 'acquire', rejected: avoid, wait, lease: leaseTime };
+            if (peer.usesRefreshToken && epoch !== undefined) request.epoch = epoch;
+            const answer = await call(request);
             if ((answer.type === 'token' || answer.type === 'lease') && answer.notice !== undefined) {
-              peer.report(new SessionError(answer.notice, 'The coordinator discarded an unreadable stored token'));
+              peer.report(new SessionError(answer.notice, 'The coordinator discarded an unreadable stored state'));
             }
             switch (answer.type) {
-              case 'token':
+              case 'token': {
+                epoch ??= answer.epoch;
+                // A timestamp from a message never lies in this isolate's future.
+                const token = boundedByClock(answer.token, peer.clock.now());
                 // The coordinator only knows expiry; the refresh margin is this session's to judge.
-                if (peer.isUsable(answer.token, rejected) || round === MAX_ROUNDS) return { token: answer.token };
-                avoid = answer.token.accessToken;
+                if (peer.isUsable(token, rejected) || round === MAX_ROUNDS) return { token };
+                avoid = token.accessToken;
                 continue;
+              }
               case 'lease':
-                return fetchUnderLease(peer, call, answer.lease, answer.refreshToken);
+                epoch ??= answer.epoch;
+                return fetchUnderLease(peer, call, answer, signedOut);
               case 'failed':
                 throw failureError(answer.failure);
               case 'busy':
                 throw new SessionError('timeout', 'Timed out waiting for another isolate to fetch the token');
+              case 'signed_out':
+                return signedOut();
               default:
                 throw new SessionError('invalid_message', `The coordinator answered ${answer.type} to acquire`);
             }
@@ -98,29 +121,48 @@ export function durableObjectSharing<Id>(
   };
 }
 
-/** This isolate holds the lease: fetch, then hand the token (never the secret) to the coordinator. */
+/** This isolate holds the lease: fetch (renewing the lease meanwhile), then hand the token (never the secret) over. */
 async function fetchUnderLease(
   peer: SharingPeer,
   call: (request: CoordinatorRequest) => Promise<CoordinatorAnswer>,
-  lease: string,
-  refreshToken: string | undefined,
+  lease: Extract<CoordinatorAnswer, { type: 'lease' }>,
+  signedOut: () => Promise<never>,
 ): Promise<TokenSet> {
+  // The provider's retry chain (attempts × per-attempt timeout + backoff, Retry-After waits) may outlast the lease:
+  // renew it while this isolate is at work, so that nobody else fetches meanwhile. Best effort: a lost renewal only
+  // risks a second fetch, which fencing keeps out of storage.
+  const renewal = setInterval(() => {
+    call({ v: PROTOCOL_VERSION, type: 'renew', lease: lease.lease }).catch(() => {});
+  }, Math.max(RENEW_AT_LEAST_EVERY, Math.floor(lease.ttl / 3)));
   let set: TokenSet;
   try {
-    set = await peer.fetchToken(refreshToken);
+    set = await peer.fetchToken(lease.refreshToken);
   } catch (error) {
+    clearInterval(renewal);
     const failure = isSessionError(error) ? describeFailure(error) : undefined;
     // Best effort: if this does not arrive, the others wait until the lease expires and one of them tries.
-    await call({ v: PROTOCOL_VERSION, type: 'abandon', lease, failure }).catch((lost: unknown) => peer.report(degraded(lost)));
+    await call({ v: PROTOCOL_VERSION, type: 'abandon', lease: lease.lease, failure }).catch((lost: unknown) =>
+      peer.report(degraded(lost)),
+    );
     throw error;
   }
+  clearInterval(renewal);
   // The refresh token is stored only for grants that rotate it: the next lease holder must continue from it.
   const keep = peer.usesRefreshToken ? set.refreshToken : undefined;
+  let answer: CoordinatorAnswer;
   try {
-    await call({ v: PROTOCOL_VERSION, type: 'fulfil', lease, token: set.token, refreshToken: keep });
+    answer = await call({ v: PROTOCOL_VERSION, type: 'fulfil', lease: lease.lease, token: set.token, refreshToken: keep });
   } catch (error) {
     // This caller has its token; the others will get theirs after the lease expires. Say so, do not fail.
     peer.report(degraded(error));
+    return set;
+  }
+  if (answer.type === 'done' && answer.stored === false && answer.epoch !== undefined && answer.epoch !== lease.epoch) {
+    // Signed out while the request was on its way: this token was requested before the sign-out, so it is handed
+    // out nowhere, not even here.
+    if (peer.usesRefreshToken) return signedOut();
+    peer.receiveClear();
+    throw new SessionError('aborted', 'Signed out in another isolate while this token was requested');
   }
   return set;
 }
