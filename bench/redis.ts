@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- redis`: getToken with `redisSharing` against a real redis-server and the real token server.
  * Cold start (one request for 10,000 callers), cached reads (memory, no Redis), and adoption of a token another
- * process stored (one GET). Prints numbers; asserts nothing.
+ * process stored (one EVAL: token, TTL, sign-out epoch). Prints numbers; asserts nothing.
  */
 import { createClient } from 'redis';
 import { clientCredentials, createSession } from '../src/index.js';
@@ -40,7 +40,7 @@ console.log('shared-session redis bench (Node %s, %s)', process.version, (await 
 console.table({
   'cold start, 10,000 concurrent getToken': { value: `${coldMs.toFixed(1)} ms`, 'token requests': server.stats.tokenRequests },
   'cached getToken (memory)': { value: `${Math.round(iterations / cachedSeconds).toLocaleString('en')} ops/s`, 'token requests': server.stats.tokenRequests },
-  'adopt the stored token (new session, 1 GET)': { value: `${(adoptMs / adoptions).toFixed(2)} ms`, 'token requests': server.stats.tokenRequests },
+  'adopt the stored token (new session, 1 EVAL)': { value: `${(adoptMs / adoptions).toFixed(2)} ms`, 'token requests': server.stats.tokenRequests },
 });
 await session.close();
 client.destroy();
