@@ -1,8 +1,22 @@
+import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { leaderOf } from '../support/probe-tabs.js';
 import { inTab, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 
 const env = useTabs();
+
+/** A token for `tab` that must not be `rejected`: the outcome, and how long the call took (ms, in the page). */
+function timedToken(tab: Page, rejected: string): Promise<{ outcome: string; ms: number }> {
+  return inTab(
+    tab,
+    async (harness, token) => {
+      const started = performance.now();
+      const outcome = await harness.token('a', { rejected: token }).then(() => 'token', (error: { code?: string }) => `error:${error.code}`);
+      return { outcome, ms: Math.round(performance.now() - started) };
+    },
+    rejected,
+  );
+}
 
 // answerTimeout bounds how long a follower waits, also when the leader stops running (frozen, or its main thread
 // blocked) in the middle of a token request and so keeps the credential's request lock: the lock holder says `busy`
@@ -23,15 +37,7 @@ it('a leader that stops while its token request is in flight delays a follower b
 
   // The API refused the token: the follower asks the leader, whose request to the endpoint takes 1 s.
   env.server.latency = 1000;
-  const waited = inTab(
-    follower,
-    async (harness, rejected) => {
-      const started = performance.now();
-      const outcome = await harness.token('a', { rejected }).then(() => 'token', (error: { code?: string }) => `error:${error.code}`);
-      return { outcome, ms: Math.round(performance.now() - started) };
-    },
-    first,
-  );
+  const waited = timedToken(follower, first!);
   await expect.poll(() => env.server.stats.tokenRequests, { interval: 10 }).toBe(2);
   await cdp.send('Page.setWebLifecycleState', { state: 'frozen' }); // no effect here (see above), kept for real browsers
   env.server.latency = 0;
@@ -65,15 +71,7 @@ it('with a refresh token, a follower of a stopped leader fails with timeout afte
   const follower = tabs[1 - leaderIndex]!;
 
   env.server.latency = 1000;
-  const waited = inTab(
-    follower,
-    async (harness, rejected) => {
-      const started = performance.now();
-      const outcome = await harness.token('a', { rejected }).then(() => 'token', (error: { code?: string }) => `error:${error.code}`);
-      return { outcome, ms: Math.round(performance.now() - started) };
-    },
-    first,
-  );
+  const waited = timedToken(follower, first!);
   await expect.poll(() => env.server.stats.tokenRequests, { interval: 10 }).toBe(2);
   env.server.latency = 0;
   const stopped = leader.evaluate(() => {
