@@ -55,12 +55,14 @@ it('429 with Retry-After: 60 → one request for the fleet; every caller of ever
   expect(new Set(seen.map((call) => call.code))).toEqual(new Set(['rate_limited']));
   expect(seen.length).toBeGreaterThan(3 * 20);
   // The wait is counted from the 429 (it arrived after `firstRequestAt`, and was seen by the first caller to fail):
-  // each caller is told what is left of the 60 s when it asked, within the few ms its call took.
+  // each caller is told what is left of the 60 s when it asked, within the time its call took. `slack` is how late a
+  // process on a loaded 2-core machine may run its callbacks (the test's processes share the cores with the others).
+  const slack = 100;
   const firstFailure = Math.min(...seen.map((call) => call.seenAt));
   const wrong = seen.filter(({ retryAfter, calledAt: asked, seenAt }) => {
     if (retryAfter === undefined) return true;
-    const most = 60_000 - Math.max(0, asked - firstFailure) + 2;
-    const least = 60_000 - (seenAt - firstRequestAt) - 2;
+    const most = 60_000 - Math.max(0, asked - firstFailure) + slack;
+    const least = 60_000 - (seenAt - firstRequestAt) - slack;
     return retryAfter > most || retryAfter < least;
   });
   expect(wrong).toEqual([]);
