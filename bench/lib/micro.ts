@@ -1,6 +1,7 @@
 /**
  * In-process micro-benchmarks as pairs, measured with tinybench. Each round is one tinybench `Bench` holding ours
- * and the baseline (run A then B); rounds repeat, so the sides interleave A B A B … and each round gives one ratio.
+ * and the baseline (A B in even rounds, B A in odd ones); rounds repeat, so the sides interleave and each round gives
+ * one ratio.
  * A task runs `batch` operations per call, so that operations of a few nanoseconds are not lost in the timer.
  */
 import { Bench } from 'tinybench';
@@ -26,8 +27,9 @@ export async function microPair(ours: MicroTask, baseline: MicroTask, options: M
   const result = { ours: [] as number[], baseline: [] as number[] };
   for (let round = 0; round < rounds; round++) {
     const bench = new Bench({ time, warmupTime: smoke ? 5 : Math.min(100, time / 4), throws: true });
-    bench.add('ours', ours.fn);
-    bench.add('baseline', baseline.fn);
+    // A B, then B A: neither side always runs on the JIT and sockets the other one warmed.
+    const order = round % 2 === 0 ? (['ours', 'baseline'] as const) : (['baseline', 'ours'] as const);
+    for (const name of order) bench.add(name, (name === 'ours' ? ours : baseline).fn);
     await bench.run();
     for (const [name, task] of [['ours', ours], ['baseline', baseline]] as const) {
       const measured = bench.getTask(name)?.result;
