@@ -3,7 +3,8 @@
  * baseline, measured in the same run), one after the other so that they do not compete for the CPU.
  * `npm run bench -- client` runs only the scripts whose name contains `client`.
  * `npm run bench -- --report` also writes bench/REPORT.md and the charts in bench/charts/ from the results
- * (`--report-dir <dir>` writes them elsewhere). `--smoke` runs every bench with tiny sizes (the smoke test does).
+ * (`--report-dir <dir>` writes them elsewhere; `--report-only` writes them again from the last run's results).
+ * `--smoke` runs every bench with tiny sizes (the smoke test does).
  *
  * Each script is compiled with esbuild and run by plain Node against the built package: its `../src/<entry>.js`
  * imports are pointed at `dist/<entry>.js`, the code an app gets. Not through tsx: tsx compiles with `keepNames`,
@@ -23,8 +24,11 @@ const root = path.dirname(here);
 const outdir = path.join(root, 'node_modules', '.cache', 'shared-session-bench');
 const args = process.argv.slice(2);
 const reportAt = args.indexOf('--report-dir');
-const reportDir = reportAt >= 0 ? path.resolve(args[reportAt + 1] ?? '') : args.includes('--report') ? here : undefined;
+const reportDir =
+  reportAt >= 0 ? path.resolve(args[reportAt + 1] ?? '') : args.includes('--report') || args.includes('--report-only') ? here : undefined;
 const smoke = args.includes('--smoke');
+// `--report-only`: write the report again from the last run's results, running no bench.
+const reportOnly = args.includes('--report-only');
 const filters = args.filter((arg, index) => !arg.startsWith('--') && (reportAt < 0 || index !== reportAt + 1));
 // Each bench writes its result here (bench/lib/pairs.ts); the report reads them all.
 const resultsDir = path.join(outdir, smoke ? 'results-smoke' : 'results');
@@ -35,10 +39,11 @@ const scripts = readdirSync(here)
 
 if (!existsSync(path.join(root, 'dist', 'index.js'))) throw new Error('run `npm run build` first (npm run bench does)');
 
-rmSync(resultsDir, { recursive: true, force: true });
 let failed = 0;
-for (const script of scripts) {
+for (const script of reportOnly ? [] : scripts) {
   console.log(`\n▶ bench/${script}`);
+  // A bench that fails leaves no stale result behind; the others' results stay, so one bench can be run again alone.
+  rmSync(path.join(resultsDir, script.replace(/\.ts$/, '.json')), { force: true });
   const outfile = path.join(outdir, script.replace(/\.ts$/, '.mjs'));
   await build({
     entryPoints: [path.join(here, script)],

@@ -165,7 +165,7 @@ function writeCharts(results: Map<string, BenchResult>, dir: string): Set<string
       'time-to-token',
       stripChart({
         title: 'Follower time-to-token after the leader got a new token',
-        subtitle: 'each dot: one follower tab, one round; bare message = one BroadcastChannel post to the same tabs',
+        subtitle: 'each dot: one follower in one round; bare = one BroadcastChannel post to the same tabs',
         xLabel: 'ms after the leader holds the token',
         strips,
       }),
@@ -177,7 +177,7 @@ function writeCharts(results: Map<string, BenchResult>, dir: string): Set<string
       'takeover',
       stripChart({
         title: 'Takeover after the leader tab is killed',
-        subtitle: "each dot: one kill; bare = the browser's own Web Lock hand-over between tabs holding only a lock",
+        subtitle: "each dot: one kill; bare = the browser's Web Lock hand-over between tabs holding only a lock",
         xLabel: 'ms from the kill until another tab leads',
         strips: [
           { label: 'shared-session', values: takeover.shared ?? [], color: COLORS.ours },

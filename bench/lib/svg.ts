@@ -36,13 +36,16 @@ function legend(x: number, y: number, entries: ReadonlyArray<{ label: string; co
   return parts;
 }
 
-/** A "nice" upper bound for an axis. */
-function niceMax(value: number): number {
-  if (value <= 0) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
-  return 10 * power;
+/** Axis ticks from 0: a round step (1, 2, 2.5 or 5 × 10ⁿ) giving at most `count` intervals up to past `max`. */
+function niceTicks(max: number, count: number): number[] {
+  const raw = Math.max(max, 1e-9) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((factor) => factor * power).find((candidate) => candidate >= raw)!;
+  const top = Math.max(step, Math.ceil(max / step - 1e-9) * step);
+  return Array.from({ length: Math.round(top / step) + 1 }, (_, index) => index * step);
 }
+
+const tickLabel = (value: number): string => (Math.round(value * 1000) / 1000).toString();
 
 export interface BarGroup {
   readonly label: string;
@@ -57,23 +60,23 @@ export function barChart(options: {
   groups: readonly BarGroup[];
   legend: ReadonlyArray<{ label: string; color: string }>;
 }): string {
-  const width = 640;
-  const height = 360;
+  const width = 720;
+  const height = 380;
   const left = 64;
   const right = 24;
   const top = 78;
   const bottom = 48;
   const plotHeight = height - top - bottom;
   const plotWidth = width - left - right;
-  const max = niceMax(Math.max(...options.groups.flatMap((group) => group.bars.map((bar) => bar.value))));
+  const ticks = niceTicks(Math.max(...options.groups.flatMap((group) => group.bars.map((bar) => bar.value))), 5);
+  const max = ticks.at(-1)!;
   const y = (value: number): number => top + plotHeight * (1 - value / max);
   const body: string[] = [];
   if (options.subtitle) body.push(text(16, 46, options.subtitle, "fill='#555'"));
   body.push(...legend(left, 66, options.legend));
-  for (let tick = 0; tick <= 4; tick++) {
-    const value = (max * tick) / 4;
+  for (const value of ticks) {
     body.push(`<line x1='${left}' x2='${width - right}' y1='${fixed(y(value))}' y2='${fixed(y(value))}' stroke='#e5e5e5'/>`);
-    body.push(text(left - 8, y(value) + 4, fixed(value), "text-anchor='end' fill='#666'"));
+    body.push(text(left - 8, y(value) + 4, tickLabel(value), "text-anchor='end' fill='#666'"));
   }
   body.push(text(18, top + plotHeight / 2, options.yLabel, `fill='#444' text-anchor='middle' transform='rotate(-90 18 ${fixed(top + plotHeight / 2)})'`));
   const groupWidth = plotWidth / options.groups.length;
@@ -100,22 +103,22 @@ export interface Strip {
 
 /** One row of dots per strip on a shared horizontal axis, with each strip's median as a bar and its value. */
 export function stripChart(options: { title: string; subtitle?: string; xLabel: string; strips: readonly Strip[] }): string {
-  const width = 640;
+  const width = 720;
   const rowHeight = 40;
   const left = 190;
-  const right = 80;
-  const top = 64;
+  const right = 70;
+  const top = 78;
   const height = top + rowHeight * options.strips.length + 56;
   const plotWidth = width - left - right;
-  const max = niceMax(Math.max(...options.strips.flatMap((strip) => strip.values)));
+  const ticks = niceTicks(Math.max(...options.strips.flatMap((strip) => strip.values)), 6);
+  const max = ticks.at(-1)!;
   const x = (value: number): number => left + (plotWidth * value) / max;
   const body: string[] = [];
   if (options.subtitle) body.push(text(16, 46, options.subtitle, "fill='#555'"));
   const bottom = top + rowHeight * options.strips.length;
-  for (let tick = 0; tick <= 5; tick++) {
-    const value = (max * tick) / 5;
+  for (const value of ticks) {
     body.push(`<line x1='${fixed(x(value))}' x2='${fixed(x(value))}' y1='${top}' y2='${bottom}' stroke='#e5e5e5'/>`);
-    body.push(text(x(value), bottom + 16, fixed(value), "text-anchor='middle' fill='#666'"));
+    body.push(text(x(value), bottom + 16, tickLabel(value), "text-anchor='middle' fill='#666'"));
   }
   body.push(text(left + plotWidth / 2, bottom + 36, options.xLabel, "text-anchor='middle' fill='#444'"));
   for (const [index, strip] of options.strips.entries()) {
