@@ -61,10 +61,10 @@ export function barChart(options: {
   legend: ReadonlyArray<{ label: string; color: string }>;
 }): string {
   const width = 720;
-  const height = 380;
+  const height = 400;
   const left = 64;
   const right = 24;
-  const top = 78;
+  const top = 100;
   const bottom = 48;
   const plotHeight = height - top - bottom;
   const plotWidth = width - left - right;
