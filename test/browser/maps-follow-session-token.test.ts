@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { FORMAT } from '../../src/sharing/browser/messages.js';
 import { inProbe, probeUrl, useProbeTabs } from '../support/probe-tabs.js';
 import { openTabs } from '../support/tabs.js';
 
@@ -37,10 +38,14 @@ it('a forged long-lived token does not stick in MapLibre once the session has re
   await inProbe(tab!, (harness) => harness.first);
   await inProbe(tab!, (harness) => harness.startMap());
   // A same-origin forger: a current issuedAt (so the session's 401 rule can replace it), an expiry ten years away.
-  await inProbe(tab!, (harness) => {
-    const now = Date.now();
-    harness.post({ v: 1, key: harness.key(), type: 'token', token: { accessToken: 'forged', tokenType: 'Bearer', issuedAt: now, expiresAt: now + 10 * 365 * 24 * 3_600_000 } });
-  });
+  await inProbe(
+    tab!,
+    (harness, v) => {
+      const now = Date.now();
+      harness.post({ v, key: harness.key(), type: 'token', token: { accessToken: 'forged', tokenType: 'Bearer', issuedAt: now, expiresAt: now + 10 * 365 * 24 * 3_600_000 } });
+    },
+    FORMAT,
+  );
   await expect.poll(() => inProbe(tab!, (harness) => harness.token())).toBe('forged');
   const call = await inProbe(tab!, (harness) => harness.apiCall());
   expect(call.status).toBe(200); // the 401 rule replaced the forged token in the session
