@@ -1,16 +1,16 @@
 /**
- * `npm run bench`: requests/s through `createClient` against plain `ky` with a fixed header, on the local server
- * (goal: ≤ 3 % slower). Rounds alternate between the two so that drift on a busy machine hits both alike; the median
- * round counts. Prints numbers; asserts nothing.
+ * `npm run bench -- client`: requests/s through `createClient` next to plain `ky` with a fixed Authorization header,
+ * on the local server (goal ≥ 0.97×). tinybench, interleaved rounds; one task call = CONCURRENCY requests in flight.
+ * Prints numbers; asserts nothing.
  */
 import ky, { type KyInstance } from 'ky';
 import { createClient } from '../src/client.js';
 import { clientCredentials, createSession, memorySharing } from '../src/index.js';
 import { startTokenServer } from '../test/support/token-server.js';
+import { microPair } from './lib/micro.js';
+import { median, report } from './lib/pairs.js';
 
-const REQUESTS_PER_ROUND = 4_000;
 const CONCURRENCY = 16;
-const ROUNDS = 7;
 
 const server = await startTokenServer();
 const client = server.addClient('bench-client');
@@ -22,42 +22,29 @@ const { accessToken } = await session.getToken();
 
 const plain = ky.create({ prefixUrl: server.origin, headers: { authorization: `Bearer ${accessToken}` } });
 const withSession = createClient(session, { prefixUrl: server.origin });
+const burst = (api: KyInstance) => () => Promise.all(Array.from({ length: CONCURRENCY }, () => api.get('api/echo').text()));
 
-/** Requests/s for one round: CONCURRENCY workers, REQUESTS_PER_ROUND requests in all. */
-async function round(api: KyInstance): Promise<number> {
-  let left = REQUESTS_PER_ROUND;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (left-- > 0) await api.get('api/echo').text();
-    }),
-  );
-  return REQUESTS_PER_ROUND / ((performance.now() - started) / 1000);
-}
-
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-await round(plain); // warm up sockets and the JIT
-await round(withSession);
-const results = { plain: [] as number[], createClient: [] as number[] };
-for (let index = 0; index < ROUNDS; index++) {
-  results.plain.push(await round(plain));
-  results.createClient.push(await round(withSession));
-}
-const plainRate = median(results.plain);
-const clientRate = median(results.createClient);
-
-console.log('createClient overhead (Node %s, %d requests × %d rounds, %d in flight)', process.version, REQUESTS_PER_ROUND, ROUNDS, CONCURRENCY);
-const spread = (values: number[]): string => `${Math.round(Math.min(...values))}–${Math.round(Math.max(...values))}`;
-console.table({
-  'plain ky, fixed Authorization header': { 'requests/s (median)': Math.round(plainRate), 'rounds (min–max)': spread(results.plain) },
-  'createClient(session)': { 'requests/s (median)': Math.round(clientRate), 'rounds (min–max)': spread(results.createClient) },
-});
-const overhead = (1 - clientRate / plainRate) * 100;
-console.log(
-  'createClient overhead: %s %% (goal ≤ 3 %%; negative = faster, i.e. within noise); token requests: %d',
-  overhead.toFixed(1),
-  server.stats.tokenRequests,
+const measured = await microPair(
+  { label: 'createClient(session)', fn: burst(withSession), batch: CONCURRENCY },
+  { label: 'plain ky, fixed header', fn: burst(plain), batch: CONCURRENCY },
+  { rounds: 9, time: 1_000 },
 );
+report({
+  bench: 'client',
+  title: 'shared-session: createClient vs plain ky',
+  rows: [
+    {
+      id: 'create-client',
+      figure: `createClient requests/s (${CONCURRENCY} in flight, local server)`,
+      unit: 'requests/s',
+      better: 'higher',
+      ours: { label: 'createClient(session)', values: measured.ours },
+      baseline: { label: 'plain ky, fixed Authorization header', values: measured.baseline },
+      goal: '≥ 0.97×',
+      met: median(measured.ours) >= 0.97 * median(measured.baseline),
+    },
+  ],
+  notes: [`token requests during the run: ${server.stats.tokenRequests}`],
+});
 await session.close();
 await server.close();

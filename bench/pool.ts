@@ -1,12 +1,19 @@
 /**
- * `npm run bench` (pool part): memory per pooled session at 100,000 sessions (goal ≤ 1 KB) and lookups/s.
+ * `npm run bench -- pool`: the session pool next to a plain `Map` holding the same sessions, in one run.
+ * - memory per session at 100,000 sessions (goal ≤ 1 KB), pool vs Map, interleaved rounds, for sessions without a
+ *   token (refresh-token sessions of a multi-user server) and sessions holding one;
+ * - lookups/s of an existing key (tinybench): `pool.get(key)` hashes the key with SHA-256 and moves the entry in the
+ *   LRU order; `map.get(key)` does neither.
  * Needs `--expose-gc` (bench/run.ts passes it) so that heap deltas are measured after a full collection.
  * Prints numbers; asserts nothing.
  */
-import { createSession, customProvider, memorySharing, refreshTokenGrant } from '../src/index.js';
+import { createSession, customProvider, memorySharing, refreshTokenGrant, type Session } from '../src/index.js';
 import { createSessionPool } from '../src/pool.js';
+import { microPair } from './lib/micro.js';
+import { median, report, type Row, smoke } from './lib/pairs.js';
 
-const SESSIONS = 100_000;
+const SESSIONS = smoke ? 2_000 : 100_000;
+const MEMORY_ROUNDS = smoke ? 1 : 3;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with node --expose-gc (npm run bench does)');
 
@@ -15,75 +22,114 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
-const results: Record<string, { value: string }> = {};
-
-// 1. Sessions as a multi-user server creates them: one refresh-token session per user, no token fetched yet.
-{
-  const sharing = memorySharing();
-  const pool = createSessionPool({
-    max: SESSIONS,
-    idleTtl: Number.POSITIVE_INFINITY,
-    create: (key) =>
-      createSession({
-        provider: refreshTokenGrant({ tokenUrl: 'https://auth.example/token', clientId: 'app', refreshToken: `rt-${key}` }),
-        sharing,
-      }),
+type Kind = 'no-token' | 'token';
+const now = Date.now();
+const sharing = memorySharing();
+function sessionFor(kind: Kind, key: string): Session {
+  return createSession({
+    provider:
+      kind === 'no-token'
+        ? refreshTokenGrant({ tokenUrl: 'https://auth.example/token', clientId: 'app', refreshToken: `rt-${key}` })
+        : customProvider({
+            key,
+            fetchToken: () =>
+              Promise.resolve({ accessToken: `at-${key}-0123456789abcdef0123456789`, tokenType: 'Bearer', issuedAt: now, expiresAt: now + 3_600_000 }),
+          }),
+    sharing,
   });
-  const before = heapUsed();
-  for (let index = 0; index < SESSIONS; index++) pool.get(`user-${index}`);
-  const after = heapUsed();
-  results[`memory per pooled session (${SESSIONS.toLocaleString('en')}, refreshTokenGrant, no token yet)`] = {
-    value: `${((after - before) / SESSIONS).toFixed(0)} B`,
-  };
-
-  // Lookups of existing keys (each one hashes the key with SHA-256 and moves the entry in the LRU order).
-  const lookups = 1_000_000;
-  const keys = Array.from({ length: 1024 }, (_, index) => `user-${(index * 97) % SESSIONS}`);
-  for (let index = 0; index < 100_000; index++) pool.get(keys[index & 1023]!);
-  let started = performance.now();
-  for (let index = 0; index < lookups; index++) pool.get(keys[index & 1023]!);
-  results['pool.get(key), existing key'] = { value: `${Math.round(lookups / ((performance.now() - started) / 1000)).toLocaleString('en')} lookups/s` };
-
-  started = performance.now();
-  const misses = 20_000;
-  for (let index = 0; index < misses; index++) pool.get(`new-user-${index}`); // each one evicts the LRU session
-  results['pool.get(key), miss + create + evict LRU'] = { value: `${Math.round(misses / ((performance.now() - started) / 1000)).toLocaleString('en')} ops/s` };
-  await pool.close();
 }
 
-// 2. Sessions that hold a token (minted locally by a custom provider: no network, same session state).
-{
-  const sharing = memorySharing();
-  const now = Date.now();
-  const pool = createSessionPool({
-    max: SESSIONS,
-    idleTtl: Number.POSITIVE_INFINITY,
-    create: (key) =>
-      createSession({
-        provider: customProvider({
-          key,
-          fetchToken: () => Promise.resolve({ accessToken: `at-${key}-0123456789abcdef0123456789`, tokenType: 'Bearer', issuedAt: now, expiresAt: now + 3_600_000 }),
-        }),
-        sharing,
-      }),
-  });
+/** Bytes per session held by a pool, or by a plain Map of the same sessions. */
+async function bytesPerSession(kind: Kind, holder: 'pool' | 'map'): Promise<number> {
   const before = heapUsed();
-  for (let start = 0; start < SESSIONS; start += 5_000) {
-    await Promise.all(Array.from({ length: 5_000 }, (_, index) => pool.getToken(`user-${start + index}`)));
+  let close: () => Promise<unknown>;
+  let after: number;
+  if (holder === 'pool') {
+    const pool = createSessionPool({ max: SESSIONS, idleTtl: Number.POSITIVE_INFINITY, create: (key) => sessionFor(kind, key) });
+    for (let start = 0; start < SESSIONS; start += 5_000) {
+      const keys = Array.from({ length: Math.min(5_000, SESSIONS - start) }, (_, index) => `user-${start + index}`);
+      if (kind === 'token') await Promise.all(keys.map((key) => pool.getToken(key)));
+      else for (const key of keys) pool.get(key);
+    }
+    after = heapUsed();
+    close = () => pool.close();
+  } else {
+    const map = new Map<string, Session>();
+    for (let start = 0; start < SESSIONS; start += 5_000) {
+      const keys = Array.from({ length: Math.min(5_000, SESSIONS - start) }, (_, index) => `user-${start + index}`);
+      for (const key of keys) map.set(key, sessionFor(kind, key));
+      if (kind === 'token') await Promise.all(keys.map((key) => map.get(key)!.getToken()));
+    }
+    after = heapUsed();
+    close = () => Promise.all([...map.values()].map((session) => session.close()));
   }
-  const after = heapUsed();
-  results[`memory per pooled session (${SESSIONS.toLocaleString('en')}, customProvider, holding a token)`] = {
-    value: `${((after - before) / SESSIONS).toFixed(0)} B`,
-  };
+  await close();
+  return (after - before) / SESSIONS;
+}
 
-  const calls = 1_000_000;
+const rows: Row[] = [];
+const sessions = SESSIONS.toLocaleString('en');
+for (const kind of ['no-token', 'token'] as const) {
+  const pool: number[] = [];
+  const map: number[] = [];
+  for (let round = 0; round < MEMORY_ROUNDS; round++) {
+    pool.push(await bytesPerSession(kind, 'pool'));
+    map.push(await bytesPerSession(kind, 'map'));
+  }
+  rows.push({
+    id: `pool-bytes-${kind}`,
+    figure: `memory per session at ${sessions} (${kind === 'no-token' ? 'refreshTokenGrant, no token yet' : 'customProvider, holding a token'})`,
+    unit: 'B/session',
+    better: 'lower',
+    ours: { label: 'createSessionPool', values: pool },
+    baseline: { label: 'plain Map of the same sessions', values: map },
+    goal: '≤ 1 KB/session',
+    met: median(pool) <= 1024,
+  });
+}
+
+// Lookups of existing keys, among SESSIONS sessions.
+{
+  const pool = createSessionPool({ max: SESSIONS, idleTtl: Number.POSITIVE_INFINITY, create: (key) => sessionFor('no-token', key) });
+  const map = new Map<string, Session>();
+  for (let index = 0; index < SESSIONS; index++) {
+    const key = `user-${index}`;
+    map.set(key, pool.get(key));
+  }
   const keys = Array.from({ length: 1024 }, (_, index) => `user-${(index * 97) % SESSIONS}`);
-  for (let index = 0; index < 100_000; index++) await pool.getToken(keys[index & 1023]!);
-  const started = performance.now();
-  for (let index = 0; index < calls; index++) await pool.getToken(keys[index & 1023]!);
-  results['pool.getToken(key), cached token'] = { value: `${Math.round(calls / ((performance.now() - started) / 1000)).toLocaleString('en')} ops/s` };
+  let sink = 0;
+  const measured = await microPair(
+    {
+      label: 'pool.get(key)',
+      batch: keys.length,
+      fn: () => {
+        for (const key of keys) sink += pool.get(key).key.length;
+      },
+    },
+    {
+      label: 'map.get(key)',
+      batch: keys.length,
+      fn: () => {
+        for (const key of keys) sink += map.get(key)!.key.length;
+      },
+    },
+  );
+  if (sink === 0) throw new Error('unreachable');
+  rows.push({
+    id: 'pool-lookups',
+    figure: `lookups of an existing key among ${sessions} sessions`,
+    unit: 'lookups/s',
+    better: 'higher',
+    ours: { label: 'pool.get(key) (SHA-256 of the key, LRU move)', values: measured.ours },
+    baseline: { label: 'map.get(key)', values: measured.baseline },
+    goal: 'report the ratio',
+  });
   await pool.close();
 }
 
-console.log('shared-session pool bench (Node %s)', process.version);
-console.table(results);
+report({
+  bench: 'pool',
+  title: 'shared-session: the session pool vs a plain Map',
+  rows,
+  notes: ['the pool also bounds the sessions (LRU, idle TTL) and closes them; a Map does neither'],
+});

@@ -1,6 +1,6 @@
 /**
  * `shared-session/earth-engine`: Earth Engine sessions with ee-client's operations over the REST API, Google
- * providers, and per-user sessions from the headers SEPAL sends to its apps.
+ * providers (a user's refresh token, an access token, a service account key), and per-user sessions from the headers SEPAL sends to its apps.
  *
  * @packageDocumentation
  */
@@ -20,7 +20,17 @@ export {
   type EarthEngineSessionOptions,
   type VisParams,
 } from './presets/earth-engine.js';
-export { GOOGLE_TOKEN_URL, googleAccessToken, googleRefreshToken, type GoogleRefreshTokenOptions } from './presets/google.js';
+export {
+  GOOGLE_TOKEN_URL,
+  googleAccessToken,
+  googleRefreshToken,
+  type GoogleRefreshTokenOptions,
+} from './presets/google.js';
+export {
+  googleServiceAccount,
+  type GoogleServiceAccountKey,
+  type GoogleServiceAccountOptions,
+} from './presets/google-service-account.js';
 export {
   fromSepalHeaders,
   sepalSessions,

@@ -4,4 +4,5 @@
  *
  * @packageDocumentation
  */
-export { leafletTileLayer, SessionTileLayer } from './maps/leaflet.js';
+export { leafletTileLayer, SessionTileLayer, type SessionTileLayerOptions } from './maps/leaflet.js';
+export type { UrlMatch } from './http/url-match.js';

@@ -5,3 +5,4 @@
  * @packageDocumentation
  */
 export { openlayersImageLoadFunction, openlayersTileLoadFunction, type OpenLayersLoadFunction } from './maps/openlayers.js';
+export type { UrlMatch } from './http/url-match.js';

@@ -12,6 +12,7 @@ export {
   type CallOptions,
   type CatalogSearch,
   type CatalogSearchResult,
+  type PartialStacItem,
   type ProcessOptions,
   type ProcessRequest,
   type SentinelHub,

@@ -1,5 +1,5 @@
 import ky, { type KyInstance, type Options } from 'ky';
-import { fetchWithToken } from './fetch-with-token.js';
+import { fetchWithToken, type FetchWithTokenOptions } from './fetch-with-token.js';
 import { parseRetryAfter } from '../core/delay.js';
 import { isSessionError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
@@ -15,6 +15,8 @@ export interface ClientOptions extends Options {
    * rate-limited API early. Default 60 000.
    */
   readonly maxRetryAfter?: number | undefined;
+  /** The `Authorization` header value for a token (see `fetchWithToken`). Default `<tokenType> <accessToken>`. */
+  readonly authorization?: FetchWithTokenOptions['authorization'];
 }
 
 /**
@@ -30,7 +32,7 @@ export interface ClientOptions extends Options {
  * - Timeouts and `signal` pass through to ky; ky's `fetch` option is the fetch that finally sends.
  */
 export function createClient(session: Session, options: ClientOptions = {}): KyInstance {
-  const { maxRetryAfter = 60_000, retry, fetch: send, ...kyOptions } = options;
+  const { maxRetryAfter = 60_000, retry, fetch: send, authorization, ...kyOptions } = options;
   const retryOptions = typeof retry === 'number' ? { limit: retry } : (retry ?? {});
 
   return ky.create({
@@ -40,6 +42,7 @@ export function createClient(session: Session, options: ClientOptions = {}): KyI
     fetch: (input, init) =>
       fetchWithToken(session, input instanceof Request ? input : new Request(input, init), {
         fetch: (request: Request, authorized?: RequestInit) => (send ?? globalThis.fetch)(request, { ...init, ...authorized }),
+        authorization,
       }),
     retry: {
       ...retryOptions,

@@ -27,6 +27,11 @@ async function afterUnauthorized(
 export interface FetchWithTokenOptions {
   /** Sends the request (with its `Authorization` header). Default `globalThis.fetch`. */
   readonly fetch?: ((request: Request, init?: RequestInit) => Promise<Response>) | undefined;
+  /**
+   * The `Authorization` header value for a token, for APIs with their own bearer format (openEO's
+   * `Bearer oidc/<provider>/<token>`). Default `<tokenType> <accessToken>`. A 401 still reports the token itself.
+   */
+  readonly authorization?: ((token: Token) => string | Promise<string>) | undefined;
 }
 
 /**
@@ -41,11 +46,12 @@ export interface FetchWithTokenOptions {
  */
 export async function fetchWithToken(session: Session, request: Request, options: FetchWithTokenOptions = {}): Promise<Response> {
   const send = options.fetch ?? ((input: Request, init?: RequestInit) => globalThis.fetch(input, init));
+  const header = options.authorization ?? authorizationHeader;
   for (let retried = false; ; retried = true) {
     const token = await session.getToken({ signal: request.signal });
     // The first attempt of a request with a body sends a copy, so that the body is still there for the one retry.
     const attempt = retried || request.body === null ? request : request.clone();
-    const response = await send(...withAuthorization(attempt, authorizationHeader(token)));
+    const response = await send(...withAuthorization(attempt, await header(token)));
     if (response.status !== 401) return response;
     if (!retried) void response.body?.cancel().catch(() => undefined);
     await afterUnauthorized(session, { presented: token.accessToken, retried, signal: request.signal }, response);

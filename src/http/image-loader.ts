@@ -1,6 +1,25 @@
 import { fetchWithToken } from './fetch-with-token.js';
 import { SessionError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
+import { compileMatch, type UrlMatch, type UrlMatcher } from './url-match.js';
+
+/**
+ * A map helper's optional `match`, compiled once; `undefined` (no `match`) keeps the token on every URL the layer
+ * loads, as the helpers did before they took one.
+ */
+export function compileTokenMatch(match: UrlMatch | undefined): UrlMatcher | undefined {
+  return match === undefined ? undefined : compileMatch(match);
+}
+
+/** Whether `src` gets the token: any URL without a `match`, else only the http(s) URLs it names. */
+export function wantsToken(matches: UrlMatcher | undefined, src: string): boolean {
+  if (matches === undefined) return true;
+  try {
+    return matches(new URL(src, globalThis.location?.href));
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Fetches `src` with the session's token (401 refresh-once rule included) and shows it in `image` through an object

@@ -1,24 +1,40 @@
 import { type Coords, type DoneCallback, TileLayer, type TileLayerOptions } from 'leaflet';
-import { loadImageWithToken } from '../http/image-loader.js';
+import { compileTokenMatch, loadImageWithToken, wantsToken } from '../http/image-loader.js';
 import type { Session } from '../core/session.js';
+import type { UrlMatch, UrlMatcher } from '../http/url-match.js';
+
+/** `L.TileLayer`'s options, plus which tile URLs get the token. */
+export interface SessionTileLayerOptions extends TileLayerOptions {
+  /**
+   * The tile URLs that get the session's token (a URL prefix, RegExp, function or array, as for
+   * `maplibreTransformRequest` and the service worker); the others load as Leaflet loads them, without it. Without
+   * `match`, every tile URL of the layer gets the token: give one whenever its URLs are not all your token's API.
+   */
+  readonly match?: UrlMatch | undefined;
+}
 
 /**
  * A Leaflet `TileLayer` whose tiles are fetched with the session's token (401 refresh-once rule included) instead of
  * being loaded by a plain `<img src>`, which cannot carry an `Authorization` header. Options, events (`tileload`,
  * `tileerror`, `tileabort`…) and `errorTileUrl` behave as in `L.TileLayer`; a tile that is no longer wanted has its
- * request aborted.
+ * request aborted. With `match`, tiles whose URL it does not name are left to `L.TileLayer` itself.
  */
 export class SessionTileLayer extends TileLayer {
   readonly #session: Session;
+  readonly #matches: UrlMatcher | undefined;
   readonly #loading = new WeakMap<HTMLElement, AbortController>();
 
-  constructor(session: Session, urlTemplate: string, options?: TileLayerOptions) {
-    super(urlTemplate, options);
+  constructor(session: Session, urlTemplate: string, options?: SessionTileLayerOptions) {
+    const { match, ...tileLayerOptions } = options ?? {};
+    super(urlTemplate, tileLayerOptions);
     this.#session = session;
+    this.#matches = compileTokenMatch(match);
     this.on('tileabort', (event) => this.#loading.get(event.tile)?.abort());
   }
 
   protected override createTile(coords: Coords, done: DoneCallback): HTMLElement {
+    const url = this.getTileUrl(coords);
+    if (!wantsToken(this.#matches, url)) return super.createTile(coords, done);
     const tile = document.createElement('img');
     tile.alt = ''; // decorative, as Leaflet's own tiles
     tile.addEventListener('load', () => done(undefined, tile));
@@ -29,7 +45,7 @@ export class SessionTileLayer extends TileLayer {
     });
     const controller = new AbortController();
     this.#loading.set(tile, controller);
-    loadImageWithToken(this.#session, tile, this.getTileUrl(coords), controller.signal).catch(() => {
+    loadImageWithToken(this.#session, tile, url, controller.signal).catch(() => {
       if (!controller.signal.aborted) tile.dispatchEvent(new Event('error'));
     });
     return tile;
@@ -37,11 +53,12 @@ export class SessionTileLayer extends TileLayer {
 }
 
 /**
- * Creates a `SessionTileLayer`: `L.tileLayer(urlTemplate, options)` with the session's token on every tile request.
+ * Creates a `SessionTileLayer`: `L.tileLayer(urlTemplate, options)` with the session's token on every tile request
+ * whose URL `options.match` names (every one without `match`).
  *
  * @example
- * leafletTileLayer(session, 'https://tiles.example.com/{z}/{x}/{y}.png', { maxZoom: 18 }).addTo(map);
+ * leafletTileLayer(session, 'https://tiles.example.com/{z}/{x}/{y}.png', { maxZoom: 18, match: 'https://tiles.example.com/' }).addTo(map);
  */
-export function leafletTileLayer(session: Session, urlTemplate: string, options?: TileLayerOptions): SessionTileLayer {
+export function leafletTileLayer(session: Session, urlTemplate: string, options?: SessionTileLayerOptions): SessionTileLayer {
   return new SessionTileLayer(session, urlTemplate, options);
 }

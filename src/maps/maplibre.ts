@@ -3,7 +3,6 @@ import type { Session } from '../core/session.js';
 import type { Token } from '../core/token.js';
 import { compileMatch, type UrlMatch } from '../http/url-match.js';
 
-
 /** What MapLibre's `transformRequest` returns (a subset of its `RequestParameters`; no MapLibre import needed). */
 export interface MaplibreRequestParameters {
   url: string;
@@ -32,9 +31,10 @@ const MIN_VALIDITY = 10_000;
 
 /**
  * MapLibre's `transformRequest` is synchronous (a Promise is accepted only since MapLibre 5.21), while getting a token
- * is not. So the current token is kept in memory: it follows the session's `token` and `cleared` events (the session
- * refreshes ahead of expiry, in one context for all), and is handed out synchronously while it has life left. MapLibre
- * then fetches with its own machinery (cache, workers, request limits).
+ * is not. So the session's current token is kept in memory: it follows the session's `token` and `cleared` events
+ * (the session refreshes ahead of expiry, in one context for all, and replaces a token an API rejected), and is handed
+ * out synchronously while it has life left. It is always the token the session holds now, never an older one that
+ * happens to live longer. MapLibre then fetches with its own machinery (cache, workers, request limits).
  *
  * Trade-off: MapLibre sends the request, so a 401 cannot be retried here; a tile refused because the API revoked a
  * token early fails like any broken tile. Use the service worker helper (`shared-session/service-worker`), which has
@@ -47,14 +47,24 @@ const MIN_VALIDITY = 10_000;
 export function maplibreTransformRequest(session: Session, match: UrlMatch): MaplibreTransformRequest {
   const matches = compileMatch(match);
   let current: Token | undefined;
-  const adopt = (token: Token): Token => {
-    if (current === undefined || token.expiresAt >= current.expiresAt) current = token;
-    return token;
-  };
-  const offToken = session.on('token', adopt);
+  // Counts the session's announcements: a getToken answer is adopted only if none came while it was on its way
+  // (an announcement is newer than any answer that started before it).
+  let announcements = 0;
+  const offToken = session.on('token', (token) => {
+    announcements++;
+    current = token;
+  });
   const offCleared = session.on('cleared', () => {
+    announcements++;
     current = undefined;
   });
+  const ask = (): Promise<Token> => {
+    const before = announcements;
+    return session.getToken().then((token) => {
+      if (announcements === before) current = token;
+      return token;
+    });
+  };
   const withToken = (url: string, token: Token): MaplibreRequestParameters => ({
     url,
     headers: { Authorization: authorizationHeader(token) },
@@ -75,16 +85,14 @@ export function maplibreTransformRequest(session: Session, match: UrlMatch): Map
       const left = token.expiresAt - now;
       if (left > Math.min(MIN_VALIDITY, lifetime / 4)) {
         // Timers do not run in a sleeping tab: past half its life, let the session check whether a refresh is due.
-        if (left < lifetime / 2) void session.getToken().then(adopt, () => undefined);
+        if (left < lifetime / 2) ask().catch(() => undefined);
         return withToken(url, token);
       }
     }
-    return session.getToken().then((fresh) => withToken(url, adopt(fresh)));
+    return ask().then((fresh) => withToken(url, fresh));
   };
 
-  const ready = session.getToken().then((token) => {
-    adopt(token);
-  });
+  const ready = ask().then(() => undefined);
   ready.catch(() => undefined); // the caller may never await it; the session reports the error anyway
   return Object.assign(transform, {
     ready,

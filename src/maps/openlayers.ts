@@ -1,5 +1,6 @@
-import { loadImageWithToken } from '../http/image-loader.js';
+import { compileTokenMatch, loadImageWithToken, wantsToken } from '../http/image-loader.js';
 import type { Session } from '../core/session.js';
+import type { UrlMatch, UrlMatcher } from '../http/url-match.js';
 
 /**
  * An OpenLayers load function: `(tile, src) => void` for `tileLoadFunction`, `(image, src) => void` for
@@ -9,31 +10,42 @@ import type { Session } from '../core/session.js';
 export type OpenLayersLoadFunction = (target: object, src: string) => void;
 
 /**
- * A `tileLoadFunction` for OpenLayers image tile sources (`XYZ`, `OSM`, `TileWMS`, `WMTS`…) that fetches every tile
- * with the session's token (401 refresh-once rule included). A tile that cannot be loaded ends in the tile's error
- * state, as a broken `src` would.
+ * A `tileLoadFunction` for OpenLayers image tile sources (`XYZ`, `OSM`, `TileWMS`, `WMTS`…) that fetches tiles with
+ * the session's token (401 refresh-once rule included). A tile that cannot be loaded ends in the tile's error state,
+ * as a broken `src` would.
+ *
+ * `match` (a URL prefix, RegExp, function or array, as for `maplibreTransformRequest` and the service worker) says
+ * which URLs get the token; the others load as OpenLayers loads them by default, without it. Without `match`, every
+ * URL the source loads gets the token: give one whenever the source's URLs are not all your token's API.
  *
  * @example
- * new TileLayer({ source: new XYZ({ url, tileLoadFunction: openlayersTileLoadFunction(session) }) });
+ * new TileLayer({ source: new XYZ({ url, tileLoadFunction: openlayersTileLoadFunction(session, 'https://tiles.example.com/') }) });
  */
-export function openlayersTileLoadFunction(session: Session): OpenLayersLoadFunction {
-  return (tile, src) => load(session, tile, src);
+export function openlayersTileLoadFunction(session: Session, match?: UrlMatch): OpenLayersLoadFunction {
+  const matches = compileTokenMatch(match);
+  return (tile, src) => load(session, matches, tile, src);
 }
 
 /**
  * An `imageLoadFunction` for OpenLayers single-image sources (`ImageWMS`, `ImageStatic`, `ImageArcGISRest`…) that
- * fetches the image with the session's token.
+ * fetches the image with the session's token; `match` as for `openlayersTileLoadFunction`.
  *
  * @example
- * new ImageLayer({ source: new ImageWMS({ url, params, imageLoadFunction: openlayersImageLoadFunction(session) }) });
+ * new ImageLayer({ source: new ImageWMS({ url, params, imageLoadFunction: openlayersImageLoadFunction(session, url) }) });
  */
-export function openlayersImageLoadFunction(session: Session): OpenLayersLoadFunction {
-  return (image, src) => load(session, image, src);
+export function openlayersImageLoadFunction(session: Session, match?: UrlMatch): OpenLayersLoadFunction {
+  const matches = compileTokenMatch(match);
+  return (image, src) => load(session, matches, image, src);
 }
 
-function load(session: Session, target: object, src: string): void {
+function load(session: Session, matches: UrlMatcher | undefined, target: object, src: string): void {
   const image = (target as { getImage?: () => unknown }).getImage?.();
   if (!(image instanceof HTMLImageElement)) return;
+  if (!wantsToken(matches, src)) {
+    // OpenLayers' own default load function.
+    image.src = src;
+    return;
+  }
   // OpenLayers listens for the element's `load`/`error` events (its `src` is still empty when it starts listening),
   // so a failure is reported the way a broken image would report it.
   loadImageWithToken(session, image, src).catch(() => image.dispatchEvent(new Event('error')));

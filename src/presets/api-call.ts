@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { parseRetryAfter } from '../core/delay.js';
-import { isSessionError, SessionError } from '../index.js';
+import { isSessionError, SessionError, type Session } from '../index.js';
 
 // Google APIs: {error: {code: 403, message, status: 'PERMISSION_DENIED'}}.
 // Sentinel Hub: {error: {status: 400, reason: 'Bad Request', message, code: 'RENDERER_EXCEPTION'}}.
@@ -14,6 +14,31 @@ const apiErrorBodySchema = z.looseObject({
 
 // Long enough for any real API message; short enough that an echoed request body cannot flood logs.
 const MAX_MESSAGE = 500;
+
+/**
+ * The hold of a session handed out by a session pool (`shared-session/pool`, src/server/pool.ts names the same
+ * symbol): `session[HOLD]()` keeps it out of eviction until the returned function is called. Presets must not import
+ * server code, and a symbol from `Symbol.for` is the same in every bundle.
+ */
+const HOLD = Symbol.for('shared-session.pool.hold');
+
+/**
+ * Runs `call` with `session` kept out of its pool's eviction and idle expiry for the whole call (token, request,
+ * the 401 retry), when it comes from a pool; other sessions just run it.
+ */
+export function withSessionHeld<T>(session: Session, call: () => Promise<T>): Promise<T> {
+  const hold = (session as { [HOLD]?: unknown })[HOLD];
+  if (typeof hold !== 'function') return call();
+  const release = (hold as () => () => void).call(session);
+  let result: Promise<T>;
+  try {
+    result = call();
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return result.finally(release);
+}
 
 /**
  * Runs one API call made with a `createClient` instance and turns whatever it throws into a `SessionError`, so a

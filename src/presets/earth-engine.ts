@@ -2,7 +2,7 @@ import type { KyInstance } from 'ky';
 import * as z from 'zod/mini';
 import { createClient, type ClientOptions } from '../client.js';
 import { createSession, SessionError, type Clock, type Session, type Sharing, type TokenProvider } from '../index.js';
-import { apiCall, parseBody } from './api-call.js';
+import { apiCall, parseBody, withSessionHeld } from './api-call.js';
 
 /** The Earth Engine REST API root (with its version). */
 export const EARTH_ENGINE_API = 'https://earthengine.googleapis.com/v1';
@@ -186,8 +186,9 @@ export function earthEngine(options: EarthEngineOptions): EarthEngine {
     request: (signal: { signal?: AbortSignal }) => Promise<string>,
     callSignal: AbortSignal | undefined,
   ): Promise<z.infer<S>> =>
-    apiCall(SERVICE, () => request(callSignal === undefined ? {} : { signal: callSignal })).then((text) =>
-      parseBody(SERVICE, text, schema),
+    // A pooled session is not evicted under a call in progress, its 401 retry included.
+    withSessionHeld(session, () => apiCall(SERVICE, () => request(callSignal === undefined ? {} : { signal: callSignal }))).then(
+      (text) => parseBody(SERVICE, text, schema),
     );
 
   const operations: EarthEngineOperations = {

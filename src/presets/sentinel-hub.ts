@@ -107,6 +107,11 @@ export interface CatalogSearch {
   /** A CQL2 filter, e.g. `eo:cloud_cover < 20`. */
   readonly filter?: string | object;
   readonly 'filter-lang'?: 'cql2-text' | 'cql2-json';
+  /**
+   * The STAC API Fields extension: which item fields to return (`properties.eo:cloud_cover`, …) or leave out
+   * (`geometry`, `links`…). With `fields`, items are `PartialStacItem`s: any field may be missing, and the fields
+   * present are still validated.
+   */
   readonly fields?: { readonly include?: readonly string[]; readonly exclude?: readonly string[] };
   readonly [field: string]: unknown;
 }
@@ -143,10 +148,32 @@ export interface StacItem {
   readonly [field: string]: unknown;
 }
 
-/** One page of Catalog search results. */
-export interface CatalogSearchResult {
+/**
+ * A STAC item of a search with `fields` (the STAC API Fields extension): only the fields asked for, so any may be
+ * missing; those present have the types of `StacItem`.
+ */
+export interface PartialStacItem {
+  readonly type?: 'Feature' | undefined;
+  readonly id?: string | undefined;
+  readonly collection?: string | undefined;
+  readonly geometry?: { readonly type: string; readonly [field: string]: unknown } | null | undefined;
+  readonly bbox?: readonly number[] | undefined;
+  readonly properties?:
+    | {
+        readonly datetime?: string | null | undefined;
+        readonly 'eo:cloud_cover'?: number | undefined;
+        readonly [field: string]: unknown;
+      }
+    | undefined;
+  readonly assets?: Readonly<Record<string, StacAsset>> | undefined;
+  readonly links?: readonly StacLink[] | undefined;
+  readonly [field: string]: unknown;
+}
+
+/** One page of Catalog search results: `StacItem`s, or `PartialStacItem`s for a search with `fields`. */
+export interface CatalogSearchResult<Item = StacItem> {
   readonly type: 'FeatureCollection';
-  readonly features: readonly StacItem[];
+  readonly features: readonly Item[];
   readonly links?: readonly StacLink[] | undefined;
   /** `next` is present when there are more items: pass it as `next` to get the following page. */
   readonly context?: { readonly next?: number | undefined; readonly limit?: number | undefined; readonly returned: number } | undefined;
@@ -182,7 +209,9 @@ export interface SentinelHub {
   /** Process API: renders `request` and returns the image (or tar/JSON) as a Blob. */
   process(request: ProcessRequest, options?: ProcessOptions): Promise<Blob>;
   /** Catalog API: one page of STAC items, validated. */
-  catalogSearch(search: CatalogSearch, options?: CallOptions): Promise<CatalogSearchResult>;
+  catalogSearch(search: CatalogSearch & { readonly fields?: undefined }, options?: CallOptions): Promise<CatalogSearchResult>;
+  /** Catalog API with the Fields extension: one page of partial STAC items, every field present validated. */
+  catalogSearch(search: CatalogSearch, options?: CallOptions): Promise<CatalogSearchResult<PartialStacItem>>;
   /**
    * The XYZ tile URL template (`{z}`, `{x}`, `{y}`) of a WMTS layer of a configuration instance, for map libraries.
    * OGC requests are authorised by the instance id in the URL, so these tiles need no token.
@@ -194,28 +223,50 @@ export interface SentinelHub {
 
 const stacLinkSchema = z.looseObject({ href: z.string(), rel: z.string(), type: z.optional(z.string()), title: z.optional(z.string()) });
 
+const stacItemFields = {
+  collection: z.optional(z.string()),
+  bbox: z.optional(z.array(z.number())),
+  assets: z.optional(z.record(z.string(), z.looseObject({ href: z.string(), type: z.optional(z.string()) }))),
+  links: z.optional(z.array(stacLinkSchema)),
+};
+
 const stacItemSchema = z.looseObject({
+  ...stacItemFields,
   type: z.literal('Feature'),
   id: z.string(),
-  collection: z.optional(z.string()),
   geometry: z.nullable(z.looseObject({ type: z.string() })),
-  bbox: z.optional(z.array(z.number())),
   properties: z.looseObject({
     datetime: z.nullable(z.string()),
     'eo:cloud_cover': z.optional(z.number()),
   }),
-  assets: z.optional(z.record(z.string(), z.looseObject({ href: z.string(), type: z.optional(z.string()) }))),
-  links: z.optional(z.array(stacLinkSchema)),
 });
 
-const catalogSearchResultSchema = z.looseObject({
-  type: z.literal('FeatureCollection'),
-  features: z.array(stacItemSchema),
-  links: z.optional(z.array(stacLinkSchema)),
-  context: z.optional(
-    z.looseObject({ next: z.optional(z.number()), limit: z.optional(z.number()), returned: z.number() }),
+// The Fields extension leaves out whatever the search excludes (or does not include): every field is optional, and
+// each one present is checked as in a whole item.
+const partialStacItemSchema = z.looseObject({
+  ...stacItemFields,
+  type: z.optional(z.literal('Feature')),
+  id: z.optional(z.string()),
+  geometry: z.optional(z.nullable(z.looseObject({ type: z.string() }))),
+  properties: z.optional(
+    z.looseObject({
+      datetime: z.optional(z.nullable(z.string())),
+      'eo:cloud_cover': z.optional(z.number()),
+    }),
   ),
 });
+
+const searchResult = <S extends z.ZodMiniType>(item: S) =>
+  z.looseObject({
+    type: z.literal('FeatureCollection'),
+    features: z.array(item),
+    links: z.optional(z.array(stacLinkSchema)),
+    context: z.optional(
+      z.looseObject({ next: z.optional(z.number()), limit: z.optional(z.number()), returned: z.number() }),
+    ),
+  });
+const catalogSearchResultSchema = searchResult(stacItemSchema);
+const partialSearchResultSchema = searchResult(partialStacItemSchema);
 
 /**
  * A session for Sentinel Hub's OAuth2 client credentials, with typed Process, Catalog and WMTS helpers.
@@ -283,7 +334,7 @@ function create(defaults: SentinelHubEndpoints, options: SentinelHubOptions, ser
           .blob(),
       );
     },
-    async catalogSearch(search, { signal: callSignal } = {}) {
+    async catalogSearch(search: CatalogSearch, { signal: callSignal }: CallOptions = {}) {
       const text = await apiCall(service, () =>
         client
           .post('api/v1/catalog/1.0.0/search', {
@@ -293,7 +344,9 @@ function create(defaults: SentinelHubEndpoints, options: SentinelHubOptions, ser
           })
           .text(),
       );
-      return parseBody(`${service} Catalog`, text, catalogSearchResultSchema) as CatalogSearchResult;
+      const schema = search.fields === undefined ? catalogSearchResultSchema : partialSearchResultSchema;
+      // Whole items unless the search has `fields`: the overloads of `catalogSearch` say which.
+      return parseBody(`${service} Catalog`, text, schema) as CatalogSearchResult<StacItem>;
     },
     wmtsTileUrl(tile) {
       return wmtsTileUrl(root, tile);

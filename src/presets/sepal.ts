@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import type { ClientOptions } from '../client.js';
 import { sendWithRetries } from '../providers/token-request.js';
-import { fingerprint } from '../core/fingerprint.js';
+import { hashKey } from '../core/digest.js';
 import {
   createSession,
   SessionError,
@@ -16,7 +16,8 @@ import { earthEngine, type EarthEngine } from './earth-engine.js';
 
 /**
  * The request headers SEPAL sends to the apps it hosts: a Fetch `Headers`, Node's `req.headers`, or a plain record
- * (names are matched case-insensitively; `sepal_user` is read as `sepal-user`).
+ * (names are matched case-insensitively; `sepal_user` is read as `sepal-user`, but a request carrying both spellings
+ * is refused with `invalid_credentials`: the gateway sets `sepal-user`, a client could add the other).
  */
 export type SepalHeaders = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
 
@@ -66,7 +67,7 @@ export interface SepalEarthEngineOptions extends SepalOptions, SepalSessionOptio
 /** One SEPAL user, read from the headers of one request. Holds no secret in its public fields. */
 export interface SepalUser {
   /**
-   * The session key: SEPAL host, username and a fingerprint of the SEPAL session id (two sign-ins of one user are
+   * The session key: SEPAL host, username and a SHA-256 key of the SEPAL session id (two sign-ins of one user are
    * two sessions, each refreshed with its own cookie). No secret in clear; use it as the pool key.
    */
   readonly key: string;
@@ -161,8 +162,12 @@ export function sepalUser(headers: SepalHeaders, options: SepalOptions): SepalUs
     throw credentialsError(`${path} is missing or invalid${hint}`);
   }
   const { username, googleTokens } = parsed.data;
+  // A lone surrogate cannot be encoded into the key (encodeURIComponent throws): not a name SEPAL hands out.
+  if (/\p{Cs}/u.test(username)) throw credentialsError('sepal-user.username is missing or invalid');
   const margin = (googleTokens.REFRESH_IF_EXPIRES_IN_MINUTES ?? DEFAULT_MARGIN_MINUTES) * 60_000;
-  const key = ['sepal', settings.origin, username].map(encodeURIComponent).join('|') + `|${fingerprint(sessionId)}`;
+  // The session id as a SHA-256 key: it separates two sign-ins (each refreshed with its own cookie), so it must not
+  // be collidable, and it is a secret, so it is never in the key in clear.
+  const key = ['sepal', settings.origin, username].map(encodeURIComponent).join('|') + `|${hashKey(sessionId)}`;
   const provider = sepalProvider(key, sessionId, googleTokens.accessToken, googleTokens.accessTokenExpiryDate, margin, settings);
   return {
     key,
@@ -286,13 +291,31 @@ function credentialsError(what: string): SessionError {
   return new SessionError('invalid_credentials', `SEPAL headers: ${what}`);
 }
 
+/**
+ * The value of header `name` (lower case, with dashes). Names are matched case-insensitively, and a plain record may
+ * spell them with underscores (`sepal_user`, as some frameworks hand them over). One spelling only: a request that
+ * carries two (the gateway's `sepal-user` and a client's `sepal_user`, or two cases of one name in a record) is
+ * ambiguous and refused, so that a header a client made up never stands in for the one the gateway set.
+ */
 function header(headers: SepalHeaders, name: string): string | readonly string[] | undefined {
-  if (headers instanceof Headers) return headers.get(name) ?? undefined;
-  if (typeof headers !== 'object' || headers === null) return undefined;
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase().replace(/_/g, '-') === name && value !== undefined) return value;
+  if (headers instanceof Headers) {
+    const value = headers.get(name) ?? undefined;
+    const lookAlike = name.includes('-') ? (headers.get(name.replace(/-/g, '_')) ?? undefined) : undefined;
+    if (value !== undefined && lookAlike !== undefined) throw ambiguous(name);
+    return value ?? lookAlike;
   }
-  return undefined;
+  if (typeof headers !== 'object' || headers === null) return undefined;
+  let found: string | readonly string[] | undefined;
+  for (const [key, value] of Object.entries(headers)) {
+    if (value === undefined || key.toLowerCase().replace(/_/g, '-') !== name) continue;
+    if (found !== undefined) throw ambiguous(name);
+    found = value;
+  }
+  return found;
+}
+
+function ambiguous(name: string): SessionError {
+  return credentialsError(`the ${name} header appears under more than one spelling (e.g. with - and _, or in two cases)`);
 }
 
 /** The first cookie called `name` in one or more Cookie header values; undefined when there is none. */

@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from '../core/clock.js';
-import { SessionError } from '../core/errors.js';
+import { isSessionError, SessionError } from '../core/errors.js';
+import type { SessionEvents } from '../core/session-core.js';
 import type { GetTokenOptions } from '../core/options.js';
 import type { Session } from '../core/session.js';
 import { hashKey } from '../core/digest.js';
@@ -18,6 +19,13 @@ export interface SessionPoolOptions {
   readonly idleTtl?: number | undefined;
   /** Where time comes from. Default `Date.now`. */
   readonly clock?: Clock | undefined;
+  /**
+   * Called when a session the pool closes by itself (eviction, idle expiry, `close()` of the pool) fails to close,
+   * e.g. because its transport's connection is already gone. The pool has dropped the session either way. Without
+   * it such failures are ignored; they never become unhandled rejections. A `SessionError` from the session is
+   * passed as is; anything else is wrapped as `sharing_unavailable` with the original as `cause`.
+   */
+  readonly onError?: ((error: SessionError) => void) | undefined;
 }
 
 /** Counters since the pool was created, and its current size. */
@@ -37,11 +45,14 @@ export interface SessionPoolStats {
 /** One session per user or credential key, for servers that act for many users. */
 export interface SessionPool {
   /**
-   * The session for `key`, created on first use. Eviction may close it once you stop using it; for a call that must
-   * not be interrupted, use `getToken`.
+   * The session for `key`, created on first use (a lookup: it counts as a use). The pool never closes it while one of
+   * its `getToken` calls is in progress (nor while an Earth Engine operation of `earthEngine({ session })` runs on it):
+   * beyond `max`, the least recently used idle session goes instead, and when every session is in use the pool
+   * exceeds `max` until a call settles. An idle session may be closed by eviction or `idleTtl`: get it again for the
+   * next call instead of keeping it. `close()` on it removes it from the pool.
    */
   get(key: string): Session;
-  /** `get(key).getToken(options)`, with the session kept out of eviction until the call settles. */
+  /** `get(key).getToken(options)`. */
   getToken(key: string, options?: GetTokenOptions): Promise<Token>;
   /** Whether an open session for `key` is in the pool (does not count as a use). */
   has(key: string): boolean;
@@ -55,13 +66,70 @@ export interface SessionPool {
 export const DEFAULT_POOL_MAX = 1000;
 export const DEFAULT_POOL_IDLE_TTL = 900_000;
 
-class Entry {
-  /** Calls in progress through `getToken`: such an entry is never evicted or expired. */
+/**
+ * The key of a pooled session's hold: `session[HOLD]()` keeps it out of eviction and idle expiry until the returned
+ * function is called. `Symbol.for`, so that the presets (which must not import server code) reach it across bundles
+ * (src/presets/api-call.ts names the same symbol).
+ */
+const HOLD = Symbol.for('shared-session.pool.hold');
+
+/** What a pooled session needs from its pool. */
+interface PoolInternals {
+  hold(entry: Entry): () => void;
+  remove(entry: Entry): Promise<void>;
+}
+
+/**
+ * A pooled session: the pool's record of it, and the `Session` that `get` hands out, whose `getToken` calls count as
+ * uses in progress. One object per session, methods on the prototype: pools hold up to 100,000 sessions (a separate
+ * handle object cost about 60 bytes more each).
+ */
+class Entry implements Session {
+  /** Calls in progress (getToken, held operations): such an entry is never evicted or expired. */
   busy = 0;
+  /** Set once the pool has dropped the entry: its session's `close()`. */
+  closure: Promise<void> | undefined;
   constructor(
+    /** The SHA-256 key of the pool key: the entry's key in the pool's map. */
+    readonly id: string,
     readonly session: Session,
     public lastUsed: number,
+    readonly pool: PoolInternals,
   ) {}
+
+  get key(): string {
+    return this.session.key;
+  }
+
+  get isLeader(): boolean {
+    return this.session.isLeader;
+  }
+
+  async getToken(options?: GetTokenOptions): Promise<Token> {
+    const release = this.pool.hold(this);
+    try {
+      return await this.session.getToken(options);
+    } finally {
+      release();
+    }
+  }
+
+  on<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): () => void {
+    return this.session.on(event, listener);
+  }
+
+  clear(): Promise<void> {
+    return this.session.clear();
+  }
+
+  /** Removes the session from the pool and closes it (a closed session must not be handed out again). */
+  close(): Promise<void> {
+    return this.pool.remove(this);
+  }
+
+  [HOLD](): () => void {
+    return this.pool.hold(this);
+  }
 }
 
 /**
@@ -75,13 +143,17 @@ class Entry {
  * const token = await pool.getToken(userId);
  */
 export function createSessionPool(options: SessionPoolOptions): SessionPool {
-  const { create, max = DEFAULT_POOL_MAX, idleTtl = DEFAULT_POOL_IDLE_TTL, clock = systemClock } = options;
+  const { create, max = DEFAULT_POOL_MAX, idleTtl = DEFAULT_POOL_IDLE_TTL, clock = systemClock, onError } = options;
   if (typeof create !== 'function') throw new SessionError('invalid_options', 'createSessionPool needs create(key)');
   if (!Number.isInteger(max) || max < 1) throw new SessionError('invalid_options', 'max must be an integer ≥ 1');
   if (!(idleTtl > 0)) throw new SessionError('invalid_options', 'idleTtl must be a number of ms > 0 (or Infinity)');
+  if (onError !== undefined && typeof onError !== 'function') throw new SessionError('invalid_options', 'onError must be a function');
 
-  // Map order is the LRU order: a use moves the entry to the end, so the oldest entries come first.
+  // Map order is the LRU order: a use (a lookup, the start and the end of a call) moves the entry to the end, so the
+  // least recently used entries come first.
   const entries = new Map<string, Entry>();
+  /** The last entry in `entries` (a use of it needs no move), when known. */
+  let newest: Entry | undefined;
   const closing = new Set<Promise<void>>();
   let hits = 0;
   let misses = 0;
@@ -94,20 +166,63 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     if (closed) throw new SessionError('closed', 'The session pool was closed');
   };
 
-  const retire = (id: string, entry: Entry): void => {
-    entries.delete(id);
-    const done = entry.session.close().finally(() => closing.delete(done));
-    closing.add(done);
+  const report = (error: unknown, why: string): void => {
+    if (onError === undefined) return;
+    const reported = isSessionError(error)
+      ? error
+      : new SessionError('sharing_unavailable', `A pooled session could not be closed (${why})`, { cause: error });
+    try {
+      onError(reported);
+    } catch {
+      // A throwing listener must not turn into an unhandled rejection either.
+    }
+  };
+
+  /**
+   * Drops the entry and closes its session, once. The returned promise rejects as `close()` did; `why` names the
+   * pool's own reasons (eviction, expiry, closing the pool), whose failures nobody awaits: they go to `onError`.
+   * Without `why` (delete, `close()` of the session), the caller gets the rejection.
+   */
+  const retire = (entry: Entry, why?: string): Promise<void> => {
+    if (entry.closure !== undefined) return entry.closure;
+    if (entries.get(entry.id) === entry) entries.delete(entry.id);
+    if (newest === entry) newest = undefined;
     if (entries.size === 0) stopSweeper();
+    let closure: Promise<void>;
+    try {
+      closure = Promise.resolve(entry.session.close());
+    } catch (error) {
+      closure = Promise.reject(error as Error);
+    }
+    entry.closure = closure;
+    const done = closure.then(
+      () => undefined,
+      (error: unknown) => {
+        if (why !== undefined) report(error, why);
+      },
+    );
+    closing.add(done);
+    void done.finally(() => closing.delete(done));
+    return closure;
   };
 
   const isExpired = (entry: Entry, now: number): boolean => entry.busy === 0 && now - entry.lastUsed >= idleTtl;
 
+  /** A use of an entry still in the pool: now its most recent one. */
+  const touch = (entry: Entry, now = clock.now(), inPool = false): void => {
+    entry.lastUsed = now;
+    if (newest === entry) return; // already last
+    if (!inPool && entries.get(entry.id) !== entry) return; // evicted or deleted meanwhile: not brought back
+    entries.delete(entry.id);
+    entries.set(entry.id, entry);
+    newest = entry;
+  };
+
   const sweep = (): void => {
     const now = clock.now();
-    for (const [id, entry] of entries) {
+    for (const entry of entries.values()) {
       if (isExpired(entry, now)) {
-        retire(id, entry);
+        void retire(entry, 'idle expiry');
         expirations++;
       } else if (entry.busy === 0) {
         break; // LRU order: every entry after this one was used more recently
@@ -127,15 +242,37 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     sweeper = undefined;
   };
 
-  /** Closes the least recently used idle sessions beyond `max`; never `keep`, the one a caller is about to get. */
+  /**
+   * Closes the least recently used idle sessions beyond `max`; never one in use, nor `keep` (the one a caller is
+   * about to get). When every other session is in use, the pool stays above `max` until their calls settle.
+   */
   const evictOverflow = (keep?: Entry): void => {
     if (entries.size <= max) return;
-    for (const [id, entry] of entries) {
+    for (const entry of entries.values()) {
       if (entries.size <= max) break;
       if (entry.busy > 0 || entry === keep) continue;
-      retire(id, entry);
+      void retire(entry, 'eviction');
       evictions++;
     }
+  };
+
+  /** Marks a use in progress (a use: `touch`, unless the caller just did); the returned function ends it. */
+  const hold = (entry: Entry, touched = false): (() => void) => {
+    entry.busy++;
+    if (!touched) touch(entry);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      entry.busy--;
+      touch(entry);
+      evictOverflow();
+    };
+  };
+
+  const internals: PoolInternals = {
+    hold,
+    remove: (entry) => retire(entry),
   };
 
   const acquire = (key: string): Entry => {
@@ -147,33 +284,32 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
     if (found !== undefined) {
       if (!isExpired(found, now)) {
         hits++;
-        found.lastUsed = now;
-        entries.delete(id);
-        entries.set(id, found);
+        touch(found, now, true);
         return found;
       }
-      retire(id, found);
+      void retire(found, 'idle expiry');
       expirations++;
     }
     misses++;
-    const entry = new Entry(create(key), now);
+    const entry = new Entry(id, create(key), now, internals);
     entries.set(id, entry);
+    newest = entry;
     startSweeper();
     evictOverflow(entry);
     return entry;
   };
 
   return {
-    get: (key) => acquire(key).session,
+    get(key) {
+      return acquire(key);
+    },
     async getToken(key, getTokenOptions) {
       const entry = acquire(key);
-      entry.busy++;
+      const release = hold(entry, true);
       try {
         return await entry.session.getToken(getTokenOptions);
       } finally {
-        entry.busy--;
-        entry.lastUsed = clock.now();
-        evictOverflow();
+        release();
       }
     },
     has(key) {
@@ -181,11 +317,9 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
       return entry !== undefined && !isExpired(entry, clock.now());
     },
     async delete(key) {
-      const id = hashKey(key);
-      const entry = entries.get(id);
+      const entry = typeof key === 'string' ? entries.get(hashKey(key)) : undefined;
       if (entry === undefined) return false;
-      retire(id, entry);
-      await entry.session.close();
+      await retire(entry);
       return true;
     },
     get stats() {
@@ -195,7 +329,7 @@ export function createSessionPool(options: SessionPoolOptions): SessionPool {
       if (closed) return;
       closed = true;
       stopSweeper();
-      for (const [id, entry] of entries) retire(id, entry);
+      for (const entry of [...entries.values()]) void retire(entry, 'pool close');
       await Promise.all(closing);
     },
   };

@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { FORMAT } from '../../src/sharing/browser/messages.js';
 import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 
 const env = useTabs();
@@ -13,7 +14,7 @@ it('a corrupt IndexedDB record is deleted and reported; the session authenticate
 
   // Another page of the origin (no session) damages every record in several ways, one after the other.
   const [tool] = await openTabs(context, tabUrl(env.server.origin, {}), 1);
-  for (const damage of ['not a record', { v: 1, key: 'someone else', token: { accessToken: 'x' } }, { v: 99 }]) {
+  for (const damage of ['not a record', { v: FORMAT, key: 'someone else', token: { accessToken: 'x' } }, { v: FORMAT - 1 }, { v: 99 }]) {
     await inTab(tool!, (harness, value) => harness.corruptRecords(value), damage);
     env.server.resetStats();
     const [tab] = await openTabs(context, url, 1);

@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { FORMAT } from '../../src/sharing/browser/messages.js';
 import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 
 const env = useTabs();
@@ -30,7 +31,13 @@ it('two credentials in the same tabs keep separate tokens, leaders, records and 
     expect(log.filter((entry) => entry.event === 'error')).toEqual([]);
     expect(await inTab(tab, (harness) => harness.token('b'))).toBe(tokenB);
   }
-  expect(await inTab(tabs[0]!, (harness) => harness.records())).toHaveLength(1);
+  // a's record keeps its sign-out (for tabs opened later) and no token; b's is untouched.
+  const records = (await inTab(tabs[0]!, (harness) => harness.records())).map((record) => JSON.parse(record) as { key: string; token?: { accessToken: string } });
+  expect(records).toHaveLength(2);
+  expect(records.filter((record) => record.token !== undefined).map((record) => record.token!.accessToken)).toEqual([tokenB]);
+  expect(records.filter((record) => record.token === undefined)).toEqual([
+    { v: FORMAT, key: await inTab(tabs[0]!, (harness) => harness.key('a')), clearedAt: expect.any(Number) as number },
+  ]);
   expect(env.server.stats.issuedByClient).toEqual({ [a.id]: 1, [b.id]: 1 });
   await context.close();
 });

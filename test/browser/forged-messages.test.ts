@@ -1,4 +1,5 @@
 import { expect, it } from 'vitest';
+import { FORMAT } from '../../src/sharing/browser/messages.js';
 import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 
 const env = useTabs();
@@ -10,7 +11,7 @@ it('malformed, foreign, stale, wrong-version and wrong-key messages are ignored 
   const [token] = await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.first)));
 
   const before = await Promise.all(tabs.map((tab) => logOf(tab)));
-  const forged = await inTab(tabs[0]!, (harness) => {
+  const forged = await inTab(tabs[0]!, (harness, v) => {
     const key = harness.key();
     const good = { accessToken: 'forged', tokenType: 'Bearer', expiresAt: Date.now() + 3_600_000, issuedAt: Date.now() };
     const messages: unknown[] = [
@@ -18,19 +19,22 @@ it('malformed, foreign, stale, wrong-version and wrong-key messages are ignored 
       null,
       42,
       {},
-      { v: 1, key, type: 'no-such-type' },
-      { v: 2, key, type: 'token', token: good }, // another format version
-      { v: 1, key: `${key}-other`, type: 'token', token: good }, // another credential
-      { v: 1, key, type: 'token', token: { ...good, issuedAt: 1 } }, // older than the current token
-      { v: 1, key, type: 'token', token: { ...good, accessToken: '' } },
-      { v: 1, key, type: 'token', token: { ...good, expiresAt: 'soon' } },
-      { v: 1, key, type: 'clear', at: 'now' },
-      { v: 1, key, type: 'failed', code: 'closed' }, // a code a token request cannot have
-      { v: 1, key, type: 'election', data: { context: 'leader', action: 'usurp', token: 'x' } },
+      { v, key, type: 'no-such-type' },
+      { v: v + 1, key, type: 'token', token: good }, // another format version
+      { v: v - 1, key, type: 'token', token: good },
+      { v, key: `${key}-other`, type: 'token', token: good }, // another credential
+      { v, key, type: 'token', token: { ...good, issuedAt: 1 } }, // older than the current token
+      { v, key, type: 'token', token: { ...good, accessToken: '' } },
+      { v, key, type: 'token', token: { ...good, expiresAt: 'soon' } },
+      { v, key, type: 'clear', at: 'now' },
+      { v, key, type: 'failed', id: 'r1', code: 'closed' }, // a code a token request cannot have
+      { v, key, type: 'failed', code: 'invalid_client' }, // answers no request
+      { v, key, type: 'request' }, // asks without an id
+      { v, key, type: 'election', data: { context: 'leader', action: 'usurp', token: 'x' } },
     ];
     for (const message of messages) harness.post(message);
     return messages.length;
-  });
+  }, FORMAT);
 
   // Every tab reports each bad message once (the stale token is reported as stale), and keeps its token.
   for (const [index, tab] of tabs.entries()) {

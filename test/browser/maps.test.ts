@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFixtures, launchChromium, serveFiles } from '../support/chromium.js';
-import { serveTiles, TILE_COLOUR, type TileStats } from '../support/tiles.js';
+import { type Recorder, serveTiles, startRecorder, TILE_COLOUR, type TileStats } from '../support/tiles.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
 const require = createRequire(import.meta.url);
@@ -16,6 +16,7 @@ let browser: Browser;
 let context: BrowserContext | undefined;
 let client: { id: string; secret: string };
 let always401 = 0;
+let recorder: Recorder;
 
 beforeAll(async () => {
   server = await startTokenServer();
@@ -39,6 +40,7 @@ beforeAll(async () => {
     'leaflet.css': css('leaflet/dist/leaflet.css'),
     'maplibre-gl-worker.js': readFileSync(require.resolve('maplibre-gl/dist/maplibre-gl-worker.mjs'), 'utf8'),
   });
+  recorder = await startRecorder();
   browser = await launchChromium();
 }, 120_000);
 afterEach(async () => {
@@ -46,10 +48,12 @@ afterEach(async () => {
   context = undefined;
   server.reset();
   always401 = 0;
+  recorder.requests.length = 0;
   Object.assign(tiles, { requests: 0, served: 0, unauthorized: 0, tokens: new Set(), paths: new Set() });
 });
 afterAll(async () => {
   await browser?.close();
+  await recorder?.close();
   await server?.close();
 });
 
@@ -66,10 +70,12 @@ interface MapState {
   settled: number;
 }
 
-async function openMap(library: Library, tilePath = 'tiles'): Promise<Page> {
+/** Opens the map page; `extra` sets the fixture's `match` and `tileOrigin` (test/browser/fixtures/map-session.ts). */
+async function openMap(library: Library, tilePath = 'tiles', extra: Record<string, string> = {}): Promise<Page> {
   context = await browser.newContext({ viewport: { width: 512, height: 512 } });
   const page = await context.newPage();
-  await page.goto(`${server.origin}/${library}.html?client=${client.id}&secret=${client.secret}&tiles=${tilePath}`);
+  const query = new URLSearchParams({ client: client.id, secret: client.secret, tiles: tilePath, ...extra });
+  await page.goto(`${server.origin}/${library}.html?${query.toString()}`);
   await page.waitForFunction(() => document.title === 'ready');
   return page;
 }
@@ -127,7 +133,31 @@ describe.each(libraries)('%s', (library) => {
     expectTileColour(await colourAt(page, 256, 256));
   });
 
+  it('with match, tiles it names get the token and tiles it does not name load without it', async () => {
+    const named = await openMap(library, 'tiles', { match: '/tiles/' });
+    await settled(named, 0);
+    expect(tiles.served).toBeGreaterThan(0);
+    expect(tiles.unauthorized).toBe(0);
+    await context?.close();
+
+    // The same map with its tiles on another origin: `/tiles/` (the page's origin) does not name them.
+    const other = await openMap(library, 'tiles', { match: '/tiles/', tileOrigin: recorder.origin });
+    await settled(other, 0);
+    const tileRequests = recorder.requests.filter((request) => request.method === 'GET' && request.path.startsWith('/tiles/'));
+    expect(tileRequests.length).toBeGreaterThan(0);
+    expect(tileRequests.filter((request) => request.headers.authorization !== undefined)).toEqual([]);
+    expect((await mapState(other)).tileErrors).toBe(0);
+  });
+
   if (library !== 'maplibre') {
+    it('without match (documented): every URL the layer loads gets the token, on any origin', async () => {
+      const page = await openMap(library, 'tiles', { tileOrigin: recorder.origin });
+      await settled(page, 0);
+      const tileRequests = recorder.requests.filter((request) => request.method === 'GET' && request.path.startsWith('/tiles/'));
+      expect(tileRequests.length).toBeGreaterThan(0);
+      expect(tileRequests.every((request) => request.headers.authorization?.startsWith('Bearer ') === true)).toBe(true);
+    });
+
     // MapLibre sends its own requests (transformRequest only adds the header), so only the fetching helpers retry.
     it('a tile API that always answers 401: each tile is tried twice, then fails as a broken tile (no loop)', async () => {
       const page = await openMap(library, 'always-401');

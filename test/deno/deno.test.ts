@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DENO, denoApp } from '../support/deno-app.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 import type { Answer, Config } from './fixtures/protocol.js';
@@ -15,35 +16,21 @@ import type { Answer, Config } from './fixtures/protocol.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const app = path.join(root, 'test-results/deno-app');
-const deno = path.join(root, 'node_modules/.bin/deno');
+let app = '';
+const deno = DENO;
 
 let server: TokenServer;
 let config: Config;
 const outputs: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(path.join(root, 'dist/index.js'))) throw new Error('build first (npm test does)');
   server = await startTokenServer();
   const client = server.addClient('deno-app', 'deno-client-secret-0f3a9c');
   config = { tokenUrl: server.tokenUrl, apiUrl: server.apiUrl, clientId: client.id, clientSecret: client.secret };
-
-  // An app as a user has it: its own package.json, and the package as npm would install it (`npm pack`).
-  rmSync(app, { recursive: true, force: true });
-  const installed = path.join(app, 'node_modules/shared-session');
-  mkdirSync(installed, { recursive: true });
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', app], { cwd: root });
-  const [{ filename }] = JSON.parse(stdout) as [{ filename: string }];
-  await run('tar', ['-xzf', path.join(app, filename), '-C', installed, '--strip-components=1']);
-  for (const file of readdirSync(path.join(import.meta.dirname, 'fixtures'))) {
-    cpSync(path.join(import.meta.dirname, 'fixtures', file), path.join(app, file));
-  }
+  app = await denoApp('deno-app', path.join(import.meta.dirname, 'fixtures'));
   // Deno type-checks `node:` imports (node:assert in session_test.ts) with @types/node, as an app would install it.
   mkdirSync(path.join(app, 'node_modules/@types'));
   symlinkSync(path.join(root, 'node_modules/@types/node'), path.join(app, 'node_modules/@types/node'));
-  writeFileSync(path.join(app, 'package.json'), JSON.stringify({ type: 'module', private: true }));
-  // Dependencies come from node_modules (the app's, then the repository's above it): offline, as CI is.
-  writeFileSync(path.join(app, 'deno.json'), JSON.stringify({ nodeModulesDir: 'manual' }));
 }, 120_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type * as SharedSession from '../../src/index.js';
 import { browserSharing } from '../../src/sharing/browser/sharing.js';
-import { channelName, envelope, parseMessage, recordSchema } from '../../src/sharing/browser/messages.js';
+import { channelName, DATABASE, envelope, FORMAT, parseMessage, recordSchema } from '../../src/sharing/browser/messages.js';
 
 const run = promisify(execFile);
 const key = 'client_credentials|https%3A%2F%2Fauth.example%2Ftoken|app|';
@@ -14,9 +14,11 @@ describe('browser sharing messages', () => {
   it('accepts each well-formed message and keeps only known fields', () => {
     for (const message of [
       envelope(key, { type: 'token', token }),
-      envelope(key, { type: 'request', rejected: 'at' }),
-      envelope(key, { type: 'request' }),
-      envelope(key, { type: 'failed', code: 'invalid_client' }),
+      envelope(key, { type: 'request', id: 'r1', rejected: 'at' }),
+      envelope(key, { type: 'request', id: 'r1' }),
+      envelope(key, { type: 'failed', id: 'r1', code: 'invalid_client' }),
+      envelope(key, { type: 'failed', id: 'r1', code: 'rate_limited', retryAfter: 60_000 }),
+      envelope(key, { type: 'busy' }),
       envelope(key, { type: 'clear', at: 1 }),
       envelope(key, { type: 'leader' }),
       envelope(key, { type: 'election', data: { context: 'leader', action: 'tell', token: 'x' } }),
@@ -33,30 +35,42 @@ describe('browser sharing messages', () => {
       'token',
       [],
       { type: 'token' },
-      { type: 'constructor', v: 1, key },
-      { type: '__proto__', v: 1, key },
-      { ...envelope(key, { type: 'token', token }), v: 2 },
+      { type: 'constructor', v: FORMAT, key },
+      { type: '__proto__', v: FORMAT, key },
+      { ...envelope(key, { type: 'token', token }), v: FORMAT - 1 },
+      { ...envelope(key, { type: 'token', token }), v: FORMAT + 1 },
       { ...envelope(key, { type: 'token', token }), v: undefined },
       envelope(key, { type: 'token', token: { ...token, accessToken: '' } }),
       envelope(key, { type: 'token', token: { ...token, expiresAt: -1 } }),
-      { ...envelope(key, { type: 'failed', code: 'invalid_client' }), code: 'closed' },
+      { ...envelope(key, { type: 'failed', id: 'r1', code: 'invalid_client' }), code: 'closed' },
+      // A failure answers one request: without its id it answers none.
+      { ...envelope(key, { type: 'failed', id: 'r1', code: 'invalid_client' }), id: undefined },
+      { ...envelope(key, { type: 'failed', id: 'r1', code: 'rate_limited' }), retryAfter: -1 },
+      { ...envelope(key, { type: 'failed', id: 'r1', code: 'rate_limited' }), retryAfter: '60' },
       { ...envelope(key, { type: 'clear', at: 1 }), at: '1' },
-      { ...envelope(key, { type: 'request' }), rejected: 42 },
+      { ...envelope(key, { type: 'request', id: 'r1' }), rejected: 42 },
+      { ...envelope(key, { type: 'request', id: 'r1' }), id: undefined },
+      { ...envelope(key, { type: 'request', id: 'r1' }), id: 'x'.repeat(65) },
     ];
     for (const message of bad) expect(parseMessage(message), JSON.stringify(message)).toBeUndefined();
   });
 
-  it('validates stored records with their format version', () => {
-    expect(recordSchema.safeParse({ v: 1, key, token }).success).toBe(true);
-    expect(recordSchema.safeParse({ v: 1, key, token, refreshToken: 'rt' }).success).toBe(true);
-    expect(recordSchema.safeParse({ v: 2, key, token }).success).toBe(false);
+  it('validates stored records with their format version; a sign-out is a record too', () => {
+    expect(recordSchema.safeParse({ v: FORMAT, key, token }).success).toBe(true);
+    expect(recordSchema.safeParse({ v: FORMAT, key, token, refreshToken: 'rt' }).success).toBe(true);
+    expect(recordSchema.safeParse({ v: FORMAT, key, clearedAt: 1_900_000_000_000, token }).success).toBe(true);
+    expect(recordSchema.safeParse({ v: FORMAT, key, clearedAt: 1_900_000_000_000 }).success).toBe(true);
+    expect(recordSchema.safeParse({ v: FORMAT, key, clearedAt: '1' }).success).toBe(false);
+    expect(recordSchema.safeParse({ v: FORMAT - 1, key, token }).success).toBe(false);
+    expect(recordSchema.safeParse({ v: FORMAT + 1, key, token }).success).toBe(false);
     expect(recordSchema.safeParse({ key, token }).success).toBe(false);
-    expect(recordSchema.safeParse({ v: 1, key, token: { accessToken: 'at' } }).success).toBe(false);
+    expect(recordSchema.safeParse({ v: FORMAT, key, token: { accessToken: 'at' } }).success).toBe(false);
   });
 
-  it('names the channel after a fingerprint of the key and the format version, never the key itself', () => {
+  it('names the database and the channel after the format version and a SHA-256 of the key, never the key itself', () => {
+    expect(DATABASE).toBe(`shared-session-v${FORMAT}`);
     const name = channelName(key);
-    expect(name).toMatch(/^shared-session-v1:[0-9a-z]+$/);
+    expect(name).toMatch(new RegExp(`^shared-session-v${FORMAT}:[A-Za-z0-9_-]{22}$`));
     expect(name).not.toContain('app');
     expect(channelName(`${key}x`)).not.toBe(name);
   });

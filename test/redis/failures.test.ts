@@ -127,10 +127,23 @@ it('waiting longer than `timeout` for another process → timeout error', async 
 it('a corrupt record is deleted and reported (corrupt_storage), never a crash', async () => {
   const { session, errors, key } = await open('redis');
   const tokenKey = keysFor('shared-session:', key).token;
-  await redis.cli('SET', tokenKey, '{"v":1,"token":{"accessToken":42}}');
+  await redis.cli('SET', tokenKey, '{"v":2,"token":{"accessToken":42}}', 'PX', '60000');
   const token = await session.getToken();
   expect(errors.map((error) => error.code)).toEqual(['corrupt_storage']);
-  expect(JSON.parse(await redis.cli('GET', tokenKey))).toMatchObject({ v: 1, token: { accessToken: token.accessToken } });
+  expect(JSON.parse(await redis.cli('GET', tokenKey))).toMatchObject({ v: 2, token: { accessToken: token.accessToken } });
+  expect(tokens.stats.tokenRequests).toBe(1);
+});
+
+it('records that would never expire (no TTL) are not ours: deleted and reported, never adopted or obeyed', async () => {
+  const { session, errors, key } = await open('ioredis');
+  const { token: tokenKey, failure: failureKey } = keysFor('shared-session:', key);
+  // A well-formed token and a remembered failure, both without a TTL: a token "valid forever", a wait "forever".
+  await redis.cli('SET', tokenKey, JSON.stringify({ v: 2, token: { accessToken: 'forever', tokenType: 'Bearer', lifetime: 3_600_000 } }));
+  await redis.cli('SET', failureKey, JSON.stringify({ v: 2, code: 'rate_limited', lease: 'x.y' }));
+  const token = await session.getToken();
+  expect(token.accessToken).not.toBe('forever');
+  expect(errors.map((error) => error.code)).toEqual(['corrupt_storage', 'corrupt_storage']);
+  expect(await redis.cli('EXISTS', failureKey)).toBe('0\n');
   expect(tokens.stats.tokenRequests).toBe(1);
 });
 
@@ -139,11 +152,12 @@ it('forged or malformed Pub/Sub messages are reported (invalid_message) and neve
   const token = await session.getToken();
   const { channel } = keysFor('shared-session:', key);
   await redis.cli('PUBLISH', channel, 'not json');
-  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 1, from: 'x', type: 'token', token: { accessToken: 'forged' } }));
-  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 1, from: 'x', type: 'failed', code: 'closed' }));
-  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 1, from: 'x', type: 'clear' }));
-  await expect.poll(() => errors.length).toBe(4);
-  expect(errors.map((error) => error.code)).toEqual(['invalid_message', 'invalid_message', 'invalid_message', 'invalid_message']);
+  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 2, from: 'x', type: 'token', token: { accessToken: 'forged' } }));
+  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 2, from: 'x', type: 'failed', lease: 'x.y', code: 'closed' }));
+  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 2, from: 'x', type: 'clear', epoch: -1 }));
+  await redis.cli('PUBLISH', channel, JSON.stringify({ v: 1, from: 'x', type: 'clear', at: Date.now() }));
+  await expect.poll(() => errors.length).toBe(5);
+  expect(errors.map((error) => error.code)).toEqual(Array(5).fill('invalid_message'));
   expect((await session.getToken()).accessToken).toBe(token.accessToken);
 });
 
@@ -202,4 +216,36 @@ it('types: a client of either library, with a subscriber of the same library onl
     redisSharing({ client: io, subscriber: node });
   };
   expect(typeof check).toBe('function');
+});
+
+it('no access token in the cause of an error: the commands a client attaches to its errors (ioredis) are dropped', async () => {
+  const stored: string[] = [];
+  // An ioredis-shaped client whose commit fails with an error that quotes the command, as ioredis's errors do.
+  const client = {
+    call(command: string, ...args: string[]): Promise<unknown> {
+      const script = args[0] ?? '';
+      if (command === 'EVAL' && script.startsWith('return {')) return Promise.resolve([null, -2, null, null, -2]);
+      if (command === 'EVAL' && script.includes("'SET', KEYS[1], ARGV[1], 'PX'")) return Promise.resolve([2, null, -2, null]);
+      if (command === 'EVAL' && script.includes("'SET', KEYS[2], ARGV[2], 'PX'")) {
+        stored.push(...args);
+        return Promise.reject(Object.assign(new Error('ERR something went wrong'), { command: { name: 'eval', args } }));
+      }
+      return Promise.resolve(1);
+    },
+    duplicate: () => ({ subscribe: () => Promise.resolve(1), unsubscribe: () => Promise.resolve(1), on: () => undefined, disconnect: () => undefined }),
+  } as unknown as Redis;
+  const clientId = `failures-${++clientNumber}`;
+  const { secret } = tokens.addClient(clientId);
+  const session = createSession({ provider: clientCredentials({ tokenUrl: tokens.tokenUrl, clientId, clientSecret: secret }), sharing: redisSharing({ client }) });
+  cleanups.push(() => session.close());
+  const errors: SessionError[] = [];
+  session.on('error', (error) => errors.push(error));
+  const token = await session.getToken();
+  expect(stored.join(' ')).toContain(token.accessToken); // the failing command carried it
+  expect(errors.map((error) => error.code)).toEqual(['sharing_degraded']);
+  const { inspect } = await import('node:util');
+  const shown = inspect(errors, { depth: 10, showHidden: true }) + JSON.stringify(errors);
+  expect(shown).toContain('ERR something went wrong');
+  expect(shown).not.toContain(token.accessToken);
+  expect(shown).not.toContain(secret);
 });

@@ -13,6 +13,10 @@ export interface WorkerConfig {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly refreshBeforeExpiry?: number;
+  /** This process's clock is this many ms ahead of the machine's (negative: behind). */
+  readonly clockOffset?: number;
+  /** Every `loop` call also calls this API with the token it got (the token server's `/api/…`). */
+  readonly apiUrl?: string;
   readonly sharing?: Omit<RedisSharingOptions, 'client' | 'subscriber'>;
 }
 
@@ -50,8 +54,11 @@ const provider: TokenProvider = {
     return base.fetchToken(context);
   },
 };
+const offset = config.clockOffset ?? 0;
+const clock = { now: () => Date.now() + offset };
 const session = createSession({
   provider,
+  clock,
   sharing: redisSharing({ client, ...config.sharing }),
   ...(config.refreshBeforeExpiry === undefined ? {} : { refreshBeforeExpiry: config.refreshBeforeExpiry }),
 });
@@ -78,16 +85,29 @@ async function handle(request: WorkerRequest): Promise<object> {
       const tokens = new Set<string>();
       const errors: string[] = [];
       let calls = 0;
+      /** Tokens this process's own clock called expired when getToken returned them. */
+      let expired = 0;
+      /** API answers other than 200 to the token just returned. */
+      let refused = 0;
       const end = Date.now() + request.duration;
       while (Date.now() < end) {
         calls++;
-        await session.getToken().then(
-          (token) => tokens.add(token.accessToken),
-          (error: unknown) => errors.push(codeOf(error)),
-        );
+        const token = await session.getToken().catch((error: unknown) => {
+          errors.push(codeOf(error));
+          return undefined;
+        });
+        if (token !== undefined) {
+          tokens.add(token.accessToken);
+          if (token.expiresAt <= clock.now()) expired++;
+          if (config.apiUrl !== undefined) {
+            const response = await fetch(config.apiUrl, { headers: { authorization: `Bearer ${token.accessToken}` } });
+            await response.arrayBuffer();
+            if (response.status !== 200) refused++;
+          }
+        }
         await new Promise((resolve) => setTimeout(resolve, request.every));
       }
-      return { calls, tokens: [...tokens], errors };
+      return { calls, tokens: [...tokens], errors, expired, refused };
     }
     case 'clear':
       await session.clear();

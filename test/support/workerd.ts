@@ -38,16 +38,16 @@ export async function bundleWorker(entry: string, name: string): Promise<string>
 }
 
 /**
- * Builds `examples/cloudflare` exactly as a user would deploy it — `wrangler deploy --dry-run` reads its
+ * Builds an example (default `examples/cloudflare`) exactly as a user would deploy it — `wrangler deploy --dry-run` reads its
  * wrangler.toml and bundles it — after type-checking it with the Workers types. `shared-session` resolves to this
  * package's `dist/` through a node_modules link, as an installed dependency would. Returns the bundle's path.
  */
-export async function buildExample(): Promise<string> {
-  const dir = path.join(scratch, 'example');
+export async function buildExample(example = 'cloudflare'): Promise<string> {
+  const dir = path.join(scratch, example === 'cloudflare' ? 'example' : `example-${example}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(path.join(dir, 'node_modules/@cloudflare'), { recursive: true });
   const skip = new Set(['node_modules', 'out', '.wrangler']);
-  cpSync(path.join(root, 'examples/cloudflare'), dir, { recursive: true, filter: (source) => !skip.has(path.basename(source)) });
+  cpSync(path.join(root, 'examples', example), dir, { recursive: true, filter: (source) => !skip.has(path.basename(source)) });
   symlinkSync(root, path.join(dir, 'node_modules/shared-session'), 'dir');
   symlinkSync(path.join(root, 'node_modules/@cloudflare/workers-types'), path.join(dir, 'node_modules/@cloudflare/workers-types'), 'dir');
   await exec(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], dir);

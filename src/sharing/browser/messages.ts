@@ -1,23 +1,30 @@
 import * as z from 'zod/mini';
+import { hashKey } from '../../core/digest.js';
 import { SHARED_FAILURE_CODES } from '../../core/errors.js';
-import { fingerprint } from '../../core/fingerprint.js';
 import { tokenSchema } from '../../core/schemas.js';
 
 /**
- * The wire format of browser sharing. Its version is part of the channel and database names, so that tabs still
- * running an older release never read this one's records or messages (they elect their own leader instead).
+ * The wire and storage format of browser sharing. Its version is part of the channel and database names, so that
+ * tabs still running an older release never read this one's records or messages (they elect their own leader
+ * instead). 2: request ids, `failed` answers a request and carries `retryAfter`, `busy`, the sign-out in the record,
+ * SHA-256 names.
  */
-const FORMAT = 1;
+export const FORMAT = 2;
 
 /** The IndexedDB database of browser sharing: a dedicated one, since idb-keyval cannot add a store to another. */
 export const DATABASE = `shared-session-v${FORMAT}`;
 
-/** The BroadcastChannel (and, through broadcast-channel, the Web Lock) of one credential: never the key in clear. */
+/**
+ * The BroadcastChannel (and, through broadcast-channel, the Web Locks) of one credential: never the key in clear,
+ * and SHA-256 (`hashKey`, as the record's id), so that no two credentials can be made to share them.
+ */
 export function channelName(key: string): string {
-  return `${DATABASE}:${fingerprint(key)}`;
+  return `${DATABASE}:${hashKey(key)}`;
 }
 
 const head = { v: z.literal(FORMAT), key: z.string() };
+const time = z.number().check(z.nonnegative());
+const requestId = z.string().check(z.minLength(1), z.maxLength(64));
 
 /** The codes a failed token request can carry from the leader to the contexts that asked it. */
 const failureCode = z.literal(SHARED_FAILURE_CODES);
@@ -26,12 +33,14 @@ const failureCode = z.literal(SHARED_FAILURE_CODES);
 const messageSchemas = {
   /** A token became current (sent by whoever fetched it, or by the leader answering a request). */
   token: z.object({ ...head, type: z.literal('token'), token: tokenSchema }),
-  /** A follower needs a token; `rejected` is one it must not get back. */
-  request: z.object({ ...head, type: z.literal('request'), rejected: z.optional(z.string()) }),
-  /** The leader could not get a token for the contexts that asked. */
-  failed: z.object({ ...head, type: z.literal('failed'), code: failureCode }),
+  /** A context needs a token; `rejected` is one it must not get back; `id` names the request for its answer. */
+  request: z.object({ ...head, type: z.literal('request'), id: requestId, rejected: z.optional(z.string()) }),
+  /** The leader could not get a token for request `id`; `retryAfter` (ms) when the server asked to wait. */
+  failed: z.object({ ...head, type: z.literal('failed'), id: requestId, code: failureCode, retryAfter: z.optional(time) }),
+  /** The sender holds the credential's request lock and is still working on it: keep waiting. */
+  busy: z.object({ ...head, type: z.literal('busy') }),
   /** Sign-out at `at` (epoch ms): tokens issued before it are dead everywhere. */
-  clear: z.object({ ...head, type: z.literal('clear'), at: z.number() }),
+  clear: z.object({ ...head, type: z.literal('clear'), at: time }),
   /** The sender just became leader: ask again if you are waiting. */
   leader: z.object({ ...head, type: z.literal('leader') }),
   /** broadcast-channel's leader election traffic (it matters when Web Locks are missing). */
@@ -58,10 +67,15 @@ export function parseMessage(data: unknown): Message | undefined {
   return parsed.success ? parsed.data : undefined;
 }
 
-/** The one IndexedDB record of a credential. `refreshToken` only for providers that need it after a failover. */
+/**
+ * The one IndexedDB record of a credential: its token (with `refreshToken` only for providers that need it after a
+ * failover) and the time of its last sign-out, `clearedAt`, below which no token is ever handed out again. A record
+ * that holds only `clearedAt` is the sign-out itself, kept so that contexts opened later know of it.
+ */
 export const recordSchema = z.object({
   ...head,
-  token: tokenSchema,
+  clearedAt: z.optional(time),
+  token: z.optional(tokenSchema),
   refreshToken: z.optional(z.string()),
 });
 

@@ -1,5 +1,5 @@
 import { type ErrorCode, isSessionError, SessionError } from '../../core/errors.js';
-import { isNewer, type Token, type TokenSet } from '../../core/token.js';
+import { boundedByClock, isNewer, type Token, type TokenSet } from '../../core/token.js';
 import { createElection } from './election.js';
 import { memorySharing } from '../memory.js';
 import { channelName, envelope, isFailureCode, parseMessage, type Outgoing } from './messages.js';
@@ -9,15 +9,20 @@ import { recordStore, type RecordStore } from './token-store.js';
 /** Options of `browserSharing`. */
 export interface BrowserSharingOptions {
   /**
-   * How long (ms) a context waits for the leader's answer before it gets the token itself — under the credential's
-   * Web Lock and after reading IndexedDB again, so a slow leader does not cause a second token request.
+   * How long (ms) a context waits for the leader's answer, or for any sign that a token request is under way
+   * elsewhere, before it gets the token itself — under the credential's Web Lock and after reading IndexedDB again,
+   * so a slow leader does not cause a second token request. Waiting for that lock is bounded the same way.
    * Default 2 000.
    */
   readonly answerTimeout?: number | undefined;
 }
 
-/** A caller of `obtain` in a follower, waiting for the leader's broadcast. */
+/** setTimeout overflows past this. */
+const MAX_TIMER = 2_147_483_647;
+
+/** A caller of `obtain` in a follower, waiting for the answer to its request `id`. */
 interface Waiter {
+  readonly id: string;
   readonly rejected: string | undefined;
   settle(outcome: TokenSet | Error): void;
 }
@@ -28,7 +33,8 @@ interface Waiter {
  * - the leader (elected with broadcast-channel's `createLeaderElection`: Web Locks, or messages without them)
  *   refreshes ahead of expiry and answers the others' requests;
  * - every token is broadcast on one BroadcastChannel per credential and kept in one IndexedDB record, so a context
- *   opened later adopts it without a request;
+ *   opened later adopts it without a request; a sign-out is kept in that record too, so it never adopts one from
+ *   before it;
  * - a token request runs under the credential's Web Lock, after reading IndexedDB again, in one context at a time.
  *
  * Missing or failing features degrade (reported as `sharing_degraded` through the session's `error` event): no
@@ -37,8 +43,8 @@ interface Waiter {
  */
 export function browserSharing(options: BrowserSharingOptions = {}): Sharing {
   const { answerTimeout = 2_000 } = options;
-  if (!(answerTimeout >= 0 && answerTimeout < Infinity)) {
-    throw new SessionError('invalid_options', 'answerTimeout must be a finite number of ms >= 0');
+  if (!(answerTimeout >= 0 && answerTimeout <= MAX_TIMER)) {
+    throw new SessionError('invalid_options', 'answerTimeout must be a number of ms from 0 to 2^31-1');
   }
   return { kind: 'browser', connect: (peer) => connect(peer, answerTimeout) };
 }
@@ -51,7 +57,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     degraded('No BroadcastChannel: the token is not shared');
     return memorySharing().connect(peer);
   }
-  const { key } = peer;
+  const { key, clock } = peer;
   const name = channelName(key);
   const channel = new BroadcastChannel(name);
   const locks = globalThis.navigator?.locks as LockManager | undefined;
@@ -59,67 +65,153 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   // Service workers follow: the browser stops them when idle, and broadcast-channel's leader hooks `self.close`,
   // which they lack.
   const mayLead = !('ServiceWorkerGlobalScope' in globalThis);
+  /** How often a context working on a token request says so (`busy`), and how often waiters look at the time. */
+  const beat = Math.min(1_000, Math.max(50, answerTimeout / 4));
+  const connectedAt = clock.now();
+  /** Names this context's requests, so that a failure answers exactly the request it is about. */
+  const requestPrefix = Math.random().toString(36).slice(2, 10);
+  let requests = 0;
 
   // Deno has no IndexedDB, by design: the token stays in memory, and a context started later asks the leader.
-  let store: RecordStore | undefined = 'Deno' in globalThis ? undefined : recordStore(key);
+  let store: RecordStore | undefined = 'Deno' in globalThis ? undefined : recordStore(key, () => clock.now());
+  /** Set by a failed IndexedDB operation, cleared by the next good one: one report per spell of failures. */
+  let storageFailing = false;
   let leading = false;
   let closed = false;
   let channelOpen = true;
-  /** Tokens issued before this (epoch ms, the latest sign-out seen) are dead. */
+  /** Tokens issued before this (epoch ms, the latest sign-out seen here or in storage) are dead. */
   let clearedAt = 0;
   /** The newest token seen here: fetched, read from IndexedDB or received. */
   let latest: Token | undefined;
   /** The newest refresh token: from our own requests or IndexedDB, never from the channel. */
   let refreshToken: string | undefined;
   let flight: Promise<Token> | undefined;
+  /** A sign-out found in storage that the session (with a refresh token) has not been told of yet. */
+  let untold = false;
+  /** When another context last said it is working on a token request (`busy`). */
+  let lastBusy = 0;
   /** Counts token broadcasts, to tell whether an answer went out after a request arrived. */
   let broadcasts = 0;
-  const waiters = new Set<Waiter>();
+  const waiters = new Map<string, Waiter>();
 
   const post = (message: Outgoing): void => {
     if (channelOpen) channel.postMessage(envelope(key, message));
   };
   const closedError = (): SessionError => new SessionError('closed', 'The session was closed');
+  const clearedError = (): SessionError => new SessionError('aborted', 'The session was cleared');
   const remember = (token: Token): void => {
     if (token.issuedAt >= clearedAt && isNewer(token, latest)) latest = token;
   };
-  const lostStorage = (): void => {
-    if (store === undefined) return;
-    store = undefined;
-    report('sharing_degraded', 'No IndexedDB: the token is shared by channel only');
+  /** Storage failed: for good when IndexedDB cannot be opened; else reported once, and tried again next time. */
+  const storageFailed = (error: unknown): void => {
+    if (isSessionError(error, 'sharing_degraded')) {
+      if (store !== undefined) peer.report(error);
+      store = undefined;
+    } else if (!storageFailing) {
+      storageFailing = true;
+      const reason = error instanceof Error ? error.name : 'Error';
+      report('sharing_degraded', `IndexedDB failed (${reason}): tried again next time`);
+    }
   };
+  const stored = <T>(operation: Promise<T>): Promise<T | undefined> =>
+    operation.then(
+      (value) => {
+        storageFailing = false;
+        return value;
+      },
+      (error: unknown) => {
+        storageFailed(error);
+        return undefined;
+      },
+    );
 
   const { elector, deliver } = createElection(name, (data) => post({ type: 'election', data }));
 
-  /** Runs `task` holding the credential's Web Lock; unlocked when Web Locks are missing or refuse this context. */
-  const locked = <T>(task: () => Promise<T>): Promise<T> => {
-    if (locks === undefined) return task();
+  /**
+   * Runs `task` holding the credential's request lock, saying `busy` while it runs. Waiting for the lock is bounded:
+   * when no context has said `busy` for `answerTimeout` since `since`, the holder has stopped (a frozen or blocked
+   * page). Then a provider without refresh tokens runs `task` unlocked — at worst one more token request — while a
+   * refresh-token one fails with `timeout`: the holder may be in the middle of a rotation, and sending the same
+   * refresh token twice would get the whole family revoked. Unlocked too when Web Locks are missing or refuse us.
+   */
+  const locked = <T>(task: () => Promise<T>, since: number): Promise<T> => {
+    const working = async (): Promise<T> => {
+      post({ type: 'busy' });
+      const busy = setInterval(post, beat, { type: 'busy' });
+      try {
+        return await task();
+      } finally {
+        clearInterval(busy);
+      }
+    };
+    if (locks === undefined) return working();
     let started = false;
+    const stop = new AbortController();
+    const watchdog = setInterval(() => {
+      if (clock.now() - Math.max(since, lastBusy) >= answerTimeout) stop.abort();
+    }, beat);
     return (
-      locks.request(`${name}:request`, () => {
+      locks.request(`${name}:request`, { signal: stop.signal }, () => {
         started = true;
-        return task();
+        clearInterval(watchdog);
+        return working();
       }) as Promise<T>
-    ).catch((error: unknown) => {
+    )
+      .catch((error: unknown) => {
         if (started) throw error;
-        return task();
-      });
+        if (stop.signal.aborted && peer.usesRefreshToken) {
+          throw new SessionError('timeout', 'The context refreshing the token stopped responding; not sending its refresh token again');
+        }
+        return working();
+      })
+      .finally(() => clearInterval(watchdog));
+  };
+
+  /**
+   * A sign-out found in storage (or by a refused write) that no message told us of: this context opened after it,
+   * or missed the message. A session with a refresh token is signed out by it, always: the refresh token it was
+   * created with predates the sign-out (it is told when it next asks, see `tell`). Another is signed out when it may
+   * hold something from before it; one opened after it only ignores what was issued before it.
+   */
+  const learnSignOut = (at: number): void => {
+    if (at <= clearedAt) return;
+    if (peer.usesRefreshToken) {
+      forget(at);
+      untold = true;
+    } else if (at > connectedAt || (latest !== undefined && latest.issuedAt < at)) {
+      forget(at);
+      peer.receiveClear();
+    } else {
+      clearedAt = at;
+    }
+  };
+  /**
+   * Tells the session of a sign-out `learnSignOut` found, before it asks for a token: signed out, it refuses every
+   * token request itself (`login_required`; `cleared` tells, no `error` event), and asking it is how that refusal
+   * reaches the caller — nothing is sent. Told here rather than during the read, which the session may be awaiting
+   * (a sign-out then would end that call as `aborted`).
+   */
+  const tell = async (): Promise<void> => {
+    if (!untold) return;
+    if (closed) throw closedError();
+    untold = false;
+    peer.receiveClear();
+    await peer.fetchToken();
   };
 
   /** Reads the record into `latest` and `refreshToken`. Reads run one at a time (one delete and report if corrupt). */
   let reading: Promise<void> | undefined;
   const read = async (): Promise<void> => {
-    try {
-      const record = await store?.read();
-      if (record === 'corrupt') {
-        report('corrupt_storage', 'Deleted a corrupt token record');
-      } else if (record !== undefined && record.token.issuedAt >= clearedAt) {
+    const record = store && (await stored(store.read()));
+    if (record === 'corrupt') {
+      report('corrupt_storage', 'Deleted a corrupt token record');
+    } else if (record !== undefined) {
+      learnSignOut(record.clearedAt ?? 0);
+      if (record.token !== undefined && record.token.issuedAt >= clearedAt) {
         remember(record.token);
         // Written under the lock by the last context that fetched: the newest refresh token there is.
         refreshToken = record.refreshToken ?? refreshToken;
       }
-    } catch {
-      lostStorage();
     }
   };
   /** The newest token known here, after reading the record: joining a read under way, or after it when `fresh`. */
@@ -136,32 +228,55 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     return latest && (refreshToken === undefined ? { token: latest } : { token: latest, refreshToken });
   };
 
+  /** Sign-out at `at`: told to every context now, and kept in the record for the ones opened later. */
+  const signOut = async (at: number): Promise<void> => {
+    forget(at);
+    post({ type: 'clear', at });
+    if (store !== undefined) await stored(store.signOut(at));
+  };
+
   /** Under the lock: read storage again (another context may have just fetched), and only then fetch. */
   const refresh = async (rejected: string | undefined): Promise<Token> => {
-    const stored = await load(true);
-    if (stored !== undefined && peer.isUsable(stored.token, rejected)) return stored.token;
+    const current = await load(true);
+    if (current !== undefined && peer.isUsable(current.token, rejected)) return current.token;
     if (closed) throw closedError();
     // A follower fetches only for callers still waiting: the leader's answer or failure may have come meanwhile.
     if (!leading && waiters.size === 0) throw new SessionError('aborted', 'The token is no longer needed');
-    const set = await peer.fetchToken(refreshToken);
+    await tell();
+    const signedOut = clearedAt;
+    // The session refuses here while signed out or inside a failure's `retryAfter` (it remembers those).
+    const set = await peer.fetchToken(refreshToken).catch((error: unknown) => {
+      // The newest refresh token known is dead (revoked, or its rotation was lost when a context crashed before
+      // storing the next one): every context is signed out, instead of each trying it again. After the failure has
+      // gone out to the contexts that asked (their answers run as microtasks).
+      if (peer.usesRefreshToken && isSessionError(error, 'invalid_grant') && clearedAt === signedOut) {
+        setTimeout(() => void signOut(clock.now()).then(() => peer.receiveClear()), 0);
+      }
+      throw error;
+    });
+    // A sign-out came while the request was in flight: its token is dead, here and everywhere.
+    if (clearedAt !== signedOut) throw clearedError();
     remember(set.token);
     if (peer.usesRefreshToken) refreshToken = set.refreshToken ?? refreshToken;
     broadcasts++;
     post({ type: 'token', token: set.token });
-    const record = { v: 1 as const, key, token: set.token };
-    await store
-      ?.write(peer.usesRefreshToken && refreshToken !== undefined ? { ...record, refreshToken } : record)
-      .catch(lostStorage);
+    if (store !== undefined) {
+      const found = await stored(store.write(set.token, peer.usesRefreshToken ? refreshToken : undefined, signedOut));
+      // The record holds a sign-out whose message has not reached us yet: the write was refused.
+      learnSignOut(found ?? 0);
+      await tell();
+      if (clearedAt !== signedOut) throw clearedError();
+    }
     return set.token;
   };
 
   /** A usable token from memory, or from one locked refresh shared by every caller in this context. */
-  const fetchShared = async (rejected: string | undefined): Promise<Token> => {
+  const fetchShared = async (rejected: string | undefined, since = clock.now()): Promise<Token> => {
     for (let round = 0; ; round++) {
       if (latest !== undefined && peer.isUsable(latest, rejected)) return latest;
       if (closed) throw closedError();
       if (flight === undefined) {
-        const started: Promise<Token> = locked(() => refresh(rejected)).finally(() => {
+        const started: Promise<Token> = locked(() => refresh(rejected), since).finally(() => {
           if (flight === started) flight = undefined;
         });
         flight = started;
@@ -172,10 +287,10 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     }
   };
 
-  /** Gets the token in this context (as leader, or after the leader did not answer) for a waiting caller. */
-  const serve = (waiter: Waiter): void => {
-    if (!waiters.has(waiter)) return;
-    fetchShared(waiter.rejected).then(
+  /** Gets the token in this context (as leader, or after nobody answered) for a waiting caller. */
+  const serve = (waiter: Waiter, since?: number): void => {
+    if (!waiters.has(waiter.id)) return;
+    fetchShared(waiter.rejected, since).then(
       (token) => waiter.settle({ token }),
       (error: unknown) => waiter.settle(error as Error),
     );
@@ -183,19 +298,28 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
 
   const ask = (rejected: string | undefined): Promise<TokenSet> =>
     new Promise((resolve, reject) => {
+      const asked = clock.now();
       const waiter: Waiter = {
+        id: `${requestPrefix}-${++requests}`,
         rejected,
         settle(outcome) {
-          if (!waiters.delete(waiter)) return;
+          if (!waiters.delete(waiter.id)) return;
           clearTimeout(timer);
           if (outcome instanceof Error) reject(outcome);
           else resolve(outcome);
         },
       };
-      waiters.add(waiter);
-      post({ type: 'request', rejected });
-      // No answer in time (a frozen leader, a lost message): get it here, under the lock, after reading storage.
-      const timer = setTimeout(serve, answerTimeout, waiter);
+      waiters.set(waiter.id, waiter);
+      post({ type: 'request', id: waiter.id, rejected });
+      // No answer, and nobody working on a request for `answerTimeout` (a frozen leader, a lost message): get it
+      // here, under the lock, after reading storage.
+      const check = (): void => {
+        const since = Math.max(asked, lastBusy);
+        const quiet = clock.now() - since;
+        if (quiet >= answerTimeout) serve(waiter, since);
+        else timer = setTimeout(check, answerTimeout - quiet);
+      };
+      let timer = setTimeout(check, answerTimeout);
       if (!mayLead) {
         elector.hasLeader().then(
           (hasLeader) => hasLeader || serve(waiter),
@@ -204,8 +328,8 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       }
     });
 
-  /** The leader answers a request with its token, fetching it first when it has none usable. */
-  const answer = (rejected: string | undefined): void => {
+  /** The leader answers request `id` with its token, fetching it first when it has none usable. */
+  const answer = (id: string, rejected: string | undefined): void => {
     const before = broadcasts;
     fetchShared(rejected).then(
       (token) => {
@@ -214,7 +338,8 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       },
       (error: unknown) => {
         const code = isSessionError(error) ? error.code : 'request_failed';
-        if (isFailureCode(code)) post({ type: 'failed', code });
+        const retryAfter = isSessionError(error) ? error.retryAfter : undefined;
+        if (isFailureCode(code)) post({ type: 'failed', id, code, ...(retryAfter !== undefined && { retryAfter }) });
       },
     );
   };
@@ -222,17 +347,20 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   /** Sign-out at `at`, here or elsewhere: forget every token issued before it and stop waiting for one. */
   const forget = (at: number): void => {
     // Clamped to our clock: a forged or skewed timestamp must not kill every future token.
-    clearedAt = Math.max(clearedAt, Math.min(at, peer.clock.now()));
+    clearedAt = Math.max(clearedAt, Math.min(at, clock.now()));
     latest = undefined;
     refreshToken = undefined;
-    for (const waiter of waiters) waiter.settle(new SessionError('aborted', 'The session was cleared'));
+    // A request in flight was made before the sign-out: whoever asks from now on waits for a new one.
+    flight = undefined;
+    for (const waiter of waiters.values()) waiter.settle(clearedError());
   };
 
   const receive = (token: Token): void => {
-    if (token.issuedAt < clearedAt) return; // requested before a sign-out that reached us first
-    remember(token);
-    if (!peer.receiveToken(token)) report('invalid_message', 'Ignored a stale token');
-    for (const waiter of waiters) if (peer.isUsable(token, waiter.rejected)) waiter.settle({ token });
+    const bounded = boundedByClock(token, clock.now());
+    if (bounded.issuedAt < clearedAt) return; // requested before a sign-out that reached us first
+    remember(bounded);
+    if (!peer.receiveToken(bounded)) report('invalid_message', 'Ignored a stale token');
+    for (const waiter of waiters.values()) if (peer.isUsable(bounded, waiter.rejected)) waiter.settle({ token: bounded });
   };
 
   channel.onmessage = ({ data }: MessageEvent<unknown>) => {
@@ -245,16 +373,24 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       case 'token':
         return receive(message.token);
       case 'request':
-        if (leading) answer(message.rejected);
+        if (leading) answer(message.id, message.rejected);
         return;
-      case 'failed':
-        for (const waiter of waiters) waiter.settle(new SessionError(message.code, `The leader could not get a token (${message.code})`));
+      case 'failed': {
+        // Only the answer to one of our own requests: the others are another context's (or nobody's).
+        const waiter = waiters.get(message.id);
+        if (waiter === undefined) return;
+        // With its `retryAfter`, which the session then remembers until it passes.
+        const { code, retryAfter } = message;
+        return waiter.settle(new SessionError(code, `The leader could not get a token (${code})`, { retryAfter }));
+      }
+      case 'busy':
+        lastBusy = clock.now();
         return;
       case 'clear':
         forget(message.at);
         return peer.receiveClear();
       case 'leader':
-        for (const waiter of waiters) post({ type: 'request', rejected: waiter.rejected });
+        for (const waiter of waiters.values()) post({ type: 'request', id: waiter.id, rejected: waiter.rejected });
         return;
       case 'election':
         return deliver(message.data);
@@ -269,7 +405,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         leading = true;
         post({ type: 'leader' });
         peer.leadershipChanged(true);
-        for (const waiter of waiters) serve(waiter);
+        for (const waiter of waiters.values()) serve(waiter);
         // A context that never needed a token yet learns the stored one, so that it refreshes it ahead of expiry.
         void load().then((set) => set && peer.receiveToken(set.token));
       },
@@ -284,21 +420,15 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     load: () => load(),
     async obtain(rejected) {
       if (closed) throw closedError();
+      await tell();
       return leading ? { token: await fetchShared(rejected) } : ask(rejected);
     },
-    async clear() {
-      const at = peer.clock.now();
-      forget(at);
-      post({ type: 'clear', at });
-      // Under the lock: a request in flight elsewhere writes its token before we delete it, never after.
-      const current = store;
-      if (current !== undefined) await locked(() => current.remove()).catch(lostStorage);
-    },
+    clear: () => signOut(clock.now()),
     async close() {
       if (closed) return;
       closed = true;
       leading = false;
-      for (const waiter of waiters) waiter.settle(closedError());
+      for (const waiter of waiters.values()) waiter.settle(closedError());
       // Releases the Web Lock (the next context takes over at once) and says goodbye to the message election.
       await elector.die();
       channelOpen = false;

@@ -1,59 +1,128 @@
-import { createStore, del, get, update, type UseStore } from 'idb-keyval';
-import { fingerprint } from '../../core/fingerprint.js';
-import { isNewer } from '../../core/token.js';
-import { DATABASE, recordSchema, type StoredRecord } from './messages.js';
+import { del, get, promisifyRequest, update, type UseStore } from 'idb-keyval';
+import { hashKey } from '../../core/digest.js';
+import { SessionError } from '../../core/errors.js';
+import { isNewer, type Token } from '../../core/token.js';
+import { DATABASE, FORMAT, recordSchema, type StoredRecord } from './messages.js';
 
 /** Past this, IndexedDB counts as unavailable: a token request must not hang on storage. */
 const STORAGE_TIMEOUT = 3_000;
 
-/** One credential's record in IndexedDB. Every method rejects when IndexedDB is unavailable, failing or too slow. */
+/**
+ * One credential's record in IndexedDB. Every method rejects when IndexedDB is unavailable, failing or too slow:
+ * with a `sharing_degraded` SessionError when the database cannot be opened at all (then it never will be), with
+ * the browser's error when one operation failed (a full disk: the next one may work).
+ */
 export interface RecordStore {
   /** The stored record, validated; `corrupt` when something else was stored there (it has been deleted). */
   read(): Promise<StoredRecord | 'corrupt' | undefined>;
-  /** Stores `record` unless the stored one is newer (one transaction, so concurrent writers cannot go back in time). */
-  write(record: StoredRecord): Promise<void>;
-  remove(): Promise<void>;
+  /**
+   * Stores `token` (and `refreshToken`) in one transaction, unless the stored token is newer, or the record holds
+   * a sign-out later than `clearedAt` (the latest one the writer knew when it asked for the token) or later than
+   * the token's `issuedAt`. Resolves with the sign-out time the record holds (0 for none).
+   */
+  write(token: Token, refreshToken: string | undefined, clearedAt: number): Promise<number>;
+  /** Records a sign-out at `at`: a token issued before it is deleted, and can never be written back. */
+  signOut(at: number): Promise<void>;
 }
 
-// Opened on first use (idb-keyval opens lazily), shared by every credential of this context.
+// Opened on first use, shared by every credential of this context.
 let database: UseStore | undefined;
 
-/** The record of credential `key`: stored under its fingerprint, in the database `shared-session-v1`, store `tokens`. */
-export function recordStore(key: string): RecordStore {
-  const id = fingerprint(key);
+/**
+ * The record of credential `key`: stored under its SHA-256 (`hashKey`), in the database `shared-session-v2`, store
+ * `tokens`. `now` is the session's clock: a record from its future was not written by this browser's contexts.
+ */
+export function recordStore(key: string, now: () => number): RecordStore {
+  const id = hashKey(key);
   const parse = (value: unknown): StoredRecord | undefined => {
     const parsed = recordSchema.safeParse(value);
-    return parsed.success && parsed.data.key === key ? parsed.data : undefined;
+    if (!parsed.success || parsed.data.key !== key) return undefined;
+    const { clearedAt = 0, token } = parsed.data;
+    const time = now();
+    return clearedAt > time || (token !== undefined && token.issuedAt > time) ? undefined : parsed.data;
   };
+  const record = (clearedAt: number, token?: Token, refreshToken?: string): StoredRecord => ({
+    v: FORMAT,
+    key,
+    ...(clearedAt > 0 && { clearedAt }),
+    ...(token && { token }),
+    ...(token && refreshToken !== undefined && { refreshToken }),
+  });
   return {
     async read() {
       const value = await withDatabase((store) => get(id, store));
       if (value === undefined) return undefined;
-      const record = parse(value);
-      if (record !== undefined) return record;
+      const stored = parse(value);
+      if (stored !== undefined) return stored;
       await withDatabase((store) => del(id, store));
       return 'corrupt';
     },
-    write(record) {
-      return withDatabase((store) =>
-        update(id, (stored) => {
-          const current = parse(stored);
-          return current !== undefined && !isNewer(record.token, current.token) ? current : record;
+    async write(token, refreshToken, known) {
+      let signedOut = 0;
+      await withDatabase((store) =>
+        update(id, (value) => {
+          const stored = parse(value);
+          signedOut = stored?.clearedAt ?? 0;
+          const refused =
+            signedOut > known || token.issuedAt < signedOut || (stored?.token !== undefined && !isNewer(token, stored.token));
+          return refused ? stored : record(signedOut, token, refreshToken);
         }, store),
       );
+      return signedOut;
     },
-    remove() {
-      return withDatabase((store) => del(id, store));
+    signOut(at) {
+      return withDatabase((store) =>
+        update(id, (value) => {
+          const stored = parse(value);
+          const clearedAt = Math.max(stored?.clearedAt ?? 0, at);
+          const kept = stored?.token !== undefined && stored.token.issuedAt >= clearedAt;
+          return kept ? record(clearedAt, stored.token, stored.refreshToken) : record(clearedAt);
+        }, store),
+      );
     },
   };
 }
 
+/**
+ * Our own connection, instead of idb-keyval's `createStore`: it closes on `versionchange`, so that another page can
+ * delete or upgrade the database (an app's "wipe local data", a later release), and reopens on the next use; also
+ * after the browser closed it.
+ */
+function openDatabase(): UseStore {
+  let connection: Promise<IDBDatabase> | undefined;
+  const open = (): Promise<IDBDatabase> => {
+    const request = indexedDB.open(DATABASE);
+    request.onupgradeneeded = () => request.result.createObjectStore('tokens');
+    const opened = promisifyRequest(request);
+    const reopen = (): void => {
+      if (connection === opened) connection = undefined;
+    };
+    opened.then((db) => {
+      db.onversionchange = () => {
+        db.close();
+        reopen();
+      };
+      db.onclose = reopen;
+    }, reopen);
+    return opened;
+  };
+  return (mode, callback) => (connection ??= open()).then((db) => callback(db.transaction('tokens', mode).objectStore('tokens')));
+}
+
 function withDatabase<T>(operation: (store: UseStore) => Promise<T>): Promise<T> {
+  let opened = false;
+  const store: UseStore = (mode, callback) =>
+    (database ??= openDatabase())(mode, (objectStore) => {
+      opened = true;
+      return callback(objectStore);
+    });
+  const unavailable = (cause?: unknown): SessionError =>
+    new SessionError('sharing_degraded', 'No IndexedDB: the token is shared by channel only', { cause });
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('IndexedDB did not answer in time')), STORAGE_TIMEOUT);
+    const timer = setTimeout(() => reject(opened ? new Error('IndexedDB did not answer in time') : unavailable()), STORAGE_TIMEOUT);
     // Inside an async function, a synchronous throw (no `indexedDB`, a SecurityError from `open`) becomes a rejection.
-    (async () => operation((database ??= createStore(DATABASE, 'tokens'))))()
-      .then(resolve, reject)
+    (async () => operation(store))()
+      .then(resolve, (error: unknown) => reject(opened ? error : unavailable(error)))
       .finally(() => clearTimeout(timer));
   });
 }

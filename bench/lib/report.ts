@@ -1,0 +1,190 @@
+/**
+ * `npm run bench -- --report`: bench/REPORT.md and its SVG charts (bench/charts/), from the results every bench wrote
+ * (bench/lib/pairs.ts). Only what was measured in this run is written; nothing is edited by hand.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Machine } from './machine.js';
+import { type BenchResult, formatRatio, formatSummary, median, type Row } from './pairs.js';
+import { barChart, COLORS, stripChart } from './svg.js';
+
+interface Section {
+  readonly bench: string;
+  readonly heading: string;
+  /** Shown while the bench does not exist yet. */
+  readonly pending?: string;
+}
+
+/**
+ * The report's sections, in order; a section shows the rows of `<bench>.json` when that bench ran. A result whose
+ * bench is not listed here still appears, after these.
+ *
+ * ▶ PLACE FOR NEW ROWS: sign-in (issue 13) and local sharing (issue 14). Write `bench/sign-in.ts` / `bench/local.ts`
+ *   calling `report({ bench: 'sign-in' | 'local', … })` with pairs (ours vs oidc-client-ts; local vs memory sharing)
+ *   and their rows appear in the sections below, in place of the "not measured yet" line.
+ */
+const SECTIONS: readonly Section[] = [
+  { bench: 'tabs', heading: 'Tabs in Chromium' },
+  { bench: 'session', heading: 'The session in Node' },
+  { bench: 'client', heading: 'createClient' },
+  { bench: 'pool', heading: 'Session pool' },
+  { bench: 'redis', heading: 'Redis fleet' },
+  { bench: 'workers', heading: 'Cloudflare Workers', pending: 'durableObjectSharing vs memorySharing per request: not measured yet' },
+  { bench: 'sign-in', heading: 'Sign-in (issue 13)', pending: 'side by side with oidc-client-ts: comes with issue 13' },
+  { bench: 'local', heading: 'Local sharing (issue 14)', pending: 'side by side with memory sharing: comes with issue 14' },
+];
+
+export function writeReport(resultsDir: string, outDir: string): string {
+  const results = new Map<string, BenchResult>();
+  if (existsSync(resultsDir)) {
+    for (const file of readdirSync(resultsDir).filter((name) => name.endsWith('.json')).sort()) {
+      const result = JSON.parse(readFileSync(path.join(resultsDir, file), 'utf8')) as BenchResult;
+      results.set(result.bench, result);
+    }
+  }
+  const chartsDir = path.join(outDir, 'charts');
+  mkdirSync(chartsDir, { recursive: true });
+  const charts = writeCharts(results, chartsDir);
+
+  const lines: string[] = [
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench -- --report\` on ${new Date().toISOString().slice(0, 10)}. Every figure is a pair measured in the`,
+    'same run: ours next to what an app would do without shared-session. Each pair runs in interleaved rounds',
+    '(A B A B …, or A B then B A), and the table gives the median and min–max over the rounds of each side and of the',
+    'ratio ours / baseline, taken per round, so that drift on the machine cancels out.',
+    '',
+    '> These figures come from a **shared 2-core machine** on which other engineers ran test suites at the same time.',
+    '> Read the ratios; absolute numbers move with the load (the load average at the start of each bench is stated).',
+    '',
+    '## Machine',
+    '',
+    ...machineLines(results),
+    '',
+  ];
+  const chart = (name: string, alt: string): string[] => (charts.has(name) ? [`![${alt}](charts/${name}.svg)`, ''] : []);
+  lines.push(...chart('token-requests', 'Token requests at cold start: naive page vs shared session'));
+  const listed = new Set(SECTIONS.map((section) => section.bench));
+  const sections: Section[] = [...SECTIONS, ...[...results.keys()].filter((bench) => !listed.has(bench)).map((bench) => ({ bench, heading: bench }))];
+  for (const section of sections) {
+    const result = results.get(section.bench);
+    lines.push(`## ${section.heading}`, '');
+    if (result === undefined) {
+      lines.push(`*${section.pending ?? 'not measured in this run'}.*`, '');
+      continue;
+    }
+    lines.push(`\`bench/${result.bench}.ts\` — ${result.title.replace(/^shared-session: /, '')}.`, '', ...table(result.rows), '');
+    for (const note of result.notes ?? []) lines.push(`- ${note}`);
+    if (result.notes?.length) lines.push('');
+    if (section.bench === 'tabs') {
+      lines.push(...chart('time-to-token', 'Follower time-to-token vs a bare BroadcastChannel message'));
+      lines.push(...chart('takeover', 'Takeover after the leader is killed vs a bare Web Lock hand-over'));
+    }
+  }
+  const file = path.join(outDir, 'REPORT.md');
+  writeFileSync(file, `${lines.join('\n').trimEnd()}\n`);
+  return file;
+}
+
+function table(rows: readonly Row[]): string[] {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|');
+  return [
+    '| figure | ours | baseline | ratio ours / baseline | goal |',
+    '|---|---|---|---|---|',
+    ...rows.map((row) => {
+      const unit = `${row.unit}, ${row.better === 'higher' ? 'higher' : 'lower'} is better`;
+      const goal = row.goal === undefined ? '—' : `${row.goal}${row.met === undefined ? '' : row.met ? ' ✅' : ' ❌'}`;
+      return `| ${cell(row.figure)} (${unit})${row.note ? `; ${cell(row.note)}` : ''} | ${cell(row.ours.label)}: **${formatSummary(row.ours.values)}** | ${cell(row.baseline.label)}: ${formatSummary(row.baseline.values)} | **${formatRatio(row)}** | ${cell(goal)} |`;
+    }),
+  ];
+}
+
+function machineLines(results: Map<string, BenchResult>): string[] {
+  const machines = [...results.values()].map((result) => ({ bench: result.bench, machine: result.machine }));
+  if (machines.length === 0) return ['*no bench ran.*'];
+  const first: Machine = machines[0]!.machine;
+  const chromium = machines.find((entry) => entry.machine.chromium)?.machine.chromium;
+  const redis = machines.find((entry) => entry.machine.redis)?.machine.redis;
+  return [
+    `- ${first.cores} cores (${first.cpu}), ${first.memory}; Node ${first.node}${chromium ? `; Chromium ${chromium} (Debian, headless)` : ''}${redis ? `; redis-server ${redis}` : ''}`,
+    `- load average (1 min) at the start of each bench: ${machines.map((entry) => `${entry.bench} ${entry.machine.load}`).join(', ')}`,
+  ];
+}
+
+function writeCharts(results: Map<string, BenchResult>, dir: string): Set<string> {
+  const written = new Set<string>();
+  const write = (name: string, svg: string): void => {
+    writeFileSync(path.join(dir, `${name}.svg`), svg);
+    written.add(name);
+  };
+  const tabs = results.get('tabs');
+  const requests = tabs?.samples?.['token-requests'];
+  if (requests) {
+    const groups = (requests.tabs ?? []).map((size, index) => ({
+      label: `${size} tab${size === 1 ? '' : 's'}`,
+      bars: [
+        { value: requests.naive![index]!, color: COLORS.baselineStrong },
+        { value: requests.shared![index]!, color: COLORS.ours },
+      ],
+    }));
+    const fleet = results.get('redis')?.rows.find((row) => row.id === 'redis-fleet-requests');
+    if (fleet) {
+      groups.push({
+        label: '4 Node processes',
+        bars: [
+          { value: median(fleet.baseline.values), color: COLORS.baselineStrong },
+          { value: median(fleet.ours.values), color: COLORS.ours },
+        ],
+      });
+    }
+    write(
+      'token-requests',
+      barChart({
+        title: 'Token requests at cold start',
+        subtitle: 'every tab (or process) wants a token at once; how many requests reach the token endpoint',
+        yLabel: 'token requests',
+        groups,
+        legend: [
+          { label: 'without: each tab / process fetches its own', color: COLORS.baselineStrong },
+          { label: 'shared-session', color: COLORS.ours },
+        ],
+      }),
+    );
+  }
+  const strips = Object.entries(tabs?.samples ?? {})
+    .filter(([name]) => name.startsWith('time-to-token-'))
+    .flatMap(([name, sides]) => {
+      const size = name.slice('time-to-token-'.length);
+      return [
+        { label: `${size} tabs · shared-session`, values: sides.shared ?? [], color: COLORS.ours },
+        { label: `${size} tabs · bare message`, values: sides.bare ?? [], color: '#888888' },
+      ];
+    });
+  if (strips.length > 0) {
+    write(
+      'time-to-token',
+      stripChart({
+        title: 'Follower time-to-token after the leader got a new token',
+        subtitle: 'each dot: one follower in one round; bare = one BroadcastChannel post to the same tabs',
+        xLabel: 'ms after the leader holds the token',
+        strips,
+      }),
+    );
+  }
+  const takeover = tabs?.samples?.takeover;
+  if (takeover) {
+    write(
+      'takeover',
+      stripChart({
+        title: 'Takeover after the leader tab is killed',
+        subtitle: "each dot: one kill; bare = the browser's Web Lock hand-over between tabs holding only a lock",
+        xLabel: 'ms from the kill until another tab leads',
+        strips: [
+          { label: 'shared-session', values: takeover.shared ?? [], color: COLORS.ours },
+          { label: 'bare Web Lock', values: takeover.bare ?? [], color: '#888888' },
+        ],
+      }),
+    );
+  }
+  return written;
+}

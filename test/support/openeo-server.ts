@@ -1,0 +1,262 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { text as readBody } from 'node:stream/consumers';
+
+/*
+ * A local stand-in for an openEO back-end (API 1.2), as the openEO API specification describes it: capabilities,
+ * `GET /credentials/oidc` (provider discovery), `GET /credentials/basic`, `/me`, collections, synchronous `POST
+ * /result` and batch jobs. Authentication as the spec has it: `Bearer oidc/<provider id>/<token>` or `Bearer
+ * basic//<token>`; no token → 401 `AuthenticationRequired`, another scheme → 403 `AuthenticationSchemeInvalid`, an
+ * expired or unknown token → 403 `TokenInvalid` (or 401, with `rejectWith401`). Errors are `{id, code, message, links}`.
+ */
+
+export interface OpenEOOidcProvider {
+  readonly id: string;
+  readonly issuer: string;
+  readonly title: string;
+  /** Decides which access tokens this provider issued (and which are still valid). */
+  readonly isValid: (token: string) => boolean;
+}
+
+export interface OpenEOServer {
+  readonly origin: string;
+  /** `${origin}/openeo/1.2`, the API root. */
+  readonly url: string;
+  /** Every Authorization header received, in order, by path. */
+  readonly authorizations: Array<{ path: string; authorization: string | undefined }>;
+  readonly stats: { discovery: number; basicLogins: number; rejected: number };
+  /** Answer an invalid token with 401 instead of openEO's 403 TokenInvalid. */
+  rejectWith401: boolean;
+  /** Delay of every answer (ms). */
+  latency: number;
+  /** A JWT-shaped access token from `issuer` (unsigned: the stand-in keeps its own list), valid for `lifetime` s. */
+  mint(issuer: string, lifetime?: number): string;
+  /** Makes every minted token invalid (a revocation, or a back-end that lost its sessions). */
+  revokeMinted(): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+
+export const OPENEO_BASIC_USER = { username: 'alice', password: 'openeo-basic-p4ss' };
+
+export async function startOpenEOServer(providers: (mintedValid: (token: string) => boolean) => OpenEOOidcProvider[]): Promise<OpenEOServer> {
+  const minted = new Map<string, { issuer: string; expiresAt: number }>();
+  const mintedValid = (token: string): boolean => {
+    const record = minted.get(token);
+    return record !== undefined && record.expiresAt > Date.now();
+  };
+  const list = providers(mintedValid);
+  const basicTokens = new Set<string>();
+  const jobs = new Map<string, { id: string; status: string; created: string; title?: string; process: unknown }>();
+  const authorizations: OpenEOServer['authorizations'] = [];
+  const stats = { discovery: 0, basicLogins: 0, rejected: 0 };
+  const state = { rejectWith401: false, latency: 0 };
+
+  const fail = (res: ServerResponse, status: number, code: string, message: string): void => {
+    res
+      .writeHead(status, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ id: randomUUID(), code, message, links: [{ href: `https://openeo.org/documentation/1.0/developers/api/errors.html#${code}`, rel: 'about' }] }));
+  };
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+  };
+
+  /** Who the request authenticates as, or undefined after answering the error. */
+  const authenticate = (req: IncomingMessage, res: ServerResponse, path: string): string | undefined => {
+    const header = req.headers.authorization;
+    authorizations.push({ path, authorization: header });
+    if (header === undefined) return void fail(res, 401, 'AuthenticationRequired', 'Unauthorized.');
+    const oidc = /^Bearer oidc\/([^/]+)\/(.+)$/.exec(header);
+    const basic = /^Bearer basic\/\/(.+)$/.exec(header);
+    let valid = false;
+    if (oidc !== null) {
+      const provider = list.find((each) => each.id === oidc[1]);
+      if (provider === undefined) return void fail(res, 403, 'CredentialsInvalid', `Unknown OIDC provider: ${oidc[1]}`);
+      valid = provider.isValid(oidc[2]!);
+    } else if (basic !== null) {
+      valid = basicTokens.has(basic[1]!);
+    } else {
+      return void fail(res, 403, 'AuthenticationSchemeInvalid', 'Invalid authentication scheme.');
+    }
+    if (!valid) {
+      stats.rejected++;
+      return void (state.rejectWith401
+        ? fail(res, 401, 'TokenInvalid', 'Authorization token has expired or is invalid. Please authenticate again.')
+        : fail(res, 403, 'TokenInvalid', 'Authorization token has expired or is invalid. Please authenticate again.'));
+    }
+    return oidc === null ? 'basic:alice' : `oidc:${oidc[1]}`;
+  };
+
+  const validGraph = (body: unknown): boolean => {
+    const graph = (body as { process?: { process_graph?: Record<string, { process_id?: unknown; result?: unknown }> } } | undefined)?.process?.process_graph;
+    if (graph === undefined || typeof graph !== 'object') return false;
+    const nodes = Object.values(graph);
+    return nodes.length > 0 && nodes.every((node) => typeof node.process_id === 'string') && nodes.filter((node) => node.result === true).length === 1;
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const text = await readBody(req);
+    if (state.latency > 0) await new Promise((resolve) => setTimeout(resolve, state.latency));
+    const prefix = '/openeo/1.2';
+    if (!url.pathname.startsWith(prefix)) return fail(res, 404, 'NotFound', 'Not found.');
+    const path = url.pathname.slice(prefix.length) || '/';
+    const method = req.method ?? 'GET';
+    if (path === '/' && method === 'GET') {
+      return json(res, 200, {
+        api_version: '1.2.0',
+        backend_version: '0.66.0',
+        stac_version: '1.0.0',
+        id: 'stand-in',
+        title: 'openEO stand-in',
+        description: 'A local openEO back-end for tests.',
+        production: false,
+        endpoints: [
+          { path: '/credentials/oidc', methods: ['GET'] },
+          { path: '/credentials/basic', methods: ['GET'] },
+          { path: '/me', methods: ['GET'] },
+          { path: '/collections', methods: ['GET'] },
+          { path: '/result', methods: ['POST'] },
+          { path: '/jobs', methods: ['GET', 'POST'] },
+        ],
+        billing: { currency: 'credits' },
+        links: [{ href: `http://${req.headers.host}${prefix}/`, rel: 'self' }],
+      });
+    }
+    if (path === '/credentials/oidc' && method === 'GET') {
+      stats.discovery++;
+      return json(res, 200, {
+        providers: list.map(({ id, issuer, title }) => ({ id, issuer, title, scopes: ['openid'], default_clients: [] })),
+      });
+    }
+    if (path === '/credentials/basic' && method === 'GET') {
+      stats.basicLogins++;
+      const expected = `Basic ${Buffer.from(`${OPENEO_BASIC_USER.username}:${OPENEO_BASIC_USER.password}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) return fail(res, 403, 'CredentialsInvalid', 'Credentials are not correct.');
+      const token = randomBytes(16).toString('hex');
+      basicTokens.add(token);
+      return json(res, 200, { access_token: token });
+    }
+    if (path === '/collections' && method === 'GET') {
+      return json(res, 200, {
+        collections: [
+          { stac_version: '1.0.0', type: 'Collection', id: 'SENTINEL2_L2A', title: 'Sentinel-2 L2A', description: 'Sentinel-2 surface reflectance', license: 'proprietary', extent: { spatial: { bbox: [[-180, -90, 180, 90]] }, temporal: { interval: [['2015-07-04T00:00:00Z', null]] } }, links: [] },
+          { stac_version: '1.0.0', type: 'Collection', id: 'COPERNICUS_30', description: 'Copernicus DEM GLO-30', license: 'proprietary', links: [] },
+        ],
+        links: [],
+      });
+    }
+    const collection = /^\/collections\/([^/]+)$/.exec(path);
+    if (collection !== null && method === 'GET') {
+      const id = decodeURIComponent(collection[1]!);
+      if (id !== 'SENTINEL2_L2A') return fail(res, 404, 'CollectionNotFound', `Collection '${id}' does not exist.`);
+      return json(res, 200, { stac_version: '1.0.0', type: 'Collection', id, description: 'Sentinel-2 surface reflectance', license: 'proprietary', links: [], 'cube:dimensions': { bands: { type: 'bands', values: ['B02', 'B03', 'B04'] } } });
+    }
+    // Everything below needs authentication.
+    const user = authenticate(req, res, path);
+    if (user === undefined) return;
+    const body = text === '' ? undefined : (JSON.parse(text) as unknown);
+    if (path === '/me' && method === 'GET') return json(res, 200, { user_id: user, name: 'Alice' });
+    if (path === '/result' && method === 'POST') {
+      if (!validGraph(body)) return fail(res, 400, 'ProcessGraphInvalid', 'Invalid process graph specified.');
+      res.writeHead(200, { 'content-type': 'image/png', 'openeo-costs': '1' }).end(PNG);
+      return;
+    }
+    if (path === '/jobs' && method === 'POST') {
+      if (!validGraph(body)) return fail(res, 400, 'ProcessGraphInvalid', 'Invalid process graph specified.');
+      const id = `j-${randomBytes(6).toString('hex')}`;
+      const { title, process } = body as { title?: string; process: unknown };
+      jobs.set(id, { id, status: 'created', created: new Date().toISOString(), ...(title === undefined ? {} : { title }), process });
+      res.writeHead(201, { location: `http://${req.headers.host}${prefix}/jobs/${id}`, 'openeo-identifier': id }).end();
+      return;
+    }
+    if (path === '/jobs' && method === 'GET') {
+      return json(res, 200, { jobs: [...jobs.values()].map(({ process: _process, ...job }) => job), links: [] });
+    }
+    const job = /^\/jobs\/([^/]+)(\/results)?$/.exec(path);
+    if (job !== null) {
+      const record = jobs.get(decodeURIComponent(job[1]!));
+      if (record === undefined) return fail(res, 404, 'JobNotFound', 'The batch job does not exist.');
+      const results = job[2] !== undefined;
+      if (!results && method === 'GET') return json(res, 200, record);
+      if (!results && method === 'DELETE') {
+        jobs.delete(record.id);
+        res.writeHead(204).end();
+        return;
+      }
+      if (results && method === 'POST') {
+        // Runs at once, as a back-end with an empty queue would.
+        record.status = 'finished';
+        res.writeHead(202).end();
+        return;
+      }
+      if (results && method === 'GET') {
+        if (record.status !== 'finished') return fail(res, 400, 'JobNotFinished', 'Job has not finished computing the results yet.');
+        return json(res, 200, {
+          stac_version: '1.0.0',
+          type: 'Feature',
+          id: record.id,
+          assets: { 'openEO.tif': { href: `http://${req.headers.host}/files/${record.id}/openEO.tif`, type: 'image/tiff; application=geotiff', roles: ['data'] } },
+          links: [],
+        });
+      }
+      if (results && method === 'DELETE') {
+        record.status = 'canceled';
+        res.writeHead(204).end();
+        return;
+      }
+    }
+    fail(res, 404, 'NotFound', 'Not found.');
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => fail(res, 500, 'Internal', String(error)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    origin,
+    url: `${origin}/openeo/1.2`,
+    authorizations,
+    stats,
+    get rejectWith401() {
+      return state.rejectWith401;
+    },
+    set rejectWith401(value) {
+      state.rejectWith401 = value;
+    },
+    get latency() {
+      return state.latency;
+    },
+    set latency(value) {
+      state.latency = value;
+    },
+    mint(issuer, lifetime = 600) {
+      const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+      const now = Math.floor(Date.now() / 1000);
+      const token = `${part({ alg: 'RS256', typ: 'JWT' })}.${part({ iss: issuer, sub: 'alice', iat: now, exp: now + lifetime, jti: randomUUID() })}.${randomBytes(32).toString('base64url')}`;
+      minted.set(token, { issuer, expiresAt: Date.now() + lifetime * 1000 });
+      return token;
+    },
+    revokeMinted() {
+      minted.clear();
+    },
+    reset() {
+      authorizations.length = 0;
+      stats.discovery = 0;
+      stats.basicLogins = 0;
+      stats.rejected = 0;
+      state.rejectWith401 = false;
+      state.latency = 0;
+      jobs.clear();
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
