@@ -140,6 +140,23 @@ it.each([
   expect(() => lstatSync(socketPath(target, keyOf(creds)))).toThrow(/ENOENT/);
 });
 
+it('on Windows: not supported, sharing_degraded, memory', async () => {
+  const platform = Object.getOwnPropertyDescriptor(process, 'platform')!;
+  Object.defineProperty(process, 'platform', { value: 'win32' });
+  let opened: ReturnType<typeof open>;
+  try {
+    opened = open(credentials(), path.join(root, 'windows'));
+  } finally {
+    Object.defineProperty(process, 'platform', platform);
+  }
+  const { session, errors } = opened;
+  expect((await session.getToken()).accessToken).toMatch(/^at_/);
+  await tick(10);
+  expect(errors.map((error) => error.code)).toEqual(['sharing_degraded']);
+  expect(errors[0]!.message).toContain('Windows');
+  expect(() => lstatSync(path.join(root, 'windows'))).toThrow(/ENOENT/);
+});
+
 it('a socket path too long for the kernel is refused instead of truncated', async () => {
   const { session, errors } = open(credentials(), path.join(root, 'x'.repeat(80)));
   await session.getToken();
