@@ -195,6 +195,17 @@ it('a stale socket file (its leader killed with SIGKILL) is reclaimed', async ()
   expect(tokens.stats.tokenRequests).toBe(2);
 });
 
+it('a directory where the socket should be: this context stops sharing after trying, and says so', async () => {
+  const creds = credentials();
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(socketPath(dir, keyOf(creds)));
+  const { session, errors } = open(creds);
+  expect((await session.getToken()).accessToken).toMatch(/^at_/);
+  expect(errors.map((error) => error.code)).toEqual(['sharing_degraded']);
+  expect(errors[0]!.message).toContain('does not answer');
+  rmSync(socketPath(dir, keyOf(creds)), { recursive: true });
+});
+
 it('the leader ignores malformed, oversized and other-version lines, and answers the next good one', async () => {
   const creds = credentials();
   const { session, errors } = open(creds);

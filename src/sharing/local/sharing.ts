@@ -30,6 +30,8 @@ const MAX_DURATION = 2_147_483_647;
 const STALE_AFTER_REFUSALS = 2;
 /** Connect errors in a row (other than refusals and the transient ones) after which this context stops sharing. */
 const MAX_CONNECT_FAILURES = 5;
+/** Rounds of one election (connect, or bind) before this context stops sharing: about 2.5 s of trying. */
+const MAX_ELECTION_ROUNDS = 60;
 /** Connect errors that say the leader just died, or is busy: try again. */
 const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'EAGAIN', 'ETIMEDOUT']);
 
@@ -245,7 +247,12 @@ class LocalLink implements SharedLink {
           this.#goSolo(`cannot listen on the socket (${this.#lastError ?? 'error'})`);
           return;
         }
-        // Someone else linked first: connect to it (after a breath, growing, if this keeps happening).
+        // Someone else linked first: connect to it (after a breath, growing, if this keeps happening). Something
+        // that is neither a socket nor deletable at the path would keep us here: give up after a while.
+        if (attempt >= MAX_ELECTION_ROUNDS) {
+          this.#goSolo('the socket path is taken by something that does not answer');
+          return;
+        }
         if (attempt > 2) await this.#pause(Math.min(50, attempt * 2));
       }
     } finally {
