@@ -69,7 +69,7 @@ export function summarize(values: readonly number[]): Summary {
 }
 
 /** Per-round ratios ours/baseline (when one side has a single value, it is paired with every round of the other). */
-export function ratios(row: Row): number[] {
+export function ratios(row: Pick<Row, 'ours' | 'baseline'>): number[] {
   const { ours, baseline } = row;
   const length = Math.max(ours.values.length, baseline.values.length);
   return Array.from({ length }, (_, index) => {
@@ -77,6 +77,14 @@ export function ratios(row: Row): number[] {
     const b = baseline.values[Math.min(index, baseline.values.length - 1)]!;
     return a / b;
   });
+}
+
+/**
+ * The median of the per-round ratios of two sides: the ratio the tables print, so that a ratio goal ("≤ 1.2×") is
+ * judged on the figure a reader sees.
+ */
+export function medianRatio(ours: readonly number[], baseline: readonly number[]): number {
+  return median(ratios({ ours: { label: '', values: ours }, baseline: { label: '', values: baseline } }));
 }
 
 /** A number for a table: 3 significant digits, thousands separated. */
