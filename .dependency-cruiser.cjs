@@ -56,20 +56,30 @@ module.exports = {
     },
     {
       name: 'browser-core-entry-pulls-no-server-code',
-      comment: 'what a browser bundles for `shared-session` must not reach Node built-ins, Redis, Durable Objects or the pool',
+      comment: 'what a browser bundles for `shared-session` must not reach Node built-ins, Redis, Durable Objects, the pool or local (Unix socket) sharing',
       severity: 'error',
       from: { path: '^src/index\\.ts$' },
       to: {
         reachable: true,
-        path: ['^src/(server|sharing/redis|sharing/cloudflare)/', '^node_modules/(redis|ioredis|@redis)/', '^cloudflare:'],
+        path: ['^src/(server|sharing/redis|sharing/cloudflare|sharing/local)/', '^node_modules/(redis|ioredis|@redis)/', '^cloudflare:'],
       },
     },
     {
       name: 'web-apis-only',
-      comment: 'every module runs unchanged in browsers, Deno, workerd and Node: no Node built-in anywhere in src/',
+      comment:
+        'every module runs unchanged in browsers, Deno, workerd and Node: no Node built-in anywhere in src/, except in ' +
+        'src/sharing/local/ (Unix domain sockets and the checks of their directory need node:net, node:fs, node:os, ' +
+        'node:path), which only the Node-only entry src/node.ts re-exports',
       severity: 'error',
-      from: { path: '^src/' },
+      from: { path: '^src/', pathNot: '^src/sharing/local/' },
       to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'local-sharing-only-through-the-node-entry',
+      comment: 'src/sharing/local/ imports Node built-ins: only the Node-only entry src/node.ts may import it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/node\\.ts$', '^src/sharing/local/'] },
+      to: { path: '^src/sharing/local/' },
     },
     {
       name: 'no-circular',

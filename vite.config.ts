@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 import packageJson from './package.json' with { type: 'json' };
 
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
-const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'jwt', 'openeo'];
+const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'jwt', 'openeo', 'node'];
 
 /** Modules no public entry imports, reached through package.json `imports` (the Deno leader election). */
 const conditionalModules = ['sharing/browser/lock-election'];
@@ -73,6 +73,17 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // `localSharing`: real Node processes, worker_threads and cluster workers on one Unix socket per credential,
+        // against the real token server.
+        test: {
+          name: 'local',
+          include: ['test/local/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
         },
       },
       {

@@ -39,9 +39,7 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenProvi
     canRefresh: true,
     usesRefreshToken: false,
     fetchToken(context) {
-      const form = new URLSearchParams({ grant_type: 'client_credentials', ...extraParams });
-      if (scope !== undefined) form.set('scope', scope);
-      if (audience !== undefined) form.set('audience', audience);
+      const form = clientCredentialsForm(scope, audience, extraParams);
       const headers: Record<string, string> = {};
       if (authMethod === 'client_secret_basic') {
         headers.authorization = basicAuthorization(clientId, clientSecret);
@@ -52,6 +50,21 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenProvi
       return requestToken(tokenUrl, form, headers, context, options);
     },
   };
+}
+
+/**
+ * The form of a client credentials request (RFC 6749 §4.4.2) before the client authenticates: the grant, `scope`,
+ * `audience` and the extra parameters. Shared with `jwtClientCredentials`, which authenticates with an assertion.
+ */
+export function clientCredentialsForm(
+  scope: string | undefined,
+  audience: string | undefined,
+  extraParams: Readonly<Record<string, string>> | undefined,
+): URLSearchParams {
+  const form = new URLSearchParams({ grant_type: 'client_credentials', ...extraParams });
+  if (scope !== undefined) form.set('scope', scope);
+  if (audience !== undefined) form.set('audience', audience);
+  return form;
 }
 
 /** RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined and base64-encoded. */

@@ -1,5 +1,5 @@
 import { SessionError, type ErrorCode } from '../core/errors.js';
-import { credentialKey, formKey, requireString } from './client-credentials.js';
+import { clientCredentialsForm, credentialKey, formKey, requireString } from './client-credentials.js';
 import { prepareKey, type JwtAlgorithm, type Signer } from './jwt-key.js';
 import type { FetchTokenContext, TokenProvider } from './provider.js';
 import { requestToken, type TokenRequestOptions } from './token-request.js';
@@ -99,9 +99,7 @@ export function jwtClientCredentials(options: JwtClientCredentialsOptions): Toke
     canRefresh: true,
     usesRefreshToken: false,
     fetchToken(context) {
-      const form = new URLSearchParams({ grant_type: 'client_credentials', ...extraParams });
-      if (scope !== undefined) form.set('scope', scope);
-      if (audience !== undefined) form.set('audience', audience);
+      const form = clientCredentialsForm(scope, audience, extraParams);
       form.set('client_id', clientId);
       form.set('client_assertion_type', JWT_CLIENT_ASSERTION);
       return assertion.request(tokenUrl, form, 'client_assertion', { iss: clientId, sub: clientId, aud: assertionAudience }, context, options);

@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { exportJWK, exportPKCS8, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createSession, isSessionError, memorySharing, type Session, type SessionError } from '../../src/index.js';
+import { createSession, isSessionError, memorySharing, type Session } from '../../src/index.js';
 import { jwtClientCredentials, type JwtAlgorithm } from '../../src/jwt.js';
+import { failure } from '../support/failure.js';
 
 /*
  * `private_key_jwt` (RFC 7523 §2.2) against oidc-provider, panva's certified OpenID provider, with one client per
@@ -84,14 +85,6 @@ function session(options: Omit<Parameters<typeof jwtClientCredentials>[0], 'toke
   return created;
 }
 
-async function failure(promise: Promise<unknown>): Promise<SessionError> {
-  const error = await promise.then(
-    () => expect.fail('expected a SessionError'),
-    (caught: unknown) => caught,
-  );
-  expect(isSessionError(error), String(error)).toBe(true);
-  return error as SessionError;
-}
 
 function claimsOf(assertion: string | null): Record<string, unknown> {
   return JSON.parse(Buffer.from((assertion ?? '').split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;

@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, fetchWithToken } from '../../src/client.js';
-import { clientCredentials, createSession, customProvider, isSessionError, memorySharing, type SessionError, type TokenProvider } from '../../src/index.js';
+import { clientCredentials, createSession, customProvider, memorySharing, type TokenProvider } from '../../src/index.js';
 import { openEO, OpenEOError, type OpenEO, type OpenEOProcessGraph } from '../../src/openeo.js';
 import { OPENEO_BASIC_USER, startOpenEOServer, type OpenEOServer } from '../support/openeo-server.js';
 import { useTokenServer } from '../support/token-server-suite.js';
+import { failure } from '../support/failure.js';
 
 const CDSE_ISSUER = 'https://identity.dataspace.example/auth/realms/CDSE';
 const EGI_ISSUER = 'https://aai.egi.example/auth/realms/egi/';
@@ -46,14 +47,6 @@ function connect(options: Omit<Parameters<typeof openEO>[0], 'url'>): OpenEO {
   return created;
 }
 
-async function failure(promise: Promise<unknown>): Promise<SessionError> {
-  const error = await promise.then(
-    () => expect.fail('expected a SessionError'),
-    (caught: unknown) => caught,
-  );
-  expect(isSessionError(error), String(error)).toBe(true);
-  return error as SessionError;
-}
 
 const ndvi: OpenEOProcessGraph = {
   load: { process_id: 'load_collection', arguments: { id: 'SENTINEL2_L2A', spatial_extent: { west: 5, south: 51, east: 5.1, north: 51.1 }, bands: ['B04', 'B08'] } },

@@ -4,6 +4,7 @@ import { earthEngine, googleServiceAccount, type EarthEngineExpression } from '.
 import { createSession, isSessionError, memorySharing, type Session, type SessionError } from '../../src/index.js';
 import { startEarthEngineServer, type EarthEngineServer } from '../support/geo-servers.js';
 import { startGoogleTokenServer, type GoogleTokenServer, type ServiceAccount } from '../support/google-token-server.js';
+import { failure } from '../support/failure.js';
 
 const SCOPES = ['https://www.googleapis.com/auth/earthengine'];
 let google: GoogleTokenServer;
@@ -35,14 +36,6 @@ function session(key: unknown = account.keyFile, extra: Partial<Parameters<typeo
   return created;
 }
 
-async function failure(promise: Promise<unknown>): Promise<SessionError> {
-  const error = await promise.then(
-    () => expect.fail('expected a SessionError'),
-    (caught: unknown) => caught,
-  );
-  expect(isSessionError(error), String(error)).toBe(true);
-  return error as SessionError;
-}
 
 function thrown(make: () => unknown): SessionError {
   try {
