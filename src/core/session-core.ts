@@ -113,20 +113,23 @@ export class SessionCore implements SharingPeer {
     this.#assertOpen();
     // A call that is already over starts no token request.
     if (signal?.aborted) throw abortError(signal);
-    const freshness = this.provider.canRefresh ? need : { ...need, refreshBeforeExpiry: 0 };
-    if (isUsable(this.#token, this.clock.now(), freshness)) return this.#token;
+    const { replaced, ...rest } = need;
+    const freshness = this.provider.canRefresh ? rest : { ...rest, refreshBeforeExpiry: 0 };
+    // A token this call must never get: the one it reported as rejected, or the one a forced refresh replaces.
+    const refused = (token: Token): boolean => token.accessToken === need.rejected || token.accessToken === replaced;
+    if (isUsable(this.#token, this.clock.now(), freshness) && !refused(this.#token)) return this.#token;
     // A flight started by another caller may bring back a token that is not good enough for this one (the token it
     // rejected, or too short for its minValidity): then fly once more, rejecting that token, and take what comes —
-    // unless the clock calls it expired or it is the very token this caller reported as rejected.
-    let wanted = freshness;
+    // unless the clock calls it expired or it is a token this call refused.
+    let wanted = replaced === undefined || replaced === need.rejected ? freshness : { ...freshness, rejected: replaced };
     for (let round = 0; ; round++) {
       this.#flight ??= this.#renew(wanted);
       const token: Token = await raceAbort(this.#flight, signal);
       const now = this.clock.now();
-      if (isGoodEnough(token, now, wanted)) return token;
+      if (isGoodEnough(token, now, wanted) && !refused(token)) return token;
       if (round > 0) {
         if (isExpired(token, now)) throw new SessionError('token_expired', 'No unexpired token could be obtained');
-        if (token.accessToken === need.rejected) {
+        if (refused(token)) {
           throw new SessionError('token_rejected', 'The only token to be had is the one the API rejected');
         }
         return token;

@@ -89,7 +89,9 @@ class SessionHandle implements Session {
       {
         refreshBeforeExpiry: this.#refreshBeforeExpiry,
         minValidity,
-        rejected: forceRefresh ? (core.token?.accessToken ?? rejected) : rejected,
+        rejected,
+        // Both hold when both are given: the caller's rejected token is never returned, and neither is the current one.
+        replaced: forceRefresh ? core.token?.accessToken : undefined,
       },
       signal,
     );

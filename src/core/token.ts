@@ -27,6 +27,8 @@ export interface Freshness {
   readonly minValidity?: number | undefined;
   /** An access token an API rejected: never return it again. */
   readonly rejected?: string | undefined;
+  /** The current access token when the caller forces a refresh: never returned to this call either. */
+  readonly replaced?: string | undefined;
 }
 
 /**

@@ -80,7 +80,9 @@ export function basicAuthorization(clientId: string, clientSecret: string): stri
  * request would be sent, so a wrong secret never joins the session of the right one.
  */
 export function credentialKey(...parts: ReadonlyArray<string | undefined>): string {
-  return parts.map((part) => encodePart(part ?? '')).join('|');
+  // An empty part is sent (`scope=`) where a missing one is not, so the two must not share a key: `=` is what
+  // encodeURIComponent never returns, so it stands for the empty string.
+  return parts.map((part) => (part === undefined ? '' : part === '' ? '=' : encodePart(part))).join('|');
 }
 
 function encodePart(part: string): string {

@@ -170,6 +170,13 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * The longest lifetime (s) a token response is taken at: a year. A larger `expires_in` (`1e306` is finite, but
+ * `1e306 * 1000` ms is not) is read as this, so that `expiresAt` stays a finite number that every transport's schema
+ * accepts; the token is merely replaced sooner than the server said, which is always safe.
+ */
+export const MAX_EXPIRES_IN = 365 * 86_400;
+
 /** Validates a 2xx token response body. `sentAt` anchors `expiresAt`, so network latency shortens, never extends, it. */
 export function parseTokenResponse(text: string, sentAt: number, defaultExpiresIn: number, status = 200): TokenSet {
   const parsed = tokenResponseSchema.safeParse(parseJson(text));
@@ -190,7 +197,7 @@ export function parseTokenResponse(text: string, sentAt: number, defaultExpiresI
       accessToken: body.access_token,
       tokenType,
       issuedAt: sentAt,
-      expiresAt: sentAt + expiresIn * 1000,
+      expiresAt: sentAt + Math.min(expiresIn, MAX_EXPIRES_IN) * 1000,
       ...(body.scope === undefined ? {} : { scope: body.scope }),
     },
     ...(body.refresh_token === undefined ? {} : { refreshToken: body.refresh_token }),
