@@ -32,6 +32,13 @@ const STALE_AFTER_REFUSALS = 2;
 const MAX_CONNECT_FAILURES = 5;
 /** Rounds of one election (connect, or bind) before this context stops sharing: about 2.5 s of trying. */
 const MAX_ELECTION_ROUNDS = 60;
+/**
+ * How often (ms) a leader checks that the socket file is still the one it linked. Two contenders that both took a
+ * dead leader's file for stale can race between checking and deleting it (a process paused in between deletes the
+ * other's new socket): the one whose file was replaced steps down within this time, and its clients reconnect to the
+ * other. It also checks before each token request, so the race never costs a second request.
+ */
+const OWNERSHIP_CHECK_INTERVAL = 100;
 /** Connect errors that say the leader just died, or is busy: try again. */
 const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'EAGAIN', 'ETIMEDOUT']);
 
@@ -143,6 +150,8 @@ class LocalLink implements SharedLink {
   /** Leader: the listening server, the socket inode it linked into place, and its clients. */
   #server: Server | undefined;
   #inode: { dev: number; ino: number } | undefined;
+  /** Leader: the timer of the ownership check (see OWNERSHIP_CHECK_INTERVAL). */
+  #ownership: ReturnType<typeof setInterval> | undefined;
   readonly #clients = new Set<Connection>();
   /** Client: the connection to the leader. */
   #leader: Connection | undefined;
@@ -346,6 +355,10 @@ class LocalLink implements SharedLink {
     this.#server = server;
     this.#inode = inode;
     this.#role = 'leader';
+    this.#ownership = setInterval(() => {
+      void this.#ownsPath().then((owned) => owned || this.#stepDown());
+    }, OWNERSHIP_CHECK_INTERVAL);
+    this.#ownership.unref();
     this.#peer.leadershipChanged(true);
     this.#serveWaiters();
     return 'led';
@@ -365,6 +378,8 @@ class LocalLink implements SharedLink {
     const inode = this.#inode;
     this.#server = undefined;
     this.#inode = undefined;
+    clearInterval(this.#ownership);
+    this.#ownership = undefined;
     if (inode !== undefined) {
       try {
         const stats = lstatSync(this.#path);
