@@ -1,0 +1,106 @@
+import { type ChildProcess, fork } from 'node:child_process';
+
+/** What every test process sends: events (`{ event }`, the first one `ready`) and answers (`{ id }`). */
+interface Event {
+  readonly event: string;
+}
+
+/** A forked test process (redis-worker.ts, local-worker.ts): send it commands, read what it told. */
+export interface TestProcess<E extends Event, Command> {
+  readonly child: ChildProcess;
+  /** Every event it sent so far, oldest first. */
+  readonly events: E[];
+  /** Whether it is alive. */
+  readonly alive: boolean;
+  /** Sends `command` and resolves with the answer to it (rejects if the process exits first). */
+  request<T = Record<string, unknown>>(command: Command): Promise<T>;
+  /** Resolves when the process sends an event matching `test` (also one already sent, from `since`). */
+  waitFor(test: (event: E) => boolean, since?: number, timeout?: number): Promise<E>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * Forks `script` (TypeScript, through tsx) with `env` added to this process's environment, and waits until it says
+ * `ready`. Commands go over IPC with an `id`; the answer carries the same `id`.
+ */
+export async function forkTestProcess<E extends Event, Command extends object>(
+  script: string,
+  env: Record<string, string>,
+): Promise<TestProcess<E, Command>> {
+  const child = fork(script, { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const events: E[] = [];
+  const pending = new Map<number, (value: Record<string, unknown>) => void>();
+  const watchers = new Set<() => void>();
+  let next = 0;
+  child.on('message', (message: E | ({ id: number } & Record<string, unknown>)) => {
+    if ('id' in message) {
+      pending.get(message.id)?.(message);
+      pending.delete(message.id);
+      return;
+    }
+    events.push(message);
+    for (const watcher of watchers) watcher();
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const member: TestProcess<E, Command> = {
+    child,
+    events,
+    get alive() {
+      return child.exitCode === null && child.signalCode === null;
+    },
+    request<T>(command: Command) {
+      const id = next++;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, resolve as (value: Record<string, unknown>) => void);
+        void exited.then(() => reject(new Error('the process exited')));
+        child.send({ ...command, id });
+      });
+    },
+    waitFor(test, since = 0, timeout = 10_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          watchers.delete(check);
+          reject(new Error('timed out waiting for an event'));
+        }, timeout);
+        const check = (): void => {
+          const found = events.slice(since).find(test);
+          if (found === undefined) return;
+          watchers.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        };
+        watchers.add(check);
+        void exited.then(() => {
+          if (!watchers.delete(check)) return;
+          clearTimeout(timer);
+          reject(new Error('the process exited'));
+        });
+        check();
+      });
+    },
+    kill(signal = 'SIGKILL') {
+      if (member.alive) child.kill(signal);
+    },
+  };
+  await member.waitFor((event) => event.event === 'ready', 0, 20_000);
+  return member;
+}
+
+/** Closes every process that still runs (resuming a stopped one first), and kills it if it does not exit in time. */
+export async function stopTestProcesses(members: ReadonlyArray<TestProcess<Event, object>>): Promise<void> {
+  await Promise.all(
+    members.map(async (member) => {
+      if (!member.alive) return;
+      const exited = new Promise((resolve) => member.child.once('exit', resolve));
+      try {
+        member.child.kill('SIGCONT');
+        member.child.send({ cmd: 'close', id: -1 });
+      } catch {
+        // already gone
+      }
+      const timer = setTimeout(() => member.kill(), 3_000);
+      await exited;
+      clearTimeout(timer);
+    }),
+  );
+}
