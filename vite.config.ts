@@ -106,6 +106,17 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        // The chaos soak in short mode (test/soak/): Chromium, the Redis fleet and local sharing under a seeded
+        // schedule of crashes, kills, freezes, sign-outs, revocations and endpoint failures (≈ 80 s in all).
+        test: {
+          name: 'reliability',
+          include: ['test/soak/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 150_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });

@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { clientCredentials, createSession, refreshTokenGrant, type TokenProvider } from '../../src/index.js';
 import { localSharing } from '../../src/node.js';
+import { processUsage, type SoakLoopResult, startSoakLoop } from '../soak/process-loop.js';
 
 /** What the test passes in `LOCAL_WORKER` (JSON). */
 export interface LocalConfig {
@@ -14,6 +15,8 @@ export interface LocalConfig {
   readonly dir?: string;
   readonly refreshBeforeExpiry?: number;
   readonly timeout?: number;
+  /** The API the soak loop calls with each token (the token server's `/api/…`). */
+  readonly apiUrl?: string;
 }
 
 /** Requests the test sends; every one is answered with `{ id, ...result }`. */
@@ -23,7 +26,11 @@ export type LocalRequest =
   | { id: number; cmd: 'threads'; threads: number; count: number }
   | { id: number; cmd: 'status' }
   | { id: number; cmd: 'clear' }
-  | { id: number; cmd: 'close' };
+  | { id: number; cmd: 'close' }
+  // The chaos soak (test/soak/): a call loop that runs until `soak-stop`, and the process's memory and handles.
+  | { id: number; cmd: 'soak-start'; every: number }
+  | { id: number; cmd: 'soak-stop' }
+  | { id: number; cmd: 'usage' };
 
 /** What a process tells on its own. */
 export type LocalEvent =
@@ -32,7 +39,8 @@ export type LocalEvent =
   | { event: 'token'; accessToken: string; source: string }
   | { event: 'leader'; leading: boolean }
   | { event: 'cleared'; origin: string }
-  | { event: 'error'; code: string; message: string };
+  | { event: 'error'; code: string; message: string }
+  | { event: 'soak'; kind: 'failed' | 'expired'; at: number; detail: string };
 
 export interface Many {
   tokens: string[];
@@ -84,6 +92,7 @@ if (process.env.LOCAL_WORKER !== undefined && process.send !== undefined) {
     if (process.connected) process.send?.(message);
   };
   const session = sessionOf(config, send);
+  let stopSoak: (() => Promise<SoakLoopResult>) | undefined;
 
   process.on('message', (request: LocalRequest) => {
     void handle(request).then((result) => send({ id: request.id, ...result }));
@@ -129,6 +138,13 @@ if (process.env.LOCAL_WORKER !== undefined && process.send !== undefined) {
       }
       case 'status':
         return { leading: session.isLeader };
+      case 'soak-start':
+        stopSoak = startSoakLoop(session, { apiUrl: config.apiUrl ?? '', every: request.every, now: Date.now, tell: send });
+        return {};
+      case 'soak-stop':
+        return (await stopSoak?.()) ?? { calls: 0, successes: [] };
+      case 'usage':
+        return processUsage();
       case 'clear':
         await session.clear();
         return {};

@@ -18,8 +18,9 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
-  const port = await freePort();
+/** Starts one; `restartOn` restarts a server on the port of one that was stopped (a crash and restart, empty). */
+export async function startRedisServer(restartOn?: number): Promise<RedisServer> {
+  const port = restartOn ?? (await freePort());
   const child = spawn(
     '/usr/bin/redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { clientCredentials, createSession, type TokenProvider } from '../../src/index.js';
 import { redisSharing, type RedisSharingOptions } from '../../src/redis.js';
+import { processUsage, type SoakLoopResult, startSoakLoop } from '../soak/process-loop.js';
 
 /** What the test passes in `REDIS_WORKER` (JSON). */
 export interface WorkerConfig {
@@ -25,7 +26,11 @@ export type WorkerRequest =
   | { id: number; cmd: 'getMany'; count: number }
   | { id: number; cmd: 'loop'; duration: number; every: number }
   | { id: number; cmd: 'clear' }
-  | { id: number; cmd: 'close' };
+  | { id: number; cmd: 'close' }
+  // The chaos soak (test/soak/): a call loop that runs until `soak-stop`, and the process's memory and handles.
+  | { id: number; cmd: 'soak-start'; every: number }
+  | { id: number; cmd: 'soak-stop' }
+  | { id: number; cmd: 'usage' };
 
 /** What a worker tells on its own. */
 export type WorkerEvent =
@@ -33,7 +38,8 @@ export type WorkerEvent =
   | { event: 'fetching' }
   | { event: 'token'; accessToken: string; source: string }
   | { event: 'cleared'; origin: string }
-  | { event: 'error'; code: string };
+  | { event: 'error'; code: string }
+  | { event: 'soak'; kind: 'failed' | 'expired'; at: number; detail: string };
 
 const config = JSON.parse(process.env.REDIS_WORKER ?? '{}') as WorkerConfig;
 const send = (message: object): void => {
@@ -67,6 +73,8 @@ session.on('cleared', (origin) => send({ event: 'cleared', origin }));
 session.on('error', (error) => send({ event: 'error', code: error.code }));
 
 const codeOf = (error: unknown): string => (error as { code?: string }).code ?? String(error);
+
+let stopSoak: (() => Promise<SoakLoopResult>) | undefined;
 
 process.on('message', (request: WorkerRequest) => {
   void handle(request).then((result) => send({ id: request.id, ...result }));
@@ -109,6 +117,13 @@ async function handle(request: WorkerRequest): Promise<object> {
       }
       return { calls, tokens: [...tokens], errors, expired, refused };
     }
+    case 'soak-start':
+      stopSoak = startSoakLoop(session, { apiUrl: config.apiUrl ?? '', every: request.every, now: clock.now, tell: send });
+      return {};
+    case 'soak-stop':
+      return (await stopSoak?.()) ?? { calls: 0, successes: [] };
+    case 'usage':
+      return processUsage();
     case 'clear':
       await session.clear();
       return {};
