@@ -54,12 +54,14 @@ export async function soakChromium(options: { seed: number; duration: number; lo
   const events: SoakEvent[] = [];
   const successes = new Map<string, number[]>();
   const issued: number[] = [];
-  let tokenRequests = 0;
+  const requested: number[] = [];
   let apiCalls = 0;
   let outage: Outage | undefined;
   const requestWindows: Window[] = [];
   const failureWindows: Window[] = [];
   const notes: string[] = [];
+  /** Contexts crashed on purpose, and when. */
+  const crashed = new Map<string, number>();
 
   server.route(async (req, res, url) => {
     if (url.pathname === '/soak/event' && req.method === 'POST') {
@@ -84,7 +86,7 @@ export async function soakChromium(options: { seed: number; duration: number; lo
       return true;
     }
     if (url.pathname === '/token' && req.method === 'POST') {
-      tokenRequests++;
+      requested.push(Date.now());
       if (outage !== undefined && outage.remaining > 0) {
         const current = outage;
         current.remaining--;
@@ -173,6 +175,10 @@ export async function soakChromium(options: { seed: number; duration: number; lo
           index = 0;
         }
         requestWindows.push({ from: now, to: now + 4_000, kind });
+        // chrome://kill is a navigation: the dying tab's worker may see its last fetch fail before the renderer
+        // goes. That call belongs to a context that is gone, not to one that keeps running.
+        const name = tabs[index]!.name;
+        for (const context of [name, `${name}-worker`, `${name}-sw`]) crashed.set(context, now);
         await tabs[index]!.page.goto('chrome://kill').catch(() => undefined);
         await replace(index);
         return;
@@ -251,7 +257,8 @@ export async function soakChromium(options: { seed: number; duration: number; lo
   const from = started;
   const inRun = (at: number): boolean => at >= from;
   const failures = events.filter((event) => event.kind === 'failed' && inRun(event.at));
-  const unexplained = failures.filter((event) => inside(failureWindows, event.at) === undefined);
+  const dying = (event: SoakEvent): boolean => event.at >= (crashed.get(event.context) ?? Number.POSITIVE_INFINITY);
+  const unexplained = failures.filter((event) => inside(failureWindows, event.at) === undefined && !dying(event));
   const refreshEvery = LIFETIME * 1000 - MARGIN;
   const extra: string[] = [];
   const runIssued = issued.filter(inRun);
@@ -269,7 +276,7 @@ export async function soakChromium(options: { seed: number; duration: number; lo
     tokenLifetime: LIFETIME,
     refreshEvery: refreshEvery / 1000,
     tokensIssued: runIssued.length,
-    tokenRequests,
+    tokenRequests: requested.filter(inRun).length,
     extraRequests: extra,
     apiCalls,
     unexplainedFailures: unexplained.map((event) => `${event.context} at ${((event.at - from) / 1000).toFixed(1)} s: ${event.detail}`),
@@ -279,7 +286,12 @@ export async function soakChromium(options: { seed: number; duration: number; lo
     longestWithoutTokenOverall: gaps.overall,
     usage,
     growth: growthOf(usage),
-    notes: [...notes, `failed inside a sign-out or outage: ${summarize(failures.filter((event) => !unexplained.includes(event)).map((event) => event.detail))}`, `error events: ${summarize(events.filter((event) => event.kind === 'error').map((event) => event.detail))}`],
+    notes: [
+      ...notes,
+      `contexts that called the API: ${[...successes.keys()].filter((name) => name.endsWith('-worker')).length} dedicated worker(s), ` +
+        `${[...successes.keys()].filter((name) => name.endsWith('-sw')).length} page(s) through the service worker, ` +
+        `${[...successes.keys()].filter((name) => !name.includes('-')).length} tabs (replacements included)`,
+      `failed inside a sign-out or outage, or in a tab being crashed: ${summarize(failures.filter((event) => !unexplained.includes(event)).map((event) => event.detail))}`, `error events: ${summarize(events.filter((event) => event.kind === 'error').map((event) => event.detail))}`],
   };
 }
 

@@ -12,10 +12,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 /**
  * Debian's Chromium, headless, with the flags this machine's closed network needs. Never downloads a browser.
- * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL.
+ * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL. `backForwardCache` drops the
+ * `--disable-back-forward-cache` that playwright adds by default, so that a page left and gone back to is restored
+ * from the back/forward cache (`pageshow` with `persisted`), as in a user's browser.
  */
-export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+export function launchChromium(extraArgs: readonly string[] = [], options: { backForwardCache?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
+    ...(options.backForwardCache === true ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] } : {}),
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: [

@@ -43,13 +43,16 @@ export function tabUrl(origin: string, params: Record<string, string | number | 
  * Starts, for the calling test file, a token server that also serves the tab fixture (`/tab.html`) and any extra
  * fixtures, and one Chromium; both stop after the file. The server is reset before each test.
  */
-export function useTabs(extra: Record<string, string> = {}): { readonly server: TokenServer; readonly browser: Browser } {
+export function useTabs(
+  extra: Record<string, string> = {},
+  launch: Parameters<typeof launchChromium>[1] = {},
+): { readonly server: TokenServer; readonly browser: Browser } {
   const state = {} as { server: TokenServer; browser: Browser };
   beforeAll(async () => {
     state.server = await startTokenServer();
     const files = await bundleFixtures({ tab: 'test/browser/fixtures/tab.ts', ...extra });
     serveFiles(state.server, { ...files, 'tab.html': pageLoading('tab.js') });
-    state.browser = await launchChromium();
+    state.browser = await launchChromium([], launch);
   });
   beforeEach(() => state.server.reset());
   afterAll(async () => {
