@@ -98,19 +98,21 @@ const doFailure = fc.record(
   { requiredKeys: ['code', 'message'] },
 );
 const v = fc.constant(PROTOCOL_VERSION);
+/** The sender's clock in `fulfil` and `token` (any time a Date can hold). */
+const senderNow = fc.oneof(fc.double({ min: 0, max: 8.64e15, noNaN: true }), fc.constantFrom(0, 1_700_000_000_000));
 const doRequest = fc.oneof(
   fc.record(
     { v, type: fc.constant('acquire'), rejected: leaseId, wait: duration, lease: fc.integer({ min: 1, max: 300_000 }), epoch },
     { requiredKeys: ['v', 'type', 'wait', 'lease'] },
   ),
-  fc.record({ v, type: fc.constant('fulfil'), lease: leaseId, token, refreshToken: leaseId }, { requiredKeys: ['v', 'type', 'lease', 'token'] }),
+  fc.record({ v, type: fc.constant('fulfil'), lease: leaseId, token, refreshToken: leaseId, now: senderNow }, { requiredKeys: ['v', 'type', 'lease', 'token'] }),
   fc.record({ v, type: fc.constant('renew'), lease: leaseId }),
   fc.record({ v, type: fc.constant('abandon'), lease: leaseId, failure: doFailure }, { requiredKeys: ['v', 'type', 'lease'] }),
   fc.record({ v, type: fc.constant('clear') }),
 );
 const notice = fc.constant('corrupt_storage' as const);
 const doAnswer = fc.oneof(
-  fc.record({ v, type: fc.constant('token'), token, epoch, notice }, { requiredKeys: ['v', 'type', 'token', 'epoch'] }),
+  fc.record({ v, type: fc.constant('token'), token, epoch, notice, now: senderNow }, { requiredKeys: ['v', 'type', 'token', 'epoch'] }),
   fc.record(
     { v, type: fc.constant('lease'), lease: leaseId, ttl: duration, epoch, refreshToken: leaseId, notice },
     { requiredKeys: ['v', 'type', 'lease', 'ttl', 'epoch'] },

@@ -5,6 +5,7 @@ import {
   type CoordinatorAnswer,
   type CoordinatorRequest,
   type Failure,
+  inClockOf,
   LEGACY_RECORD_KEY,
   legacyRecordSchema,
   MAX_DURATION,
@@ -86,7 +87,7 @@ export class TokenCoordinator {
       }
       const stored = state.token;
       if (stored !== undefined && stored.token.accessToken !== rejected && stored.token.expiresAt > now) {
-        return this.#withNotice({ v: PROTOCOL_VERSION, type: 'token', token: stored.token, epoch: state.epoch });
+        return this.#withNotice({ v: PROTOCOL_VERSION, type: 'token', token: stored.token, epoch: state.epoch, now });
       }
       if (waitedFor !== undefined && this.#failure?.lease === waitedFor) {
         return { v: PROTOCOL_VERSION, type: 'failed', failure: this.#failure.failure };
@@ -117,13 +118,13 @@ export class TokenCoordinator {
    * taken over, not revoked by a sign-out) and is newer than the stored one. A holder whose lease was taken over or
    * revoked keeps its token to itself; the answer's `epoch` tells it whether a sign-out happened meanwhile.
    */
-  async #fulfil({ lease, token, refreshToken }: Fulfil): Promise<CoordinatorAnswer> {
+  async #fulfil({ lease, token, refreshToken, now: sentAt }: Fulfil): Promise<CoordinatorAnswer> {
     await this.#ready();
     const state = this.#now();
     const now = Date.now();
     if (state.lease?.id !== lease) return { v: PROTOCOL_VERSION, type: 'done', stored: false, epoch: state.epoch };
-    // A timestamp from a message never lies in this object's future.
-    const bounded = boundedByClock(token, now);
+    // Read in this object's clock (the isolate's may differ), and never in this object's future.
+    const bounded = boundedByClock(inClockOf(token, sentAt, now), now);
     const accepted = state.lease.epoch === state.epoch && bounded.expiresAt > now && isNewer(bounded, state.token?.token);
     const next: StoredState = { ...state, lease: undefined };
     if (accepted) {

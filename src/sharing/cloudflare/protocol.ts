@@ -20,6 +20,11 @@ import { tokenSchema } from '../../core/schemas.js';
  *
  * Version 2: leases, the sign-out epoch and a remembered `retryAfter` are kept in storage (v1 kept them in memory);
  * answers carry the `epoch`; `renew` and `signed_out` are new. A v1 message gets HTTP 400.
+ *
+ * Clocks: a token's times are epoch ms of the clock that wrote them, and isolates (the `clock` option, other
+ * machines) need not agree with the coordinator. So `fulfil` and the `token` answer carry the sender's `now`, and the
+ * receiver moves the token's times into its own clock ({@link inClockOf}) before it judges expiry. Both are optional,
+ * so either side of another 0.x release still understands the other (it then compares times as they are).
  */
 export const PROTOCOL_VERSION = 2;
 
@@ -33,6 +38,8 @@ export const MAX_RETRY_AFTER = 3_600_000;
 /** Bumped by every sign-out; a lease or token of another epoch is void. */
 const epoch = z.number().check(z.int(), z.nonnegative());
 const time = z.number().check(z.nonnegative());
+/** The sender's clock when it sent the message (epoch ms): what the receiver needs to read the token's times. */
+const now = z.optional(z.number().check(z.nonnegative(), z.lte(8.64e15)));
 
 /** A token endpoint failure as it is relayed to the isolates that waited for it. No secrets: codes and messages only. */
 const failureSchema = z.object({
@@ -64,6 +71,7 @@ export const requestSchema = z.discriminatedUnion('type', [
     lease: nonEmpty,
     token: tokenSchema,
     refreshToken: z.optional(nonEmpty),
+    now,
   }),
   z.object({ v, type: z.literal('renew'), lease: nonEmpty }),
   z.object({ v, type: z.literal('abandon'), lease: nonEmpty, failure: z.optional(failureSchema) }),
@@ -76,7 +84,7 @@ export type CoordinatorRequest = z.infer<typeof requestSchema>;
 const notice = z.optional(z.literal('corrupt_storage'));
 
 export const answerSchema = z.discriminatedUnion('type', [
-  z.object({ v, type: z.literal('token'), token: tokenSchema, epoch, notice }),
+  z.object({ v, type: z.literal('token'), token: tokenSchema, epoch, notice, now }),
   z.object({
     v,
     type: z.literal('lease'),
@@ -134,6 +142,17 @@ export const legacyRecordSchema = z.object({
 });
 
 export const LEGACY_RECORD_KEY = 'token';
+
+/**
+ * `token`, whose times are in the clock of a sender that said it was `senderNow`, in the clock of a receiver at
+ * `receiverNow`: moved by the difference, so that its age and lifetime stay what they are. A receiver passes the time
+ * it *sent* its request when it reads an answer, so the round trip can only shorten the token's life as it sees it.
+ */
+export function inClockOf<T extends { issuedAt: number; expiresAt: number }>(token: T, senderNow: number | undefined, receiverNow: number): T {
+  if (senderNow === undefined) return token;
+  const shift = receiverNow - senderNow;
+  return { ...token, issuedAt: Math.max(0, token.issuedAt + shift), expiresAt: Math.max(0, token.expiresAt + shift) };
+}
 
 /** Failures relayed to every waiting isolate (see `SHARED_FAILURE_CODES`). */
 const RELAYED: ReadonlySet<ErrorCode> = new Set<ErrorCode>(SHARED_FAILURE_CODES);

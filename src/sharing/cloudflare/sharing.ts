@@ -7,6 +7,7 @@ import {
   type CoordinatorRequest,
   describeFailure,
   failureError,
+  inClockOf,
   MAX_DURATION,
   PROTOCOL_VERSION,
 } from './protocol.js';
@@ -84,6 +85,7 @@ export function durableObjectSharing<Id>(
             const wait = Math.max(0, timeout - ANSWER_AHEAD);
             const request: CoordinatorRequest = { v: PROTOCOL_VERSION, type: 'acquire', rejected: avoid, wait, lease: leaseTime };
             if (peer.usesRefreshToken && epoch !== undefined) request.epoch = epoch;
+            const sent = peer.clock.now();
             const answer = await call(request);
             if ((answer.type === 'token' || answer.type === 'lease') && answer.notice !== undefined) {
               peer.report(new SessionError(answer.notice, 'The coordinator discarded an unreadable stored state'));
@@ -91,8 +93,8 @@ export function durableObjectSharing<Id>(
             switch (answer.type) {
               case 'token': {
                 epoch ??= answer.epoch;
-                // A timestamp from a message never lies in this isolate's future.
-                const token = boundedByClock(answer.token, peer.clock.now());
+                // Read in this isolate's clock (the coordinator's may differ), and never in this isolate's future.
+                const token = boundedByClock(inClockOf(answer.token, answer.now, sent), peer.clock.now());
                 // The coordinator only knows expiry; the refresh margin is this session's to judge.
                 if (peer.isUsable(token, rejected) || round === MAX_ROUNDS) return { token };
                 avoid = token.accessToken;
@@ -151,7 +153,7 @@ async function fetchUnderLease(
   const keep = peer.usesRefreshToken ? set.refreshToken : undefined;
   let answer: CoordinatorAnswer;
   try {
-    answer = await call({ v: PROTOCOL_VERSION, type: 'fulfil', lease: lease.lease, token: set.token, refreshToken: keep });
+    answer = await call({ v: PROTOCOL_VERSION, type: 'fulfil', lease: lease.lease, token: set.token, refreshToken: keep, now: peer.clock.now() });
   } catch (error) {
     // This caller has its token; the others will get theirs after the lease expires. Say so, do not fail.
     peer.report(degraded(error));
