@@ -14,8 +14,9 @@ export function startProcesses(count: number, config: LocalConfig | ((index: num
   return Promise.all(Array.from({ length: count }, (_, index) => startProcess(typeof config === 'function' ? config(index) : config)));
 }
 
-export function startProcess(config: LocalConfig): Promise<LocalProcess> {
-  return forkTestProcess<LocalEvent, Command>(script, { LOCAL_WORKER: JSON.stringify(config) });
+/** `env` adds to the process's environment (LOCAL_TAP: record what it writes, for the secrets scan). */
+export function startProcess(config: LocalConfig, env: Record<string, string> = {}): Promise<LocalProcess> {
+  return forkTestProcess<LocalEvent, Command>(script, { ...env, LOCAL_WORKER: JSON.stringify(config) });
 }
 
 /** Closes every process that still runs, and kills it if it does not exit in time. */

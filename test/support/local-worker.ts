@@ -1,5 +1,7 @@
 // One process of the local-sharing tests: forked with `--import tsx`, configured by the environment, driven over
 // IPC. It reports when its provider starts a token request, so that a test can kill the leader in the middle of one.
+import { Socket } from 'node:net';
+import { inspect } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { clientCredentials, createSession, refreshTokenGrant, type TokenProvider } from '../../src/index.js';
 import { localSharing } from '../../src/node.js';
@@ -30,7 +32,9 @@ export type LocalRequest =
   // The chaos soak (test/soak/): a call loop that runs until `soak-stop`, and the process's memory and handles.
   | { id: number; cmd: 'soak-start'; every: number }
   | { id: number; cmd: 'soak-stop' }
-  | { id: number; cmd: 'usage' };
+  | { id: number; cmd: 'usage' }
+  // With LOCAL_TAP set: everything this process wrote to Unix sockets (the transport) and to stdout/stderr.
+  | { id: number; cmd: 'tap' };
 
 /** What a process tells on its own. */
 export type LocalEvent =
@@ -39,12 +43,14 @@ export type LocalEvent =
   | { event: 'token'; accessToken: string; source: string }
   | { event: 'leader'; leading: boolean }
   | { event: 'cleared'; origin: string }
-  | { event: 'error'; code: string; message: string }
+  | { event: 'error'; code: string; message: string; inspected: string }
   | { event: 'soak'; kind: 'failed' | 'expired'; at: number; detail: string };
 
 export interface Many {
   tokens: string[];
   errors: string[];
+  /** util.inspect of each error (message, code, cause chain, details), for the secrets scan. */
+  inspected?: string[];
 }
 
 /** The provider of a config, telling `fetching` through `tell` whenever it starts a token request. */
@@ -72,7 +78,7 @@ export function sessionOf(config: LocalConfig, tell: (message: object) => void) 
   session.on('token', (token, source) => tell({ event: 'token', accessToken: token.accessToken, source }));
   session.on('leader', (leading) => tell({ event: 'leader', leading }));
   session.on('cleared', (origin) => tell({ event: 'cleared', origin }));
-  session.on('error', (error) => tell({ event: 'error', code: error.code, message: error.message }));
+  session.on('error', (error) => tell({ event: 'error', code: error.code, message: error.message, inspected: inspect(error, { depth: 8 }) }));
   return session;
 }
 
@@ -83,10 +89,32 @@ export async function getMany(session: { getToken(): Promise<{ accessToken: stri
   return {
     tokens: settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value.accessToken] : [])),
     errors: settled.flatMap((result) => (result.status === 'rejected' ? [codeOf(result.reason)] : [])),
+    inspected: settled.flatMap((result) => (result.status === 'rejected' ? [inspect(result.reason, { depth: 8 })] : [])),
   };
 }
 
+/** The secrets scan's tap: what this process writes to Unix domain sockets (the transport) and to its output. */
+function tapWrites(): { socket: string[]; output: string[] } {
+  const tapped = { socket: [] as string[], output: [] as string[] };
+  const text = (chunk: unknown): string => (typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString());
+  const write = Socket.prototype.write as (this: Socket, chunk: unknown, ...rest: unknown[]) => boolean;
+  Socket.prototype.write = function tappedWrite(this: Socket, chunk: unknown, ...rest: unknown[]): boolean {
+    // TCP sockets (the token endpoint, the API) have a remote address; Unix sockets and pipes have none.
+    if (this.remoteAddress === undefined && this !== (process.stdout as unknown) && this !== (process.stderr as unknown)) tapped.socket.push(text(chunk));
+    return write.call(this, chunk, ...rest);
+  } as typeof Socket.prototype.write;
+  for (const stream of [process.stdout, process.stderr]) {
+    const original = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+      tapped.output.push(text(chunk));
+      return original(chunk, ...rest);
+    }) as typeof stream.write;
+  }
+  return tapped;
+}
+
 if (process.env.LOCAL_WORKER !== undefined && process.send !== undefined) {
+  const tapped = process.env.LOCAL_TAP === undefined ? undefined : tapWrites();
   const config = JSON.parse(process.env.LOCAL_WORKER) as LocalConfig;
   const send = (message: object): void => {
     if (process.connected) process.send?.(message);
@@ -145,6 +173,8 @@ if (process.env.LOCAL_WORKER !== undefined && process.send !== undefined) {
         return (await stopSoak?.()) ?? { calls: 0, successes: [] };
       case 'usage':
         return processUsage();
+      case 'tap':
+        return tapped ?? { socket: [], output: [] };
       case 'clear':
         await session.clear();
         return {};

@@ -22,6 +22,8 @@ export interface TokenServer {
   addClient(id: string, secret?: string): { id: string; secret: string };
   /** Issues a refresh token for a client, as an authorization server would after a login. */
   issueRefreshToken(clientId: string): string;
+  /** Every refresh token this server issued so far (by `issueRefreshToken` and by rotations), for secrets scans. */
+  issuedRefreshTokens(): string[];
   /** Whether `accessToken` is a token this server issued and that is not expired. */
   isValid(accessToken: string): boolean;
   /** Revokes every access token issued so far (the API answers 401 to them). */
@@ -209,6 +211,7 @@ export async function startTokenServer(): Promise<TokenServer> {
       return { id, secret };
     },
     issueRefreshToken: createRefreshToken,
+    issuedRefreshTokens: () => [...refreshTokens.keys()],
     isValid(accessToken) {
       const record = accessTokens.get(accessToken);
       return record !== undefined && record.expiresAt > Date.now();
