@@ -9,11 +9,15 @@ type Command = WorkerRequest extends infer R ? (R extends unknown ? Omit<R, 'id'
 /** A server process of the fleet (see redis-worker.ts): send it commands, read what it told. */
 export type FleetProcess = TestProcess<WorkerEvent, Command>;
 
-/** Forks `count` processes and waits until each has connected to Redis. */
-export function startFleet(count: number, config: WorkerConfig | ((index: number) => WorkerConfig)): Promise<FleetProcess[]> {
+/** Forks `count` processes and waits until each has connected to Redis; `capture` keeps their output (`output`). */
+export function startFleet(
+  count: number,
+  config: WorkerConfig | ((index: number) => WorkerConfig),
+  options: { capture?: boolean } = {},
+): Promise<FleetProcess[]> {
   return Promise.all(
     Array.from({ length: count }, (_, index) =>
-      forkTestProcess<WorkerEvent, Command>(script, { REDIS_WORKER: JSON.stringify(typeof config === 'function' ? config(index) : config) }),
+      forkTestProcess<WorkerEvent, Command>(script, { REDIS_WORKER: JSON.stringify(typeof config === 'function' ? config(index) : config) }, options),
     ),
   );
 }

@@ -1,5 +1,6 @@
 // One server process of a fleet, for the Redis tests: forked with `--import tsx`, configured by the environment,
 // driven over IPC. It reports when its provider starts a token request, so a test can kill the lock holder.
+import { inspect } from 'node:util';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { clientCredentials, createSession, type TokenProvider } from '../../src/index.js';
@@ -38,7 +39,7 @@ export type WorkerEvent =
   | { event: 'fetching' }
   | { event: 'token'; accessToken: string; source: string }
   | { event: 'cleared'; origin: string }
-  | { event: 'error'; code: string }
+  | { event: 'error'; code: string; message: string; inspected: string }
   | { event: 'soak'; kind: 'failed' | 'expired'; at: number; detail: string };
 
 const config = JSON.parse(process.env.REDIS_WORKER ?? '{}') as WorkerConfig;
@@ -70,7 +71,7 @@ const session = createSession({
 });
 session.on('token', (token, source) => send({ event: 'token', accessToken: token.accessToken, source }));
 session.on('cleared', (origin) => send({ event: 'cleared', origin }));
-session.on('error', (error) => send({ event: 'error', code: error.code }));
+session.on('error', (error) => send({ event: 'error', code: error.code, message: error.message, inspected: inspect(error, { depth: 8 }) }));
 
 const codeOf = (error: unknown): string => (error as { code?: string }).code ?? String(error);
 
@@ -87,6 +88,8 @@ async function handle(request: WorkerRequest): Promise<object> {
       return {
         tokens: settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value.accessToken] : [])),
         errors: settled.flatMap((result) => (result.status === 'rejected' ? [codeOf(result.reason)] : [])),
+        // For the secrets scan: message, code, cause chain and details of each error.
+        inspected: settled.flatMap((result) => (result.status === 'rejected' ? [inspect(result.reason, { depth: 8 })] : [])),
       };
     }
     case 'loop': {

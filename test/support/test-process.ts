@@ -10,6 +10,8 @@ export interface TestProcess<E extends Event, Command> {
   readonly child: ChildProcess;
   /** Every event it sent so far, oldest first. */
   readonly events: E[];
+  /** What it wrote to stdout and stderr, when forked with `capture` (else empty: its output goes to ours). */
+  readonly output: string[];
   /** Whether it is alive. */
   readonly alive: boolean;
   /** Sends `command` and resolves with the answer to it (rejects if the process exits first). */
@@ -26,8 +28,13 @@ export interface TestProcess<E extends Event, Command> {
 export async function forkTestProcess<E extends Event, Command extends object>(
   script: string,
   env: Record<string, string>,
+  options: { capture?: boolean } = {},
 ): Promise<TestProcess<E, Command>> {
-  const child = fork(script, { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const output = options.capture === true ? 'pipe' : 'inherit';
+  const child = fork(script, { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', output, output, 'ipc'] });
+  const written: string[] = [];
+  child.stdout?.on('data', (chunk: Buffer) => written.push(chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => written.push(chunk.toString()));
   const events: E[] = [];
   const pending = new Map<number, (value: Record<string, unknown>) => void>();
   const watchers = new Set<() => void>();
@@ -45,6 +52,7 @@ export async function forkTestProcess<E extends Event, Command extends object>(
   const member: TestProcess<E, Command> = {
     child,
     events,
+    output: written,
     get alive() {
       return child.exitCode === null && child.signalCode === null;
     },
