@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { builtPackage } from './built-package.js';
@@ -81,6 +82,8 @@ export interface WorkersOptions {
   readonly persist?: string;
   /** Name of the Durable Object binding. Default `TOKEN_COORDINATOR`. */
   readonly binding?: string;
+  /** Receives workerd's stdout and stderr (the Workers' console), e.g. for the secrets scan. Default: Miniflare's. */
+  readonly stdio?: (stdout: Readable, stderr: Readable) => void;
 }
 
 /**
@@ -88,7 +91,7 @@ export interface WorkersOptions {
  * Durable Object namespace shared by separate isolates, as on Cloudflare where each isolate has its own memory.
  */
 export async function startWorkers(options: WorkersOptions): Promise<{ mf: Miniflare; names: string[] }> {
-  const { script, instances = 4, bindings, persist, binding = 'TOKEN_COORDINATOR' } = options;
+  const { script, instances = 4, bindings, persist, binding = 'TOKEN_COORDINATOR', stdio } = options;
   const names = Array.from({ length: instances }, (_, index) => `worker-${index}`);
   const workers: WorkerOptions[] = names.map((name, index) => ({
     name,
@@ -98,7 +101,11 @@ export async function startWorkers(options: WorkersOptions): Promise<{ mf: Minif
     bindings,
     durableObjects: { [binding]: index === 0 ? 'TokenCoordinator' : { className: 'TokenCoordinator', scriptName: names[0] } },
   }));
-  const mf = new Miniflare({ workers, ...(persist === undefined ? {} : { durableObjectsPersist: persist }) });
+  const mf = new Miniflare({
+    workers,
+    ...(persist === undefined ? {} : { durableObjectsPersist: persist }),
+    ...(stdio === undefined ? {} : { handleRuntimeStdio: stdio }),
+  });
   await mf.ready;
   return { mf, names };
 }
@@ -117,7 +124,12 @@ export interface ProbeHarness {
   readonly server: TokenServer;
   readonly client: { id: string; secret: string };
   /** Starts `instances` Workers (default 2) running the probe; stopped after each test unless `stop`ped before. */
-  start(options?: { instances?: number; persist?: string; bindings?: Record<string, string> }): Promise<{ mf: Miniflare; names: string[] }>;
+  start(options?: {
+    instances?: number;
+    persist?: string;
+    bindings?: Record<string, string>;
+    stdio?: WorkersOptions['stdio'];
+  }): Promise<{ mf: Miniflare; names: string[] }>;
   /** Disposes one Miniflare (a Durable Object restart when storage is persisted). */
   stop(mf: Miniflare): Promise<void>;
   /** A GET to a probe route, parsed. */
@@ -156,7 +168,7 @@ export function useProbeWorkers(clientId: string, secret: string): ProbeHarness 
     get client() {
       return ready(client);
     },
-    async start({ instances = 2, persist, bindings = {} } = {}) {
+    async start({ instances = 2, persist, bindings = {}, stdio } = {}) {
       const env = {
         TOKEN_URL: ready(server).tokenUrl,
         API_URL: ready(server).apiUrl,
@@ -165,7 +177,13 @@ export function useProbeWorkers(clientId: string, secret: string): ProbeHarness 
         REFRESH_TOKEN: 'unused',
         ...bindings,
       };
-      const started = await startWorkers({ script: ready(probe), instances, bindings: env, ...(persist === undefined ? {} : { persist }) });
+      const started = await startWorkers({
+        script: ready(probe),
+        instances,
+        bindings: env,
+        ...(persist === undefined ? {} : { persist }),
+        ...(stdio === undefined ? {} : { stdio }),
+      });
       running.push(started.mf);
       return started;
     },
