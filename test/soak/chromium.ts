@@ -60,8 +60,14 @@ export async function soakChromium(options: { seed: number; duration: number; lo
   const requestWindows: Window[] = [];
   const failureWindows: Window[] = [];
   const notes: string[] = [];
-  /** Contexts crashed on purpose, and when. */
-  const crashed = new Map<string, number>();
+  /**
+   * Contexts crashed or reloaded on purpose, and when: a fetch that their own teardown cut (`Failed to fetch`) is not a
+   * failure anyone else sees. A crashed context never comes back (its replacement has a new name); a reloaded one does.
+   */
+  const torn: Array<{ context: string; from: number; to: number }> = [];
+  const tearDown = (name: string, from: number, to: number): void => {
+    for (const context of [name, `${name}-worker`, `${name}-sw`]) torn.push({ context, from, to });
+  };
 
   server.route(async (req, res, url) => {
     if (url.pathname === '/soak/event' && req.method === 'POST') {
@@ -177,8 +183,7 @@ export async function soakChromium(options: { seed: number; duration: number; lo
         requestWindows.push({ from: now, to: now + 4_000, kind });
         // chrome://kill is a navigation: the dying tab's worker may see its last fetch fail before the renderer
         // goes. That call belongs to a context that is gone, not to one that keeps running.
-        const name = tabs[index]!.name;
-        for (const context of [name, `${name}-worker`, `${name}-sw`]) crashed.set(context, now);
+        tearDown(tabs[index]!.name, now, Number.POSITIVE_INFINITY);
         await tabs[index]!.page.goto('chrome://kill').catch(() => undefined);
         await replace(index);
         return;
@@ -189,6 +194,7 @@ export async function soakChromium(options: { seed: number; duration: number; lo
         tab.original = false;
         await tab.page.reload();
         await tab.page.waitForFunction(() => document.title === 'ready', undefined, { timeout: 20_000 });
+        tearDown(tab.name, now, Date.now());
         return;
       }
       case 'freeze-tab': {
@@ -257,7 +263,7 @@ export async function soakChromium(options: { seed: number; duration: number; lo
   const from = started;
   const inRun = (at: number): boolean => at >= from;
   const failures = events.filter((event) => event.kind === 'failed' && inRun(event.at));
-  const dying = (event: SoakEvent): boolean => event.at >= (crashed.get(event.context) ?? Number.POSITIVE_INFINITY);
+  const dying = (event: SoakEvent): boolean => torn.some((entry) => entry.context === event.context && event.at >= entry.from && event.at <= entry.to);
   const unexplained = failures.filter((event) => inside(failureWindows, event.at) === undefined && !dying(event));
   const refreshEvery = LIFETIME * 1000 - MARGIN;
   const extra: string[] = [];
@@ -291,7 +297,7 @@ export async function soakChromium(options: { seed: number; duration: number; lo
       `contexts that called the API: ${[...successes.keys()].filter((name) => name.endsWith('-worker')).length} dedicated worker(s), ` +
         `${[...successes.keys()].filter((name) => name.endsWith('-sw')).length} page(s) through the service worker, ` +
         `${[...successes.keys()].filter((name) => !name.includes('-')).length} tabs (replacements included)`,
-      `failed inside a sign-out or outage, or in a tab being crashed: ${summarize(failures.filter((event) => !unexplained.includes(event)).map((event) => event.detail))}`, `error events: ${summarize(events.filter((event) => event.kind === 'error').map((event) => event.detail))}`],
+      `failed inside a sign-out or outage, or in a tab being crashed or reloaded: ${summarize(failures.filter((event) => !unexplained.includes(event)).map((event) => event.detail))}`, `error events: ${summarize(events.filter((event) => event.kind === 'error').map((event) => event.detail))}`],
   };
 }
 
