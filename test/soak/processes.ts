@@ -142,6 +142,13 @@ export async function soakProcesses<K extends string>(options: {
     if (!explained && current - previous < refreshEvery - 700) extra.push(`at ${((current - started) / 1000).toFixed(1)} s, ${current - previous} ms after the previous one`);
   }
   const gaps = longestGaps(successes, [...failureWindows, ...requestWindows]);
+  const errorEvents = new Map<string, number>();
+  for (const member of watched) {
+    for (const event of member.events as unknown as Array<{ event: string; code?: string }>) {
+      if (event.event === 'error' && event.code !== undefined) errorEvents.set(event.code, (errorEvents.get(event.code) ?? 0) + 1);
+    }
+  }
+  if (usage.length === 0) notes.push('no process ran from the start to the end (every original one was killed): no memory comparison');
   const details = new Map<string, number>();
   for (const { event } of failures) details.set(event.detail, (details.get(event.detail) ?? 0) + 1);
   return {
@@ -162,7 +169,11 @@ export async function soakProcesses<K extends string>(options: {
     longestWithoutTokenOverall: gaps.overall,
     usage,
     growth: growthOf(usage),
-    notes: [...notes, `failed calls by reason: ${[...details].map(([detail, count]) => `${detail} ${count}`).join(', ') || 'none'}`],
+    notes: [
+      ...notes,
+      `failed calls by reason: ${[...details].map(([detail, count]) => `${detail} ${count}`).join(', ') || 'none'}`,
+      `error events: ${[...errorEvents].map(([code, count]) => `${code} ${count}`).join(', ') || 'none'}`,
+    ],
   };
 }
 
