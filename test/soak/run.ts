@@ -17,6 +17,12 @@ log(`soak: seed ${seed} (replay with --seed ${seed}), ${minutes} min of chaos`);
 
 // The chaos time is split 60 / 20 / 20 between Chromium, Redis and local sharing.
 const total = minutes * 60_000;
+// Bounded whatever happens: set-up, warm-up and teardown take well under a minute per transport.
+const limit = total * 1.5 + 180_000;
+setTimeout(() => {
+  log(`soak: still running after ${Math.round(limit / 1000)} s: stopped (seed ${seed})`);
+  process.exit(2);
+}, limit).unref();
 const reports: SoakReport[] = [];
 if (only.has('chromium')) reports.push(await soakChromium({ seed, duration: total * 0.6, log }));
 if (only.has('redis')) reports.push(await soakRedis({ seed, duration: total * 0.2, log }));
