@@ -65,16 +65,22 @@ export async function soakProcesses<K extends string>(options: {
   const names = new Map<Member, string>();
   const results = new Map<Member, Promise<SoakLoopResult | undefined>>();
 
+  const baseline = new Map<Member, { heap: number; handles: number }>();
+  /** Starts the call loop of `member`, and takes its baseline after 2 s of warm-up (replacements too). */
   async function begin(member: Member): Promise<void> {
     names.set(member, `process${names.size}`);
     watched.add(member);
     await member.request({ cmd: 'soak-start', every: 50 });
+    setTimeout(() => {
+      if (!member.alive) return;
+      member.request<{ heap: number; handles: number }>({ cmd: 'usage' }).then(
+        (usage) => baseline.set(member, usage),
+        () => undefined,
+      );
+    }, 2_000);
   }
-  // Warm-up, then the baseline of every process.
   for (const member of fleet.members) await begin(member);
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
-  const baseline = new Map<Member, { heap: number; handles: number }>();
-  for (const member of fleet.members) baseline.set(member, await member.request<{ heap: number; handles: number }>({ cmd: 'usage' }));
+  await new Promise((resolve) => setTimeout(resolve, 2_500));
 
   const faults = schedule<K>(seed, { duration, gap: options.gap, quiet: 6_000, kinds: options.kinds });
   log(`${options.transport}: seed ${seed}, ${faults.length} faults in ${(duration / 1000).toFixed(0)} s: ${faults.map((fault) => `${(fault.at / 1000).toFixed(1)}s ${fault.kind}`).join(', ')}`);
@@ -148,7 +154,7 @@ export async function soakProcesses<K extends string>(options: {
       if (event.event === 'error' && event.code !== undefined) errorEvents.set(event.code, (errorEvents.get(event.code) ?? 0) + 1);
     }
   }
-  if (usage.length === 0) notes.push('no process ran from the start to the end (every original one was killed): no memory comparison');
+  if (usage.length === 0) notes.push('no process lived 2 s after its start until the end: no memory comparison');
   const details = new Map<string, number>();
   for (const { event } of failures) details.set(event.detail, (details.get(event.detail) ?? 0) + 1);
   return {
