@@ -122,3 +122,28 @@ it('every time read from Redis is bounded by the reader: a record claiming more 
     client.disconnect();
   }
 });
+
+it('a sign-out by a process 5 min ahead reaches the ones on time and 5 min behind, and the next token (1 request) is good for all', async () => {
+  const { id, secret } = tokens.addClient(`skew-${++clientNumber}`);
+  const offsets = [MINUTES_5, 0, -MINUTES_5];
+  fleet = await startFleet(3, (index) => ({
+    redisUrl: redis.url,
+    library: index === 1 ? 'ioredis' : 'redis',
+    tokenUrl: tokens.tokenUrl,
+    clientId: id,
+    clientSecret: secret,
+    clockOffset: offsets[index]!,
+  }));
+  const before = await Promise.all(fleet.map((member) => member.request<{ tokens: string[] }>({ cmd: 'getMany', count: 3 })));
+  expect(new Set(before.flatMap((result) => result.tokens)).size).toBe(1);
+  const marks = fleet.map((member) => member.events.length);
+  await fleet[0]!.request({ cmd: 'clear' });
+  // A sign-out is an epoch counted by Redis, not a time: no clock decides what it covers.
+  await Promise.all(fleet.slice(1).map((member, index) => member.waitFor((event) => event.event === 'cleared', marks[index + 1])));
+  const after = await Promise.all(fleet.map((member) => member.request<{ tokens: string[]; errors: string[] }>({ cmd: 'getMany', count: 3 })));
+  expect(after.flatMap((result) => result.errors)).toEqual([]);
+  const tokensAfter = new Set(after.flatMap((result) => result.tokens));
+  expect(tokensAfter.size).toBe(1);
+  expect(tokensAfter.has(before[0]!.tokens[0]!)).toBe(false);
+  expect(tokens.stats.tokenRequests).toBe(2);
+});
