@@ -65,6 +65,9 @@ export async function soakChromium(options: { seed: number; duration: number; lo
    * failure anyone else sees. A crashed context never comes back (its replacement has a new name); a reloaded one does.
    */
   const torn: Array<{ context: string; from: number; to: number }> = [];
+  const kills: number[] = [];
+  const netFailures: string[] = [];
+  let started = Date.now();
   const tearDown = (name: string, from: number, to: number): void => {
     for (const context of [name, `${name}-worker`, `${name}-sw`]) torn.push({ context, from, to });
   };
@@ -123,6 +126,8 @@ export async function soakChromium(options: { seed: number; duration: number; lo
 
   const browser = await launchChromium();
   const context = await browser.newContext();
+  let serviceWorkerStarts = 0;
+  context.on('serviceworker', () => serviceWorkerStarts++);
   let incarnation = 0;
   const urlOf = (name: string, role: Tab['role']): string =>
     `${server.origin}/soak.html?${new URLSearchParams({ context: name, role, client: client.id, secret: client.secret, margin: String(MARGIN), interval: String(INTERVAL) })}`;
@@ -132,7 +137,12 @@ export async function soakChromium(options: { seed: number; duration: number; lo
     const page = await browserContext.newPage();
     await page.goto(urlOf(name, role));
     await page.waitForFunction(() => document.title === 'ready', undefined, { timeout: 20_000 });
-    return { name, role, page, cdp: await browserContext.newCDPSession(page), original, heapStart: 0, listenersStart: 0 };
+    const cdp = await browserContext.newCDPSession(page);
+    await cdp.send('Network.enable');
+    const urls = new Map<string, string>();
+    cdp.on('Network.requestWillBeSent', (event) => urls.set(event.requestId, `${event.request.url.replace(/^https?:\/\/[^/]+/, '')} ${event.type ?? ''}`));
+    cdp.on('Network.loadingFailed', (event) => netFailures.push(`${name}: ${urls.get(event.requestId)} ${event.errorText}${event.canceled ? ' (canceled)' : ''} ${event.blockedReason ?? ''} ${event.corsErrorStatus?.corsError ?? ''} at ${((Date.now() - started) / 1000).toFixed(1)} s`));
+    return { name, role, page, cdp, original, heapStart: 0, listenersStart: 0 };
   }
 
   async function usageOf(tab: Tab): Promise<{ heap: number; listeners: number }> {
@@ -156,7 +166,7 @@ export async function soakChromium(options: { seed: number; duration: number; lo
   const faults = schedule<Kind>(seed, { duration, gap: 2_500, quiet: 8_000, kinds: KINDS });
   log(`chromium: seed ${seed}, ${faults.length} faults in ${(duration / 1000).toFixed(0)} s: ${faults.map((fault) => `${(fault.at / 1000).toFixed(1)}s ${fault.kind}`).join(', ')}`);
   const counts: Record<string, number> = {};
-  const started = Date.now();
+  started = Date.now();
 
   async function leaderIndex(): Promise<number> {
     const answers = await Promise.all(tabs.map((tab) => within(tab.page.evaluate(() => (globalThis as unknown as { soak: { isLeader(): boolean } }).soak.isLeader()), 2_000)));
@@ -184,6 +194,12 @@ export async function soakChromium(options: { seed: number; duration: number; lo
         // chrome://kill is a navigation: the dying tab's worker may see its last fetch fail before the renderer
         // goes. That call belongs to a context that is gone, not to one that keeps running.
         tearDown(tabs[index]!.name, now, Number.POSITIVE_INFINITY);
+        notes.push(`crashed ${tabs[index]!.name} at ${((now - started) / 1000).toFixed(1)} s`);
+        // chrome://kill ends a renderer process, which may also host the service worker: every fetch of every page
+        // it controls is dispatched to it, and those in flight then fail with net::ERR_FAILED (seen: 6 tabs' calls
+        // to /api/t/, a path the worker does not even handle, the instant another tab was killed). A network error
+        // just after a kill is what the kill injects, not a token failure.
+        kills.push(now);
         await tabs[index]!.page.goto('chrome://kill').catch(() => undefined);
         await replace(index);
         return;
@@ -206,11 +222,13 @@ export async function soakChromium(options: { seed: number; duration: number; lo
         const ms = 2_000 + Math.round(pick * 2_000);
         requestWindows.push({ from: now, to: now + ms + 3_000, kind });
         failureWindows.push({ from: now, to: now + ms + 1_000, kind: `${kind} ${tab.name}` });
+        await tab.cdp.send('Page.setWebLifecycleState', { state: 'frozen' }); // no effect here, a real freeze elsewhere
         await tab.cdp.send('Debugger.enable');
         await tab.cdp.send('Debugger.pause');
         await sleep(ms);
         await tab.cdp.send('Debugger.resume');
         await tab.cdp.send('Debugger.disable');
+        await tab.cdp.send('Page.setWebLifecycleState', { state: 'active' });
         return;
       }
       case 'sign-out': {
@@ -263,7 +281,9 @@ export async function soakChromium(options: { seed: number; duration: number; lo
   const from = started;
   const inRun = (at: number): boolean => at >= from;
   const failures = events.filter((event) => event.kind === 'failed' && inRun(event.at));
-  const dying = (event: SoakEvent): boolean => torn.some((entry) => entry.context === event.context && event.at >= entry.from && event.at <= entry.to);
+  const dying = (event: SoakEvent): boolean =>
+    torn.some((entry) => entry.context === event.context && event.at >= entry.from && event.at <= entry.to) ||
+    (event.detail === 'TypeError: Failed to fetch' && kills.some((at) => event.at >= at && event.at <= at + 1_500));
   const unexplained = failures.filter((event) => inside(failureWindows, event.at) === undefined && !dying(event));
   const refreshEvery = LIFETIME * 1000 - MARGIN;
   const extra: string[] = [];
@@ -296,8 +316,9 @@ export async function soakChromium(options: { seed: number; duration: number; lo
       ...notes,
       `contexts that called the API: ${[...successes.keys()].filter((name) => name.endsWith('-worker')).length} dedicated worker(s), ` +
         `${[...successes.keys()].filter((name) => name.endsWith('-sw')).length} page(s) through the service worker, ` +
-        `${[...successes.keys()].filter((name) => !name.includes('-')).length} tabs (replacements included)`,
-      `failed inside a sign-out or outage, or in a tab being crashed or reloaded: ${summarize(failures.filter((event) => !unexplained.includes(event)).map((event) => event.detail))}`, `error events: ${summarize(events.filter((event) => event.kind === 'error').map((event) => event.detail))}`],
+        `${[...successes.keys()].filter((name) => !name.includes('-')).length} tabs (replacements included); the service worker started ${serviceWorkerStarts} time(s)`,
+      `requests the browser saw fail (CDP Network.loadingFailed): ${netFailures.length}${netFailures.length === 0 ? '' : `, e.g. ${netFailures.slice(0, 3).join('; ')}`}`,
+      `failed inside a sign-out or outage, in a tab being crashed or reloaded, or cut by a renderer kill: ${summarize(failures.filter((event) => !unexplained.includes(event)).map((event) => event.detail))}`, `error events: ${summarize(events.filter((event) => event.kind === 'error').map((event) => event.detail))}`],
   };
 }
 
