@@ -284,7 +284,8 @@ export async function soakChromium(options: { seed: number; duration: number; lo
   const dying = (event: SoakEvent): boolean =>
     torn.some((entry) => entry.context === event.context && event.at >= entry.from && event.at <= entry.to) ||
     (event.detail === 'TypeError: Failed to fetch' && kills.some((at) => event.at >= at && event.at <= at + 1_500));
-  const unexplained = failures.filter((event) => inside(failureWindows, event.at) === undefined && !dying(event));
+  // A 401 after the 401 rule's one refresh is a token refused twice: no outage explains that.
+  const unexplained = failures.filter((event) => (inside(failureWindows, event.at) === undefined || event.detail === 'HTTP 401') && !dying(event));
   const refreshEvery = LIFETIME * 1000 - MARGIN;
   const extra: string[] = [];
   const runIssued = issued.filter(inRun);

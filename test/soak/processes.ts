@@ -138,7 +138,8 @@ export async function soakProcesses<K extends string>(options: {
   await options.stop(fleet);
   await tokens.close();
 
-  const unexplained = failures.filter(({ event }) => inside(failureWindows, event.at) === undefined);
+  // An outage may delay or fail a call, but never explains a token the API refuses: that one was handed out dead.
+  const unexplained = failures.filter(({ event }) => inside(failureWindows, event.at) === undefined || event.detail === 'HTTP 401');
   const refreshEvery = LIFETIME * 1000 - MARGIN;
   const runIssued = issued.slice(issuedBefore);
   const extra: string[] = [];

@@ -30,7 +30,7 @@ export interface SoakReport {
   /** Tokens issued earlier than the refresh schedule allows, with no fault to explain them. */
   readonly extraRequests: readonly string[];
   readonly apiCalls: number;
-  /** Failed calls with no sign-out or injected outage to explain them. */
+  /** Failed calls with no sign-out or injected outage to explain them; a 401 (a token the API refused) always counts. */
   readonly unexplainedFailures: readonly string[];
   /** Failed calls inside a sign-out or an outage window. */
   readonly explainedFailures: number;

@@ -152,18 +152,23 @@ function parseJson(value: string): unknown {
 export const READ_SCRIPT = `return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]),
 redis.call('GET', KEYS[3]), redis.call('PTTL', KEYS[3])}`;
 
+/** Redis's own clock in ms, in Lua (`TIME` is seconds and microseconds). */
+const REDIS_NOW = `local now = redis.call('TIME')
+now = now[1] * 1000 + math.floor(now[2] / 1000)`;
+
 /**
  * KEYS: lock, token, epoch, failure. ARGV: fencing id, lease time (ms).
  * A remembered failure wins: [0, failure, its TTL, epoch]. Another holder: [1, its fencing id, 0, epoch].
- * Otherwise the lock is ours, and the token is read under it: [2, record, its TTL, epoch].
+ * Otherwise the lock is ours, and the token is read under it: [2, record, its TTL, epoch, Redis's clock (ms)].
  */
 export const ACQUIRE_SCRIPT = `local epoch = redis.call('GET', KEYS[3])
 local failure = redis.call('GET', KEYS[4])
 if failure then return {0, failure, redis.call('PTTL', KEYS[4]), epoch} end
 local holder = redis.call('GET', KEYS[1])
 if holder then return {1, holder, 0, epoch} end
+${REDIS_NOW}
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {2, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]), epoch}`;
+return {2, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]), epoch, now}`;
 
 /** KEYS: lock. ARGV: fencing id, lease time (ms). Extends the lease while its holder works: 1, or 0 when it is lost. */
 export const RENEW_SCRIPT = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -171,16 +176,25 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`;
 
 /**
- * KEYS: lock, token, epoch. ARGV: fencing id, record, TTL (ms), epoch at acquisition, channel, message.
+ * KEYS: lock, token, epoch. ARGV: fencing id, record, TTL (ms), epoch at acquisition, channel, message, and when the
+ * command was sent in Redis's clock (ms; the acquisition's `TIME` plus the time the holder spent since; '' unknown).
  * [-1, epoch]: a sign-out happened since the lock was taken; the token is dead. [0]: another holder has the lock, or
- * (lock expired, nobody took over) a token that lives longer is stored. [1]: stored, lock released, published.
+ * (lock expired, nobody took over) a token that lives longer is stored, or the command ran so late (a paused Redis, a
+ * client that queued it while reconnecting) that the token has no life left. [1]: stored, lock released, published.
+ * The TTL is shortened by how late the command runs: a TTL counted from its sending would make the token outlive
+ * itself in Redis by that much, and every reader hand it out after it expired.
  */
 export const COMMIT_SCRIPT = `local epoch = redis.call('GET', KEYS[3])
 if (tonumber(epoch) or 0) ~= tonumber(ARGV[4]) then return {-1, epoch} end
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return {0} end
-if not holder and redis.call('PTTL', KEYS[2]) >= tonumber(ARGV[3]) then return {0} end
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+${REDIS_NOW}
+local ttl = tonumber(ARGV[3])
+local sent = tonumber(ARGV[7])
+if sent then ttl = math.floor(ttl - math.max(0, now - sent)) end
+if ttl <= 0 then return {0} end
+if not holder and redis.call('PTTL', KEYS[2]) >= ttl then return {0} end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
 if holder then redis.call('DEL', KEYS[1]) end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return {1}`;

@@ -103,7 +103,14 @@ interface Found {
 }
 
 type Attempt =
-  | { readonly kind: 'acquired'; readonly token: Token | undefined; readonly epoch: number }
+  | {
+      readonly kind: 'acquired';
+      readonly token: Token | undefined;
+      readonly epoch: number;
+      /** Redis's clock when the lock was taken, and this clock when the answer came: commits say when they are sent. */
+      readonly redisTime: number;
+      readonly receivedAt: number;
+    }
   | { readonly kind: 'held'; readonly holder: string }
   | { readonly kind: 'failed'; readonly failure: SessionError | undefined }
   | { readonly kind: 'stale' };
@@ -310,7 +317,7 @@ class RedisLink implements SharedLink, ChannelListener {
           await this.#release(fence).catch(() => undefined);
           return attempt.token;
         }
-        return this.#fetchUnderLock(fence, attempt.epoch);
+        return this.#fetchUnderLock(fence, attempt);
       }
       const left = deadline - this.#peer.clock.now();
       if (left <= 0) throw new SessionError('timeout', 'Timed out waiting for another process to fetch the token');
@@ -335,7 +342,8 @@ class RedisLink implements SharedLink, ChannelListener {
       this.#release(fence).catch(() => undefined);
       throw error;
     }
-    const [kind, value, ttl, stored] = parts(reply, 4);
+    const receivedAt = this.#peer.clock.now();
+    const [kind, value, ttl, stored, redisTime] = parts(reply, 5);
     const current = this.#observeEpoch(stored, since);
     switch (Number(kind)) {
       case 2:
@@ -344,7 +352,13 @@ class RedisLink implements SharedLink, ChannelListener {
           this.#assertCurrent(generation);
           return { kind: 'stale' };
         }
-        return { kind: 'acquired', token: await this.#storedToken(value, ttl, sentAt), epoch: decodeEpoch(stored) };
+        return {
+          kind: 'acquired',
+          token: await this.#storedToken(value, ttl, sentAt),
+          epoch: decodeEpoch(stored),
+          redisTime: Number(redisTime),
+          receivedAt,
+        };
       case 1:
         return { kind: 'held', holder: String(value) };
       default:
@@ -353,7 +367,8 @@ class RedisLink implements SharedLink, ChannelListener {
   }
 
   /** This process holds the lock: fetch here (where the secret is), then store and publish under the same lock. */
-  async #fetchUnderLock(fence: string, epoch: number): Promise<Token> {
+  async #fetchUnderLock(fence: string, acquired: Extract<Attempt, { kind: 'acquired' }>): Promise<Token> {
+    const { epoch } = acquired;
     const stopRenewing = this.#renewWhileWorking(fence);
     let set: TokenSet;
     try {
@@ -366,7 +381,11 @@ class RedisLink implements SharedLink, ChannelListener {
     }
     stopRenewing();
     const { token } = set;
-    const ttl = Math.floor(token.expiresAt - this.#peer.clock.now());
+    const now = this.#peer.clock.now();
+    const ttl = Math.floor(token.expiresAt - now);
+    // When this commit is sent, in Redis's clock (never later than the truth: the acquisition ran before its answer
+    // came), so that Redis can tell how late it runs it.
+    const sentInRedisClock = acquired.redisTime > 0 ? String(Math.floor(acquired.redisTime + (now - acquired.receivedAt))) : '';
     if (ttl <= 0) {
       // Expired on arrival (the core refuses it too): a failure for whoever waits, never a token to store.
       const expired = new SessionError('invalid_response', 'The token endpoint sent a token that had expired when it arrived');
@@ -382,7 +401,7 @@ class RedisLink implements SharedLink, ChannelListener {
       // token wins in Redis; ours is still valid for the callers in this process.
       reply = await this.#command([
         'EVAL', COMMIT_SCRIPT, '3', lock, this.#keys.token, this.#keys.epoch,
-        fence, encodeRecord(token), String(ttl), String(epoch), channel, message,
+        fence, encodeRecord(token), String(ttl), String(epoch), channel, message, sentInRedisClock,
       ]);
     } catch (error) {
       // This process has its token; the others get theirs after the lease expires. Say so, do not fail.
