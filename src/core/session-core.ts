@@ -340,14 +340,15 @@ export class SessionCore implements SharingPeer {
     });
   }
 
-  async fetchToken(refreshToken?: string): Promise<TokenSet> {
+  async fetchToken(refreshToken?: string, signIn?: boolean): Promise<TokenSet> {
     const refusal = this.#refusal();
     if (refusal !== undefined) throw refusal;
     const signal = this.#flightAbort?.signal ?? new AbortController().signal;
     const generation = this.#generation;
     let set: TokenSet;
     try {
-      set = await this.provider.fetchToken({ signal, fetch: this.#fetch, clock: this.clock, refreshToken });
+      const context = { signal, fetch: this.#fetch, clock: this.clock, refreshToken };
+      set = await this.provider.fetchToken(signIn === true ? { ...context, signIn } : context);
     } catch (error) {
       // Fetched for another context too: what the server said about waiting holds for every caller here.
       if (isSessionError(error)) this.#remember(error);

@@ -11,6 +11,11 @@ export interface FetchTokenContext {
    * refresh tokens: after a failover the new leader must continue with the token the old leader received.
    */
   readonly refreshToken?: string | undefined;
+  /**
+   * True for the fetch of a sign-in (`shared-session/oidc`): the provider starts a new grant from what the sign-in
+   * left in this context (an authorization code), and no refresh token is given.
+   */
+  readonly signIn?: boolean | undefined;
 }
 
 /**

@@ -30,7 +30,7 @@ class MemoryLink implements SharedLink {
 
   /** One context: every fetch is here. A sign-in starts a new grant, so the earlier refresh token is not sent. */
   async obtainHere(): Promise<TokenSet> {
-    return (this.#current = await this.#peer.fetchToken());
+    return (this.#current = await this.#peer.fetchToken(undefined, true));
   }
 
   clear(): Promise<void> {

@@ -16,8 +16,11 @@ export interface SharingPeer {
   readonly clock: Clock;
   /** Whether `token` is good enough to hand out now (not stale, not the `rejected` one). */
   isUsable(token: Token, rejected?: string): boolean;
-  /** Calls the token endpoint. The transport guarantees that one context at a time does, per key. */
-  fetchToken(refreshToken?: string): Promise<TokenSet>;
+  /**
+   * Calls the token endpoint. The transport guarantees that one context at a time does, per key. `signIn`: this is
+   * the fetch of `SharedLink.obtainHere` (a sign-in), not a refresh.
+   */
+  fetchToken(refreshToken?: string, signIn?: boolean): Promise<TokenSet>;
   /** Another context made `token` current. Returns false when it is older than what this context holds. */
   receiveToken(token: Token): boolean;
   /**

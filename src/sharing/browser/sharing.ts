@@ -272,7 +272,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     // The sign-in supersedes every sign-out known so far: the session lifted its own `login_required`.
     untold = false;
     const signedOut = clearedAt;
-    return share(await peer.fetchToken(), signedOut);
+    return share(await peer.fetchToken(undefined, true), signedOut);
   };
 
   /** Shares a token set this context fetched: broadcast (without its refresh token) and stored, under the lock. */
