@@ -16,6 +16,8 @@ export interface AppConfig {
   scope: string;
   /** Take IndexedDB away before the session exists (opening any database fails). */
   noidb?: boolean;
+  /** Serve callbacks (`/app.html?code=…`) as a blank page that runs nothing, so a test can take the URL unused. */
+  holdCallbacks?: boolean;
 }
 
 export interface OidcApp {
@@ -44,8 +46,12 @@ export function useOidcApp(providerOptions: Partial<OpenIdProviderOptions> = {})
       'oidc-worker': 'test/browser/fixtures/oidc-worker.ts',
     });
     const server = createServer((req, res) => {
-      const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+      const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost');
       const headers = { 'cache-control': 'no-store', 'service-worker-allowed': '/' };
+      if (pathname === '/app.html' && state.config.holdCallbacks === true && searchParams.has('code')) {
+        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>held callback</title>');
+        return;
+      }
       if (pathname === '/app.html') {
         const config = JSON.stringify(state.config).replace(/</g, '\\u003c');
         res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
