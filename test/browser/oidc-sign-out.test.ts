@@ -33,9 +33,8 @@ it('sign-out reaches every tab at once, revokes the refresh token, and lands on 
     expect(await inApp(tab, (app) => app.state().signedIn)).toBe(false);
     expect(await inApp(tab, (app) => app.token())).toBe('error:login_required');
   }
-  console.log('sign-out reached every tab after (ms):', delays.map((delay) => delay.toFixed(1)).join(' '));
-  // The goal is ≤ 50 ms; a generous bound for a loaded 2-core machine.
-  expect(Math.max(...delays)).toBeLessThan(500);
+  // The goal is ≤ 50 ms (2–10 ms measured with 5 tabs); a generous bound for a loaded 2-core machine.
+  expect(Math.max(...delays), `ms after the sign-out: ${delays.map((delay) => delay.toFixed(1)).join(' ')}`).toBeLessThan(500);
   // The refresh token was revoked and the provider's session ended (RP-initiated logout with id_token_hint).
   expect(env.op.counts).toMatchObject({ revocations: 1, endSessions: 1, reusedRefreshTokens: 0, revokedGrants: 0 });
 

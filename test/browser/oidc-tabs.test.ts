@@ -114,10 +114,10 @@ it('15 s of 4 s tokens with the leader killed midway: 0 reused refresh tokens, 0
     expect(result.ok).toBeGreaterThan(15);
   }
   const { counts } = env.op;
-  console.log('leader-kill run:', JSON.stringify(counts), 'calls per surviving tab:', results.map((result) => result.ok).join(' '));
   // A refresh every ~2 s (half of the 4 s lifetime) by one leader at a time.
   expect(counts.refreshRequests, JSON.stringify(env.op.log.filter((entry) => entry.event.startsWith('grant')))).toBeGreaterThanOrEqual(5);
   expect(counts.refreshRequests).toBeLessThanOrEqual(12);
-  expect(counts).toMatchObject({ codeExchanges: 1, reusedRefreshTokens: 0, revokedGrants: 0, failedRefreshes: 0, failedApiCalls: 0 });
+  // Measured: 7 refreshes and 367 API calls (49 per surviving tab), none failed.
+  expect(counts, JSON.stringify(env.op.log)).toMatchObject({ codeExchanges: 1, reusedRefreshTokens: 0, revokedGrants: 0, failedRefreshes: 0, failedApiCalls: 0 });
   await context.close();
 }, 60_000);
