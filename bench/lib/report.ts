@@ -128,7 +128,7 @@ function writeCharts(results: Map<string, BenchResult>, dir: string): Set<string
   const requests = tabs?.samples?.['token-requests'];
   if (requests) {
     const groups = (requests.tabs ?? []).map((size, index) => ({
-      label: `${size} tab${size === 1 ? '' : 's'}`,
+      label: `${size} tab${size === 1 ? '' : 's'}${requests.workers ? ' + 2 workers' : ''}`,
       bars: [
         { value: requests.naive![index]!, color: COLORS.baselineStrong },
         { value: requests.shared![index]!, color: COLORS.ours },
