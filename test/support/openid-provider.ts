@@ -29,6 +29,8 @@ export interface OpenIdProvider {
   introspect(accessToken: string): Promise<{ active: false } | { active: true; sub: string; clientId: string; scope: string }>;
   /** The next `count` authorization requests end with this error at the callback (after the login form). */
   failNextAuthorization(error: AuthorizationError, count?: number): void;
+  /** Calls `listener` after every change of `counts` (the demo's live counters); returns the unsubscribe. */
+  subscribe(listener: () => void): () => void;
   /** Zeroes the counters and the log, forgets queued failures, restores `accessTokenTtl` and `tokenLatency`. */
   reset(): void;
   close(): Promise<void>;
@@ -95,6 +97,8 @@ export interface OpenIdProviderOptions {
   authorizationResponseIss?: string | null;
   /** Whether the revocation endpoint exists (and is advertised). Default true. */
   revocation?: boolean;
+  /** Port on 127.0.0.1. Default 0: one the OS picks. */
+  port?: number;
 }
 
 /** The login form's selectors, for playwright. */
@@ -109,7 +113,10 @@ const defaultAccessTokenTtl = 60;
 export async function startOpenIdProvider(options: OpenIdProviderOptions): Promise<OpenIdProvider> {
   const started = Date.now();
   const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const freshCounts = (): OpenIdProviderCounts => ({
@@ -133,8 +140,10 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     tokenLatency: 0,
     failures: [] as AuthorizationError[],
   };
+  const listeners = new Set<() => void>();
   const record = (event: string, detail?: string): void => {
     state.log.push(detail === undefined ? { at: Date.now() - started, event } : { at: Date.now() - started, event, detail });
+    for (const listener of listeners) listener();
   };
 
   const corsOrigins = new Map<string, Set<string>>();
@@ -314,6 +323,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       return;
     }
     state.counts.apiCalls++;
+    for (const listener of listeners) listener();
     const header = req.headers.authorization ?? '';
     const found = header.startsWith('Bearer ') ? await introspect(header.slice(7)) : { active: false as const };
     if (!found.active) {
@@ -353,6 +363,10 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       state.tokenLatency = value;
     },
     introspect,
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     failNextAuthorization(error, count = 1) {
       for (let index = 0; index < count; index++) state.failures.push(error);
     },
