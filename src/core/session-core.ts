@@ -193,7 +193,7 @@ export class SessionCore implements SharingPeer {
       const storedToken = stored && boundedByClock(stored.token, now);
       // Even a stale token proves a sign-in after our sign-out: it is refreshed rather than refused.
       if (storedToken !== undefined) this.#signedInSince(storedToken);
-      if (storedToken !== undefined && isUsable(storedToken, now, need)) {
+      if (storedToken !== undefined && !this.#endedBySignOut(storedToken) && isUsable(storedToken, now, need)) {
         this.#adopt(storedToken, 'storage');
         return storedToken;
       }
@@ -251,7 +251,7 @@ export class SessionCore implements SharingPeer {
   /** Makes `token` current unless it is older than what we hold, or expired. */
   #adopt(token: Token, source: TokenSource): boolean {
     if (this.#token !== undefined && this.#token.accessToken === token.accessToken) return true;
-    if (!isNewer(token, this.#token) || isExpired(token, this.clock.now())) return false;
+    if (!isNewer(token, this.#token) || isExpired(token, this.clock.now()) || this.#endedBySignOut(token)) return false;
     this.#signedInSince(token);
     this.#token = token;
     this.#schedule();
@@ -265,6 +265,14 @@ export class SessionCore implements SharingPeer {
    */
   #signedInSince(token: Token): void {
     if (this.#signedOut && this.provider.signsIn === true && token.issuedAt > this.#signedOutAt) this.#signedOut = false;
+  }
+
+  /**
+   * A token the sign-out this context is in ended (issued before it): never adopted or handed out, whatever a
+   * transport or a late message brings. The transports filter these already; this does not rely on it.
+   */
+  #endedBySignOut(token: Token): boolean {
+    return this.#signedOut && token.issuedAt <= this.#signedOutAt;
   }
 
   /** Sign-out, here or elsewhere: a renewal or fetch that started before it must not bring its token back. */
