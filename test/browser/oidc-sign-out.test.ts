@@ -67,3 +67,28 @@ it('signOut({ redirect: false }) signs out without leaving the page; the old ref
   expect(env.op.counts.refreshRequests).toBe(0);
   await context.close();
 });
+
+it('signing in again while the leader is refreshing the old grant: the old grant\'s answer reaches nobody, every tab gets the new user', async () => {
+  const context = await env.browser.newContext();
+  const tabs = await openApps(context, env.appUrl, 4);
+  expect(await userSignsIn(tabs[0]!, 'ada.lovelace')).toBe('ok');
+  await Promise.all(tabs.map((tab) => tab.waitForFunction(() => (globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn)));
+  const leader = (await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.state().leader)))).indexOf(true);
+  const signingIn = tabs[(leader + 1) % tabs.length]!;
+  // Every token request now takes 1.5 s: the leader's refresh of ada's grant is still in flight when grace signs in.
+  env.op.tokenLatency = 1_500;
+  const oldRefresh = inApp(tabs[leader]!, (app) => app.session.getToken({ forceRefresh: true }).then((token) => token.accessToken, (error: { code?: string }) => `error:${error.code}`));
+  expect(await userSignsIn(signingIn, 'grace.hopper', { anotherUser: true })).toBe('ok');
+  // The old refresh ends without handing its token out (the sign-out before the code exchange aborted it).
+  expect(await oldRefresh).toMatch(/^error:/);
+  await Promise.all(tabs.map((tab) => tab.waitForFunction(() => (globalThis as unknown as { app: { session: { user?: { sub: string } } } }).app.session.user?.sub === 'grace.hopper')));
+  env.op.tokenLatency = 0;
+  for (const tab of tabs) {
+    const token = await inApp(tab, (app) => app.token());
+    expect(await env.op.introspect(token), tab === signingIn ? 'the tab that signed in' : 'another tab').toMatchObject({ active: true, sub: 'grace.hopper' });
+  }
+  // Refreshing goes on from grace's grant, once at a time.
+  await inApp(tabs[leader]!, (app) => app.session.getToken({ forceRefresh: true }));
+  expect(env.op.counts).toMatchObject({ codeExchanges: 2, reusedRefreshTokens: 0, revokedGrants: 0 });
+  await context.close();
+});

@@ -149,9 +149,17 @@ export async function fillLoginForm(page: Page, login: string): Promise<void> {
   await page.click(loginForm.submit);
 }
 
-/** The user clicks "Sign in" in `page`, signs in at the provider as `login`, and is back on the app, signed in. */
-export async function userSignsIn(page: Page, login = 'ada.lovelace'): Promise<string> {
-  await page.click('#sign-in');
+/**
+ * The user clicks "Sign in" in `page`, signs in at the provider as `login`, and is back on the app, signed in.
+ * `anotherUser`: while the provider's session of someone else is still on (`prompt=login`).
+ */
+export async function userSignsIn(page: Page, login = 'ada.lovelace', { anotherUser = false } = {}): Promise<string> {
+  if (anotherUser) {
+    // The provider still has a session of the previous user: `prompt=login` asks for the form again.
+    void inApp(page, (app) => app.signInCode({ authorizationParams: { prompt: 'login' } })).catch(() => undefined);
+  } else {
+    await page.click('#sign-in');
+  }
   await fillLoginForm(page, login);
   await page.waitForURL((url) => url.pathname === '/app.html' && !url.searchParams.has('code') && !url.searchParams.has('state'));
   return waitForApp(page);
