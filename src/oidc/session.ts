@@ -126,7 +126,12 @@ const POPUP_CODES = new Set<string>([
  * token kept in IndexedDB (never broadcast). See the README, "Sign users in".
  *
  * @example
- * const session = oidcSession({ issuer, clientId: 'web', redirectUri: `${location.origin}/`, scope: 'openid offline_access' });
+ * const session = oidcSession({
+ *   issuer: 'https://login.example.com/realms/maps',
+ *   clientId: 'web',
+ *   redirectUri: `${location.origin}/`,
+ *   scope: 'openid offline_access',
+ * });
  * await session.ready;
  * if (!session.signedIn) await session.signIn();
  * const { accessToken } = await session.getToken();
