@@ -8,7 +8,7 @@ import type { SessionEvents } from '../core/session-core.js';
 import type { Token } from '../core/token.js';
 import { createSession } from '../session/create-session.js';
 import type { Sharing } from '../sharing/sharing.js';
-import { openPopup, waitForPopup, type PopupWindow } from './popup.js';
+import { openPopup, popupsSevered, waitForPopup, type PopupWindow } from './popup.js';
 import { discover, requestOptions, toSessionError, type Endpoint } from './protocol.js';
 import { oidcProvider, type OidcProviderOptions, type SignedInUser, type UserClaims } from './provider.js';
 import { completeAuthorization, createAuthorization, isAuthorizationResponse, sameOriginPath, withoutResponse } from './sign-in.js';
@@ -21,6 +21,7 @@ import {
   readUser,
   saveTransaction,
   takeTransaction,
+  TRANSACTION_LIFETIME,
   writeUser,
   type OidcMessage,
   type UserRecord,
@@ -275,6 +276,8 @@ class OidcSessionHandle implements OidcSession {
     // Before the first await: the click that asked for it still counts as a user gesture.
     const popupWindow = popup ? openPopup('shared-session-sign-in') : undefined;
     if (popup && popupWindow === undefined) throw new SessionError('popup_blocked', 'The browser blocked the sign-in popup');
+    // Asked while discovery runs: no time added.
+    const severed = popup ? popupsSevered(this.#options.fetch ?? globalFetch) : Promise.resolve(false);
     let state: string | undefined;
     try {
       const as = await discover(this.#endpoint());
@@ -305,6 +308,7 @@ class OidcSessionHandle implements OidcSession {
           return () => this.#popupListeners.delete(listener);
         },
         () => this.#user !== undefined && this.#user.signedInAt >= started,
+        { severed: await severed, giveUpAfter: TRANSACTION_LIFETIME },
       );
     } catch (error) {
       closePopup(popupWindow);
