@@ -333,3 +333,27 @@ async function refreshTokenOf(session: Session): Promise<string> {
   expect(found).toEqual(expect.any(String));
   return found!;
 }
+
+describe('the callback URL', () => {
+  it('is recognised on the redirect URI\'s origin and path only, with a state and a code or an error', async () => {
+    const { isAuthorizationResponse } = await import('../../src/oidc/sign-in.js');
+    const redirect = 'https://app.example/maps/';
+    expect(isAuthorizationResponse(new URL('https://app.example/maps/?code=c&state=s&iss=x'), redirect)).toBe(true);
+    expect(isAuthorizationResponse(new URL('https://app.example/maps/?error=access_denied&state=s'), redirect)).toBe(true);
+    for (const url of ['https://app.example/maps/?code=c', 'https://app.example/other?code=c&state=s', 'https://evil.example/maps/?code=c&state=s', 'https://app.example/maps/?state=s']) {
+      expect(isAuthorizationResponse(new URL(url), redirect), url).toBe(false);
+    }
+  });
+
+  it('is cleaned of every response parameter and keeps the app\'s own; the return path is same-origin only', async () => {
+    const { sameOriginPath, withoutResponse } = await import('../../src/oidc/sign-in.js');
+    const cleaned = withoutResponse(new URL('https://app.example/?view=map&code=c&state=s&iss=i&session_state=k#layer=1'));
+    expect(cleaned.href).toBe('https://app.example/?view=map#layer=1');
+    const base = new URL('https://app.example/maps/');
+    expect(sameOriginPath('/maps/?a=1#b', base)).toBe('/maps/?a=1#b');
+    expect(sameOriginPath('next', base)).toBe('/maps/next');
+    for (const target of ['https://evil.example/', '//evil.example/x', 'http://app.example/']) {
+      expect(() => sameOriginPath(target, base), target).toThrow(/own origin/);
+    }
+  });
+});
