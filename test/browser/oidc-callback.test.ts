@@ -172,6 +172,21 @@ it('RFC 9207: a callback whose iss is another issuer (a mix-up) is invalid_respo
   await context.close();
 });
 
+it('a provider without revocation: signOut signs every tab out all the same, and nothing is sent for it', async () => {
+  const noRevocation = await useAnotherProvider({ revocation: false });
+  const context = await env.browser.newContext();
+  const tabs = await openApps(context, env.appUrl, 2);
+  expect(await userSignsIn(tabs[0]!)).toBe('ok');
+  await signedIn(tabs[1]!);
+  expect(await inApp(tabs[1]!, (app) => app.signOut(false))).toBe('ok');
+  await tabs[0]!.waitForFunction(() => !(globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn);
+  expect(await inApp(tabs[0]!, (app) => app.token())).toBe('error:login_required');
+  expect(noRevocation.counts).toMatchObject({ revocations: 0, reusedRefreshTokens: 0 });
+  // No error for it: the provider offers no revocation, so there is nothing to report.
+  expect((await inApp(tabs[1]!, (app) => app.log)).filter((entry) => entry.event === 'error')).toEqual([]);
+  await context.close();
+});
+
 /** The refresh token in browser sharing's IndexedDB record (runs in the page). */
 function storedRefreshToken(): Promise<string> {
   return new Promise((resolve, reject) => {
