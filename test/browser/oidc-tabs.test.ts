@@ -76,8 +76,11 @@ it('one sign-in through the login form signs in 8 tabs, a dedicated worker and t
   const calls = await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.callApi())));
   for (const call of calls) expect(call).toMatchObject({ status: 200 });
 
-  // The dedicated worker and the service worker joined the same session.
+  // The dedicated worker and the service worker joined the same session; so does a worker's plain createSession
+  // with oidcProvider (started now, it finds the token in IndexedDB).
   expect(await worker('token')).toMatchObject({ signedIn: true, sub: 'ada.lovelace', token: tokens[0], status: 200 });
+  const plain = await startWorker(tabs[4]!, `${workerUrl(env.config)}&raw`);
+  expect(await plain('token')).toMatchObject({ token: tokens[0], status: 200 });
   expect(await serviceWorker('token')).toMatchObject({ signedIn: true, sub: 'ada.lovelace', token: tokens[0], status: 200 });
   expect(env.op.counts).toMatchObject({ authorizations: 1, codeExchanges: 1, refreshRequests: 0, failedApiCalls: 0 });
 
