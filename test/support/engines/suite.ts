@@ -1,0 +1,101 @@
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import type { Harness } from '../../browser/fixtures/tab.js';
+import type { Probes } from '../../browser/fixtures/probe-tab.js';
+import type { EngineProbes } from '../../engines/fixtures/engine-tab.js';
+import { bundleFixtures, pageLoading, serveFiles } from '../chromium.js';
+import { startTokenServer, type TokenServer } from '../token-server.js';
+import { type Engine, type EngineName, type EnginePage, type OpenOptions, launchEngine, together } from './index.js';
+
+export type EngineHarness = Harness & Probes & EngineProbes;
+
+let bundles: Promise<Record<string, string>> | undefined;
+
+/** The fixtures, bundled once per test file against the built package (`dist/`). */
+function fixtureFiles(): Promise<Record<string, string>> {
+  bundles ??= bundleFixtures({
+    'engine-tab': 'test/engines/fixtures/engine-tab.ts',
+    worker: 'test/browser/fixtures/worker.ts',
+  }).then((files) => ({ ...files, 'tab.html': pageLoading('engine-tab.js') }));
+  return bundles;
+}
+
+export interface EngineEnv {
+  readonly engine: Engine;
+  /** A token server of this test alone: a new origin, so storage, channels and service workers start empty. */
+  readonly server: TokenServer;
+  /** Calls to `/api/always-401` in this test. */
+  readonly always401: { count: number };
+  url(params: Record<string, string | number | boolean>): string;
+  /** Opens `count` pages of the tab fixture, one after the other, and waits until each has its harness. */
+  tabs(count: number, params: Record<string, string | number | boolean>, options?: OpenOptions): Promise<EnginePage[]>;
+  /** Runs `task` with the page's harness; `task` is sent as source, so it may use only its arguments. */
+  inTab<R, A = undefined>(page: EnginePage, task: (harness: EngineHarness, arg: A) => R | Promise<R>, arg?: A, timeout?: number): Promise<R>;
+  /** The same task in every page, started at one moment of the wall clock (see `together`). */
+  inTabs<R, A = undefined>(pages: readonly EnginePage[], task: (harness: EngineHarness, arg: A) => R | Promise<R>, arg?: A): Promise<R[]>;
+}
+
+const withHarness = (task: (harness: EngineHarness, arg: never) => unknown): string =>
+  `(arg) => (${task.toString()})(globalThis.harness, arg)`;
+
+/**
+ * For a `describe` block of one engine: launches the engine once, and before each test a fresh token server (new
+ * origin) that serves the fixtures; pages opened in a test are closed after it.
+ */
+export function useEngine(name: EngineName, options: OpenOptions = {}): EngineEnv {
+  const state = { pages: [] as EnginePage[], always401: { count: 0 } } as {
+    engine: Engine;
+    server: TokenServer;
+    pages: EnginePage[];
+    always401: { count: number };
+  };
+  beforeAll(async () => {
+    state.engine = await launchEngine(name);
+  }, 60_000);
+  beforeEach(async () => {
+    state.server = await startTokenServer();
+    state.always401.count = 0;
+    state.server.route((_req, res, url) => {
+      if (url.pathname !== '/api/always-401') return false;
+      state.always401.count++;
+      res.writeHead(401, { 'content-type': 'text/plain' }).end('no');
+      return true;
+    });
+    serveFiles(state.server, await fixtureFiles());
+  });
+  afterEach(async () => {
+    for (const page of state.pages.splice(0)) await page.close().catch(() => undefined);
+    await state.server?.close();
+  });
+  afterAll(async () => {
+    await state.engine?.close();
+  }, 60_000);
+
+  const url = (params: Record<string, string | number | boolean>): string => {
+    const query = new URLSearchParams(Object.entries(params).map(([key, value]) => [key, value === true ? '' : String(value)]));
+    return `${state.server.origin}/tab.html?${query}`;
+  };
+  return {
+    get engine() {
+      return state.engine;
+    },
+    get server() {
+      return state.server;
+    },
+    get always401() {
+      return state.always401;
+    },
+    url,
+    async tabs(count, params, openOptions = options) {
+      const pages: EnginePage[] = [];
+      for (let index = 0; index < count; index++) {
+        const page = await state.engine.open(url(params), openOptions);
+        state.pages.push(page);
+        pages.push(page);
+      }
+      for (const page of pages) await page.waitFor(() => 'engineReady' in globalThis);
+      return pages;
+    },
+    inTab: (page, task, arg, timeout) => page.evaluate(withHarness(task as never), arg, timeout),
+    inTabs: (pages, task, arg) => together(pages, withHarness(task as never), arg),
+  };
+}
