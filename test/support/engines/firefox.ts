@@ -27,20 +27,28 @@ const PREFS = {
   'dom.ipc.keepProcessesAlive.webIsolated.perOrigin': 0,
 };
 
-/** The content processes of the browser process `parent`. */
-function contentProcesses(parent: number): Set<number> {
-  let listing = '';
-  try {
-    listing = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(parent)], { encoding: 'utf8' });
-  } catch {
-    // ps exits 1 when there is no child at all.
+/**
+ * The content processes descending from the browser process `root` (on Linux they are children of Firefox's fork
+ * server, itself a child of the browser).
+ */
+function contentProcesses(root: number): Set<number> {
+  const children = new Map<number, Array<{ pid: number; content: boolean }>>();
+  for (const line of execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).split('\n')) {
+    const [pid, ppid, ...args] = line.trim().split(/\s+/);
+    if (pid === undefined || ppid === undefined || pid === '') continue;
+    const siblings = children.get(Number(ppid)) ?? [];
+    siblings.push({ pid: Number(pid), content: args.includes('-contentproc') && !args.includes('forkserver') });
+    children.set(Number(ppid), siblings);
   }
-  return new Set(
-    listing
-      .split('\n')
-      .filter((line) => line.includes('-contentproc'))
-      .map((line) => Number(line.trim().split(/\s+/)[0])),
-  );
+  const found = new Set<number>();
+  const visit = (pid: number): void => {
+    for (const child of children.get(pid) ?? []) {
+      if (child.content) found.add(child.pid);
+      visit(child.pid);
+    }
+  };
+  visit(root);
+  return found;
 }
 
 /**
@@ -91,6 +99,7 @@ export async function launchFirefoxEngine(): Promise<Engine> {
         const page = await bounded(context.newPage(options.window ? { type: 'window' } : { type: 'tab' }), EVALUATE_TIMEOUT, 'firefox: new page');
         await bounded(page.goto(url, { waitUntil: 'load' }), EVALUATE_TIMEOUT, `firefox: load ${url}`);
         const appeared = parent === undefined ? [] : [...contentProcesses(parent)].filter((pid) => !before.has(pid));
+        if (process.env.ENGINES_DEBUG) console.warn('firefox: new content processes', appeared, [...before]);
         return wrap(page, appeared.length === 1 ? appeared[0] : undefined);
       });
       opening = opened.catch(() => undefined);

@@ -99,3 +99,35 @@ export function useEngine(name: EngineName, options: OpenOptions = {}): EngineEn
     inTabs: (pages, task, arg) => together(pages, withHarness(task as never), arg),
   };
 }
+
+/** Index of the page that leads credential `name`, or -1. */
+export async function leaderOf(env: EngineEnv, pages: readonly EnginePage[], name = 'a'): Promise<number> {
+  const leaders: boolean[] = [];
+  for (const page of pages) leaders.push(await env.inTab(page, (harness, credential) => harness.isLeader(credential), name));
+  return leaders.indexOf(true);
+}
+
+/** How many of `pages` lead credential `name`. */
+export async function leaderCount(env: EngineEnv, pages: readonly EnginePage[], name = 'a'): Promise<number> {
+  let count = 0;
+  for (const page of pages) if (await env.inTab(page, (harness, credential) => harness.isLeader(credential), name)) count++;
+  return count;
+}
+
+/** The codes of the `error` events a page's sessions emitted. */
+export async function errorsOf(env: EngineEnv, page: EnginePage): Promise<unknown[]> {
+  return (await env.inTab(page, (harness) => harness.log)).filter((entry) => entry.event === 'error').map((entry) => entry.detail);
+}
+
+/** Prints one figure the README's engine table quotes, e.g. `[engines] firefox takeover after crash: 42 ms`. */
+export function report(engine: EngineName, what: string, value: string): void {
+  console.warn(`[engines] ${engine} ${what}: ${value}`);
+}
+
+export const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+};
+
+/** Fewer pages in WebKit, whose driver talks to one window at a time (the same assertions). */
+export const tabCount = (engine: EngineName, count: number): number => (engine === 'webkit' ? Math.max(2, Math.ceil(count / 2)) : count);
