@@ -15,7 +15,9 @@ function fixtureFiles(): Promise<Record<string, string>> {
   bundles ??= bundleFixtures({
     'engine-tab': 'test/engines/fixtures/engine-tab.ts',
     worker: 'test/browser/fixtures/worker.ts',
-  }).then((files) => ({ ...files, 'tab.html': pageLoading('engine-tab.js') }));
+    'auth-sw': 'test/browser/fixtures/auth-sw.ts',
+    'sw-page': 'test/browser/fixtures/sw-page.ts',
+  }).then((files) => ({ ...files, 'tab.html': pageLoading('engine-tab.js'), 'sw.html': pageLoading('sw-page.js') }));
   return bundles;
 }
 
