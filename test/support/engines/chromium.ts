@@ -9,6 +9,7 @@ import {
   RUNNER_SOURCE,
   type RunnerAnswer,
   sourceOf,
+  DRIVER_GRACE,
   unwrap,
   WAIT_TIMEOUT,
 } from './engine.js';
@@ -26,10 +27,11 @@ export async function launchChromiumEngine(): Promise<Engine> {
   const wrap = (page: Page): EnginePage => {
     const evaluate = async <R, A>(task: ((arg: A) => R | Promise<R>) | string, arg?: A, timeout = EVALUATE_TIMEOUT): Promise<R> => {
       const answer = page.evaluate(
-        ([runner, source, argJson]) => (new Function(`return (${runner})`)() as (s: string, a?: string) => Promise<RunnerAnswer>)(source, argJson),
-        [RUNNER_SOURCE, sourceOf(task as never), arg === undefined ? undefined : JSON.stringify(arg)] as const,
+        ([runner, source, argJson, bound]) =>
+          (new Function(`return (${runner})`)() as (s: string, a: string | undefined, t: number) => Promise<RunnerAnswer>)(source, argJson, bound),
+        [RUNNER_SOURCE, sourceOf(task as never), arg === undefined ? undefined : JSON.stringify(arg), timeout] as const,
       );
-      return unwrap<R>(await bounded(answer, timeout, 'chromium: evaluate'), 'chromium');
+      return unwrap<R>(await bounded(answer, timeout + DRIVER_GRACE, 'chromium: evaluate'), 'chromium');
     };
     return {
       evaluate,

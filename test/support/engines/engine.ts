@@ -58,29 +58,40 @@ export function bounded<T>(promise: Promise<T>, ms: number, what: string): Promi
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** How much longer than a page's own bound the driver waits before it calls the engine hung. */
+export const DRIVER_GRACE = 5_000;
+
 /**
- * The page-side runner every driver sends: compiles the task from its source and answers `{ json }` or `{ error }`,
- * so that results and failures look the same in every engine (`undefined` comes back as `undefined`).
+ * The page-side runner every driver sends: compiles the task from its source, bounds it by the page's own timer and
+ * answers `{ json }` or `{ error }`, so that results and failures look the same in every engine (`undefined` comes
+ * back as `undefined`). The driver waits `DRIVER_GRACE` longer: no answer by then means the engine itself hangs.
  */
-export const RUNNER_SOURCE = `async (source, argJson) => {
+export const RUNNER_SOURCE = `async (source, argJson, timeout) => {
+  let timer;
   try {
     const task = new Function('arg', 'return (' + source + ')(arg);');
-    const value = await task(argJson === undefined ? undefined : JSON.parse(argJson));
+    const expired = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the task did not settle within ' + timeout + ' ms')), timeout);
+    });
+    const value = await Promise.race([task(argJson === undefined || argJson === null ? undefined : JSON.parse(argJson)), expired]);
     return { json: value === undefined ? undefined : JSON.stringify(value) };
   } catch (error) {
     return { error: String(error && error.stack ? error.message + '\\n' + error.stack : error) };
+  } finally {
+    clearTimeout(timer);
   }
 }`;
 
 export interface RunnerAnswer {
-  readonly json?: string;
-  readonly error?: string;
+  readonly json?: string | null;
+  readonly error?: string | null;
 }
 
 /** The value of a runner's answer, or the page's error as a thrown Error. */
 export function unwrap<R>(answer: RunnerAnswer, engine: EngineName): R {
-  if (answer.error !== undefined) throw new Error(`${engine} page: ${answer.error}`);
-  return (answer.json === undefined ? undefined : JSON.parse(answer.json)) as R;
+  // WebDriver classic turns a missing member into null.
+  if (typeof answer.error === 'string') throw new Error(`${engine} page: ${answer.error}`);
+  return (typeof answer.json === 'string' ? JSON.parse(answer.json) : undefined) as R;
 }
 
 export function sourceOf(task: PageTask<unknown, never> | string): string {

@@ -9,6 +9,7 @@ import {
   RUNNER_SOURCE,
   type RunnerAnswer,
   sourceOf,
+  DRIVER_GRACE,
   unwrap,
   WAIT_TIMEOUT,
 } from './engine.js';
@@ -70,13 +71,14 @@ export async function launchFirefoxEngine(): Promise<Engine> {
   const wrap = (page: Page, pid: number | undefined): EnginePage => {
     const evaluate = async <R, A>(task: ((arg: A) => R | Promise<R>) | string, arg?: A, timeout = EVALUATE_TIMEOUT): Promise<R> => {
       const answer = page.evaluate(
-        (runner: string, source: string, argJson?: string) =>
-          (new Function(`return (${runner})`)() as (s: string, a?: string) => Promise<RunnerAnswer>)(source, argJson),
+        (runner: string, source: string, argJson: string | undefined, bound: number) =>
+          (new Function(`return (${runner})`)() as (s: string, a: string | undefined, t: number) => Promise<RunnerAnswer>)(source, argJson, bound),
         RUNNER_SOURCE,
         sourceOf(task as never),
         arg === undefined ? undefined : JSON.stringify(arg),
+        timeout,
       );
-      return unwrap<R>(await bounded(answer, timeout, 'firefox: evaluate'), 'firefox');
+      return unwrap<R>(await bounded(answer, timeout + DRIVER_GRACE, 'firefox: evaluate'), 'firefox');
     };
     return {
       evaluate,

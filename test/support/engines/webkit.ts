@@ -10,6 +10,7 @@ import {
   RUNNER_SOURCE,
   type RunnerAnswer,
   sourceOf,
+  DRIVER_GRACE,
   unwrap,
   WAIT_TIMEOUT,
 } from './engine.js';
@@ -70,7 +71,10 @@ export async function launchWebKitEngine(): Promise<Engine> {
   const stopProcesses = (): void => {
     driverProcess.kill('SIGKILL');
     xvfb.kill('SIGKILL');
+    process.off('exit', stopProcesses);
   };
+  // Also when the test process ends without afterAll (a vitest timeout or abort): no display or driver left behind.
+  process.once('exit', stopProcesses);
   let driver: WebDriver;
   try {
     await driverReady(server, driverProcess);
@@ -79,7 +83,8 @@ export async function launchWebKitEngine(): Promise<Engine> {
       'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
     });
     driver = await bounded(new Builder().usingServer(server).withCapabilities(capabilities).build(), LAUNCH_TIMEOUT, 'webkit: new session');
-    await driver.manage().setTimeouts({ script: EVALUATE_TIMEOUT, pageLoad: EVALUATE_TIMEOUT });
+    // The page bounds each task itself (RUNNER_SOURCE); the driver's own limit only catches a hung engine.
+    await driver.manage().setTimeouts({ script: EVALUATE_TIMEOUT + DRIVER_GRACE, pageLoad: EVALUATE_TIMEOUT });
   } catch (error) {
     stopProcesses();
     throw error;
@@ -107,12 +112,13 @@ export async function launchWebKitEngine(): Promise<Engine> {
         async () => {
           await switchTo(handle);
           return (await driver.executeAsyncScript(
-            `const done = arguments[arguments.length - 1]; (${RUNNER_SOURCE})(arguments[0], arguments[1] ?? undefined).then(done);`,
+            `const done = arguments[arguments.length - 1]; (${RUNNER_SOURCE})(arguments[0], arguments[1], arguments[2]).then(done);`,
             sourceOf(task as never),
             arg === undefined ? null : JSON.stringify(arg),
+            timeout,
           )) as RunnerAnswer;
         },
-        timeout,
+        timeout + DRIVER_GRACE,
         'webkit: evaluate',
       );
       return unwrap<R>(answer, 'webkit');
