@@ -27,3 +27,24 @@ describe.each(ENGINES)('%s', (name) => {
     for (const page of pages) expect(await env.inTab(page, (harness) => harness.visibility())).toBe('visible');
   });
 });
+
+describe.each(ENGINES)('%s crash', (name) => {
+  const env = useEngine(name);
+
+  it('crashes one page: another runs on (seen through the server), and the engine opens pages afterwards', async () => {
+    const client = env.server.addClient('harness-crash');
+    const [victim, other] = await env.tabs(2, { client: client.id, secret: client.secret });
+    const otherId = await env.inTab(other!, (harness) => harness.reportId);
+    await env.inTab(other!, (harness) => harness.startReporting(100));
+    await victim!.crash();
+    const crashedAt = Date.now();
+    const deadline = crashedAt + 10_000;
+    while ((env.reports.get(otherId)?.at ?? 0) < crashedAt + 1000 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(env.reports.get(otherId)?.at).toBeGreaterThan(crashedAt + 1000);
+    expect(env.reports.get(otherId)?.failures).toEqual([]);
+    if (env.engine.supports.crashEndsDriver) await expect(other!.evaluate(() => 1)).rejects.toThrow('session ended');
+    else await env.inTab(other!, (harness) => harness.stopReporting());
+    const [next] = await env.tabs(1, {});
+    expect(await next!.evaluate(() => location.pathname)).toBe('/tab.html');
+  });
+});

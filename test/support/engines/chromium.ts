@@ -45,7 +45,7 @@ export async function launchChromiumEngine(): Promise<Engine> {
   return {
     name: 'chromium',
     version: `Chromium ${browser.version()}`,
-    supports: { crash: true, concurrentCalls: true, serviceWorker: true },
+    supports: { crash: true, crashEndsDriver: false, concurrentCalls: true, serviceWorker: true },
     async open(url) {
       const page = await bounded(context.newPage(), EVALUATE_TIMEOUT, 'chromium: new page');
       await bounded(page.goto(url, { waitUntil: 'load' }), EVALUATE_TIMEOUT, `chromium: load ${url}`);

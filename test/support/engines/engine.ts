@@ -12,6 +12,11 @@ export type PageTask<R, A> = (arg: A) => R | Promise<R>;
 export interface EngineSupports {
   /** A page's renderer/content/web process can be killed while the others (and the driver) go on. */
   readonly crash: boolean;
+  /**
+   * After a crash the driver no longer reaches the other pages (they run on): a test observes them through the
+   * server from then on, and the next `open` starts afresh (WebKit).
+   */
+  readonly crashEndsDriver: boolean;
   /** The driver can talk to several pages at once (CDP, BiDi). WebDriver classic talks to one window at a time. */
   readonly concurrentCalls: boolean;
   /** A service worker registers and answers on http://127.0.0.1. */

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import puppeteer, { type Page } from 'puppeteer-core';
 import {
   bounded,
@@ -13,6 +12,7 @@ import {
   unwrap,
   WAIT_TIMEOUT,
 } from './engine.js';
+import { appeared, descendants } from './processes.js';
 
 const LAUNCH_TIMEOUT = 30_000;
 
@@ -28,29 +28,9 @@ const PREFS = {
   'dom.ipc.keepProcessesAlive.webIsolated.perOrigin': 0,
 };
 
-/**
- * The content processes descending from the browser process `root` (on Linux they are children of Firefox's fork
- * server, itself a child of the browser).
- */
-function contentProcesses(root: number): Set<number> {
-  const children = new Map<number, Array<{ pid: number; content: boolean }>>();
-  for (const line of execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).split('\n')) {
-    const [pid, ppid, ...args] = line.trim().split(/\s+/);
-    if (pid === undefined || ppid === undefined || pid === '') continue;
-    const siblings = children.get(Number(ppid)) ?? [];
-    siblings.push({ pid: Number(pid), content: args.includes('-contentproc') && !args.includes('forkserver') });
-    children.set(Number(ppid), siblings);
-  }
-  const found = new Set<number>();
-  const visit = (pid: number): void => {
-    for (const child of children.get(pid) ?? []) {
-      if (child.content) found.add(child.pid);
-      visit(child.pid);
-    }
-  };
-  visit(root);
-  return found;
-}
+/** Firefox's content processes (not its fork server), which descend from the browser process `root`. */
+const contentProcesses = (root: number): Set<number> =>
+  descendants(root, (args) => args.includes('-contentproc') && !args.includes('forkserver'));
 
 /**
  * Debian's Firefox ESR through puppeteer-core over WebDriver BiDi, headless, with a fresh profile per launch. The
@@ -94,15 +74,13 @@ export async function launchFirefoxEngine(): Promise<Engine> {
   return {
     name: 'firefox',
     version: `Firefox ${(await browser.version()).replace(/^firefox\//, '')}`,
-    supports: { crash: parent !== undefined, concurrentCalls: true, serviceWorker: true },
+    supports: { crash: parent !== undefined, crashEndsDriver: false, concurrentCalls: true, serviceWorker: true },
     open(url, options = {}) {
       const opened = opening.then(async () => {
         const before = parent === undefined ? new Set<number>() : contentProcesses(parent);
         const page = await bounded(context.newPage(options.window ? { type: 'window' } : { type: 'tab' }), EVALUATE_TIMEOUT, 'firefox: new page');
         await bounded(page.goto(url, { waitUntil: 'load' }), EVALUATE_TIMEOUT, `firefox: load ${url}`);
-        const appeared = parent === undefined ? [] : [...contentProcesses(parent)].filter((pid) => !before.has(pid));
-        if (process.env.ENGINES_DEBUG) console.warn('firefox: new content processes', appeared, [...before]);
-        return wrap(page, appeared.length === 1 ? appeared[0] : undefined);
+        return wrap(page, parent === undefined ? undefined : appeared(before, contentProcesses(parent)));
       });
       opening = opened.catch(() => undefined);
       return opened;

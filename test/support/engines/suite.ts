@@ -1,7 +1,8 @@
+import { text } from 'node:stream/consumers';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { Harness } from '../../browser/fixtures/tab.js';
 import type { Probes } from '../../browser/fixtures/probe-tab.js';
-import type { EngineProbes } from '../../engines/fixtures/engine-tab.js';
+import type { EngineProbes, PageReport } from '../../engines/fixtures/engine-tab.js';
 import { bundleFixtures, pageLoading, serveFiles } from '../chromium.js';
 import { startTokenServer, type TokenServer } from '../token-server.js';
 import { type Engine, type EngineName, type EnginePage, type OpenOptions, launchEngine, together } from './index.js';
@@ -27,6 +28,8 @@ export interface EngineEnv {
   readonly server: TokenServer;
   /** Calls to `/api/always-401` in this test. */
   readonly always401: { count: number };
+  /** The latest report of each page that runs `startReporting`, by its `reportId`. */
+  readonly reports: Map<string, PageReport>;
   url(params: Record<string, string | number | boolean>): string;
   /** Opens `count` pages of the tab fixture, one after the other, and waits until each has its harness. */
   tabs(count: number, params: Record<string, string | number | boolean>, options?: OpenOptions): Promise<EnginePage[]>;
@@ -44,11 +47,12 @@ const withHarness = (task: (harness: EngineHarness, arg: never) => unknown): str
  * origin) that serves the fixtures; pages opened in a test are closed after it.
  */
 export function useEngine(name: EngineName, options: OpenOptions = {}): EngineEnv {
-  const state = { pages: [] as EnginePage[], always401: { count: 0 } } as {
+  const state = { pages: [] as EnginePage[], always401: { count: 0 }, reports: new Map<string, PageReport>() } as {
     engine: Engine;
     server: TokenServer;
     pages: EnginePage[];
     always401: { count: number };
+    reports: Map<string, PageReport>;
   };
   beforeAll(async () => {
     state.engine = await launchEngine(name);
@@ -60,6 +64,14 @@ export function useEngine(name: EngineName, options: OpenOptions = {}): EngineEn
       if (url.pathname !== '/api/always-401') return false;
       state.always401.count++;
       res.writeHead(401, { 'content-type': 'text/plain' }).end('no');
+      return true;
+    });
+    state.reports.clear();
+    state.server.route(async (req, res, url) => {
+      if (url.pathname !== '/report' || req.method !== 'POST') return false;
+      const report = JSON.parse(await text(req)) as PageReport;
+      state.reports.set(report.id, report);
+      res.writeHead(204).end();
       return true;
     });
     serveFiles(state.server, await fixtureFiles());
@@ -85,6 +97,9 @@ export function useEngine(name: EngineName, options: OpenOptions = {}): EngineEn
     },
     get always401() {
       return state.always401;
+    },
+    get reports() {
+      return state.reports;
     },
     url,
     async tabs(count, params, openOptions = options) {

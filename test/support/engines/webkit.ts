@@ -14,6 +14,7 @@ import {
   unwrap,
   WAIT_TIMEOUT,
 } from './engine.js';
+import { appeared, descendants } from './processes.js';
 
 const LAUNCH_TIMEOUT = 30_000;
 const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
@@ -56,61 +57,90 @@ async function driverReady(url: string, driver: ChildProcess): Promise<void> {
   await bounded(Promise.race([ready, exited]), 10_000, 'webkit: WebKitWebDriver start');
 }
 
+/** WebKit's web processes (one per window), and MiniBrowser itself, among WebKitWebDriver's descendants. */
+const isWebProcess = (args: readonly string[]): boolean => args[0]?.endsWith('/WebKitWebProcess') === true;
+const isMiniBrowser = (args: readonly string[]): boolean => args[0] === MINIBROWSER;
+
+/** One WebDriver session: one MiniBrowser, whose first window stays open (closing the last one ends the session). */
+interface Session {
+  readonly driver: WebDriver;
+  readonly home: string;
+  current: string;
+  /** Set when a page's web process was killed: WebKitWebDriver has deleted the session. */
+  lost: boolean;
+  queue: Promise<unknown>;
+}
+
 /**
  * WebKitGTK's MiniBrowser through Debian's WebKitWebDriver and selenium-webdriver (WebDriver classic), on an Xvfb
  * display this engine starts and stops (MiniBrowser has no headless mode and hangs without a display). The driver
  * talks to one window at a time: calls are queued, each switches to its window first, and pages that must start
- * together are scheduled by wall clock (`together`). Pages open as windows (all visible). No crash: WebKitWebDriver
- * deletes the whole session when any page's web process dies ("session deleted because of page crash or hang").
+ * together are scheduled by wall clock (`together`). Pages open as windows (all visible), each with a web process of
+ * its own. A crash kills that process; WebKitWebDriver then deletes the whole session ("session deleted because of
+ * page crash or hang") while MiniBrowser and the other pages run on: they can only be observed through the server
+ * from then on (`supports.crashEndsDriver`), and the next `open` starts a new session.
  */
 export async function launchWebKitEngine(): Promise<Engine> {
   const { display, process: xvfb } = await startDisplay();
   const port = await freePort();
   const server = `http://127.0.0.1:${port}`;
   const driverProcess = spawn('/usr/bin/WebKitWebDriver', [`--port=${port}`], { stdio: 'ignore', env: { ...process.env, DISPLAY: display } });
+  const killBrowsers = (): void => {
+    if (driverProcess.pid === undefined) return;
+    for (const pid of descendants(driverProcess.pid, isMiniBrowser)) process.kill(pid, 'SIGKILL');
+  };
   const stopProcesses = (): void => {
+    killBrowsers();
     driverProcess.kill('SIGKILL');
     xvfb.kill('SIGKILL');
     process.off('exit', stopProcesses);
   };
   // Also when the test process ends without afterAll (a vitest timeout or abort): no display or driver left behind.
   process.once('exit', stopProcesses);
-  let driver: WebDriver;
-  try {
-    await driverReady(server, driverProcess);
+
+  const newSession = async (): Promise<Session> => {
     const capabilities = new Capabilities({
       browserName: 'MiniBrowser',
       'webkitgtk:browserOptions': { binary: MINIBROWSER, args: ['--automation'] },
     });
-    driver = await bounded(new Builder().usingServer(server).withCapabilities(capabilities).build(), LAUNCH_TIMEOUT, 'webkit: new session');
+    const driver = await bounded(new Builder().usingServer(server).withCapabilities(capabilities).build(), LAUNCH_TIMEOUT, 'webkit: new session');
     // The page bounds each task itself (RUNNER_SOURCE); the driver's own limit only catches a hung engine.
     await driver.manage().setTimeouts({ script: EVALUATE_TIMEOUT + DRIVER_GRACE, pageLoad: EVALUATE_TIMEOUT });
+    const home = await driver.getWindowHandle();
+    return { driver, home, current: home, lost: false, queue: Promise.resolve() };
+  };
+  let session: Session;
+  let userAgent: string;
+  try {
+    await driverReady(server, driverProcess);
+    session = await newSession();
+    userAgent = (await session.driver.executeScript('return navigator.userAgent')) as string;
   } catch (error) {
     stopProcesses();
     throw error;
   }
-  // The first window stays open (closing the last window would end the session) and is never used for a test.
-  const home = await driver.getWindowHandle();
-  let current = home;
+
   // One command at a time: a switch to a window and the command for it must not interleave with another page's.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serially = <T>(work: () => Promise<T>, timeout: number, what: string): Promise<T> => {
-    const run = queue.then(() => bounded(work(), timeout, what));
-    queue = run.catch(() => undefined);
+  const serially = <T>(owner: Session, work: (driver: WebDriver) => Promise<T>, timeout: number, what: string): Promise<T> => {
+    const run = owner.queue.then(() => {
+      if (owner.lost) throw new Error(`${what}: the driver's session ended when a page crashed (observe the other pages through the server)`);
+      return bounded(work(owner.driver), timeout, what);
+    });
+    owner.queue = run.catch(() => undefined);
     return run;
   };
-  const switchTo = async (handle: string): Promise<void> => {
-    if (current === handle) return;
-    await driver.switchTo().window(handle);
-    current = handle;
+  const switchTo = async (owner: Session, handle: string): Promise<void> => {
+    if (owner.current === handle) return;
+    await owner.driver.switchTo().window(handle);
+    owner.current = handle;
   };
-  const userAgent = (await driver.executeScript('return navigator.userAgent')) as string;
 
-  const wrap = (handle: string): EnginePage => {
+  const wrap = (owner: Session, handle: string, pid: number | undefined): EnginePage => {
     const evaluate = async <R, A>(task: ((arg: A) => R | Promise<R>) | string, arg?: A, timeout = EVALUATE_TIMEOUT): Promise<R> => {
       const answer = await serially(
-        async () => {
-          await switchTo(handle);
+        owner,
+        async (driver) => {
+          await switchTo(owner, handle);
           return (await driver.executeAsyncScript(
             `const done = arguments[arguments.length - 1]; (${RUNNER_SOURCE})(arguments[0], arguments[1], arguments[2]).then(done);`,
             sourceOf(task as never),
@@ -128,37 +158,58 @@ export async function launchWebKitEngine(): Promise<Engine> {
       waitFor: (task, arg, timeout = WAIT_TIMEOUT) => pollUntil(() => evaluate(task, arg, 5_000), timeout, 'webkit: waitFor'),
       close: () =>
         serially(
-          async () => {
-            await switchTo(handle);
+          owner,
+          async (driver) => {
+            await switchTo(owner, handle);
             await driver.close();
-            await driver.switchTo().window(home);
-            current = home;
+            await driver.switchTo().window(owner.home);
+            owner.current = owner.home;
           },
           EVALUATE_TIMEOUT,
           'webkit: close',
         ),
-      crash: () => Promise.reject(new Error('webkit: crash is not supported (WebKitWebDriver ends the session when a web process dies)')),
+      crash: () =>
+        serially(
+          owner,
+          async () => {
+            if (pid === undefined) throw new Error('webkit: crash: no web process of its own was seen for this page');
+            process.kill(pid, 'SIGKILL');
+            owner.lost = true;
+          },
+          EVALUATE_TIMEOUT,
+          'webkit: crash',
+        ),
     };
   };
 
   return {
     name: 'webkit',
     version: `WebKitGTK MiniBrowser (${userAgent.match(/AppleWebKit\/[\d.]+/)?.[0] ?? userAgent})`,
-    supports: { crash: false, concurrentCalls: false, serviceWorker: true },
-    open(url) {
+    supports: { crash: true, crashEndsDriver: true, concurrentCalls: false, serviceWorker: true },
+    async open(url) {
+      if (session.lost) {
+        // WebKitWebDriver lets the crashed session go only when asked (one session at a time), and its MiniBrowser
+        // still runs the other pages: end both, and start afresh.
+        await bounded(session.driver.quit(), 10_000, 'webkit: end the crashed session').catch(() => undefined);
+        killBrowsers();
+        session = await newSession();
+      }
+      const owner = session;
       return serially(
-        async () => {
+        owner,
+        async (driver) => {
+          const before = descendants(driverProcess.pid!, isWebProcess);
           await driver.switchTo().newWindow('window');
-          current = await driver.getWindowHandle();
+          owner.current = await driver.getWindowHandle();
           await driver.get(url);
-          return wrap(current);
+          return wrap(owner, owner.current, appeared(before, descendants(driverProcess.pid!, isWebProcess)));
         },
         EVALUATE_TIMEOUT,
         `webkit: open ${url}`,
       );
     },
     async close() {
-      await bounded(driver.quit(), 15_000, 'webkit: quit').catch(() => undefined);
+      await bounded(session.driver.quit(), 15_000, 'webkit: quit').catch(() => undefined);
       stopProcesses();
     },
   };
