@@ -24,7 +24,10 @@ export interface EngineSupports {
 }
 
 export interface OpenOptions {
-  /** A new window instead of a tab: every window is visible, while a tab behind the front one is `hidden`. */
+  /**
+   * A new window instead of a tab: every window is visible, while a tab behind the front one is `hidden`. The
+   * default is a tab, except in WebKit (a window; `false` asks for a tab there).
+   */
   readonly window?: boolean;
 }
 

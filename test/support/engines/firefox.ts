@@ -16,10 +16,9 @@ import { appeared, descendants } from './processes.js';
 
 const LAUNCH_TIMEOUT = 30_000;
 
+// No service-worker pref: http://127.0.0.1 is a potentially trustworthy origin, so Firefox registers service workers
+// there as it is (`dom.serviceWorkers.testing.enabled` is not needed, and left off so the suite sees what users get).
 const PREFS = {
-  // Service workers on http://127.0.0.1 (a potentially trustworthy origin) without a certificate dance.
-  'dom.serviceWorkers.testing.enabled': true,
-  'devtools.serviceWorkers.testing.enabled': true,
   // One content process per page, none started in advance and none kept after its page closes: a page's process is
   // the one that appears when it loads, so killing it crashes that page alone (Firefox has no `chrome://kill`, and
   // WebDriver BiDi refuses to navigate to `about:crashcontent`).

@@ -186,7 +186,9 @@ export async function launchWebKitEngine(): Promise<Engine> {
     name: 'webkit',
     version: `WebKitGTK MiniBrowser (${userAgent.match(/AppleWebKit\/[\d.]+/)?.[0] ?? userAgent})`,
     supports: { crash: true, crashEndsDriver: true, concurrentCalls: false, serviceWorker: true },
-    async open(url) {
+    // Windows unless asked for a tab (`window: false`): the driver's switching never brings a tab to the front, so
+    // a tab opened behind the first stays `hidden`.
+    async open(url, options = {}) {
       if (session.lost) {
         // WebKitWebDriver lets the crashed session go only when asked (one session at a time), and its MiniBrowser
         // still runs the other pages: end both, and start afresh.
@@ -199,7 +201,7 @@ export async function launchWebKitEngine(): Promise<Engine> {
         owner,
         async (driver) => {
           const before = descendants(driverProcess.pid!, isWebProcess);
-          await driver.switchTo().newWindow('window');
+          await driver.switchTo().newWindow(options.window === false ? 'tab' : 'window');
           owner.current = await driver.getWindowHandle();
           await driver.get(url);
           return wrap(owner, owner.current, appeared(before, descendants(driverProcess.pid!, isWebProcess)));
