@@ -44,8 +44,9 @@ async function startDisplay(): Promise<{ display: string; process: ChildProcess 
 /** Waits until WebKitWebDriver answers `/status`. */
 async function driverReady(url: string, driver: ChildProcess): Promise<void> {
   const exited = new Promise<never>((_, reject) => driver.once('exit', (code) => reject(new Error(`WebKitWebDriver exited with ${code}`))));
+  let waiting = true;
   const ready = (async () => {
-    for (;;) {
+    while (waiting) {
       try {
         if ((await fetch(`${url}/status`)).ok) return;
       } catch {
@@ -54,7 +55,11 @@ async function driverReady(url: string, driver: ChildProcess): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
-  await bounded(Promise.race([ready, exited]), 10_000, 'webkit: WebKitWebDriver start');
+  try {
+    await bounded(Promise.race([ready, exited]), 10_000, 'webkit: WebKitWebDriver start');
+  } finally {
+    waiting = false;
+  }
 }
 
 /** WebKit's web processes (one per window), and MiniBrowser itself, among WebKitWebDriver's descendants. */
