@@ -26,10 +26,6 @@ describe.each(ENGINES)('%s', (name) => {
     expect(Math.max(...starts) - Math.min(...starts)).toBeLessThan(250);
     for (const page of pages) expect(await env.inTab(page, (harness) => harness.visibility())).toBe('visible');
   });
-});
-
-describe.each(ENGINES)('%s crash', (name) => {
-  const env = useEngine(name);
 
   it('crashes one page: another runs on (seen through the server), and the engine opens pages afterwards', async () => {
     const client = env.server.addClient('harness-crash');
