@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 import packageJson from './package.json' with { type: 'json' };
 
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
-const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'jwt', 'openeo', 'node'];
+const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'jwt', 'openeo', 'node', 'oidc'];
 
 /** Modules no public entry imports, reached through package.json `imports` (the Deno leader election). */
 const conditionalModules = ['sharing/browser/lock-election'];
@@ -53,6 +53,17 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // The sharing promises in every engine: Chromium (playwright-core), Firefox ESR (puppeteer-core over WebDriver
+        // BiDi) and WebKitGTK (WebKitWebDriver + selenium-webdriver on an Xvfb display of its own); test/support/engines.
+        test: {
+          name: 'engines',
+          include: ['test/engines/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 90_000,
+          hookTimeout: 90_000,
         },
       },
       {

@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- tabs` (or `npm run bench:tabs`): browser sharing in real Chromium, each figure next to its
  * baseline in the same run:
- * - token requests at cold start, 1 / 10 / 50 tabs: shared vs the naive page (each tab fetches its own token);
+ * - token requests at cold start, 1 / 10 / 50 tabs with a dedicated worker and the service worker: shared vs the naive
+ *   page and worker (each fetches its own token);
  * - follower time-to-token after the leader got a new token (10 and 50 tabs), median and p95, vs a bare
  *   BroadcastChannel message from the same leader to the same tabs, rounds interleaved;
  * - takeover after the leader's renderer is killed vs the browser's own Web Lock hand-over measured alone (tabs that
@@ -25,7 +26,13 @@ const FRESH_ROUNDS = smoke ? 2 : 9;
 
 const server = await startTokenServer();
 serveFiles(server, {
-  ...(await bundleFixtures({ tab: 'test/browser/fixtures/tab.ts', naive: 'bench/fixtures/naive-tab.ts', lock: 'bench/fixtures/lock-tab.ts' })),
+  ...(await bundleFixtures({
+    tab: 'test/browser/fixtures/tab.ts',
+    worker: 'test/browser/fixtures/worker.ts',
+    naive: 'bench/fixtures/naive-tab.ts',
+    'naive-worker': 'bench/fixtures/naive-worker.ts',
+    lock: 'bench/fixtures/lock-tab.ts',
+  })),
   'tab.html': pageLoading('tab.js'),
   'naive.html': pageLoading('naive.js'),
   'lock.html': pageLoading('lock.js'),
@@ -42,38 +49,45 @@ const credentials = (): { client: string; secret: string } => {
 const naiveUrl = (): string => `${server.origin}/naive.html?${new URLSearchParams(credentials())}`;
 const sharedUrl = (): string => tabUrl(server.origin, { ...credentials(), auto: true });
 
-// 1. Token requests at cold start: N tabs of the naive page vs N tabs sharing one session.
+// 1. Token requests at cold start: N tabs, a dedicated worker and the service worker all asking at once; the naive
+//    page and worker (each fetches its own token) vs the shared session in every one of them.
 {
   const requests: Record<string, number[]> = { naive: [], shared: [] };
   for (const size of SIZES) {
     for (const side of ['naive', 'shared'] as const) {
       const context = await browser.newContext();
       server.resetStats();
-      const tabs = await openPages(context, side === 'naive' ? naiveUrl() : sharedUrl(), size, side === 'naive' ? 'naive' : 'harness');
-      await Promise.all(
-        tabs.map((tab) =>
+      const { client, secret } = credentials();
+      const query = new URLSearchParams({ client, secret }).toString();
+      const tabs =
+        side === 'naive' ? await openPages(context, `${server.origin}/naive.html?${query}`, size, 'naive') : await openTabs(context, tabUrl(server.origin, { client, secret }), size);
+      const workerUrl = `/${side === 'naive' ? 'naive-worker' : 'worker'}.js?${query}`;
+      await Promise.all([
+        ...tabs.map((tab) =>
           side === 'naive'
             ? tab.evaluate(() => (globalThis as unknown as { naive: { first: Promise<string> } }).naive.first)
-            : inTab(tab, (harness) => harness.first),
+            : inTab(tab, (harness) => harness.token()),
         ),
-      );
+        askDedicatedWorker(tabs[0]!, workerUrl),
+        askServiceWorker(tabs.at(-1)!, workerUrl),
+      ]);
       await sleep(200); // a late request would still count
       requests[side]!.push(server.stats.tokenRequests);
       await context.close();
     }
-    const label = `${size} tab${size === 1 ? '' : 's'}`;
+    const label = `${size} tab${size === 1 ? '' : 's'}, a dedicated worker and the service worker`;
     rows.push({
       id: `tabs-requests-${size}`,
       figure: `token requests at cold start, ${label}`,
       unit: 'requests',
       better: 'lower',
       ours: { label: 'shared session', values: [requests.shared!.at(-1)!] },
-      baseline: { label: 'naive page (each tab fetches)', values: [requests.naive!.at(-1)!] },
-      goal: `1 vs ${size}`,
+      baseline: { label: 'naive page and workers (each fetches)', values: [requests.naive!.at(-1)!] },
+      goal: `1 vs ${size + 2}`,
       met: requests.shared!.at(-1) === 1,
     });
   }
-  samples['token-requests'] = { tabs: SIZES, naive: requests.naive!, shared: requests.shared! };
+  samples['token-requests'] = { tabs: SIZES, workers: [2], naive: requests.naive!, shared: requests.shared! };
 }
 
 // 2. Follower time-to-token vs a bare BroadcastChannel message, interleaved rounds.
@@ -208,7 +222,7 @@ report({
   rows,
   samples,
   notes: [
-    'not measured here yet: a dedicated worker and the service worker beside the tabs at cold start',
+    'cold start: the first tab starts a dedicated worker and the last one registers the service worker, while every tab asks for a token; each side in a fresh browser context',
     'times are taken inside the pages on one wall clock; a kill is timed from just before chrome://kill',
   ],
 });
@@ -221,6 +235,33 @@ async function openPages(context: BrowserContext, url: string, count: number, gl
   await Promise.all(pages.map((page) => page.goto(url)));
   await Promise.all(pages.map((page) => page.waitForFunction((name) => name in globalThis, global)));
   return pages;
+}
+
+/** Starts a dedicated worker from `tab` and waits for the token it gets. */
+function askDedicatedWorker(tab: Page, url: string): Promise<unknown> {
+  return tab.evaluate(
+    (script) =>
+      new Promise((resolve, reject) => {
+        const worker = new Worker(script, { type: 'module' });
+        worker.onmessage = (event: MessageEvent<{ token?: string; error?: string }>) => (event.data.token ? resolve(event.data.token) : reject(new Error(event.data.error)));
+        worker.postMessage('token');
+      }),
+    url,
+  );
+}
+
+/** Registers the service worker from `tab` and waits for the token it gets. */
+function askServiceWorker(tab: Page, url: string): Promise<unknown> {
+  return tab.evaluate(async (script) => {
+    const registration = await navigator.serviceWorker.register(script, { type: 'module', scope: '/' });
+    const worker = registration.installing ?? registration.waiting ?? registration.active!;
+    const channel = new MessageChannel();
+    const answer = new Promise((resolve, reject) => {
+      channel.port1.onmessage = (event: MessageEvent<{ token?: string; error?: string }>) => (event.data.token ? resolve(event.data.token) : reject(new Error(event.data.error)));
+    });
+    worker.postMessage('token', [channel.port2]);
+    return answer;
+  }, url);
 }
 
 /** The leader gets a new token; how long after each follower's `token` event fires (ms). */

@@ -35,6 +35,8 @@ export interface Row {
   /** Whether the goal is met (set when the goal is a number to meet). */
   readonly met?: boolean;
   readonly note?: string;
+  /** A count of events (requests, reused tokens…), where 0 is a real value on either side, not a failed measure. */
+  readonly count?: boolean;
 }
 
 export interface BenchResult {
@@ -102,7 +104,10 @@ export function formatSummary(values: readonly number[], suffix = ''): string {
 }
 
 export function formatRatio(row: Row): string {
-  return formatSummary(ratios(row), '×');
+  const values = ratios(row);
+  // A count that is 0 on the baseline side has no ratio (x / 0); the two sides say it all.
+  if (!values.every(Number.isFinite)) return '—';
+  return formatSummary(values, '×');
 }
 
 /** Prints the rows as a table and writes the result for the report when `BENCH_OUT` is set. */

@@ -19,9 +19,6 @@ interface Section {
  * The report's sections, in order; a section shows the rows of `<bench>.json` when that bench ran. A result whose
  * bench is not listed here still appears, after these.
  *
- * ▶ PLACE FOR NEW ROWS: sign-in (issue 13) and local sharing (issue 14). Write `bench/sign-in.ts` / `bench/local.ts`
- *   calling `report({ bench: 'sign-in' | 'local', … })` with pairs (ours vs oidc-client-ts; local vs memory sharing)
- *   and their rows appear in the sections below, in place of the "not measured yet" line.
  */
 const SECTIONS: readonly Section[] = [
   { bench: 'tabs', heading: 'Tabs in Chromium' },
@@ -30,7 +27,7 @@ const SECTIONS: readonly Section[] = [
   { bench: 'pool', heading: 'Session pool' },
   { bench: 'redis', heading: 'Redis fleet' },
   { bench: 'workers', heading: 'Cloudflare Workers', pending: 'durableObjectSharing vs memorySharing per request: not measured yet' },
-  { bench: 'sign-in', heading: 'Sign-in (issue 13)', pending: 'side by side with oidc-client-ts: comes with issue 13' },
+  { bench: 'sign-in', heading: 'Sign-in, side by side with oidc-client-ts', pending: 'side by side with oidc-client-ts: not measured in this run' },
   { bench: 'local', heading: 'Local sharing (issue 14)', pending: 'side by side with memory sharing: comes with issue 14' },
 ];
 
@@ -76,6 +73,7 @@ export function writeReport(resultsDir: string, outDir: string): string {
     lines.push(`\`bench/${result.bench}.ts\` — ${result.title.replace(/^shared-session: /, '')}.`, '', ...table(result.rows), '');
     for (const note of result.notes ?? []) lines.push(`- ${note}`);
     if (result.notes?.length) lines.push('');
+    if (section.bench === 'sign-in') lines.push(...chart('sign-in', 'Sign-in in 8 tabs: oidc-client-ts vs shared-session'));
     if (section.bench === 'tabs') {
       lines.push(...chart('time-to-token', 'Follower time-to-token vs a bare BroadcastChannel message'));
       lines.push(...chart('takeover', 'Takeover after the leader is killed vs a bare Web Lock hand-over'));
@@ -111,6 +109,15 @@ function machineLines(results: Map<string, BenchResult>): string[] {
   ];
 }
 
+/** Short bar labels of the sign-in chart, by row id (bench/sign-in.ts). */
+const SIGN_IN_LABELS: Record<string, string> = {
+  'sign-in-refresh-requests': 'refresh requests',
+  'sign-in-reused-refresh-tokens': 'reused tokens',
+  'sign-in-revoked-grants': 'revoked grants',
+  'sign-in-failed-api-calls': 'failed API calls',
+  'sign-in-code-exchanges': 'code exchanges',
+};
+
 function writeCharts(results: Map<string, BenchResult>, dir: string): Set<string> {
   const written = new Set<string>();
   const write = (name: string, svg: string): void => {
@@ -121,7 +128,7 @@ function writeCharts(results: Map<string, BenchResult>, dir: string): Set<string
   const requests = tabs?.samples?.['token-requests'];
   if (requests) {
     const groups = (requests.tabs ?? []).map((size, index) => ({
-      label: `${size} tab${size === 1 ? '' : 's'}`,
+      label: `${size} tab${size === 1 ? '' : 's'}${requests.workers ? ' + 2 workers' : ''}`,
       bars: [
         { value: requests.naive![index]!, color: COLORS.baselineStrong },
         { value: requests.shared![index]!, color: COLORS.ours },
@@ -182,6 +189,29 @@ function writeCharts(results: Map<string, BenchResult>, dir: string): Set<string
         strips: [
           { label: 'shared-session', values: takeover.shared ?? [], color: COLORS.ours },
           { label: 'bare Web Lock', values: takeover.bare ?? [], color: '#888888' },
+        ],
+      }),
+    );
+  }
+  const signIn = results.get('sign-in');
+  if (signIn) {
+    const rows = signIn.rows.filter((row) => row.count === true);
+    write(
+      'sign-in',
+      barChart({
+        title: 'Sign-in shared by tabs, with refresh-token rotation',
+        subtitle: `${rows[0]?.figure.replace(/^[^,]*, /, '') ?? ''}; medians of the runs, counted by the provider and the pages`,
+        yLabel: 'count',
+        groups: rows.map((row) => ({
+          label: SIGN_IN_LABELS[row.id] ?? row.id,
+          bars: [
+            { value: median(row.baseline.values), color: COLORS.baselineStrong },
+            { value: median(row.ours.values), color: COLORS.ours },
+          ],
+        })),
+        legend: [
+          { label: 'oidc-client-ts 3.5 (user in localStorage)', color: COLORS.baselineStrong },
+          { label: 'shared-session oidcSession', color: COLORS.ours },
         ],
       }),
     );

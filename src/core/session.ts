@@ -1,4 +1,5 @@
 import { systemClock } from './clock.js';
+import { delay } from './delay.js';
 import { SessionError } from './errors.js';
 import { DEFAULT_REFRESH_BEFORE_EXPIRY, type GetTokenOptions, type SessionOptions } from './options.js';
 import { SessionCore, type SessionEvents } from './session-core.js';
@@ -46,6 +47,27 @@ export function openSession(options: SessionOptions, sharing: Sharing): Session 
   return new SessionHandle(core, refreshBeforeExpiry, signal);
 }
 
+/**
+ * Signs in through `session` (made by `openSession` with a provider that `signsIn`): see `SessionCore.signIn`. For
+ * `shared-session/oidc`, not a method of `Session`: only a sign-in library has the authorization code it needs.
+ */
+export async function signInSession(session: Session): Promise<Token> {
+  const core = SessionHandle.coreOf(session);
+  // Signed out everywhere first: no token or refresh token of an earlier grant (perhaps another user's) outlives
+  // the sign-in.
+  await core.clear();
+  // The new token must be issued strictly after that sign-out: it is how every other context tells it from the ones
+  // the sign-out ended. Bounded, for a clock that does not move (a test's).
+  const signedOut = core.clock.now();
+  for (let waits = 0; waits < 20 && core.clock.now() <= signedOut; waits++) await delay(1);
+  return core.signIn();
+}
+
+/** The newest refresh token shared for `session`'s credential, for revoking it at sign-out (`shared-session/oidc`). */
+export function sharedRefreshToken(session: Session): Promise<string | undefined> {
+  return SessionHandle.coreOf(session).refreshToken();
+}
+
 // Looked up on each call, so that a fetch installed later (a test, an instrumentation library) is used.
 const globalFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => globalThis.fetch(input, init);
 
@@ -60,6 +82,12 @@ class SessionHandle implements Session {
   #unsubscribers: Set<() => void> | undefined;
   #abort: { signal: AbortSignal; listener: () => void } | undefined;
   #closed = false;
+
+  /** The core behind a handle of this module (an app's own `Session` object has none). */
+  static coreOf(session: Session): SessionCore {
+    if (!(session instanceof SessionHandle) || session.#closed) throw new SessionError('closed', 'Not an open session');
+    return session.#core;
+  }
 
   constructor(core: SessionCore, refreshBeforeExpiry: number, signal: AbortSignal | undefined) {
     this.#core = core;

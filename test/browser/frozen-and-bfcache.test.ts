@@ -15,7 +15,7 @@ import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 // (`--disable-back-forward-cache`, reported by CDP Page.backForwardCacheNotUsed as BackForwardCacheDisabledByCommandLine),
 // so this file launches Chromium without that flag, and the restored page sees `pageshow` with `persisted`.
 
-const env = useTabs({}, { backForwardCache: true });
+const env = useTabs({}, { ignoreDefaultArgs: ['--disable-back-forward-cache'] });
 beforeAll(() => serveFiles(env.server, { 'away.html': '<!doctype html><title>away</title><p>another page</p>' }));
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { builtPackage } from './built-package.js';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
 import type { TokenServer } from './token-server.js';
 
 /** WebGL without a GPU: ANGLE on SwiftShader, Chromium's software renderer. */
@@ -12,13 +12,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 /**
  * Debian's Chromium, headless, with the flags this machine's closed network needs. Never downloads a browser.
- * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL. `backForwardCache` drops the
- * `--disable-back-forward-cache` that playwright adds by default, so that a page left and gone back to is restored
- * from the back/forward cache (`pageshow` with `persisted`), as in a user's browser.
+ * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL; `ignoreDefaultArgs` drops some of
+ * playwright's own (e.g. `--disable-popup-blocking`, to see Chromium's popup blocker at work, or
+ * `--disable-back-forward-cache`, so that a page left and gone back to is restored from the back/forward cache).
  */
-export function launchChromium(extraArgs: readonly string[] = [], options: { backForwardCache?: boolean } = {}): Promise<Browser> {
+export function launchChromium(extraArgs: readonly string[] = [], options: Pick<LaunchOptions, 'ignoreDefaultArgs'> = {}): Promise<Browser> {
   return chromium.launch({
-    ...(options.backForwardCache === true ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] } : {}),
+    ...options,
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: [

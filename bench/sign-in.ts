@@ -1,0 +1,186 @@
+/**
+ * `npm run bench -- sign-in`: signing users in, side by side in real Chromium against one real OpenID provider
+ * (oidc-provider 9 with refresh-token rotation, which revokes the grant when a spent refresh token comes back):
+ * oidc-client-ts 3.5 as apps configure it to share the sign-in between tabs (its default renewal with refresh
+ * tokens, the user in localStorage) vs shared-session's `oidcSession`. In each run one tab signs in through the
+ * provider's login form (playwright types a user name and submits), the other tabs open after it, and every tab calls
+ * the provider's API on a steady schedule while access tokens live 4 s. Counted by the provider from its own events:
+ * refresh requests, reused refresh tokens, revoked grants, code exchanges; failed API calls counted by the pages.
+ * Runs alternate between the two libraries (A B, then B A). Asserts nothing.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { bundleFixtures, launchChromium } from '../test/support/chromium.js';
+import { loginForm, startOpenIdProvider, type OpenIdProviderCounts } from '../test/support/openid-provider.js';
+import type { SignInApp } from './fixtures/sign-in-app.js';
+import { describeMachine } from './lib/machine.js';
+import { report, type Row, smoke } from './lib/pairs.js';
+
+const TABS = smoke ? 3 : 8;
+const DURATION = smoke ? 5_000 : 30_000;
+const ACCESS_TOKEN_TTL = smoke ? 2 : 4;
+const CALL_INTERVAL = 500;
+const RUNS = smoke ? 1 : 2;
+const SCOPE = 'openid offline_access profile email api';
+
+type Library = 'oidc-client-ts' | 'shared-session';
+const LIBRARIES: readonly Library[] = ['oidc-client-ts', 'shared-session'];
+
+// The app: one origin serving both pages, each registered at the provider as its own public client.
+const files = new Map<string, { body: string; type: string }>();
+const app = createServer((req, res) => {
+  const file = files.get(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
+  if (file === undefined) return void res.writeHead(404).end();
+  res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' }).end(file.body);
+});
+await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+const origin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+const pageUrl = (library: Library): string => `${origin}/${library}.html`;
+
+const op = await startOpenIdProvider({
+  clients: LIBRARIES.map((library) => ({ clientId: library, redirectUris: [pageUrl(library)], postLogoutRedirectUris: [pageUrl(library)] })),
+  accessTokenTtl: ACCESS_TOKEN_TTL,
+});
+
+const bundled: Partial<Record<Library, string>> = {};
+const bundleErrors: Partial<Record<Library, string>> = {};
+for (const library of LIBRARIES) {
+  try {
+    const code = (await bundleFixtures({ [library]: `bench/fixtures/sign-in-${library}.ts` }))[`${library}.js`];
+    if (code !== undefined) bundled[library] = code;
+  } catch (error) {
+    bundleErrors[library] = String(error);
+  }
+  files.set(`/${library}.js`, { body: bundled[library] ?? '', type: 'text/javascript' });
+  const data = { issuer: op.issuer, client: library, api: op.apiUrl, scope: SCOPE };
+  const attributes = Object.entries(data)
+    .map(([name, value]) => `data-${name}="${value}"`)
+    .join(' ');
+  files.set(`/${library}.html`, {
+    type: 'text/html; charset=utf-8',
+    body: `<!doctype html><html><head><meta charset="utf-8"><title>${library}</title></head><body ${attributes}><script type="module" src="/${library}.js"></script></body></html>`,
+  });
+}
+
+interface RunResult {
+  readonly counts: OpenIdProviderCounts;
+  readonly calls: number;
+  readonly failed: number;
+  readonly signedInTabs: number;
+  readonly errors: string[];
+}
+
+const browser = await launchChromium();
+const results: Record<Library, RunResult[]> = { 'oidc-client-ts': [], 'shared-session': [] };
+const order = Array.from({ length: RUNS }, (_, run) => (run % 2 === 0 ? LIBRARIES : [...LIBRARIES].reverse())).flat();
+for (const library of order) {
+  if (bundled[library] === undefined) continue;
+  const result = await measure(browser, library);
+  results[library].push(result);
+  console.log(
+    `${library}: ${result.counts.refreshRequests} refresh requests, ${result.counts.reusedRefreshTokens} reused, ${result.counts.revokedGrants} revoked grants, ` +
+      `${result.failed}/${result.calls} failed API calls, ${result.counts.codeExchanges} code exchanges, ${result.signedInTabs}/${TABS} tabs signed in`,
+  );
+}
+await browser.close();
+await op.close();
+app.close();
+
+for (const [library, error] of Object.entries(bundleErrors)) {
+  console.error(`\n${library}: its page does not build, so its row cannot be measured:\n${error}`);
+}
+if (Object.keys(bundleErrors).length > 0) process.exit(1);
+
+const label: Record<Library, string> = {
+  'oidc-client-ts': 'oidc-client-ts 3.5 (user in localStorage)',
+  'shared-session': 'shared-session oidcSession',
+};
+const scenario = `${TABS} tabs, ${DURATION / 1000} s of ${ACCESS_TOKEN_TTL} s access tokens`;
+const row = (id: string, figure: string, unit: string, pick: (result: RunResult) => number, goal?: { text: string; met: (values: number[]) => boolean }): Row => {
+  const ours = results['shared-session'].map(pick);
+  return {
+    id: `sign-in-${id}`,
+    figure: `${figure}, ${scenario}`,
+    unit,
+    better: 'lower',
+    count: true,
+    ours: { label: label['shared-session'], values: ours },
+    baseline: { label: label['oidc-client-ts'], values: results['oidc-client-ts'].map(pick) },
+    ...(goal === undefined ? {} : { goal: goal.text, met: goal.met(ours) }),
+  };
+};
+const none = { text: '0', met: (values: number[]): boolean => values.every((value) => value === 0) };
+const one = { text: '1', met: (values: number[]): boolean => values.every((value) => value === 1) };
+const firstErrors = [...new Set(results['oidc-client-ts'].flatMap((result) => result.errors))].slice(0, 3);
+report({
+  bench: 'sign-in',
+  title: 'shared-session: sign-in (authorization code + PKCE) in Chromium, side by side with oidc-client-ts',
+  machine: { ...describeMachine(), chromium: browser.version() },
+  rows: [
+    row('refresh-requests', 'refresh requests', 'requests', (result) => result.counts.refreshRequests),
+    row('reused-refresh-tokens', 'reused refresh tokens', 'tokens', (result) => result.counts.reusedRefreshTokens, none),
+    row('revoked-grants', 'grants revoked by the provider', 'grants', (result) => result.counts.revokedGrants, none),
+    row('failed-api-calls', `failed API calls (of ${TABS} tabs × one every ${CALL_INTERVAL} ms)`, 'calls', (result) => result.failed, none),
+    row('code-exchanges', 'code exchanges (one tab signs in, the others open after it)', 'requests', (result) => result.counts.codeExchanges, one),
+  ],
+  samples: {
+    'sign-in': Object.fromEntries(
+      LIBRARIES.flatMap((library) => [
+        [`${library}:refresh-requests`, results[library].map((result) => result.counts.refreshRequests)],
+        [`${library}:reused-refresh-tokens`, results[library].map((result) => result.counts.reusedRefreshTokens)],
+        [`${library}:revoked-grants`, results[library].map((result) => result.counts.revokedGrants)],
+        [`${library}:failed-api-calls`, results[library].map((result) => result.failed)],
+        [`${library}:code-exchanges`, results[library].map((result) => result.counts.codeExchanges)],
+      ]),
+    ),
+  },
+  notes: [
+    `each run: a fresh browser context; one tab signs in through oidc-provider's login form, ${TABS - 1} more open after it; every tab calls the API every ${CALL_INTERVAL} ms; runs alternate (${order.join(', ')})`,
+    'oidc-client-ts keeps its defaults but the localStorage userStore: accessTokenExpiringNotificationTimeInSeconds 60 is longer than a 4 s token, so each tab renews 1 s after each token it loads',
+    `tabs signed in when the calls started: oidc-client-ts ${results['oidc-client-ts'].map((result) => result.signedInTabs).join(', ')}; shared-session ${results['shared-session'].map((result) => result.signedInTabs).join(', ')} (of ${TABS})`,
+    ...(firstErrors.length > 0 ? [`oidc-client-ts reported: ${firstErrors.join('; ')}`] : []),
+  ],
+});
+
+/** One run of one library: sign in through the form in one tab, open the others, call the API for DURATION. */
+async function measure(browser: Browser, library: Library): Promise<RunResult> {
+  const context = await browser.newContext();
+  op.reset();
+  op.accessTokenTtl = ACCESS_TOKEN_TTL;
+  const first = await context.newPage();
+  await first.goto(pageUrl(library));
+  await appReady(first);
+  await first.click('#sign-in');
+  await first.waitForURL((url) => url.origin === op.issuer && url.pathname.startsWith('/interaction/'));
+  await first.fill(loginForm.login, 'ada.lovelace');
+  await first.click(loginForm.submit);
+  await first.waitForURL((url) => url.origin === origin, { waitUntil: 'load' });
+  await appReady(first);
+  await first.waitForFunction(() => (globalThis as unknown as { app: SignInApp }).app.signedIn(), undefined, { timeout: 10_000 });
+
+  const others = await Promise.all(Array.from({ length: TABS - 1 }, () => context.newPage()));
+  await Promise.all(others.map((page) => page.goto(pageUrl(library))));
+  const tabs = [first, ...others];
+  await Promise.all(others.map(appReady));
+  const signedIn = await Promise.all(tabs.map((page) => page.evaluate(() => (globalThis as unknown as { app: SignInApp }).app.signedIn())));
+  const measured = await Promise.all(
+    tabs.map((page) =>
+      page.evaluate(([duration, interval]) => (globalThis as unknown as { app: SignInApp }).app.measure(duration!, interval!), [DURATION, CALL_INTERVAL]),
+    ),
+  );
+  const libraryErrors = (await Promise.all(tabs.map((page) => page.evaluate(() => (globalThis as unknown as { app: SignInApp }).app.errors)))).flat();
+  await context.close();
+  return {
+    counts: { ...op.counts },
+    calls: measured.reduce((sum, tab) => sum + tab.calls, 0),
+    failed: measured.reduce((sum, tab) => sum + tab.failed, 0),
+    signedInTabs: signedIn.filter(Boolean).length,
+    errors: [...libraryErrors, ...measured.flatMap((tab) => tab.errors)],
+  };
+}
+
+async function appReady(page: Page): Promise<void> {
+  await page.waitForFunction(() => 'app' in globalThis, undefined, { timeout: 15_000 });
+  await page.evaluate(() => (globalThis as unknown as { app: SignInApp }).app.ready);
+}

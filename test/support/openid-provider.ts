@@ -1,0 +1,454 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { text as readBody } from 'node:stream/consumers';
+import Provider from 'oidc-provider';
+
+/**
+ * A real OpenID provider on 127.0.0.1 for the tests, the bench and the demo: panva's `oidc-provider` 9 (certified),
+ * configured as a public browser client's provider is in production — authorization code with PKCE S256 required,
+ * refresh-token rotation on every use, a spent refresh token revokes the whole grant, revocation and RP-initiated
+ * logout, RFC 9207 `iss` in authorization responses — plus a login form where any user name works and consent is
+ * granted automatically, an `/api` route that accepts only the provider's live access tokens, and counters taken
+ * from the provider's own events.
+ */
+export interface OpenIdProvider {
+  /** `http://127.0.0.1:<port>` (random port); discovery is at `${issuer}/.well-known/openid-configuration`. */
+  readonly issuer: string;
+  /** A protected API: 200 with `{ sub, clientId, scope }` for a live access token of this provider, 401 otherwise. */
+  readonly apiUrl: string;
+  /** Counted from oidc-provider's events since start or the last `reset()`. */
+  readonly counts: OpenIdProviderCounts;
+  /** What happened, in order, without any token value (for failure messages). */
+  readonly log: readonly OpenIdProviderLogEntry[];
+  /** Lifetime in seconds of access tokens issued from now on. */
+  accessTokenTtl: number;
+  /** Delay before the token endpoint handles a request (ms), to widen races. Default 0. */
+  tokenLatency: number;
+  /** Whether `accessToken` is a live access token of this provider, and whose. */
+  introspect(accessToken: string): Promise<{ active: false } | { active: true; sub: string; clientId: string; scope: string }>;
+  /** The next `count` authorization requests end with this error at the callback (after the login form). */
+  failNextAuthorization(error: AuthorizationError, count?: number): void;
+  /** Calls `listener` after every change of `counts` (the demo's live counters); returns the unsubscribe. */
+  subscribe(listener: () => void): () => void;
+  /** Zeroes the counters and the log, forgets queued failures, restores `accessTokenTtl` and `tokenLatency`. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export type AuthorizationError = 'access_denied' | 'login_required' | 'interaction_required' | 'temporarily_unavailable' | 'server_error';
+
+export interface OpenIdProviderCounts {
+  /** Authorization responses with a code (`authorization.success`). */
+  authorizations: number;
+  /** Authorization responses with an error (`authorization.error`). */
+  authorizationErrors: number;
+  /** Successful authorization_code grants (`grant.success`). */
+  codeExchanges: number;
+  /** authorization_code grants refused (`grant.error`), e.g. a code presented twice. */
+  failedCodeExchanges: number;
+  /** refresh_token grants received, answered or refused. */
+  refreshRequests: number;
+  /** refresh_token grants refused (`grant.error`), for any reason. */
+  failedRefreshes: number;
+  /** A spent (rotated) refresh token presented again: oidc-provider's "refresh token already used". */
+  reusedRefreshTokens: number;
+  /** Grants the provider revoked at its token endpoint — what a reused refresh token costs (`grant.revoked`). */
+  revokedGrants: number;
+  /** Successful calls to the revocation endpoint (sign-out). */
+  revocations: number;
+  /** RP-initiated logouts that ended the provider's session (`end_session.success`). */
+  endSessions: number;
+  /** Calls to `apiUrl`, and those answered 401. */
+  apiCalls: number;
+  failedApiCalls: number;
+}
+
+export interface OpenIdProviderLogEntry {
+  /** ms since the provider started */
+  readonly at: number;
+  readonly event: string;
+  readonly detail?: string;
+}
+
+export interface OpenIdClientOptions {
+  clientId: string;
+  /** Exact redirect URIs; their origins are allowed CORS origins of the token and revocation endpoints. */
+  redirectUris: string[];
+  postLogoutRedirectUris?: string[];
+  /** Further origins allowed to call the token endpoint with fetch (CORS). */
+  corsOrigins?: string[];
+}
+
+export interface OpenIdProviderOptions {
+  /** Public clients (`token_endpoint_auth_method: 'none'`, code + refresh_token grants). */
+  clients: OpenIdClientOptions[];
+  /** Access token lifetime in seconds. Default 60. */
+  accessTokenTtl?: number;
+  /** Refresh token lifetime in seconds. Default one day. */
+  refreshTokenTtl?: number;
+  /** Scopes besides `openid offline_access profile email`. Default `['api']`. */
+  scopes?: string[];
+  /** Whether discovery advertises `code_challenge_methods_supported` (PKCE stays required). Default true. */
+  advertisePkce?: boolean;
+  /** Whether discovery advertises `authorization_response_iss_parameter_supported` (RFC 9207). Default true. */
+  advertiseIss?: boolean;
+  /** The `iss` of authorization responses: the issuer (default), another value (a mix-up), or null to leave it out. */
+  authorizationResponseIss?: string | null;
+  /** Whether the revocation endpoint exists (and is advertised). Default true. */
+  revocation?: boolean;
+  /** Port on 127.0.0.1. Default 0: one the OS picks. */
+  port?: number;
+}
+
+/** The login form's selectors, for playwright. */
+export const loginForm = {
+  login: 'input[name="login"]',
+  submit: '#sign-in-submit',
+  deny: '#sign-in-deny',
+} as const;
+
+const defaultAccessTokenTtl = 60;
+
+export async function startOpenIdProvider(options: OpenIdProviderOptions): Promise<OpenIdProvider> {
+  const started = Date.now();
+  const server: Server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://127.0.0.1:${port}`;
+
+  const freshCounts = (): OpenIdProviderCounts => ({
+    authorizations: 0,
+    authorizationErrors: 0,
+    codeExchanges: 0,
+    failedCodeExchanges: 0,
+    refreshRequests: 0,
+    failedRefreshes: 0,
+    reusedRefreshTokens: 0,
+    revokedGrants: 0,
+    revocations: 0,
+    endSessions: 0,
+    apiCalls: 0,
+    failedApiCalls: 0,
+  });
+  const state = {
+    counts: freshCounts(),
+    log: [] as OpenIdProviderLogEntry[],
+    accessTokenTtl: options.accessTokenTtl ?? defaultAccessTokenTtl,
+    tokenLatency: 0,
+    failures: [] as AuthorizationError[],
+  };
+  const listeners = new Set<() => void>();
+  const record = (event: string, detail?: string): void => {
+    state.log.push(detail === undefined ? { at: Date.now() - started, event } : { at: Date.now() - started, event, detail });
+    for (const listener of listeners) listener();
+  };
+
+  const corsOrigins = new Map<string, Set<string>>();
+  for (const client of options.clients) {
+    const origins = [...client.redirectUris, ...(client.postLogoutRedirectUris ?? []), ...(client.corsOrigins ?? [])];
+    corsOrigins.set(client.clientId, new Set(origins.map((uri) => new URL(uri).origin)));
+  }
+
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const extraScopes = options.scopes ?? ['api'];
+  const provider = new Provider(issuer, {
+    clients: options.clients.map((client) => ({
+      client_id: client.clientId,
+      token_endpoint_auth_method: 'none',
+      application_type: 'web',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: client.redirectUris,
+      post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
+    })),
+    jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test-signing-key', alg: 'RS256', use: 'sig' }] },
+    cookies: {
+      keys: [randomBytes(32).toString('base64url')],
+      // Browsers keep cookies per host, not per port: names of its own keep two providers on 127.0.0.1 apart.
+      names: { session: `_session_${port}`, interaction: `_interaction_${port}`, resume: `_interaction_resume_${port}` },
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email', ...extraScopes],
+    claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
+    // The ID token carries name and email (what `session.user` shows), not only the userinfo endpoint.
+    conformIdTokenClaims: false,
+    findAccount: (_ctx: unknown, sub: string) => ({
+      accountId: sub,
+      claims: () => ({ sub, name: displayName(sub), email: `${sub}@example.test`, email_verified: true }),
+    }),
+    // Rotation on every use; oidc-provider revokes the grant when a spent refresh token comes back.
+    rotateRefreshToken: true,
+    // oidc-provider drops offline_access unless prompt=consent; a public browser client gets its refresh token
+    // because it is allowed the grant, as Keycloak and most providers configure public SPA clients.
+    issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed(grant: string): boolean }) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: () => false,
+    pkce: { required: () => true },
+    clientBasedCORS: (_ctx: unknown, origin: string, client: { clientId: string }) => corsOrigins.get(client.clientId)?.has(origin) ?? false,
+    features: {
+      devInteractions: { enabled: false },
+      // Public clients revoke their own tokens (the default policy, stated to keep its notice quiet).
+      revocation: { enabled: options.revocation ?? true, allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId: string }) => token.clientId === client.clientId },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+    },
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
+    renderError: (ctx: { type: string; body: string }, out: Record<string, string>) => {
+      ctx.type = 'html';
+      ctx.body = page('Error', `<h1 id="op-error">${escapeHtml(out.error ?? 'error')}</h1><p>${escapeHtml(out.error_description ?? '')}</p>`);
+    },
+    ttl: {
+      AccessToken: () => state.accessTokenTtl,
+      RefreshToken: options.refreshTokenTtl ?? 86_400,
+      IdToken: 3600,
+      AuthorizationCode: 60,
+      Interaction: 600,
+      Session: 86_400,
+      Grant: 86_400,
+    },
+  });
+
+  // Counters from the provider's own events.
+  provider.on('authorization.success', () => {
+    state.counts.authorizations++;
+    record('authorization.success');
+  });
+  provider.on('authorization.error', (_ctx, error) => {
+    state.counts.authorizationErrors++;
+    record('authorization.error', errorName(error));
+  });
+  provider.on('grant.success', (ctx) => {
+    const grantType = grantTypeOf(ctx);
+    if (grantType === 'authorization_code') state.counts.codeExchanges++;
+    if (grantType === 'refresh_token') state.counts.refreshRequests++;
+    record('grant.success', grantType);
+  });
+  provider.on('grant.error', (ctx, error) => {
+    const grantType = grantTypeOf(ctx);
+    const name = errorName(error);
+    if (grantType === 'authorization_code') state.counts.failedCodeExchanges++;
+    if (grantType === 'refresh_token') {
+      state.counts.refreshRequests++;
+      state.counts.failedRefreshes++;
+      if (name === 'invalid_grant: refresh token already used') state.counts.reusedRefreshTokens++;
+    }
+    record('grant.error', `${grantType}: ${name}`);
+  });
+  provider.on('grant.revoked', (ctx) => {
+    const route = routeOf(ctx);
+    if (route === 'token') state.counts.revokedGrants++;
+    record('grant.revoked', route);
+  });
+  provider.on('end_session.success', () => {
+    state.counts.endSessions++;
+    record('end_session.success');
+  });
+  provider.on('server_error', (_ctx, error) => record('server_error', errorName(error)));
+
+  provider.use(async (ctx: KoaContext, next: () => Promise<void>) => {
+    if (ctx.path === '/token' && ctx.method === 'POST' && state.tokenLatency > 0) {
+      await new Promise((resolve) => setTimeout(resolve, state.tokenLatency));
+    }
+    await next();
+    if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200 && typeof ctx.body === 'object' && ctx.body !== null) {
+      const discovery = ctx.body as Record<string, unknown>;
+      if (options.advertisePkce === false) delete discovery.code_challenge_methods_supported;
+      if (options.advertiseIss === false) delete discovery.authorization_response_iss_parameter_supported;
+    }
+    if (ctx.oidc?.route === 'revocation' && ctx.status === 200) {
+      state.counts.revocations++;
+      record('revocation.success');
+    }
+    const location = ctx.response.get('location');
+    if (options.authorizationResponseIss !== undefined && location !== '' && (ctx.oidc?.route === 'authorization' || ctx.oidc?.route === 'resume')) {
+      const url = new URL(location, issuer);
+      if (url.searchParams.has('iss')) {
+        if (options.authorizationResponseIss === null) url.searchParams.delete('iss');
+        else url.searchParams.set('iss', options.authorizationResponseIss);
+        ctx.redirect(url.href);
+      }
+    }
+  });
+
+  const callback = provider.callback();
+  server.on('request', (req, res) => {
+    const url = new URL(req.url ?? '/', issuer);
+    const route = url.pathname.startsWith('/interaction/') ? interaction(req, res) : url.pathname === '/api' ? api(req, res) : undefined;
+    if (route === undefined) return callback(req, res);
+    route.catch((error: unknown) => {
+      record('test-provider-error', errorName(error));
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('interaction failed');
+    });
+  });
+
+  /** The login form (any name works), then consent granted without asking. */
+  async function interaction(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const details = await provider.interactionDetails(req, res);
+    if (req.method === 'POST') {
+      const form = new URLSearchParams(await readBody(req));
+      const error = (form.get('error') ?? state.failures.shift()) as AuthorizationError | undefined;
+      if (error !== undefined && error !== null) {
+        await provider.interactionFinished(req, res, { error, error_description: `${error} (test provider)` }, { mergeWithLastSubmission: false });
+        return;
+      }
+      const login = (form.get('login') ?? '').trim().toLowerCase().replace(/[^a-z0-9._-]/g, '');
+      if (login === '') {
+        res.writeHead(400, { 'content-type': 'text/html; charset=utf-8' }).end(loginPage(details.uid, 'Type any user name.'));
+        return;
+      }
+      await provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
+      return;
+    }
+    if (details.prompt.name === 'login') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(loginPage(details.uid));
+      return;
+    }
+    // consent: grant what was asked for, as a first-party provider does.
+    const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    const grant = details.grantId !== undefined ? await provider.Grant.find(details.grantId) : undefined;
+    const consented = grant ?? new provider.Grant({ accountId: details.session?.accountId, clientId: details.params.client_id as string });
+    if (missingOIDCScope !== undefined) consented.addOIDCScope(missingOIDCScope.join(' '));
+    if (missingOIDCClaims !== undefined) consented.addOIDCClaims(missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) consented.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await consented.save();
+    await provider.interactionFinished(req, res, { consent: grant === undefined ? { grantId } : {} }, { mergeWithLastSubmission: true });
+  }
+
+  async function api(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const origin = req.headers.origin;
+    const cors: Record<string, string> = origin !== undefined ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {};
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...cors, 'access-control-allow-headers': 'authorization', 'access-control-allow-methods': 'GET', 'access-control-max-age': '600' }).end();
+      return;
+    }
+    state.counts.apiCalls++;
+    for (const listener of listeners) listener();
+    const header = req.headers.authorization ?? '';
+    const found = header.startsWith('Bearer ') ? await introspect(header.slice(7)) : { active: false as const };
+    if (!found.active) {
+      state.counts.failedApiCalls++;
+      record('api.unauthorized');
+      res.writeHead(401, { ...cors, 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' }).end('{"error":"invalid_token"}');
+      return;
+    }
+    res.writeHead(200, { ...cors, 'content-type': 'application/json' }).end(JSON.stringify(found));
+  }
+
+  async function introspect(accessToken: string): Promise<{ active: false } | { active: true; sub: string; clientId: string; scope: string }> {
+    const token = (await provider.AccessToken.find(accessToken)) as { isExpired: boolean; accountId: string; clientId: string; scope?: string } | undefined;
+    if (token === undefined || token.isExpired) return { active: false };
+    return { active: true, sub: token.accountId, clientId: token.clientId, scope: token.scope ?? '' };
+  }
+
+  return {
+    issuer,
+    apiUrl: `${issuer}/api`,
+    get counts() {
+      return state.counts;
+    },
+    get log() {
+      return state.log;
+    },
+    get accessTokenTtl() {
+      return state.accessTokenTtl;
+    },
+    set accessTokenTtl(value) {
+      state.accessTokenTtl = value;
+    },
+    get tokenLatency() {
+      return state.tokenLatency;
+    },
+    set tokenLatency(value) {
+      state.tokenLatency = value;
+    },
+    introspect,
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    failNextAuthorization(error, count = 1) {
+      for (let index = 0; index < count; index++) state.failures.push(error);
+    },
+    reset() {
+      state.counts = freshCounts();
+      state.log = [];
+      state.failures = [];
+      state.accessTokenTtl = options.accessTokenTtl ?? defaultAccessTokenTtl;
+      state.tokenLatency = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+interface KoaContext {
+  path: string;
+  method: string;
+  status: number;
+  body: unknown;
+  oidc?: { route?: string };
+  response: { get(name: string): string };
+  redirect(url: string): void;
+}
+
+function grantTypeOf(ctx: unknown): string {
+  return String((ctx as { oidc?: { params?: { grant_type?: unknown } } }).oidc?.params?.grant_type ?? 'unknown');
+}
+
+function routeOf(ctx: unknown): string {
+  return String((ctx as { oidc?: { route?: unknown } }).oidc?.route ?? 'unknown');
+}
+
+/** `invalid_grant: refresh token already used` — never a token value (oidc-provider's details carry none). */
+function errorName(error: unknown): string {
+  const { error: code, error_detail: detail, error_description: description, message } = error as Record<string, string | undefined>;
+  return code !== undefined ? `${code}: ${detail ?? description ?? ''}` : String(message ?? error);
+}
+
+function displayName(login: string): string {
+  return login.replace(/(^|[._-])([a-z])/g, (_match, separator: string, letter: string) => `${separator === '' ? '' : ' '}${letter.toUpperCase()}`);
+}
+
+function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body>${body}</body></html>`;
+}
+
+function loginPage(uid: string, message = ''): string {
+  const action = `/interaction/${encodeURIComponent(uid)}`;
+  return page(
+    'Sign in (test provider)',
+    `<h1>Sign in</h1>${message === '' ? '' : `<p id="sign-in-message">${escapeHtml(message)}</p>`}
+<form method="post" action="${action}" id="sign-in-form">
+  <label>User name <input name="login" autocomplete="username" autofocus required></label>
+  <button type="submit" id="sign-in-submit">Sign in</button>
+</form>
+<form method="post" action="${action}"><button type="submit" name="error" value="access_denied" id="sign-in-deny">Cancel</button></form>`,
+  );
+}
+
+/** RP-initiated logout confirms itself (as providers do when `id_token_hint` is valid). */
+function logoutSource(ctx: { body: string }, form: string): void {
+  ctx.body = page(
+    'Signing out (test provider)',
+    `<h1 id="op-logout">Signing out…</h1>${form.replace('</form>', '<input type="hidden" name="logout" value="yes"></form>')}
+<button type="submit" form="op.logoutForm" value="yes" name="logout" id="logout-confirm">Sign out</button>
+<script>document.getElementById('op.logoutForm').submit()</script>`,
+  );
+}
+
+function postLogoutSuccessSource(ctx: { body: string }): void {
+  ctx.body = page('Signed out (test provider)', '<h1 id="op-signed-out">Signed out</h1>');
+}
