@@ -48,10 +48,19 @@ module.exports = {
       to: { path: '^src/(sharing|session|http|maps|server)/' },
     },
     {
+      name: 'oidc-shares-through-the-session',
+      comment:
+        'the sign-in (src/oidc/) uses the core, the providers\' building blocks and the session (createSession, with the ' +
+        'default transport or the one the app passes); never a transport directly, an HTTP client, a preset, a map or the pool',
+      severity: 'error',
+      from: { path: '^src/oidc/' },
+      to: { path: ['^src/(http|maps|presets|server)/', '^src/sharing/(?!sharing\\.ts$)'] },
+    },
+    {
       name: 'capabilities-do-not-import-entries',
       comment: 'entries re-export capabilities; a capability importing an entry would turn the arrows around (presets excepted)',
       severity: 'error',
-      from: { path: '^src/(core|providers|sharing|session|http|maps|server)/' },
+      from: { path: '^src/(core|providers|sharing|session|http|maps|server|oidc)/' },
       to: { path: '^src/[^/]+\\.ts$' },
     },
     {

@@ -23,6 +23,19 @@ export type ErrorCode =
   | 'token_rejected'
   // Signed out: the session's refresh token is spent or revoked, so no token can be had until the user signs in again
   | 'login_required'
+  // Signing users in (`shared-session/oidc`): the authorization response, the popup, the provider, the context
+  // A callback whose `state` matches no transaction of this browser: reloaded, replayed, opened twice, or foreign
+  | 'invalid_state'
+  // The provider's own errors in the callback (OpenID Connect Core §3.1.2.6; `login_required` is above)
+  | 'access_denied'
+  | 'interaction_required'
+  | 'temporarily_unavailable'
+  | 'popup_blocked'
+  | 'popup_closed'
+  // The provider does not offer what a safe sign-in needs (PKCE with S256, an authorization endpoint)
+  | 'unsupported_provider'
+  // This context cannot sign in: a worker, or no IndexedDB to keep the transaction in
+  | 'unsupported_context'
   | 'closed'
   | 'invalid_options'
   // Sharing between contexts

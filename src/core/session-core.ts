@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import { delay } from './delay.js';
 import { abortError, isSessionError, SessionError } from './errors.js';
 import { Emitter } from './events.js';
 import type { TokenProvider } from '../providers/provider.js';
@@ -64,6 +65,8 @@ export class SessionCore implements SharingPeer {
   #backoff: { readonly error: SessionError; readonly until: number } | undefined;
   /** Signed out while the provider depends on its refresh token: that token is spent or revoked, so never sent again. */
   #signedOut = false;
+  /** When this context learnt of the last sign-out (epoch ms): only a token issued after it can end `#signedOut`. */
+  #signedOutAt = 0;
   #handles = 0;
 
   constructor(settings: CoreSettings, registry: Map<string, SessionCore>) {
@@ -145,6 +148,57 @@ export class SessionCore implements SharingPeer {
     this.#emit('cleared', 'local');
   }
 
+  /**
+   * A sign-in (`shared-session/oidc`): signs out everywhere first, so that no token or refresh token of an earlier
+   * grant (perhaps another user's) outlives it, then runs the provider's fetch in this context, where the sign-in's
+   * input is (`SharedLink.obtainHere`). Its token is issued strictly after that sign-out, which is how every other
+   * context tells it from the tokens the sign-out ended.
+   */
+  async signIn(): Promise<Token> {
+    this.#assertOpen();
+    const obtainHere = this.#link.obtainHere;
+    if (this.provider.signsIn !== true || obtainHere === undefined) {
+      throw new SessionError('invalid_options', 'This provider or sharing transport cannot sign users in');
+    }
+    await this.clear();
+    // Not in the millisecond of the sign-out: the other contexts could not tell the new token from those it ended.
+    // Bounded, for a clock that does not move (a test's).
+    const signedOut = this.clock.now();
+    for (let waits = 0; waits < 20 && this.clock.now() <= signedOut; waits++) await delay(1);
+    this.#signedOut = false;
+    // A failure remembered for the earlier grant says nothing about the new one.
+    this.#backoff = undefined;
+    const abort = (this.#flightAbort = new AbortController());
+    const flight = obtainHere
+      .call(this.#link)
+      .then((set) => {
+        if (abort.signal.aborted) throw abortError(abort.signal);
+        return boundedByClock(set.token, this.clock.now());
+      })
+      .catch((error: unknown) => {
+        // No new grant: signed out as before, unless a token of a sign-in elsewhere came meanwhile.
+        if (this.#token === undefined) this.#signedOut = true;
+        const failure = toSessionError(error, 'request_failed', 'The sign-in failed');
+        this.report(failure);
+        throw failure;
+      })
+      .finally(() => {
+        if (this.#flightAbort === abort) {
+          this.#flight = undefined;
+          this.#flightAbort = undefined;
+        }
+      });
+    // Callers of getToken meanwhile wait for the sign-in instead of being told `login_required`.
+    this.#flight = flight;
+    return flight;
+  }
+
+  /** The newest refresh token the transport holds for this credential (for revoking it at sign-out), if any. */
+  async refreshToken(): Promise<string | undefined> {
+    this.#assertOpen();
+    return (await this.#link.load().catch(() => undefined))?.refreshToken;
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new SessionError('closed', 'The session was closed');
   }
@@ -159,6 +213,8 @@ export class SessionCore implements SharingPeer {
       if (abort.signal.aborted) throw abortError(abort.signal);
       const now = this.clock.now();
       const storedToken = stored && boundedByClock(stored.token, now);
+      // Even a stale token proves a sign-in after our sign-out: it is refreshed rather than refused.
+      if (storedToken !== undefined) this.#signedInSince(storedToken);
       if (storedToken !== undefined && isUsable(storedToken, now, need)) {
         this.#adopt(storedToken, 'storage');
         return storedToken;
@@ -218,17 +274,29 @@ export class SessionCore implements SharingPeer {
   #adopt(token: Token, source: TokenSource): boolean {
     if (this.#token !== undefined && this.#token.accessToken === token.accessToken) return true;
     if (!isNewer(token, this.#token) || isExpired(token, this.clock.now())) return false;
+    this.#signedInSince(token);
     this.#token = token;
     this.#schedule();
     this.#emit('token', token, source);
     return true;
   }
 
+  /**
+   * Ends `#signedOut` for a provider that `signsIn`, when `token` was issued after the sign-out: someone signed in
+   * since (the transports hand on no token issued before a sign-out they know of; this check does not rely on it).
+   */
+  #signedInSince(token: Token): void {
+    if (this.#signedOut && this.provider.signsIn === true && token.issuedAt > this.#signedOutAt) this.#signedOut = false;
+  }
+
   /** Sign-out, here or elsewhere: a renewal or fetch that started before it must not bring its token back. */
-  #drop(): void {
+  #drop(at = this.clock.now()): void {
     this.#token = undefined;
     this.#generation++;
-    if (this.provider.usesRefreshToken) this.#signedOut = true;
+    if (this.provider.usesRefreshToken) {
+      this.#signedOut = true;
+      this.#signedOutAt = Math.max(this.#signedOutAt, at);
+    }
     this.#cancelTimer();
     this.#flightAbort?.abort(new SessionError('aborted', 'The session was cleared'));
     this.#flight = undefined;
@@ -272,14 +340,15 @@ export class SessionCore implements SharingPeer {
     });
   }
 
-  async fetchToken(refreshToken?: string): Promise<TokenSet> {
+  async fetchToken(refreshToken?: string, signIn?: boolean): Promise<TokenSet> {
     const refusal = this.#refusal();
     if (refusal !== undefined) throw refusal;
     const signal = this.#flightAbort?.signal ?? new AbortController().signal;
     const generation = this.#generation;
     let set: TokenSet;
     try {
-      set = await this.provider.fetchToken({ signal, fetch: this.#fetch, clock: this.clock, refreshToken });
+      const context = { signal, fetch: this.#fetch, clock: this.clock, refreshToken };
+      set = await this.provider.fetchToken(signIn === true ? { ...context, signIn } : context);
     } catch (error) {
       // Fetched for another context too: what the server said about waiting holds for every caller here.
       if (isSessionError(error)) this.#remember(error);
@@ -301,9 +370,10 @@ export class SessionCore implements SharingPeer {
     return this.#adopt(boundedByClock(token, this.clock.now()), 'remote');
   }
 
-  receiveClear(): void {
+  receiveClear(at?: number): void {
     if (this.#closed) return;
-    this.#drop();
+    // Bounded by our clock: a sign-out from the future would refuse every sign-in until then.
+    this.#drop(at === undefined ? undefined : Math.min(at, this.clock.now()));
     this.#emit('cleared', 'remote');
   }
 

@@ -46,6 +46,19 @@ export function openSession(options: SessionOptions, sharing: Sharing): Session 
   return new SessionHandle(core, refreshBeforeExpiry, signal);
 }
 
+/**
+ * Signs in through `session` (made by `openSession` with a provider that `signsIn`): see `SessionCore.signIn`. For
+ * `shared-session/oidc`, not a method of `Session`: only a sign-in library has the authorization code it needs.
+ */
+export function signInSession(session: Session): Promise<Token> {
+  return SessionHandle.coreOf(session).signIn();
+}
+
+/** The newest refresh token shared for `session`'s credential, for revoking it at sign-out (`shared-session/oidc`). */
+export function sharedRefreshToken(session: Session): Promise<string | undefined> {
+  return SessionHandle.coreOf(session).refreshToken();
+}
+
 // Looked up on each call, so that a fetch installed later (a test, an instrumentation library) is used.
 const globalFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => globalThis.fetch(input, init);
 
@@ -60,6 +73,12 @@ class SessionHandle implements Session {
   #unsubscribers: Set<() => void> | undefined;
   #abort: { signal: AbortSignal; listener: () => void } | undefined;
   #closed = false;
+
+  /** The core behind a handle of this module (an app's own `Session` object has none). */
+  static coreOf(session: Session): SessionCore {
+    if (!(session instanceof SessionHandle) || session.#closed) throw new SessionError('closed', 'Not an open session');
+    return session.#core;
+  }
 
   constructor(core: SessionCore, refreshBeforeExpiry: number, signal: AbortSignal | undefined) {
     this.#core = core;

@@ -11,6 +11,11 @@ export interface FetchTokenContext {
    * refresh tokens: after a failover the new leader must continue with the token the old leader received.
    */
   readonly refreshToken?: string | undefined;
+  /**
+   * True for the fetch of a sign-in (`shared-session/oidc`): the provider starts a new grant from what the sign-in
+   * left in this context (an authorization code), and no refresh token is given.
+   */
+  readonly signIn?: boolean | undefined;
 }
 
 /**
@@ -26,5 +31,11 @@ export interface TokenProvider {
   readonly canRefresh: boolean;
   /** True when `TokenSet.refreshToken` must be kept (and may be stored) so that another context can continue. */
   readonly usesRefreshToken: boolean;
+  /**
+   * True for a grant that a user starts by signing in (`shared-session/oidc`): after a sign-out, a token issued
+   * later — by a new sign-in, in any context that shares the session — makes the session usable again, where a
+   * provider without it stays `login_required`. Default false.
+   */
+  readonly signsIn?: boolean | undefined;
   fetchToken(context: FetchTokenContext): Promise<TokenSet>;
 }

@@ -179,28 +179,33 @@ export const MAX_EXPIRES_IN = 365 * 86_400;
 
 /** Validates a 2xx token response body. `sentAt` anchors `expiresAt`, so network latency shortens, never extends, it. */
 export function parseTokenResponse(text: string, sentAt: number, defaultExpiresIn: number, status = 200): TokenSet {
-  const parsed = tokenResponseSchema.safeParse(parseJson(text));
+  return tokenSetFromBody(parseJson(text), sentAt, defaultExpiresIn, status);
+}
+
+/** `parseTokenResponse` for a body already parsed (by oauth4webapi, for `shared-session/oidc`). */
+export function tokenSetFromBody(body: unknown, sentAt: number, defaultExpiresIn: number, status = 200): TokenSet {
+  const parsed = tokenResponseSchema.safeParse(body);
   if (!parsed.success) {
     throw new SessionError('invalid_response', 'The token endpoint returned a malformed token response', {
       status,
       cause: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.code}`),
     });
   }
-  const body = parsed.data;
-  const expiresIn = body.expires_in === undefined || body.expires_in === '' ? defaultExpiresIn : Number(body.expires_in);
+  const { data } = parsed;
+  const expiresIn = data.expires_in === undefined || data.expires_in === '' ? defaultExpiresIn : Number(data.expires_in);
   if (!Number.isFinite(expiresIn) || expiresIn <= 0) {
     throw new SessionError('invalid_response', 'The token response has an invalid expires_in', { status });
   }
-  const tokenType = body.token_type === undefined || /^bearer$/i.test(body.token_type) ? 'Bearer' : body.token_type;
+  const tokenType = data.token_type === undefined || /^bearer$/i.test(data.token_type) ? 'Bearer' : data.token_type;
   return {
     token: {
-      accessToken: body.access_token,
+      accessToken: data.access_token,
       tokenType,
       issuedAt: sentAt,
       expiresAt: sentAt + Math.min(expiresIn, MAX_EXPIRES_IN) * 1000,
-      ...(body.scope === undefined ? {} : { scope: body.scope }),
+      ...(data.scope === undefined ? {} : { scope: data.scope }),
     },
-    ...(body.refresh_token === undefined ? {} : { refreshToken: body.refresh_token }),
+    ...(data.refresh_token === undefined ? {} : { refreshToken: data.refresh_token }),
   };
 }
 

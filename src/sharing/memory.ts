@@ -28,6 +28,11 @@ class MemoryLink implements SharedLink {
     return (this.#current = await this.#peer.fetchToken(this.#current?.refreshToken));
   }
 
+  /** One context: every fetch is here. A sign-in starts a new grant, so the earlier refresh token is not sent. */
+  async obtainHere(): Promise<TokenSet> {
+    return (this.#current = await this.#peer.fetchToken(undefined, true));
+  }
+
   clear(): Promise<void> {
     this.#current = undefined;
     return Promise.resolve();

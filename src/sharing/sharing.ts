@@ -16,12 +16,18 @@ export interface SharingPeer {
   readonly clock: Clock;
   /** Whether `token` is good enough to hand out now (not stale, not the `rejected` one). */
   isUsable(token: Token, rejected?: string): boolean;
-  /** Calls the token endpoint. The transport guarantees that one context at a time does, per key. */
-  fetchToken(refreshToken?: string): Promise<TokenSet>;
+  /**
+   * Calls the token endpoint. The transport guarantees that one context at a time does, per key. `signIn`: this is
+   * the fetch of `SharedLink.obtainHere` (a sign-in), not a refresh.
+   */
+  fetchToken(refreshToken?: string, signIn?: boolean): Promise<TokenSet>;
   /** Another context made `token` current. Returns false when it is older than what this context holds. */
   receiveToken(token: Token): boolean;
-  /** Another context signed out: drops the token and aborts a renewal in progress here. */
-  receiveClear(): void;
+  /**
+   * Another context signed out (at `at`, epoch ms, when the transport knows it): drops the token and aborts a
+   * renewal in progress here. Only a token issued after `at` ends a sign-out for a provider that `signsIn`.
+   */
+  receiveClear(at?: number): void;
   /** This context started or stopped being the one that refreshes ahead of expiry. */
   leadershipChanged(leading: boolean): void;
   /** Something the app should know about that failed no call: bad messages, corrupt storage, lost features. */
@@ -39,6 +45,13 @@ export interface SharedLink {
    * that must not be returned again (an API refused it, or the caller forced a refresh).
    */
   obtain(rejected?: string): Promise<TokenSet>;
+  /**
+   * A token fetched in this context — under the lock that keeps token requests one at a time, never by asking
+   * another context — and shared like every fetched token. For a sign-in, whose input (an authorization code and
+   * its verifier) exists only here; the refresh token of an earlier grant is not handed to the provider. Transports
+   * without it cannot carry a sign-in.
+   */
+  obtainHere?(): Promise<TokenSet>;
   /** Drops the token here and in every other context. */
   clear(): Promise<void>;
   /** Releases channels, locks and handles. */

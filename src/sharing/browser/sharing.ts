@@ -101,6 +101,9 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   const clearedError = (): SessionError => new SessionError('aborted', 'The session was cleared');
   const remember = (token: Token): void => {
     if (token.issuedAt >= clearedAt && isNewer(token, latest)) latest = token;
+    // Issued after the sign-out: someone signed in since (a provider that `signsIn`), so that sign-out is not for
+    // the session to be told of any more. (A `refreshTokenGrant` session writes nothing after a sign-out.)
+    if (token.issuedAt > clearedAt) untold = false;
   };
   /** Storage failed: for good when IndexedDB cannot be opened; else reported once, and tried again next time. */
   const storageFailed = (error: unknown): void => {
@@ -180,7 +183,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       untold = true;
     } else if (at > connectedAt || (latest !== undefined && latest.issuedAt < at)) {
       forget(at);
-      peer.receiveClear();
+      peer.receiveClear(clearedAt);
     } else {
       clearedAt = at;
     }
@@ -195,7 +198,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     if (!untold) return;
     if (closed) throw closedError();
     untold = false;
-    peer.receiveClear();
+    peer.receiveClear(clearedAt);
     await peer.fetchToken();
   };
 
@@ -208,9 +211,11 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     } else if (record !== undefined) {
       learnSignOut(record.clearedAt ?? 0);
       if (record.token !== undefined && record.token.issuedAt >= clearedAt) {
+        // Written under the lock by the last context that fetched: the newest refresh token there is — unless this
+        // context fetched a newer token whose write failed (a full disk): the record's refresh token is spent then.
+        const newest = latest === undefined || !isNewer(latest, record.token);
         remember(record.token);
-        // Written under the lock by the last context that fetched: the newest refresh token there is.
-        refreshToken = record.refreshToken ?? refreshToken;
+        if (newest) refreshToken = record.refreshToken ?? refreshToken;
       }
     }
   };
@@ -250,10 +255,28 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       // storing the next one): every context is signed out, instead of each trying it again. After the failure has
       // gone out to the contexts that asked (their answers run as microtasks).
       if (peer.usesRefreshToken && isSessionError(error, 'invalid_grant') && clearedAt === signedOut) {
-        setTimeout(() => void signOut(clock.now()).then(() => peer.receiveClear()), 0);
+        setTimeout(() => void signOut(clock.now()).then(() => peer.receiveClear(clearedAt)), 0);
       }
       throw error;
     });
+    return share(set, signedOut);
+  };
+
+  /**
+   * A sign-in, under the lock: the provider's fetch runs here with no refresh token (a new grant), whoever leads.
+   * The sign-out the session made just before is in the record already; read it, so the write is not refused.
+   */
+  const signIn = async (): Promise<Token> => {
+    await load(true);
+    if (closed) throw closedError();
+    // The sign-in supersedes every sign-out known so far: the session lifted its own `login_required`.
+    untold = false;
+    const signedOut = clearedAt;
+    return share(await peer.fetchToken(undefined, true), signedOut);
+  };
+
+  /** Shares a token set this context fetched: broadcast (without its refresh token) and stored, under the lock. */
+  const share = async (set: TokenSet, signedOut: number): Promise<Token> => {
     // A sign-out came while the request was in flight: its token is dead, here and everywhere.
     if (clearedAt !== signedOut) throw clearedError();
     remember(set.token);
@@ -388,7 +411,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         return;
       case 'clear':
         forget(message.at);
-        return peer.receiveClear();
+        return peer.receiveClear(clearedAt);
       case 'leader':
         for (const waiter of waiters.values()) post({ type: 'request', id: waiter.id, rejected: waiter.rejected });
         return;
@@ -422,6 +445,11 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       if (closed) throw closedError();
       await tell();
       return leading ? { token: await fetchShared(rejected) } : ask(rejected);
+    },
+    async obtainHere() {
+      if (closed) throw closedError();
+      // Not the shared flight of `fetchShared`: a refresh under way there is of the grant the sign-in ends.
+      return { token: await locked(signIn, clock.now()) };
     },
     clear: () => signOut(clock.now()),
     async close() {

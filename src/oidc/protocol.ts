@@ -1,0 +1,128 @@
+import * as oauth from 'oauth4webapi';
+import { abortError, codeForOAuthError, isSessionError, SessionError, type ErrorCode } from '../core/errors.js';
+import { parseRetryAfter } from '../core/delay.js';
+
+/** Where the provider lives and how requests reach it. */
+export interface Endpoint {
+  readonly issuer: string;
+  readonly fetch: typeof globalThis.fetch;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Hosts on which an `http:` issuer is allowed: a provider on this machine (tests, a local sandbox), never another. */
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/**
+ * The issuer as a URL, refusing anything but `https:`, or `http:` on a loopback host. oauth4webapi refuses `http:`
+ * everywhere; its `allowInsecureRequests` is set only for these (see `requestOptions`).
+ */
+export function issuerUrl(issuer: string): URL {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new SessionError('invalid_options', 'issuer must be an absolute URL');
+  }
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))) return url;
+  throw new SessionError('invalid_options', 'issuer must use https: (http: only on 127.0.0.1, [::1] or localhost)');
+}
+
+/** oauth4webapi's options for one request: our fetch and signal; insecure requests only for a loopback issuer. */
+export function requestOptions(endpoint: Endpoint, onResponse?: (response: Response) => void): oauth.HttpRequestOptions<'GET' | 'POST', unknown> {
+  const url = issuerUrl(endpoint.issuer);
+  return {
+    ...(endpoint.signal !== undefined && { signal: endpoint.signal }),
+    [oauth.customFetch]: async (input, init) => {
+      const response = await endpoint.fetch(input, init as RequestInit);
+      onResponse?.(response);
+      return response;
+    },
+    // oauth4webapi marks it deprecated (a production app must not use http:); allowed for loopback hosts only.
+    ...(url.protocol === 'http:' && { [oauth.allowInsecureRequests]: true }),
+  };
+}
+
+// One discovery per issuer and JavaScript context, shared by every session; dropped when it fails.
+const discoveries = new Map<string, Promise<oauth.AuthorizationServer>>();
+
+/**
+ * The provider's metadata (`/.well-known/openid-configuration`), its `issuer` checked against ours (oauth4webapi), and
+ * refused without PKCE S256: a sign-in without it could be hijacked through a stolen code, so we fail closed.
+ */
+export function discover(endpoint: Endpoint): Promise<oauth.AuthorizationServer> {
+  let found = discoveries.get(endpoint.issuer);
+  if (found === undefined) {
+    found = (async () => {
+      const url = issuerUrl(endpoint.issuer);
+      const as = await oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, requestOptions(endpoint)));
+      if (!as.code_challenge_methods_supported?.includes('S256')) {
+        throw new SessionError('unsupported_provider', 'The provider does not advertise PKCE with S256 (code_challenge_methods_supported)');
+      }
+      if (as.authorization_endpoint === undefined || as.token_endpoint === undefined) {
+        throw new SessionError('unsupported_provider', 'The provider has no authorization or token endpoint');
+      }
+      return as;
+    })();
+    discoveries.set(endpoint.issuer, found);
+    found.catch(() => {
+      if (discoveries.get(endpoint.issuer) === found) discoveries.delete(endpoint.issuer);
+    });
+  }
+  return found.catch((error: unknown) => {
+    throw toSessionError(error, 'The provider metadata could not be read', endpoint.signal);
+  });
+}
+
+/** The errors a provider may send back to the redirect URI that have codes of their own (OpenID Connect Core §3.1.2.6). */
+const CALLBACK_ERRORS: ReadonlySet<string> = new Set<ErrorCode>([
+  'access_denied',
+  'login_required',
+  'interaction_required',
+  'temporarily_unavailable',
+]);
+
+/**
+ * oauth4webapi's failures (and fetch's) as SessionErrors. Messages are ours or oauth4webapi's fixed texts; its
+ * `cause` is left out, because it may hold the authorization code, the response body or its tokens.
+ */
+export function toSessionError(error: unknown, context: string, signal?: AbortSignal): SessionError {
+  if (isSessionError(error)) return error;
+  if (signal?.aborted) return abortError(signal);
+  if (error instanceof oauth.AuthorizationResponseError) {
+    const code: ErrorCode = CALLBACK_ERRORS.has(error.error) ? (error.error as ErrorCode) : codeForOAuthError(error.error);
+    return new SessionError(code, `The provider refused the sign-in: ${error.error}`, {
+      oauthError: error.error,
+      oauthErrorDescription: error.error_description,
+    });
+  }
+  if (error instanceof oauth.ResponseBodyError) {
+    const { status } = error;
+    return new SessionError(codeForOAuthError(error.error), `${context}: ${error.error} (${status})`, {
+      status,
+      oauthError: error.error,
+      oauthErrorDescription: error.error_description,
+    });
+  }
+  if (error instanceof oauth.WWWAuthenticateChallengeError) {
+    return new SessionError('invalid_client', `${context}: the client was not authenticated (${error.status})`, { status: error.status });
+  }
+  if (error instanceof oauth.OperationProcessingError || error instanceof oauth.UnsupportedOperationError) {
+    return new SessionError('invalid_response', `${context}: ${error.message}`);
+  }
+  if (error instanceof DOMException && error.name === 'TimeoutError') return new SessionError('timeout', `${context}: no answer in time`);
+  // fetch rejects with a TypeError when the server cannot be reached.
+  return new SessionError('endpoint_unavailable', `${context}: the provider could not be reached`, { cause: error });
+}
+
+/**
+ * A failure the HTTP status tells before oauth4webapi reads the body: 429 and 5xx, with `Retry-After` (the session
+ * remembers it, so no context asks again before then).
+ */
+export function statusFailure(response: Response | undefined, context: string, now: number): SessionError | undefined {
+  if (response === undefined) return undefined;
+  const { status } = response;
+  if (status !== 429 && status < 500) return undefined;
+  const retryAfter = parseRetryAfter(response.headers.get('retry-after'), now);
+  const code: ErrorCode = status === 429 ? 'rate_limited' : 'endpoint_unavailable';
+  return new SessionError(code, `${context}: the provider answered ${status}`, { status, retryAfter });
+}

@@ -1,0 +1,188 @@
+import { promisifyRequest } from 'idb-keyval';
+import * as z from 'zod/mini';
+import { hashKey } from '../core/digest.js';
+import { SessionError } from '../core/errors.js';
+import type { SignedInUser, UserClaims } from './provider.js';
+
+/**
+ * The sign-in's own storage and channel format, apart from the token's (`shared-session-v2`): the transactions of
+ * sign-ins under way, and who is signed in. Its version is in every name, as browser sharing's is.
+ */
+export const OIDC_FORMAT = 1;
+const DATABASE = `shared-session-oidc-v${OIDC_FORMAT}`;
+const TRANSACTIONS = 'transactions';
+const USERS = 'users';
+/** Past this, IndexedDB counts as unavailable: a sign-in must not hang on storage. */
+const STORAGE_TIMEOUT = 3_000;
+/** A sign-in that has not come back after this long is abandoned: its transaction is deleted unread. */
+export const TRANSACTION_LIFETIME = 15 * 60_000;
+
+const head = { v: z.literal(OIDC_FORMAT), key: z.string() };
+const claimsSchema = z.looseObject({ sub: z.string(), name: z.optional(z.string()), email: z.optional(z.string()) });
+const userSchema = z.object({ claims: claimsSchema, idToken: z.optional(z.string()) });
+
+/** One sign-in under way: what the callback needs to finish it, readable once. */
+const transactionSchema = z.object({
+  ...head,
+  state: z.string().check(z.minLength(1)),
+  codeVerifier: z.string().check(z.minLength(43)),
+  nonce: z.optional(z.string()),
+  redirectUri: z.string(),
+  /** Same-origin path (with search and hash) to show after the callback. */
+  returnTo: z.string(),
+  /** Opened in a popup: the callback tells the opener (by `state`) and closes. */
+  popup: z.boolean(),
+  createdAt: z.number(),
+});
+export type Transaction = z.infer<typeof transactionSchema>;
+
+/** Who is signed in for a credential: the ID token's claims (personal data, not a credential) and the ID token. */
+const userRecordSchema = z.object({ ...head, user: userSchema, signedInAt: z.number() });
+export type UserRecord = z.infer<typeof userRecordSchema>;
+
+/** The sign-in's BroadcastChannel messages: never a token, a code or a verifier. */
+const messageSchema = z.discriminatedUnion('type', [
+  /** Someone signed in (the token follows on the session's own channel). */
+  z.object({ ...head, type: z.literal('signed-in'), user: userSchema, signedInAt: z.number() }),
+  /** The popup's callback finished: `code` names the error when it failed. */
+  z.object({ ...head, type: z.literal('popup'), state: z.string(), code: z.optional(z.string()) }),
+]);
+export type OidcMessage = z.infer<typeof messageSchema>;
+
+export function parseOidcMessage(data: unknown, key: string): OidcMessage | undefined {
+  const parsed = messageSchema.safeParse(data);
+  return parsed.success && parsed.data.key === key ? parsed.data : undefined;
+}
+
+/** The channel of credential `key`'s sign-ins (SHA-256 of the key, as the session's channel). */
+export function oidcChannelName(key: string): string {
+  return `${DATABASE}:${hashKey(key)}`;
+}
+
+type Mode = 'readonly' | 'readwrite';
+let connection: Promise<IDBDatabase> | undefined;
+
+/** Our connection, closed on `versionchange` (so another page can delete the database) and reopened on next use. */
+function open(): Promise<IDBDatabase> {
+  if (connection !== undefined) return connection;
+  const request = indexedDB.open(DATABASE);
+  request.onupgradeneeded = () => {
+    request.result.createObjectStore(TRANSACTIONS);
+    request.result.createObjectStore(USERS);
+  };
+  const opened = promisifyRequest(request);
+  connection = opened;
+  const reopen = (): void => {
+    if (connection === opened) connection = undefined;
+  };
+  opened.then((db) => {
+    db.onversionchange = () => {
+      db.close();
+      reopen();
+    };
+    db.onclose = reopen;
+  }, reopen);
+  return opened;
+}
+
+/** Runs `work` in one IndexedDB transaction on `storeName`, resolving when it commits; bounded in time. */
+function withStore<T>(storeName: string, mode: Mode, work: (store: IDBObjectStore) => () => T): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new SessionError('unsupported_context', 'IndexedDB did not answer in time')), STORAGE_TIMEOUT);
+    (async () => {
+      const db = await open();
+      const transaction = db.transaction(storeName, mode);
+      const result = work(transaction.objectStore(storeName));
+      await promisifyRequest(transaction);
+      return result();
+    })()
+      .then(resolve, (error: unknown) =>
+        reject(new SessionError('unsupported_context', 'IndexedDB is unavailable: the sign-in cannot be kept', { cause: error })),
+      )
+      .finally(() => clearTimeout(timer));
+  });
+}
+
+/** Stores a new transaction, and deletes abandoned ones (older than `TRANSACTION_LIFETIME`). */
+export function saveTransaction(transaction: Transaction): Promise<void> {
+  return withStore(TRANSACTIONS, 'readwrite', (store) => {
+    const cursor = store.openCursor();
+    cursor.onsuccess = () => {
+      const entry = cursor.result;
+      if (entry === null) return;
+      const createdAt = (entry.value as { createdAt?: unknown } | undefined)?.createdAt;
+      if (!(typeof createdAt === 'number' && transaction.createdAt - createdAt < TRANSACTION_LIFETIME)) entry.delete();
+      entry.continue();
+    };
+    store.put(transaction, transaction.state);
+    return () => undefined;
+  });
+}
+
+/**
+ * The transaction of `state`, deleted in the same IndexedDB transaction that reads it: of two tabs opening one
+ * callback, or a reload, exactly one gets it. Undefined when there is none (or it is malformed, foreign or expired).
+ */
+export async function takeTransaction(state: string, key: string, now: number): Promise<Transaction | undefined> {
+  const value = await withStore(TRANSACTIONS, 'readwrite', (store) => {
+    const request = store.get(state);
+    request.onsuccess = () => {
+      if (request.result !== undefined) store.delete(state);
+    };
+    return () => request.result as unknown;
+  });
+  const parsed = transactionSchema.safeParse(value);
+  if (!parsed.success || parsed.data.key !== key || parsed.data.state !== state) return undefined;
+  const age = now - parsed.data.createdAt;
+  return age >= 0 && age < TRANSACTION_LIFETIME ? parsed.data : undefined;
+}
+
+/** Deletes a transaction unread (a popup closed or blocked: its callback must not complete later). */
+export function dropTransaction(state: string): Promise<void> {
+  return withStore(TRANSACTIONS, 'readwrite', (store) => {
+    store.delete(state);
+    return () => undefined;
+  });
+}
+
+/** Who is signed in for credential `key`, if the record is there and valid. */
+export async function readUser(key: string): Promise<UserRecord | undefined> {
+  const value = await withStore(USERS, 'readonly', (store) => {
+    const request = store.get(hashKey(key));
+    return () => request.result as unknown;
+  });
+  const parsed = userRecordSchema.safeParse(value);
+  return parsed.success && parsed.data.key === key ? parsed.data : undefined;
+}
+
+/** Keeps who signed in, unless the record holds a later sign-in. */
+export function writeUser(key: string, user: SignedInUser, signedInAt: number): Promise<void> {
+  const record: UserRecord = { v: OIDC_FORMAT, key, user: userOf(user), signedInAt };
+  return withStore(USERS, 'readwrite', (store) => {
+    const request = store.get(hashKey(key));
+    request.onsuccess = () => {
+      const stored = userRecordSchema.safeParse(request.result);
+      if (!stored.success || stored.data.signedInAt <= signedInAt) store.put(record, hashKey(key));
+    };
+    return () => undefined;
+  });
+}
+
+/** Deletes who signed in, when that sign-in is the one at `signedInAt` or earlier (never a later sign-in's record). */
+export function deleteUser(key: string, signedInAt: number): Promise<void> {
+  return withStore(USERS, 'readwrite', (store) => {
+    const request = store.get(hashKey(key));
+    request.onsuccess = () => {
+      const stored = userRecordSchema.safeParse(request.result);
+      if (!stored.success || stored.data.signedInAt <= signedInAt) store.delete(hashKey(key));
+    };
+    return () => undefined;
+  });
+}
+
+/** Only what the schema knows: a `SignedInUser` from elsewhere may carry more. */
+function userOf(user: SignedInUser): UserRecord['user'] {
+  return user.idToken === undefined ? { claims: user.claims } : { claims: user.claims, idToken: user.idToken };
+}
+
+export type { UserClaims };
