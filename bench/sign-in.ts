@@ -137,7 +137,7 @@ report({
   },
   notes: [
     `each run: a fresh browser context; one tab signs in through oidc-provider's login form, ${TABS - 1} more open after it; every tab calls the API every ${CALL_INTERVAL} ms; runs alternate (${order.join(', ')})`,
-    'oidc-client-ts keeps its defaults but the localStorage userStore: accessTokenExpiringNotificationTimeInSeconds 60 is longer than a 4 s token, so each tab renews 1 s after each token it loads',
+    `oidc-client-ts keeps its defaults but the localStorage userStore: accessTokenExpiringNotificationTimeInSeconds 60 is longer than a ${ACCESS_TOKEN_TTL} s token, so each tab renews about 1 s after each token it loads`,
     `tabs signed in when the calls started: oidc-client-ts ${results['oidc-client-ts'].map((result) => result.signedInTabs).join(', ')}; shared-session ${results['shared-session'].map((result) => result.signedInTabs).join(', ')} (of ${TABS})`,
     ...(firstErrors.length > 0 ? [`oidc-client-ts reported: ${firstErrors.join('; ')}`] : []),
   ],
