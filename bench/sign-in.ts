@@ -81,6 +81,8 @@ interface RunResult {
   readonly calls: number;
   readonly failed: number;
   readonly signedInTabs: number;
+  /** When the provider revoked the grant, in s after the code exchange (the sign-in), if it did. */
+  readonly revokedAfter?: number;
   readonly errors: string[];
 }
 
@@ -163,6 +165,9 @@ report({
   notes: [
     `each run: a fresh browser context; one tab signs in through oidc-provider's login form, ${TABS - 1} more open after it; every tab calls the API every ${CALL_INTERVAL} ms; runs alternate (${order.join(', ')})`,
     `oidc-client-ts keeps its defaults but the localStorage userStore: accessTokenExpiringNotificationTimeInSeconds 60 is longer than a ${ACCESS_TOKEN_TTL} s token, so each tab renews about 1 s after each token it loads`,
+    `the provider revoked the grant (the sign-in is dead in every tab) this long after the sign-in: ${LIBRARIES.map(
+      (library) => `${library} ${results[library].map((result) => (result.revokedAfter === undefined ? 'never' : `${result.revokedAfter.toFixed(1)} s`)).join(', ')}`,
+    ).join('; ')}; after it every refresh fails and oidc-client-ts stops renewing, which is why its refresh count is low`,
     `tabs signed in when the calls started (of ${TABS}): ${LIBRARIES.map((library) => `${library} ${results[library].map((result) => result.signedInTabs).join(', ')}`).join('; ')}`,
     ...(firstErrors.length > 0 ? [`oidc-client-ts reported: ${firstErrors.join('; ')}`] : []),
   ],
@@ -196,7 +201,10 @@ async function measure(browser: Browser, library: Library): Promise<RunResult> {
   );
   const libraryErrors = (await Promise.all(tabs.map((page) => page.evaluate(() => (globalThis as unknown as { app: SignInApp }).app.errors)))).flat();
   await context.close();
+  const signedInAt = op.log.find((entry) => entry.event === 'grant.success' && entry.detail === 'authorization_code')?.at;
+  const revokedAt = op.log.find((entry) => entry.event === 'grant.revoked' && entry.detail === 'token')?.at;
   return {
+    ...(signedInAt === undefined || revokedAt === undefined ? {} : { revokedAfter: (revokedAt - signedInAt) / 1000 }),
     counts: { ...op.counts },
     calls: measured.reduce((sum, tab) => sum + tab.calls, 0),
     failed: measured.reduce((sum, tab) => sum + tab.failed, 0),
