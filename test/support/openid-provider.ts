@@ -117,7 +117,8 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', resolve);
   });
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { port } = server.address() as AddressInfo;
+  const issuer = `http://127.0.0.1:${port}`;
 
   const freshCounts = (): OpenIdProviderCounts => ({
     authorizations: 0,
@@ -165,7 +166,11 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
     })),
     jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test-signing-key', alg: 'RS256', use: 'sig' }] },
-    cookies: { keys: [randomBytes(32).toString('base64url')] },
+    cookies: {
+      keys: [randomBytes(32).toString('base64url')],
+      // Browsers keep cookies per host, not per port: names of its own keep two providers on 127.0.0.1 apart.
+      names: { session: `_session_${port}`, interaction: `_interaction_${port}`, resume: `_interaction_resume_${port}` },
+    },
     scopes: ['openid', 'offline_access', 'profile', 'email', ...extraScopes],
     claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
     // The ID token carries name and email (what `session.user` shows), not only the userinfo endpoint.
