@@ -1,14 +1,17 @@
 /**
  * `shared-session/sentinel-hub`: one session per Sentinel Hub / Copernicus Data Space OAuth client, with typed
- * Process, Catalog and WMTS helpers.
+ * Process, Catalog and WMTS helpers; `sentinelHubSignIn` and `cdseSignIn` for browser apps whose users sign in.
  *
  * @packageDocumentation
  */
 export {
   CDSE,
   cdse,
+  cdseSignIn,
   SENTINEL_HUB,
+  SIGN_IN_ISSUERS,
   sentinelHub,
+  sentinelHubSignIn,
   type CallOptions,
   type CatalogSearch,
   type CatalogSearchResult,
@@ -18,6 +21,8 @@ export {
   type SentinelHub,
   type SentinelHubEndpoints,
   type SentinelHubOptions,
+  type SentinelHubSignIn,
+  type SentinelHubSignInOptions,
   type StacAsset,
   type StacItem,
   type StacLink,

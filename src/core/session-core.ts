@@ -1,5 +1,4 @@
 import type { Clock } from './clock.js';
-import { delay } from './delay.js';
 import { abortError, isSessionError, SessionError } from './errors.js';
 import { Emitter } from './events.js';
 import type { TokenProvider } from '../providers/provider.js';
@@ -149,10 +148,10 @@ export class SessionCore implements SharingPeer {
   }
 
   /**
-   * A sign-in (`shared-session/oidc`): signs out everywhere first, so that no token or refresh token of an earlier
-   * grant (perhaps another user's) outlives it, then runs the provider's fetch in this context, where the sign-in's
-   * input is (`SharedLink.obtainHere`). Its token is issued strictly after that sign-out, which is how every other
-   * context tells it from the tokens the sign-out ended.
+   * The fetch of a sign-in (`shared-session/oidc`, see `signInSession`, which signs out everywhere first): lifts
+   * `login_required` and runs the provider's fetch in this context, where the sign-in's input is
+   * (`SharedLink.obtainHere`). A sign-out meanwhile ends it (the generation check in `fetchToken`, and the
+   * transport's own).
    */
   async signIn(): Promise<Token> {
     this.#assertOpen();
@@ -160,37 +159,16 @@ export class SessionCore implements SharingPeer {
     if (this.provider.signsIn !== true || obtainHere === undefined) {
       throw new SessionError('invalid_options', 'This provider or sharing transport cannot sign users in');
     }
-    await this.clear();
-    // Not in the millisecond of the sign-out: the other contexts could not tell the new token from those it ended.
-    // Bounded, for a clock that does not move (a test's).
-    const signedOut = this.clock.now();
-    for (let waits = 0; waits < 20 && this.clock.now() <= signedOut; waits++) await delay(1);
     this.#signedOut = false;
     // A failure remembered for the earlier grant says nothing about the new one.
     this.#backoff = undefined;
-    const abort = (this.#flightAbort = new AbortController());
-    const flight = obtainHere
-      .call(this.#link)
-      .then((set) => {
-        if (abort.signal.aborted) throw abortError(abort.signal);
-        return boundedByClock(set.token, this.clock.now());
-      })
-      .catch((error: unknown) => {
-        // No new grant: signed out as before, unless a token of a sign-in elsewhere came meanwhile.
-        if (this.#token === undefined) this.#signedOut = true;
-        const failure = toSessionError(error, 'request_failed', 'The sign-in failed');
-        this.report(failure);
-        throw failure;
-      })
-      .finally(() => {
-        if (this.#flightAbort === abort) {
-          this.#flight = undefined;
-          this.#flightAbort = undefined;
-        }
-      });
-    // Callers of getToken meanwhile wait for the sign-in instead of being told `login_required`.
-    this.#flight = flight;
-    return flight;
+    try {
+      return boundedByClock((await obtainHere.call(this.#link)).token, this.clock.now());
+    } catch (error) {
+      // No new grant: signed out as before, unless a token of a sign-in elsewhere came meanwhile.
+      if (this.#token === undefined) this.#signedOut = true;
+      throw error;
+    }
   }
 
   /** The newest refresh token the transport holds for this credential (for revoking it at sign-out), if any. */
@@ -215,7 +193,7 @@ export class SessionCore implements SharingPeer {
       const storedToken = stored && boundedByClock(stored.token, now);
       // Even a stale token proves a sign-in after our sign-out: it is refreshed rather than refused.
       if (storedToken !== undefined) this.#signedInSince(storedToken);
-      if (storedToken !== undefined && isUsable(storedToken, now, need)) {
+      if (storedToken !== undefined && !this.#endedBySignOut(storedToken) && isUsable(storedToken, now, need)) {
         this.#adopt(storedToken, 'storage');
         return storedToken;
       }
@@ -273,7 +251,7 @@ export class SessionCore implements SharingPeer {
   /** Makes `token` current unless it is older than what we hold, or expired. */
   #adopt(token: Token, source: TokenSource): boolean {
     if (this.#token !== undefined && this.#token.accessToken === token.accessToken) return true;
-    if (!isNewer(token, this.#token) || isExpired(token, this.clock.now())) return false;
+    if (!isNewer(token, this.#token) || isExpired(token, this.clock.now()) || this.#endedBySignOut(token)) return false;
     this.#signedInSince(token);
     this.#token = token;
     this.#schedule();
@@ -287,6 +265,14 @@ export class SessionCore implements SharingPeer {
    */
   #signedInSince(token: Token): void {
     if (this.#signedOut && this.provider.signsIn === true && token.issuedAt > this.#signedOutAt) this.#signedOut = false;
+  }
+
+  /**
+   * A token the sign-out this context is in ended (issued before it): never adopted or handed out, whatever a
+   * transport or a late message brings. The transports filter these already; this does not rely on it.
+   */
+  #endedBySignOut(token: Token): boolean {
+    return this.#signedOut && token.issuedAt <= this.#signedOutAt;
   }
 
   /** Sign-out, here or elsewhere: a renewal or fetch that started before it must not bring its token back. */

@@ -1,4 +1,5 @@
 import { systemClock } from './clock.js';
+import { delay } from './delay.js';
 import { SessionError } from './errors.js';
 import { DEFAULT_REFRESH_BEFORE_EXPIRY, type GetTokenOptions, type SessionOptions } from './options.js';
 import { SessionCore, type SessionEvents } from './session-core.js';
@@ -50,8 +51,16 @@ export function openSession(options: SessionOptions, sharing: Sharing): Session 
  * Signs in through `session` (made by `openSession` with a provider that `signsIn`): see `SessionCore.signIn`. For
  * `shared-session/oidc`, not a method of `Session`: only a sign-in library has the authorization code it needs.
  */
-export function signInSession(session: Session): Promise<Token> {
-  return SessionHandle.coreOf(session).signIn();
+export async function signInSession(session: Session): Promise<Token> {
+  const core = SessionHandle.coreOf(session);
+  // Signed out everywhere first: no token or refresh token of an earlier grant (perhaps another user's) outlives
+  // the sign-in.
+  await core.clear();
+  // The new token must be issued strictly after that sign-out: it is how every other context tells it from the ones
+  // the sign-out ended. Bounded, for a clock that does not move (a test's).
+  const signedOut = core.clock.now();
+  for (let waits = 0; waits < 20 && core.clock.now() <= signedOut; waits++) await delay(1);
+  return core.signIn();
 }
 
 /** The newest refresh token shared for `session`'s credential, for revoking it at sign-out (`shared-session/oidc`). */

@@ -341,7 +341,15 @@ class OidcSessionHandle implements OidcSession {
     const { redirectUri } = this.#options;
     if (inWindow() && redirectUri !== undefined) {
       const url = new URL(location.href);
-      if (isAuthorizationResponse(url, redirectUri)) return this.#callback(url);
+      if (isAuthorizationResponse(url, redirectUri)) {
+        try {
+          return await this.#callback(url);
+        } catch (error) {
+          // A stale callback (a reload, the back button) in a browser that is signed in stays signed in.
+          await this.#restore();
+          throw error;
+        }
+      }
     }
     await this.#restore();
   }

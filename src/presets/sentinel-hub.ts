@@ -10,6 +10,7 @@ import {
   type Sharing,
   type TokenRequestOptions,
 } from '../index.js';
+import { oidcSession, type OidcSession, type OidcSessionOptions } from '../oidc.js';
 import { apiCall, parseBody } from './api-call.js';
 
 /** Where a Sentinel Hub deployment lives. */
@@ -31,6 +32,31 @@ export const CDSE: SentinelHubEndpoints = {
   baseUrl: 'https://sh.dataspace.copernicus.eu',
   tokenUrl: 'https://identity.dataspace.copernicus.eu/auth/realms/CDSE/protocol/openid-connect/token',
 };
+
+/** The OpenID providers (Keycloak realms) users of each deployment sign in with: their token endpoints' issuers. */
+export const SIGN_IN_ISSUERS = {
+  sentinelHub: 'https://services.sentinel-hub.com/auth/realms/main',
+  cdse: 'https://identity.dataspace.copernicus.eu/auth/realms/CDSE',
+} as const;
+
+/**
+ * What `sentinelHubSignIn` and `cdseSignIn` take: a *public* client (no secret) registered with the deployment's
+ * identity server, with the app's origin among its web origins and `redirectUri` among its redirect URIs.
+ */
+export interface SentinelHubSignInOptions extends Omit<OidcSessionOptions, 'issuer'> {
+  /** The provider users sign in with. Default: the deployment's Keycloak realm (`SIGN_IN_ISSUERS`). */
+  readonly issuer?: string | undefined;
+  /** API root. Default `https://services.sentinel-hub.com` (`cdseSignIn`: `https://sh.dataspace.copernicus.eu`). */
+  readonly baseUrl?: string | undefined;
+  /** More options for the API client (ky's, plus `maxRetryAfter`). */
+  readonly client?: ClientOptions | undefined;
+}
+
+/** `SentinelHub` whose session signs users in (`shared-session/oidc`) instead of holding a client secret. */
+export interface SentinelHubSignIn extends Omit<SentinelHub, 'session'> {
+  readonly session: OidcSession;
+  readonly issuer: string;
+}
 
 /** What `sentinelHub` and `cdse` take. Only `clientId` and `clientSecret` are required. */
 export interface SentinelHubOptions extends TokenRequestOptions {
@@ -288,6 +314,35 @@ export function cdse(options: SentinelHubOptions): SentinelHub {
   return create(CDSE, options, 'Copernicus Data Space');
 }
 
+/**
+ * Sentinel Hub for a browser app whose users sign in (authorization code + PKCE, one sign-in for every tab and
+ * worker): the typed helpers of `sentinelHub` on an `oidcSession` of the Sentinel Hub identity server.
+ *
+ * @example
+ * const sh = sentinelHubSignIn({ clientId: 'my-public-client', redirectUri: `${location.origin}/` });
+ * await sh.session.ready;
+ * if (!sh.session.signedIn) await sh.session.signIn();
+ */
+export function sentinelHubSignIn(options: SentinelHubSignInOptions): SentinelHubSignIn {
+  return createSignIn(SENTINEL_HUB, SIGN_IN_ISSUERS.sentinelHub, options, 'Sentinel Hub');
+}
+
+/**
+ * `sentinelHubSignIn` for the Copernicus Data Space Ecosystem: users sign in at
+ * `https://identity.dataspace.copernicus.eu/auth/realms/CDSE` (as Copernicus Browser does) and the helpers call
+ * `https://sh.dataspace.copernicus.eu`.
+ */
+export function cdseSignIn(options: SentinelHubSignInOptions): SentinelHubSignIn {
+  return createSignIn(CDSE, SIGN_IN_ISSUERS.cdse, options, 'Copernicus Data Space');
+}
+
+function createSignIn(defaults: SentinelHubEndpoints, defaultIssuer: string, options: SentinelHubSignInOptions, service: string): SentinelHubSignIn {
+  const { issuer = defaultIssuer, baseUrl = defaults.baseUrl, client: clientOptions, refreshBeforeExpiry = 120_000, ...signIn } = options;
+  const session = oidcSession({ ...signIn, issuer, refreshBeforeExpiry });
+  const helpers = withHelpers(session, baseUrl, `${trimSlash(issuer)}/protocol/openid-connect/token`, options.fetch, clientOptions, service);
+  return { ...helpers, session, issuer };
+}
+
 function create(defaults: SentinelHubEndpoints, options: SentinelHubOptions, service: string): SentinelHub {
   const {
     clientId,
@@ -302,7 +357,7 @@ function create(defaults: SentinelHubEndpoints, options: SentinelHubOptions, ser
     client: clientOptions,
     ...tokenRequest
   } = options;
-  const root = trimSlash(requireUrl('baseUrl', baseUrl));
+  requireUrl('baseUrl', baseUrl);
   requireUrl('tokenUrl', tokenUrl);
   const session = createSession({
     provider: clientCredentials({ tokenUrl, clientId, clientSecret, ...tokenRequest }),
@@ -312,6 +367,19 @@ function create(defaults: SentinelHubEndpoints, options: SentinelHubOptions, ser
     fetch,
     signal,
   });
+  return withHelpers(session, baseUrl, tokenUrl, fetch, clientOptions, service);
+}
+
+/** The helpers of a Sentinel Hub deployment on `session`, whatever its credential. */
+function withHelpers(
+  session: Session,
+  baseUrl: string,
+  tokenUrl: string,
+  fetch: typeof globalThis.fetch | undefined,
+  clientOptions: ClientOptions | undefined,
+  service: string,
+): SentinelHub {
+  const root = trimSlash(requireUrl('baseUrl', baseUrl));
   const client = createClient(session, {
     ...(fetch === undefined ? {} : { fetch }),
     ...clientOptions,

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { builtPackage } from './built-package.js';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
 import type { TokenServer } from './token-server.js';
 
 /** WebGL without a GPU: ANGLE on SwiftShader, Chromium's software renderer. */
@@ -12,10 +12,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 /**
  * Debian's Chromium, headless, with the flags this machine's closed network needs. Never downloads a browser.
- * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL.
+ * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL; `ignoreDefaultArgs` drops some of
+ * playwright's own (e.g. `--disable-popup-blocking`, to see Chromium's popup blocker at work).
  */
-export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
+export function launchChromium(extraArgs: readonly string[] = [], options: Pick<LaunchOptions, 'ignoreDefaultArgs'> = {}): Promise<Browser> {
   return chromium.launch({
+    ...options,
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: [
