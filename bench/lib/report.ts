@@ -205,11 +205,12 @@ function writeCharts(results: Map<string, BenchResult>, dir: string): Set<string
       'sign-in',
       barChart({
         title: 'Sign-in shared by tabs, with refresh-token rotation',
-        subtitle: `${scenario}; medians of the runs, counted by the provider and the pages`,
+        subtitle: `${scenario}; median of the runs (rounded), counted by the provider and the pages`,
         yLabel: 'count',
         groups: Object.entries(SIGN_IN_LABELS).map(([metric, label]) => ({
           label,
-          bars: sides.map((side) => ({ value: median(signIn[`${side.library}:${metric}`] ?? [0]), color: side.color })),
+          // Counts: the median of the runs, rounded to a whole count so that three labels fit over three bars.
+          bars: sides.map((side) => ({ value: Math.round(median(signIn[`${side.library}:${metric}`] ?? [0])), color: side.color })),
         })),
         legend: sides.map(({ label, color }) => ({ label, color })),
       }),
