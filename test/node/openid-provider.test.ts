@@ -261,6 +261,25 @@ describe('the shared test OpenID provider (oidc-provider 9)', () => {
     expect(op.counts).toMatchObject({ authorizations: 0, authorizationErrors: 2 });
   });
 
+  it('two providers on 127.0.0.1 keep their sessions apart in one browser (cookies are per host, not per port)', async () => {
+    const other = await startOpenIdProvider({ clients: [{ clientId: 'web', redirectUris: [redirectUri] }] });
+    const browser = new Browser(); // one cookie jar for both ports, as a browser has
+    const saved = op;
+    try {
+      await signIn(browser, authorizationRequest(await discover()), 'ada');
+      op = other;
+      await signIn(browser, authorizationRequest(await discover(other.issuer)), 'grace');
+      op = saved;
+      // Back at the first provider: still signed in there, so no login form, straight back to the app with a code.
+      const { left } = await browser.follow(await browser.get(authorizationRequest(await discover()).url));
+      expect(left?.searchParams.get('code')).not.toBeNull();
+      expect(op.counts.authorizations).toBe(2);
+    } finally {
+      op = saved;
+      await other.close();
+    }
+  });
+
   it('edge-case switches: PKCE and iss not advertised, a foreign iss in the callback, no revocation endpoint', async () => {
     const other = await startOpenIdProvider({
       clients: [{ clientId: 'web', redirectUris: [redirectUri] }],
