@@ -6,7 +6,8 @@
  * provider's login form (playwright types a user name and submits), the other tabs open after it, and every tab calls
  * the provider's API on a steady schedule while access tokens live 4 s. Counted by the provider from its own events:
  * refresh requests, reused refresh tokens, revoked grants, code exchanges; failed API calls counted by the pages.
- * Runs alternate between the two libraries (A B, then B A). Asserts nothing.
+ * A second baseline runs oidc-client-ts renewing at half the token's life. Runs alternate (A B C, then C B A).
+ * Asserts nothing.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,7 +38,7 @@ const BUNDLES: Record<Library, string> = {
   'shared-session': 'shared-session',
 };
 
-// The app: one origin serving both pages, each registered at the provider as its own public client.
+// The app: one origin serving every page, each registered at the provider as its own public client.
 const files = new Map<string, { body: string; type: string }>();
 const app = createServer((req, res) => {
   const file = files.get(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
