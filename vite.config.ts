@@ -56,6 +56,17 @@ export default defineConfig({
         },
       },
       {
+        // The sharing promises in every engine: Chromium (playwright-core), Firefox ESR (puppeteer-core over WebDriver
+        // BiDi) and WebKitGTK (WebKitWebDriver + selenium-webdriver on an Xvfb display of its own); test/support/engines.
+        test: {
+          name: 'engines',
+          include: ['test/engines/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 90_000,
+          hookTimeout: 90_000,
+        },
+      },
+      {
         // `npm run demo` started as README says, driven in Chromium (WebGL on SwiftShader).
         test: {
           name: 'demo',

@@ -85,6 +85,10 @@ export class SessionCore implements SharingPeer {
     return this.provider.usesRefreshToken;
   }
 
+  get signsIn(): boolean {
+    return this.provider.signsIn === true;
+  }
+
   get events(): Emitter<SessionEvents> {
     return (this.#events ??= new Emitter());
   }

@@ -8,6 +8,20 @@ const POLL = 200;
  */
 const GRACE = 400;
 
+/**
+ * Whether this page is served with `Cross-Origin-Opener-Policy: same-origin`: the browser then cuts the opener off
+ * from a popup that navigates to another origin (the provider), and `closed` reads true from that moment although
+ * the popup is open. Scripts cannot read their document's headers, so the page's own URL is asked (`HEAD`, once per
+ * page); when that fails, the page counts as without COOP.
+ */
+let severing: Promise<boolean> | undefined;
+export function popupsSevered(fetch: typeof globalThis.fetch): Promise<boolean> {
+  return (severing ??= fetch(location.href, { method: 'HEAD', cache: 'no-store', credentials: 'same-origin' }).then(
+    (response) => (response.headers.get('cross-origin-opener-policy') ?? '').split(';')[0]!.trim().toLowerCase() === 'same-origin',
+    () => false,
+  ));
+}
+
 /** The popup's window, as far as we use it. */
 export interface PopupWindow {
   readonly closed: boolean;
@@ -32,13 +46,16 @@ export function openPopup(name: string): PopupWindow | undefined {
  * Waits for the result of the popup's sign-in, which its callback page sends on the sign-in channel keyed by
  * `state` (no `window.opener` needed: it works under Cross-Origin-Opener-Policy). Rejects with `popup_closed` when
  * the user closes the popup first. `subscribe` delivers the results that arrive and returns how to stop listening;
- * `signedInMeanwhile` tells whether a sign-in completed anyway (its result message lost).
+ * `signedInMeanwhile` tells whether a sign-in completed anyway (its result message lost). With `severed` (COOP
+ * `same-origin`, see `popupsSevered`) a closing cannot be seen: the wait ends with the result, or with
+ * `popup_closed` after `giveUpAfter` ms.
  */
 export function waitForPopup(
   popup: PopupWindow,
   state: string,
   subscribe: (listener: (state: string, code: string | undefined) => void) => () => void,
   signedInMeanwhile: () => boolean,
+  { severed, giveUpAfter }: { severed: boolean; giveUpAfter: number },
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     let closedTimer: ReturnType<typeof setTimeout> | undefined;
@@ -54,12 +71,13 @@ export function waitForPopup(
       if (code === undefined) return finish();
       finish(new SessionError(code as ErrorCode, `The sign-in in the popup failed (${code})`));
     });
+    const closed = (): void => {
+      if (signedInMeanwhile()) finish();
+      else finish(new SessionError('popup_closed', 'The sign-in popup was closed before the sign-in completed'));
+    };
     const poll = setInterval(() => {
-      if (!popup.closed || closedTimer !== undefined) return;
-      closedTimer = setTimeout(() => {
-        if (signedInMeanwhile()) finish();
-        else finish(new SessionError('popup_closed', 'The sign-in popup was closed before the sign-in completed'));
-      }, GRACE);
+      if (!severed && popup.closed && closedTimer === undefined) closedTimer = setTimeout(closed, GRACE);
     }, POLL);
+    if (severed) closedTimer = setTimeout(closed, giveUpAfter);
   });
 }

@@ -110,6 +110,11 @@ export function toSessionError(error: unknown, context: string, signal?: AbortSi
     return new SessionError('invalid_response', `${context}: ${error.message}`);
   }
   if (error instanceof DOMException && error.name === 'TimeoutError') return new SessionError('timeout', `${context}: no answer in time`);
+  // oauth4webapi's own argument checks (`ERR_INVALID_ARG_TYPE`…): a setting it cannot use, not a network failure.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (error instanceof TypeError && typeof code === 'string' && code.startsWith('ERR_')) {
+    return new SessionError('invalid_options', `${context}: ${error.message}`);
+  }
   // fetch rejects with a TypeError when the server cannot be reached.
   return new SessionError('endpoint_unavailable', `${context}: the provider could not be reached`, { cause: error });
 }

@@ -125,6 +125,7 @@ export function oidcProvider(options: OidcProviderOptions): OidcProvider {
       throw new SessionError('invalid_response', 'The provider issued no refresh token (is offline_access in the scope, or refresh tokens enabled for the client?)');
     }
     const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined;
+    // Without `openid` in the scope there is no ID token: signed in all the same, as a user without claims.
     await exchange.received({ claims: claims ?? { sub: '' }, idToken: result.id_token }, set.token.issuedAt);
     return set;
   };

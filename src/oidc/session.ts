@@ -8,7 +8,7 @@ import type { SessionEvents } from '../core/session-core.js';
 import type { Token } from '../core/token.js';
 import { createSession } from '../session/create-session.js';
 import type { Sharing } from '../sharing/sharing.js';
-import { openPopup, waitForPopup, type PopupWindow } from './popup.js';
+import { openPopup, popupsSevered, waitForPopup, type PopupWindow } from './popup.js';
 import { discover, requestOptions, toSessionError, type Endpoint } from './protocol.js';
 import { oidcProvider, type OidcProviderOptions, type SignedInUser, type UserClaims } from './provider.js';
 import { completeAuthorization, createAuthorization, isAuthorizationResponse, sameOriginPath, withoutResponse } from './sign-in.js';
@@ -21,6 +21,7 @@ import {
   readUser,
   saveTransaction,
   takeTransaction,
+  TRANSACTION_LIFETIME,
   writeUser,
   type OidcMessage,
   type UserRecord,
@@ -126,7 +127,12 @@ const POPUP_CODES = new Set<string>([
  * token kept in IndexedDB (never broadcast). See the README, "Sign users in".
  *
  * @example
- * const session = oidcSession({ issuer, clientId: 'web', redirectUri: `${location.origin}/`, scope: 'openid offline_access' });
+ * const session = oidcSession({
+ *   issuer: 'https://login.example.com/realms/maps',
+ *   clientId: 'web',
+ *   redirectUri: `${location.origin}/`,
+ *   scope: 'openid offline_access',
+ * });
  * await session.ready;
  * if (!session.signedIn) await session.signIn();
  * const { accessToken } = await session.getToken();
@@ -161,7 +167,7 @@ class OidcSessionHandle implements OidcSession {
   readonly #errors = new Emitter<Pick<SessionEvents, 'error'>>();
   readonly #channel: BroadcastChannel | undefined;
   readonly #popupListeners = new Set<(state: string, code: string | undefined) => void>();
-  readonly #unsubscribe: Array<() => void> = [];
+  readonly #unsubscribe = new Set<() => void>();
   #user: UserRecord | undefined;
   #closed = false;
 
@@ -175,7 +181,7 @@ class OidcSessionHandle implements OidcSession {
       channel.onmessage = ({ data }: MessageEvent<unknown>) => this.#receive(parseOidcMessage(data, key));
       this.#channel = channel;
     }
-    this.#unsubscribe.push(
+    for (const off of [
       // A sign-out anywhere (clear, signOut, a dead refresh token) reaches every core as `cleared`.
       session.on('cleared', () => this.#signedOutHere()),
       // A token while nobody is known to be signed in here: the sign-in's record was written before it was shared.
@@ -186,7 +192,9 @@ class OidcSessionHandle implements OidcSession {
       session.on('error', (error) => {
         if (error.code === 'invalid_grant' && this.#user !== undefined) void deleteUser(key, this.#user.signedInAt).catch(() => undefined);
       }),
-    );
+    ]) {
+      this.#unsubscribe.add(off);
+    }
     this.ready = this.#start();
     // Awaiting it is the app's choice; an unawaited failure is reported through `error` instead of as unhandled.
     this.ready.catch(() => undefined);
@@ -223,15 +231,21 @@ class OidcSessionHandle implements OidcSession {
 
   on<E extends keyof OidcSessionEvents>(event: E, listener: OidcSessionEvents[E]): () => void {
     this.#assertOpen();
+    // The session's own handle keeps its listeners; ours are kept here, so that close() removes them.
+    const keep = (off: () => void): (() => void) => {
+      const unsubscribe = (): void => {
+        off();
+        this.#unsubscribe.delete(unsubscribe);
+      };
+      this.#unsubscribe.add(unsubscribe);
+      return unsubscribe;
+    };
     if (event === 'signed-in' || event === 'signed-out') {
-      const off = this.#events.on(event as keyof OwnEvents, listener as OwnEvents[keyof OwnEvents]);
-      this.#unsubscribe.push(off);
-      return off;
+      return keep(this.#events.on(event as keyof OwnEvents, listener as OwnEvents[keyof OwnEvents]));
     }
     const off = this.#session.on(event as keyof SessionEvents, listener as SessionEvents[keyof SessionEvents]);
     if (event !== 'error') return off;
-    const offOwn = this.#errors.on('error', listener as SessionEvents['error']);
-    this.#unsubscribe.push(offOwn);
+    const offOwn = keep(this.#errors.on('error', listener as SessionEvents['error']));
     return () => {
       off();
       offOwn();
@@ -262,6 +276,8 @@ class OidcSessionHandle implements OidcSession {
     // Before the first await: the click that asked for it still counts as a user gesture.
     const popupWindow = popup ? openPopup('shared-session-sign-in') : undefined;
     if (popup && popupWindow === undefined) throw new SessionError('popup_blocked', 'The browser blocked the sign-in popup');
+    // Asked while discovery runs: no time added.
+    const severed = popup ? popupsSevered(this.#options.fetch ?? globalFetch) : Promise.resolve(false);
     let state: string | undefined;
     try {
       const as = await discover(this.#endpoint());
@@ -292,6 +308,7 @@ class OidcSessionHandle implements OidcSession {
           return () => this.#popupListeners.delete(listener);
         },
         () => this.#user !== undefined && this.#user.signedInAt >= started,
+        { severed: await severed, giveUpAfter: TRANSACTION_LIFETIME },
       );
     } catch (error) {
       closePopup(popupWindow);
@@ -396,6 +413,9 @@ class OidcSessionHandle implements OidcSession {
       await completeAuthorization(this.#session, as, this.#options.clientId, response, transaction, (user, issuedAt) =>
         this.#received(user, issuedAt),
       );
+      // Told after the token went out: a context that hears it and asks for the token at once finds it there.
+      const record = this.#user;
+      if (record !== undefined) this.#post({ type: 'signed-in', user: record.user, signedInAt: record.signedInAt });
       if (popup) return this.#popupDone(state);
       history.replaceState(history.state, '', sameOriginPath(transaction.returnTo, new URL(location.href)));
     } catch (error) {
@@ -413,13 +433,16 @@ class OidcSessionHandle implements OidcSession {
     setTimeout(() => window.close(), 50);
   }
 
-  /** The code exchange validated the ID token: kept and told before the token is shared. */
+  /**
+   * The code exchange validated the ID token: who signed in is stored before the token is shared, so that a context
+   * that gets the token (or a tab opened at that moment) finds the user too.
+   */
   async #received(user: SignedInUser, issuedAt: number): Promise<void> {
-    const record: UserRecord = { v: OIDC_FORMAT, key: this.#key, user: { claims: user.claims, ...(user.idToken !== undefined && { idToken: user.idToken }) }, signedInAt: issuedAt };
+    const claims = { claims: user.claims, ...(user.idToken !== undefined && { idToken: user.idToken }) };
+    const record: UserRecord = { v: OIDC_FORMAT, key: this.#key, user: claims, signedInAt: issuedAt };
     await writeUser(this.#key, user, issuedAt).catch((error: unknown) => {
       this.#report(toSessionError(error, 'Who signed in could not be stored'));
     });
-    this.#post({ type: 'signed-in', user: record.user, signedInAt: issuedAt });
     this.#signedInHere(record);
   }
 

@@ -127,7 +127,8 @@ export async function takeTransaction(state: string, key: string, now: number): 
   const value = await withStore(TRANSACTIONS, 'readwrite', (store) => {
     const request = store.get(state);
     request.onsuccess = () => {
-      if (request.result !== undefined) store.delete(state);
+      // Only our credential's: another session's callback on the same page must still find its own.
+      if ((request.result as { key?: unknown } | undefined)?.key === key) store.delete(state);
     };
     return () => request.result as unknown;
   });

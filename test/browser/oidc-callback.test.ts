@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core';
-import { expect, it } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
 import { fillLoginForm, inApp, openApps, useOidcApp, userSignsIn, waitForApp } from '../support/oidc-app.js';
+import { startOpenIdProvider, type OpenIdProviderOptions } from '../support/openid-provider.js';
 
 /**
  * Every way a callback can go wrong, in real Chromium against the real provider: each ends in a typed error and
@@ -137,6 +138,52 @@ it('without IndexedDB: signIn rejects with unsupported_context and the page stay
   expect(page!.url()).toBe(env.appUrl);
   expect(await inApp(page!, (app) => app.token())).toBe('error:login_required');
   expect(env.op.counts.authorizations).toBe(0);
+  await context.close();
+});
+
+/** Another provider for the app's client, configured to misbehave; the app is pointed at it for this test. */
+async function useAnotherProvider(options: Partial<OpenIdProviderOptions>): Promise<Awaited<ReturnType<typeof startOpenIdProvider>>> {
+  const provider = await startOpenIdProvider({ clients: [{ clientId: 'web', redirectUris: [env.appUrl] }], accessTokenTtl: 4, ...options });
+  onTestFinished(() => provider.close());
+  env.config = { ...env.config, issuer: provider.issuer, apiUrl: provider.apiUrl };
+  return provider;
+}
+
+it('a provider that does not advertise PKCE S256: signIn rejects with unsupported_provider before the page leaves', async () => {
+  const noPkce = await useAnotherProvider({ advertisePkce: false });
+  const context = await env.browser.newContext();
+  const [page] = await openApps(context, env.appUrl, 1);
+  expect(await inApp(page!, (app) => app.signInCode({}))).toBe('unsupported_provider');
+  expect(page!.url()).toBe(env.appUrl);
+  expect(noPkce.counts.authorizations).toBe(0);
+  await context.close();
+});
+
+it('RFC 9207: a callback whose iss is another issuer (a mix-up) is invalid_response, and its code is never exchanged', async () => {
+  const mixUp = await useAnotherProvider({ authorizationResponseIss: 'http://127.0.0.1:1' });
+  const context = await env.browser.newContext();
+  const [page] = await openApps(context, env.appUrl, 1);
+  await page!.click('#sign-in');
+  await fillLoginForm(page!, 'ada.lovelace');
+  await page!.waitForURL((url) => url.pathname === '/app.html' && !url.searchParams.has('code'));
+  expect(await waitForApp(page!)).toBe('invalid_response');
+  expect(await inApp(page!, (app) => app.state().signedIn)).toBe(false);
+  expect(mixUp.counts).toMatchObject({ authorizations: 1, codeExchanges: 0, failedCodeExchanges: 0 });
+  await context.close();
+});
+
+it('a provider without revocation: signOut signs every tab out all the same, and nothing is sent for it', async () => {
+  const noRevocation = await useAnotherProvider({ revocation: false });
+  const context = await env.browser.newContext();
+  const tabs = await openApps(context, env.appUrl, 2);
+  expect(await userSignsIn(tabs[0]!)).toBe('ok');
+  await signedIn(tabs[1]!);
+  expect(await inApp(tabs[1]!, (app) => app.signOut(false))).toBe('ok');
+  await tabs[0]!.waitForFunction(() => !(globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn);
+  expect(await inApp(tabs[0]!, (app) => app.token())).toBe('error:login_required');
+  expect(noRevocation.counts).toMatchObject({ revocations: 0, reusedRefreshTokens: 0 });
+  // No error for it: the provider offers no revocation, so there is nothing to report.
+  expect((await inApp(tabs[1]!, (app) => app.log)).filter((entry) => entry.event === 'error')).toEqual([]);
   await context.close();
 });
 

@@ -89,3 +89,22 @@ function pendingTransactions(): Promise<number> {
     };
   });
 }
+
+it('under Cross-Origin-Opener-Policy: same-origin the popup sign-in completes (the result comes by state, not window.opener)', async () => {
+  env.config = { ...env.config, coop: true };
+  const context = await env.browser.newContext();
+  const [opener, other] = await openApps(context, env.appUrl, 2);
+  const opened = context.waitForEvent('page');
+  await opener!.click('#sign-in-popup');
+  const popup = await opened;
+  await popup.waitForSelector('input[name="login"]');
+  // The opener's handle of the popup reads `closed` from here on (COOP cut it off): a user who takes their time
+  // must not be told popup_closed (the wait for a closed popup is 0.6 s).
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await fillLoginForm(popup, 'grace.hopper');
+  await popup.waitForEvent('close', { timeout: 15_000 });
+  expect(await inApp(opener!, (app) => app.popupResult())).toBe('ok');
+  await other!.waitForFunction(() => (globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn);
+  expect(env.op.counts).toMatchObject({ codeExchanges: 1 });
+  await context.close();
+});

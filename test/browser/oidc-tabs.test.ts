@@ -76,8 +76,11 @@ it('one sign-in through the login form signs in 8 tabs, a dedicated worker and t
   const calls = await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.callApi())));
   for (const call of calls) expect(call).toMatchObject({ status: 200 });
 
-  // The dedicated worker and the service worker joined the same session.
+  // The dedicated worker and the service worker joined the same session; so does a worker's plain createSession
+  // with oidcProvider (started now, it finds the token in IndexedDB).
   expect(await worker('token')).toMatchObject({ signedIn: true, sub: 'ada.lovelace', token: tokens[0], status: 200 });
+  const plain = await startWorker(tabs[4]!, `${workerUrl(env.config)}&raw`);
+  expect(await plain('token')).toMatchObject({ token: tokens[0], status: 200 });
   expect(await serviceWorker('token')).toMatchObject({ signedIn: true, sub: 'ada.lovelace', token: tokens[0], status: 200 });
   expect(env.op.counts).toMatchObject({ authorizations: 1, codeExchanges: 1, refreshRequests: 0, failedApiCalls: 0 });
 
@@ -121,3 +124,58 @@ it('15 s of 4 s tokens with the leader killed midway: 0 reused refresh tokens, 0
   expect(counts, JSON.stringify(env.op.log)).toMatchObject({ codeExchanges: 1, reusedRefreshTokens: 0, revokedGrants: 0, failedRefreshes: 0, failedApiCalls: 0 });
   await context.close();
 }, 60_000);
+
+it('what is stored where: the refresh token only in the session\'s IndexedDB record, never in a message; no transaction left', async () => {
+  const context = await env.browser.newContext();
+  const tabs = await openApps(context, env.appUrl, 3);
+  for (const tab of tabs) await inApp(tab, (app) => app.sniff());
+  expect(await userSignsIn(tabs[0]!)).toBe('ok');
+  await Promise.all(tabs.slice(1).map((tab) => tab.waitForFunction(() => (globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn)));
+  // A rotation, so that more than one refresh token has existed.
+  await inApp(tabs[1]!, (app) => app.session.getToken({ forceRefresh: true }));
+  const stored = await tabs[1]!.evaluate(readDatabases);
+  const sessionRecords = stored['shared-session-v2']!.tokens!;
+  expect(sessionRecords).toHaveLength(1);
+  const record = sessionRecords[0] as { refreshToken?: string; token: { accessToken: string } };
+  expect(record.refreshToken).toEqual(expect.any(String));
+  // The sign-in's own database: who signed in (claims, ID token), and no transaction once the callback is done.
+  const oidc = stored['shared-session-oidc-v1']!;
+  expect(oidc.transactions).toEqual([]);
+  expect(oidc.users).toHaveLength(1);
+  expect(JSON.stringify(oidc.users)).not.toContain(record.refreshToken!);
+  expect(JSON.stringify(oidc.users)).not.toContain(record.token.accessToken);
+  for (const tab of tabs.slice(1)) {
+    const messages = await inApp(tab, (app) => app.sniffed());
+    expect(messages.some((message) => message.includes('"signed-in"'))).toBe(true);
+    expect(messages.some((message) => message.includes(record.token.accessToken))).toBe(true);
+    for (const message of messages) {
+      expect(message).not.toContain(record.refreshToken!);
+      expect(message).not.toMatch(/refresh_?token|codeVerifier|code_verifier/i);
+    }
+  }
+  await context.close();
+});
+
+/** Every value of the session's and the sign-in's IndexedDB databases, by database and store (runs in the page). */
+async function readDatabases(): Promise<Record<string, Record<string, unknown[]>>> {
+  const read = (name: string): Promise<Record<string, unknown[]>> =>
+    new Promise((resolve, reject) => {
+      const opening = indexedDB.open(name);
+      opening.onerror = () => reject(opening.error);
+      opening.onsuccess = () => {
+        const db = opening.result;
+        const names = [...db.objectStoreNames];
+        const result: Record<string, unknown[]> = {};
+        const transaction = db.transaction(names, 'readonly');
+        for (const store of names) {
+          const all = transaction.objectStore(store).getAll();
+          all.onsuccess = () => (result[store] = all.result);
+        }
+        transaction.oncomplete = () => {
+          db.close();
+          resolve(result);
+        };
+      };
+    });
+  return { 'shared-session-v2': await read('shared-session-v2'), 'shared-session-oidc-v1': await read('shared-session-oidc-v1') };
+}

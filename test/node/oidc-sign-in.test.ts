@@ -272,6 +272,37 @@ describe('sign-in failures, each typed', () => {
     await flow.session.close();
   });
 
+  it('a 503 (with Retry-After) or an unreachable provider at refresh is typed and remembered; the refresh token is kept for the next try', async () => {
+    let failNext: 'unavailable' | 'unreachable' | undefined;
+    const flaky: typeof fetch = async (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      const failure = failNext;
+      if (url.endsWith('/token') && failure !== undefined) {
+        failNext = undefined;
+        if (failure === 'unreachable') throw new TypeError('fetch failed');
+        return new Response('busy', { status: 503, headers: { 'retry-after': '1' } });
+      }
+      return fetch(input, init);
+    };
+    const session = createSession({ provider: oidcProvider({ issuer: op.issuer, clientId: 'web', scope }), sharing: memorySharing(), fetch: flaky });
+    const as = await discover({ issuer: op.issuer, fetch });
+    const { url, transaction } = await createAuthorization(as, { key: session.key, clientId: 'web', scope, redirectUri, returnTo: '/', popup: false, now: Date.now() });
+    const callback = await userSignsIn(op, url);
+    await completeAuthorization(session, as, 'web', callback.searchParams, transaction, async () => undefined);
+    failNext = 'unavailable';
+    const unavailable = await failure(session.getToken({ forceRefresh: true }));
+    expect(unavailable).toMatchObject({ code: 'endpoint_unavailable', status: 503, retryAfter: 1000 });
+    // Remembered: nobody asks again within the second the provider asked for.
+    expect((await failure(session.getToken({ forceRefresh: true }))).code).toBe('endpoint_unavailable');
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    failNext = 'unreachable';
+    expect((await failure(session.getToken({ forceRefresh: true }))).code).toBe('endpoint_unavailable');
+    // The refresh token was never spent by a failed request: the next refresh works, and nothing was reused.
+    await session.getToken({ forceRefresh: true });
+    expect(op.counts).toMatchObject({ reusedRefreshTokens: 0, revokedGrants: 0, failedRefreshes: 0 });
+    await session.close();
+  });
+
   it('issuers: https, or http only on loopback; anything else is invalid_options', () => {
     for (const issuer of ['http://127.0.0.1:8080', 'http://localhost:8080/realms/x', 'http://[::1]:8080', 'https://identity.example']) {
       expect(() => oidcProvider({ issuer, clientId: 'web' }), issuer).not.toThrow();
@@ -302,3 +333,27 @@ async function refreshTokenOf(session: Session): Promise<string> {
   expect(found).toEqual(expect.any(String));
   return found!;
 }
+
+describe('the callback URL', () => {
+  it('is recognised on the redirect URI\'s origin and path only, with a state and a code or an error', async () => {
+    const { isAuthorizationResponse } = await import('../../src/oidc/sign-in.js');
+    const redirect = 'https://app.example/maps/';
+    expect(isAuthorizationResponse(new URL('https://app.example/maps/?code=c&state=s&iss=x'), redirect)).toBe(true);
+    expect(isAuthorizationResponse(new URL('https://app.example/maps/?error=access_denied&state=s'), redirect)).toBe(true);
+    for (const url of ['https://app.example/maps/?code=c', 'https://app.example/other?code=c&state=s', 'https://evil.example/maps/?code=c&state=s', 'https://app.example/maps/?state=s']) {
+      expect(isAuthorizationResponse(new URL(url), redirect), url).toBe(false);
+    }
+  });
+
+  it('is cleaned of every response parameter and keeps the app\'s own; the return path is same-origin only', async () => {
+    const { sameOriginPath, withoutResponse } = await import('../../src/oidc/sign-in.js');
+    const cleaned = withoutResponse(new URL('https://app.example/?view=map&code=c&state=s&iss=i&session_state=k#layer=1'));
+    expect(cleaned.href).toBe('https://app.example/?view=map#layer=1');
+    const base = new URL('https://app.example/maps/');
+    expect(sameOriginPath('/maps/?a=1#b', base)).toBe('/maps/?a=1#b');
+    expect(sameOriginPath('next', base)).toBe('/maps/next');
+    for (const target of ['https://evil.example/', '//evil.example/x', 'http://app.example/']) {
+      expect(() => sameOriginPath(target, base), target).toThrow(/own origin/);
+    }
+  });
+});

@@ -18,6 +18,8 @@ export interface AppConfig {
   noidb?: boolean;
   /** Serve callbacks (`/app.html?code=…`) as a blank page that runs nothing, so a test can take the URL unused. */
   holdCallbacks?: boolean;
+  /** Serve the app page with `Cross-Origin-Opener-Policy: same-origin`. */
+  coop?: boolean;
 }
 
 export interface OidcApp {
@@ -54,7 +56,8 @@ export function useOidcApp(providerOptions: Partial<OpenIdProviderOptions> = {})
       }
       if (pathname === '/app.html') {
         const config = JSON.stringify(state.config).replace(/</g, '\\u003c');
-        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' });
+        const coop = state.config.coop === true ? { 'cross-origin-opener-policy': 'same-origin' } : {};
+        res.writeHead(200, { ...headers, ...coop, 'content-type': 'text/html; charset=utf-8' });
         res.end(
           `<!doctype html><html><head><meta charset="utf-8"><title>app</title></head><body>` +
             `<button id="sign-in">Sign in</button><button id="sign-in-popup">Sign in (popup)</button>` +

@@ -101,9 +101,10 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   const clearedError = (): SessionError => new SessionError('aborted', 'The session was cleared');
   const remember = (token: Token): void => {
     if (token.issuedAt >= clearedAt && isNewer(token, latest)) latest = token;
-    // Issued after the sign-out: someone signed in since (a provider that `signsIn`), so that sign-out is not for
-    // the session to be told of any more. (A `refreshTokenGrant` session writes nothing after a sign-out.)
-    if (token.issuedAt > clearedAt) untold = false;
+    // Issued after the sign-out: someone signed in since, so that sign-out is not for the session to be told of any
+    // more. Only for a provider that signs in: for `refreshTokenGrant`, such a token can only come from a context
+    // that missed the sign-out (a frozen tab waking up), and the session must still be told.
+    if (peer.signsIn === true && token.issuedAt > clearedAt) untold = false;
   };
   /** Storage failed: for good when IndexedDB cannot be opened; else reported once, and tried again next time. */
   const storageFailed = (error: unknown): void => {
@@ -255,7 +256,12 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       // storing the next one): every context is signed out, instead of each trying it again. After the failure has
       // gone out to the contexts that asked (their answers run as microtasks).
       if (peer.usesRefreshToken && isSessionError(error, 'invalid_grant') && clearedAt === signedOut) {
-        setTimeout(() => void signOut(clock.now()).then(() => peer.receiveClear(clearedAt)), 0);
+        setTimeout(() => {
+          // This context drops its token as the message goes out, not after the record is written: the other
+          // contexts drop theirs on the message, and this one must not hand out its token in between.
+          void signOut(clock.now());
+          peer.receiveClear(clearedAt);
+        }, 0);
       }
       throw error;
     });
