@@ -1,8 +1,27 @@
 /**
- * What the page, the service worker and the stand-in service agree on. The demo's credential is a stand-in: a real
- * app does not ship a client secret to browsers (see demo/README.md, "Using it with a real service").
+ * What the page, the service worker and the demo's server agree on. Nothing secret: the page ships no client secret
+ * (the client-credentials mode gets its tokens from the demo's backend, which holds the secret: demo/service/).
  */
-export const DEMO_CLIENT = { clientId: 'demo-map', clientSecret: 'stand-in-secret' } as const;
+
+/** How the page gets its token: users sign in (OpenID Connect, the default), or the backend's service account. */
+export type DemoMode = 'sign-in' | 'client-credentials';
+export const DEFAULT_MODE: DemoMode = 'sign-in';
+/** The query parameter that picks the mode, e.g. `/?mode=client-credentials`. */
+export const MODE_PARAMETER = 'mode';
+
+/** What the page needs to sign users in: the local OpenID provider that `npm run demo` starts. */
+export interface DemoConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly scope: string;
+}
+/** The page reads `DemoConfig` here. */
+export const CONFIG_PATH = '/demo/config';
+/** The backend's token route for the client-credentials mode (it holds the secret; the page never sees it). */
+export const BACKEND_TOKEN_PATH = '/demo/backend-token';
+/** The public client the page signs in with, and what it asks for. */
+export const SIGN_IN_CLIENT_ID = 'demo-map';
+export const SIGN_IN_SCOPE = 'openid offline_access profile email';
 
 /** Same path as Sentinel Hub's token endpoint, so the provider config reads like the real one. */
 export const TOKEN_PATH = '/auth/realms/main/protocol/openid-connect/token';
@@ -20,8 +39,16 @@ export const TOKEN_LIFETIME = 60;
 
 /** The service's counters, as the page shows them. */
 export interface ServiceStats {
-  /** Token requests from every tab and worker together. */
+  /**
+   * Token requests from every tab and worker together: the stand-in's token endpoint (client-credentials mode) plus
+   * the OpenID provider's code exchanges and refreshes (sign-in mode).
+   */
   readonly tokenRequests: number;
+  /** At the OpenID provider: sign-ins completed (authorization codes exchanged) and refresh-token grants. */
+  readonly codeExchanges: number;
+  readonly refreshRequests: number;
+  /** Spent refresh tokens presented again (each one costs the sign-in): 0 with a shared session. */
+  readonly reusedRefreshTokens: number;
   readonly tilesServed: number;
   /** Tile requests refused with 401 (no token, or an expired or unknown one). */
   readonly unauthorized: number;

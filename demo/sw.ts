@@ -4,7 +4,7 @@
  */
 import { PRESENCE_PATH, TILE_PATH } from './config.js';
 import { type AuthFetchEvent, handleAuthFetch } from 'shared-session/service-worker';
-import { openSession } from './src/session.js';
+import { configOf, modeOf, openSession } from './src/session.js';
 
 interface ServiceWorkerScope {
   readonly location: Location;
@@ -16,7 +16,8 @@ interface ServiceWorkerScope {
 }
 const worker = self as unknown as ServiceWorkerScope;
 
-const session = openSession(worker.location.origin);
+// The page registers this worker with its mode and provider in the query: the worker opens the same session.
+const { session } = openSession(worker.location.origin, modeOf(worker.location.search), configOf(worker.location.search));
 const id = crypto.randomUUID();
 let announced = 0;
 

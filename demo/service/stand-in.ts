@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { text as readBody } from 'node:stream/consumers';
-import { DEMO_CLIENT, EVENTS_PATH, PRESENCE_PATH, type ServiceStats, STATS_PATH, TILE_PATH, TOKEN_LIFETIME, TOKEN_PATH } from '../config.js';
+import { EVENTS_PATH, PRESENCE_PATH, type ServiceStats, STATS_PATH, TILE_PATH, TOKEN_LIFETIME, TOKEN_PATH } from '../config.js';
+import { SERVICE_ACCOUNT } from './backend.js';
 import { MAX_ZOOM, renderTile } from './tiles.js';
 
 /** A local stand-in for a Sentinel-Hub-like service: token endpoint, protected tiles, live counters. */
@@ -9,6 +10,8 @@ export interface StandIn {
   /** Connect-style middleware: serves the stand-in's paths, passes everything else to `next`. */
   handle(req: IncomingMessage, res: ServerResponse, next: () => void): void;
   readonly stats: ServiceStats;
+  /** Sends the counters to the pages again (the OpenID provider's counts changed). */
+  changed(): void;
   /** Ends the event streams so that the HTTP server can close. */
   close(): void;
 }
@@ -16,6 +19,10 @@ export interface StandIn {
 export interface StandInOptions {
   /** Token lifetime in seconds. Default `TOKEN_LIFETIME` (60). */
   readonly lifetime?: number | undefined;
+  /** Accepts access tokens of another issuer too (the OpenID provider's, for signed-in users). */
+  readonly introspect?: ((accessToken: string) => Promise<boolean>) | undefined;
+  /** The OpenID provider's counts, shown beside the stand-in's. */
+  readonly signIns?: (() => { codeExchanges: number; refreshRequests: number; reusedRefreshTokens: number }) | undefined;
 }
 
 const WORKER_TTL = 30_000;
@@ -33,7 +40,15 @@ export function createStandIn(options: StandInOptions = {}): StandIn {
   const snapshot = (): ServiceStats => {
     const now = Date.now();
     for (const [id, seen] of workers) if (now - seen > WORKER_TTL) workers.delete(id);
-    return { ...counters, tabs: streams.size, workers: workers.size, tokenLifetime: lifetime };
+    const signIns = options.signIns?.() ?? { codeExchanges: 0, refreshRequests: 0, reusedRefreshTokens: 0 };
+    return {
+      ...counters,
+      ...signIns,
+      tokenRequests: counters.tokenRequests + signIns.codeExchanges + signIns.refreshRequests,
+      tabs: streams.size,
+      workers: workers.size,
+      tokenLifetime: lifetime,
+    };
   };
 
   // Coalesce bursts (a screenful of tiles) into one update every 100 ms.
@@ -72,7 +87,7 @@ export function createStandIn(options: StandInOptions = {}): StandIn {
     if (form.get('grant_type') !== 'client_credentials') {
       return json(res, 400, { error: 'unsupported_grant_type', error_description: 'Only client_credentials here' });
     }
-    if (id !== DEMO_CLIENT.clientId || secret !== DEMO_CLIENT.clientSecret) {
+    if (id !== SERVICE_ACCOUNT.clientId || secret !== SERVICE_ACCOUNT.clientSecret) {
       return json(res, 401, { error: 'invalid_client', error_description: 'Unknown client or wrong secret' });
     }
     const accessToken = `demo_${randomBytes(16).toString('hex')}`;
@@ -82,15 +97,20 @@ export function createStandIn(options: StandInOptions = {}): StandIn {
     json(res, 200, { access_token: accessToken, token_type: 'Bearer', expires_in: lifetime });
   }
 
-  function tile(req: IncomingMessage, res: ServerResponse, url: URL): void {
+  async function authorized(presented: string | undefined): Promise<boolean> {
+    if (presented === undefined) return false;
+    const expiresAt = tokens.get(presented);
+    if (expiresAt !== undefined) return expiresAt > Date.now();
+    return (await options.introspect?.(presented)) ?? false;
+  }
+
+  async function tile(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const match = /^(\d+)\/(\d+)\/(\d+)\.png$/.exec(url.pathname.slice(TILE_PATH.length));
     const [z, x, y] = (match?.slice(1) ?? []).map(Number) as [number?, number?, number?];
     if (z === undefined || x === undefined || y === undefined || z > MAX_ZOOM || x >= 2 ** z || y >= 2 ** z) {
       return json(res, 404, { error: 'no_such_tile' });
     }
-    const presented = req.headers.authorization?.match(/^Bearer (.+)$/i)?.[1];
-    const expiresAt = presented === undefined ? undefined : tokens.get(presented);
-    if (expiresAt === undefined || expiresAt <= Date.now()) {
+    if (!(await authorized(req.headers.authorization?.match(/^Bearer (.+)$/i)?.[1]))) {
       counters.unauthorized++;
       publish();
       return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
@@ -129,7 +149,7 @@ export function createStandIn(options: StandInOptions = {}): StandIn {
       if (pathname === TOKEN_PATH && req.method === 'POST') {
         token(req, res).catch(() => json(res, 500, { error: 'server_error' }));
       } else if (pathname.startsWith(TILE_PATH) && req.method === 'GET') {
-        tile(req, res, url);
+        tile(req, res, url).catch(() => json(res, 500, { error: 'server_error' }));
       } else if (pathname === EVENTS_PATH) {
         events(req, res);
       } else if (pathname === STATS_PATH) {
@@ -146,6 +166,7 @@ export function createStandIn(options: StandInOptions = {}): StandIn {
     get stats() {
       return snapshot();
     },
+    changed: publish,
     close() {
       clearInterval(heartbeat);
       if (pending !== undefined) clearTimeout(pending);

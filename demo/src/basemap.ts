@@ -34,7 +34,7 @@ function splitLines(lines: MultiLineString): MultiLineString {
  * An offline style: Natural Earth country shapes (from the `world-atlas` package) as GeoJSON, a graticule, and the
  * protected satellite layer between land and borders. No tile CDN, no glyphs, no sprites: nothing from the internet.
  */
-export function offlineStyle(tileUrl: string): StyleSpecification {
+export function offlineStyle(tileUrl: string, satelliteVisible = true): StyleSpecification {
   const land = unwrapLand(feature(topology, topology.objects.land) as FeatureCollection<Polygon | MultiPolygon>);
   const borders = splitLines(mesh(topology, topology.objects.countries, (a, b) => a !== b));
   const coast = splitLines(mesh(topology, topology.objects.land));
@@ -61,6 +61,8 @@ export function offlineStyle(tileUrl: string): StyleSpecification {
         id: SATELLITE,
         type: 'raster',
         source: SATELLITE,
+        // Hidden while signed out: no tile requests without a token.
+        layout: { visibility: satelliteVisible ? 'visible' : 'none' },
         paint: { 'raster-opacity': 0.9, 'raster-fade-duration': 200 },
       },
       { id: 'borders', type: 'line', source: 'borders', paint: { 'line-color': 'rgba(255,255,255,0.38)', 'line-width': 0.7 } },

@@ -1,19 +1,24 @@
 import 'maplibre-gl/dist/maplibre-gl.css';
 import './style.css';
 import { AttributionControl, Map as MapLibreMap, NavigationControl, type RasterTileSource } from 'maplibre-gl';
-import type { Token } from 'shared-session';
-import { EVENTS_PATH, type ServiceStats, TILE_PATH } from '../config.js';
+import type { Session, Token } from 'shared-session';
+import { CONFIG_PATH, type DemoConfig, EVENTS_PATH, MODE_PARAMETER, type ServiceStats, TILE_PATH } from '../config.js';
 import { offlineStyle, SATELLITE } from './basemap.js';
 import { maplibreTransformRequest } from 'shared-session/maplibre';
 import { createLog } from './log.js';
-import { openSession } from './session.js';
+import { modeOf, openSession, REFRESH_MARGIN, serviceWorkerUrl } from './session.js';
 
-const session = openSession(location.origin);
+// Users sign in at the local OpenID provider (default), or `?mode=client-credentials` uses the backend's account.
+const mode = modeOf(location.search);
+const config = mode === 'sign-in' ? ((await (await fetch(CONFIG_PATH)).json()) as DemoConfig) : undefined;
+const demo = openSession(location.origin, mode, config);
+// What every mode has: a Session (an oidcSession is one too).
+const session: Session = demo.session;
 
-// Signing out is remembered so that a tab opened afterwards does not sign in again by itself; signing in again (here
-// or in any tab that shares the session) forgets it. The sign-out itself reaches other tabs through the session.
+// Client-credentials mode: signing out is remembered so that a tab opened afterwards does not sign in again by
+// itself; signing in again (here or in any tab that shares the session) forgets it. (A signed-in user's sign-out is
+// the session's own: every tab drops it, and a tab opened afterwards is signed out.)
 const SIGNED_OUT_KEY = 'shared-session-demo:signed-out';
-const REFRESH_MARGIN = 15_000;
 
 const element = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
 const ui = {
@@ -33,6 +38,10 @@ const ui = {
   refused: element('m-refused'),
   route: element('route'),
   signedOut: element('signed-out'),
+  signedOutTitle: element('signed-out-title'),
+  signedOutText: element('signed-out-text'),
+  user: element('user'),
+  modeLink: element<HTMLAnchorElement>('mode-link'),
   refresh: element<HTMLButtonElement>('refresh'),
   signOut: element<HTMLButtonElement>('sign-out'),
   signIn: element<HTMLButtonElement>('sign-in'),
@@ -43,7 +52,15 @@ const ui = {
 const log = createLog(element('log'));
 
 let token: Token | undefined;
-let signedIn = localStorage.getItem(SIGNED_OUT_KEY) === null;
+let readyError: unknown;
+if (demo.mode === 'sign-in') {
+  // Completes a sign-in coming back from the provider, or restores the one another tab made; before the map asks
+  // for any tile.
+  await demo.session.ready.catch((error: unknown) => (readyError = error));
+}
+let signedIn = demo.mode === 'sign-in' ? demo.session.signedIn : localStorage.getItem(SIGNED_OUT_KEY) === null;
+// Shown on the signed-out card until the first sign-out.
+let everSignedOut = false;
 let viaServiceWorker = false;
 
 // ---- map ---------------------------------------------------------------------------------------------------------
@@ -55,7 +72,7 @@ const phone = matchMedia('(max-width: 760px)').matches;
 
 const map = new MapLibreMap({
   container: 'map',
-  style: offlineStyle(tileUrl()),
+  style: offlineStyle(tileUrl(), signedIn),
   center: [14, 30],
   zoom: phone ? 0.4 : 1.6,
   minZoom: 0,
@@ -89,9 +106,22 @@ map.once('idle', () => map.getContainer().querySelector('.maplibregl-ctrl-attrib
 
 function setSignedIn(value: boolean): void {
   signedIn = value;
-  if (value) localStorage.removeItem(SIGNED_OUT_KEY);
-  else localStorage.setItem(SIGNED_OUT_KEY, '1');
+  if (demo.mode === 'client-credentials') {
+    if (value) localStorage.removeItem(SIGNED_OUT_KEY);
+    else localStorage.setItem(SIGNED_OUT_KEY, '1');
+  }
   document.body.dataset.auth = value ? 'signed-in' : 'signed-out';
+  const name = demo.mode === 'sign-in' ? String(demo.session.user?.name ?? demo.session.user?.sub ?? '') : '';
+  document.body.dataset.user = value ? name : '';
+  ui.user.textContent = !value ? '' : demo.mode === 'sign-in' ? `Signed in as ${name}` : 'Service account (client credentials, via the backend)';
+  ui.signedOutTitle.textContent = everSignedOut ? 'Signed out everywhere' : 'Sign in to see the tiles';
+  ui.signedOutText.textContent =
+    demo.mode === 'sign-in'
+      ? everSignedOut
+        ? 'The token was dropped in every tab that shared it. Sign in again: any user name works at the local provider.'
+        : 'The tiles need a signed-in user. Any user name works at the local OpenID provider; every tab signs in at once.'
+      : 'The token was dropped in every tab that shared it. Protected tiles stay hidden until you sign in.';
+  ui.signIn.textContent = everSignedOut ? 'Sign in again' : 'Sign in';
   ui.signedOut.hidden = value;
   ui.signOut.disabled = !value;
   ui.refresh.disabled = !value;
@@ -103,7 +133,7 @@ session.on('authenticated', () => log.add('request', 'This tab requested a token
 session.on('token', (next, source) => {
   const refreshed = token !== undefined;
   token = next;
-  if (!signedIn) {
+  if (!signedIn && demo.mode === 'client-credentials') {
     setSignedIn(true);
     if (source !== 'endpoint') log.add('token', 'Signed in again from another tab');
   }
@@ -114,6 +144,7 @@ session.on('token', (next, source) => {
 });
 session.on('cleared', (origin) => {
   token = undefined;
+  everSignedOut = true;
   if (signedIn) setSignedIn(false);
   log.add('cleared', origin === 'local' ? 'You signed out: every tab drops the token' : 'Signed out from another tab');
   render();
@@ -123,8 +154,34 @@ session.on('leader', (leading) => {
   render();
 });
 session.on('error', (error) => log.add('error', `${error.code}: ${error.message}`));
+if (demo.mode === 'sign-in') {
+  demo.session.on('signed-in', (user) => {
+    log.add('token', `${String(user.name ?? user.sub)} signed in: every tab is signed in`);
+    setSignedIn(true);
+    void showToken();
+  });
+  demo.session.on('signed-out', () => {
+    everSignedOut = true;
+    token = undefined;
+    if (signedIn) setSignedIn(false);
+  });
+}
+
+/** Shows the session's token, also one that arrived before this page listened (the sign-in's own exchange). */
+async function showToken(): Promise<void> {
+  const current = await session.getToken().catch(() => undefined); // failures arrive as `error` events
+  if (current !== undefined && signedIn && token === undefined) {
+    token = current;
+    render();
+  }
+}
 
 async function signIn(): Promise<void> {
+  if (demo.mode === 'sign-in') {
+    // To the provider's login form and back; `ready` completes it when the page loads again.
+    await demo.session.signIn().catch((error: unknown) => log.add('error', `Sign-in failed: ${String(error)}`));
+    return;
+  }
   setSignedIn(true);
   await session.getToken().catch(() => undefined); // failures arrive as `error` events
 }
@@ -140,8 +197,10 @@ ui.refresh.addEventListener('click', () => {
     .finally(() => (ui.refresh.disabled = !signedIn));
 });
 ui.signOut.addEventListener('click', () => {
+  everSignedOut = true;
   setSignedIn(false);
-  void session.clear();
+  // A user's sign-out: every tab at once, the refresh token revoked, then the provider's logout and back here.
+  void (demo.mode === 'sign-in' ? demo.session.signOut() : session.clear());
 });
 ui.signIn.addEventListener('click', () => void signIn());
 ui.viaServiceWorker.addEventListener('change', () => void routeTiles(ui.viaServiceWorker.checked));
@@ -168,7 +227,7 @@ async function routeTiles(throughServiceWorker: boolean): Promise<void> {
 async function serviceWorkerInControl(): Promise<void> {
   const container = navigator.serviceWorker;
   if (container === undefined) throw new Error('this browser has none here (it needs https or localhost)');
-  await container.register('/sw.ts', { type: 'module', scope: '/' });
+  await container.register(serviceWorkerUrl(demo.mode, config), { type: 'module', scope: '/' });
   await container.ready;
   if (container.controller === null) {
     await new Promise((resolve) => container.addEventListener('controllerchange', resolve, { once: true }));
@@ -247,6 +306,23 @@ setInterval(render, 250);
 
 // ---- start -------------------------------------------------------------------------------------------------------
 
-setSignedIn(signedIn);
-if (signedIn) void signIn();
-else log.add('cleared', 'Signed out: sign in again to load the tiles');
+const otherMode = new URL(location.href);
+if (demo.mode === 'sign-in') otherMode.searchParams.set(MODE_PARAMETER, 'client-credentials');
+else otherMode.searchParams.delete(MODE_PARAMETER);
+ui.modeLink.href = otherMode.href;
+ui.modeLink.textContent = demo.mode === 'sign-in' ? 'Use a service account instead (client credentials)' : 'Sign users in instead (OpenID Connect)';
+
+if (demo.mode === 'sign-in') {
+  if (readyError !== undefined) log.add('error', `Sign-in did not complete: ${String(readyError)}`);
+  setSignedIn(signedIn);
+  if (signedIn) {
+    log.add('token', `Signed in as ${String(demo.session.user?.name ?? demo.session.user?.sub)}`);
+    void showToken();
+  } else {
+    log.add('info', 'Not signed in: sign in to load the tiles');
+  }
+} else {
+  setSignedIn(signedIn);
+  if (signedIn) void signIn();
+  else log.add('cleared', 'Signed out: sign in again to load the tiles');
+}

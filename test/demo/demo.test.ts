@@ -5,8 +5,10 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ServiceStats } from '../../demo/config.js';
+import { SERVICE_ACCOUNT } from '../../demo/service/backend.js';
 import { launchChromium, WEBGL_ARGS } from '../support/chromium.js';
 import { freePort } from '../support/free-port.js';
+import { loginForm } from '../support/openid-provider.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const results = path.join(root, 'test-results');
@@ -19,6 +21,8 @@ const tabs: Page[] = [];
 const tileStatuses: number[] = [];
 /** Tiles the page received through the service worker (`?via=service-worker`), with their statuses. */
 const serviceWorkerTiles: number[] = [];
+/** Every script and document the browser received from the demo, to check that none carries the client secret. */
+const shipped: Array<Promise<string>> = [];
 
 beforeAll(async () => {
   mkdirSync(results, { recursive: true });
@@ -33,6 +37,7 @@ beforeAll(async () => {
   url = await printedUrl(demo, 90_000);
   browser = await launchChromium(WEBGL_ARGS);
   context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  watchShipped(context);
   context.on('response', (response) => {
     const tile = new URL(response.url());
     if (!tile.pathname.startsWith('/tiles/')) return;
@@ -46,8 +51,11 @@ afterAll(async () => {
   await stop(demo);
 });
 
-it('opens three tabs whose maps show the protected tiles', async () => {
-  for (let index = 0; index < 3; index++) {
+it('signs in through the provider\'s form in one tab; two tabs opened afterwards are signed in too; the maps show the protected tiles', async () => {
+  const first = await context.newPage();
+  tabs.push(first);
+  await signInThroughForm(first, 'ada.lovelace');
+  for (let index = 0; index < 2; index++) {
     const page = await context.newPage();
     await page.goto(url);
     tabs.push(page);
@@ -55,6 +63,7 @@ it('opens three tabs whose maps show the protected tiles', async () => {
   for (const page of tabs) {
     await page.bringToFront();
     await page.waitForSelector('body[data-auth="signed-in"]', { timeout: 30_000 });
+    expect(await page.evaluate(() => document.body.dataset.user)).toBe('Ada Lovelace');
     await page.waitForFunction(() => Number(document.body.dataset.tiles ?? 0) >= 6, undefined, { timeout: 45_000 });
   }
   expect(tileStatuses.length).toBeGreaterThanOrEqual(18);
@@ -67,10 +76,10 @@ it('opens three tabs whose maps show the protected tiles', async () => {
   }
 });
 
-it('the three tabs caused exactly one token request (needs the cross-tab browser sharing)', async () => {
+it('the three tabs caused exactly one token request: the one code exchange (needs the cross-tab browser sharing)', async () => {
   const stats = await serviceStats();
   expect(stats.tabs).toBe(3);
-  expect(stats.tokenRequests).toBe(1);
+  expect(stats).toMatchObject({ codeExchanges: 1, refreshRequests: 0, reusedRefreshTokens: 0, tokenRequests: 1 });
   const roles = await Promise.all(tabs.map((page) => page.evaluate(() => document.body.dataset.role)));
   expect(roles.filter((role) => role === 'leader')).toHaveLength(1);
   expect(roles.filter((role) => role === 'follower')).toHaveLength(2);
@@ -96,7 +105,11 @@ it('with the switch on, the service worker (handleAuthFetch) adds the token: til
 it('reads well at a phone width', async () => {
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const page = await phone.newPage();
+  // A new browser profile: signed out, and the sign-in card fits the screen too.
   await page.goto(url);
+  await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 30_000 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  await signInThroughForm(page, 'grace.hopper');
   await page.waitForSelector('body[data-auth="signed-in"]', { timeout: 30_000 });
   await page.waitForFunction(() => Number(document.body.dataset.tiles ?? 0) >= 2, undefined, { timeout: 45_000 });
   await page.waitForTimeout(500);
@@ -106,21 +119,61 @@ it('reads well at a phone width', async () => {
   await phone.close();
 });
 
-it('signing out in one tab shows signed-out in the others', async () => {
+it('signing out in one tab shows signed-out in the others; that tab goes through the provider\'s logout and back', async () => {
   const [first, second, third] = tabs as [Page, Page, Page];
   await second.bringToFront();
+  const leftForLogout = second.waitForURL((address) => !address.href.startsWith(url), { timeout: 15_000 });
   await second.click('#sign-out');
-  for (const page of [second, first, third]) {
+  for (const page of [first, third]) {
     await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 10_000 });
     expect(await page.isVisible('#signed-out')).toBe(true);
   }
+  await leftForLogout;
+  await second.waitForURL((address) => address.href.startsWith(url), { timeout: 15_000 });
+  await second.waitForSelector('body[data-auth="signed-out"]', { timeout: 15_000 });
+  expect(await second.isVisible('#signed-out')).toBe(true);
   await first.bringToFront();
   await first.waitForTimeout(500);
   await first.screenshot({ path: path.join(results, 'demo-signed-out.png') });
   expect(await satelliteShare(first)).toBeLessThan(0.01);
 });
 
+it('the client-credentials switch: the backend\'s service account, one token request; no page ever received the secret', async () => {
+  const before = (await serviceStats()).tokenRequests;
+  const other = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  watchShipped(other);
+  const page = await other.newPage();
+  await page.goto(`${url}?mode=client-credentials`);
+  await page.waitForSelector('body[data-auth="signed-in"]', { timeout: 30_000 });
+  await page.waitForFunction(() => Number(document.body.dataset.tiles ?? 0) >= 6, undefined, { timeout: 45_000 });
+  expect((await serviceStats()).tokenRequests).toBe(before + 1);
+  const bodies = await Promise.all(shipped);
+  expect(bodies.length).toBeGreaterThan(10);
+  expect(bodies.filter((body) => body.includes(SERVICE_ACCOUNT.clientSecret))).toEqual([]);
+  await other.close();
+});
+
 // ---- helpers -----------------------------------------------------------------------------------------------------
+
+/** The user clicks "Sign in", types a name into the local provider's login form and comes back signed in. */
+async function signInThroughForm(page: Page, login: string): Promise<void> {
+  if (!page.url().startsWith(url)) await page.goto(url);
+  await page.waitForSelector('body[data-auth="signed-out"]', { timeout: 30_000 });
+  await page.click('#sign-in');
+  await page.waitForSelector(loginForm.login, { timeout: 15_000 });
+  await page.fill(loginForm.login, login);
+  await page.click(loginForm.submit);
+  await page.waitForURL((address) => address.href.startsWith(url), { timeout: 15_000 });
+  await page.waitForSelector('body[data-auth="signed-in"]', { timeout: 30_000 });
+}
+
+/** Keeps the text of every script and page the demo sends to this browser context. */
+function watchShipped(target: BrowserContext): void {
+  target.on('response', (response) => {
+    const type = response.request().resourceType();
+    if (response.url().startsWith(url) && (type === 'script' || type === 'document')) shipped.push(response.text().catch(() => ''));
+  });
+}
 
 /** Waits for the demo to print the URL to open, as a person would read it off the terminal. */
 function printedUrl(child: ChildProcess, timeout: number): Promise<string> {
