@@ -6,6 +6,7 @@ import { credentialKey, requireString } from '../providers/client-credentials.js
 import type { FetchTokenContext, TokenProvider } from '../providers/provider.js';
 import { tokenSetFromBody } from '../providers/token-request.js';
 import { discover, type Endpoint, issuerUrl, requestOptions, statusFailure, toSessionError } from './protocol.js';
+import { postUserUpdate, readUser, updateUser } from './storage.js';
 
 /** What `oidcProvider` takes: the public client of one OpenID provider. */
 export interface OidcProviderOptions {
@@ -83,6 +84,9 @@ export function oidcProvider(options: OidcProviderOptions): OidcProvider {
   const key = credentialKey('authorization_code', issuer, clientId, scope);
   const client: oauth.Client = { client_id: clientId };
   const spent = new Set<string>();
+  // The user of the last sign-in or refresh in this context: what a refreshed ID token is compared with where no
+  // record of who signed in can be read (no IndexedDB: Node, Deno, Workers).
+  let lastUser: UserClaims | undefined;
 
   const request = async (context: FetchTokenContext, label: string, run: (as: oauth.AuthorizationServer, endpoint: Endpoint) => Promise<Response>) => {
     // Our own timer, as every token request has (Node 20's AbortSignal.any holds AbortSignal.timeout weakly).
@@ -125,6 +129,7 @@ export function oidcProvider(options: OidcProviderOptions): OidcProvider {
       throw new SessionError('invalid_response', 'The provider issued no refresh token (is offline_access in the scope, or refresh tokens enabled for the client?)');
     }
     const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined;
+    lastUser = claims;
     // Without `openid` in the scope there is no ID token: signed in all the same, as a user without claims.
     await exchange.received({ claims: claims ?? { sub: '' }, idToken: result.id_token }, set.token.issuedAt);
     return set;
@@ -150,8 +155,33 @@ export function oidcProvider(options: OidcProviderOptions): OidcProvider {
       spent.add(hashKey(sent));
       if (spent.size > MAX_SPENT) spent.delete(spent.values().next().value!);
     }
+    const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined;
+    if (claims !== undefined && result.id_token !== undefined) await refreshedUser({ claims, idToken: result.id_token }, set.token.issuedAt);
     // A server that does not rotate keeps the one we sent.
     return { token: set.token, refreshToken: set.refreshToken ?? sent };
+  };
+
+  /**
+   * A refresh brought an ID token (oauth4webapi checked its iss, aud, azp, exp and iat): OpenID Connect Core §12.2
+   * wants the sign-in's `iss` and `sub`, and its `auth_time` when sent. Another user's is never mixed with the
+   * sign-in's: `invalid_grant`, which signs every context out (as a dead refresh token does), and its token is
+   * never shared. Otherwise it is kept as the sign-in's user (stored, and told to every context).
+   */
+  const refreshedUser = async (user: SignedInUser, issuedAt: number): Promise<void> => {
+    const record = typeof indexedDB === 'undefined' ? undefined : await readUser(key).catch(() => undefined);
+    const signedIn = record?.user.claims ?? lastUser;
+    if (signedIn !== undefined) {
+      const changed = (['iss', 'sub', 'auth_time'] as const).find(
+        (claim) => (claim !== 'auth_time' || signedIn.auth_time !== undefined) && user.claims[claim] !== signedIn[claim],
+      );
+      if (changed !== undefined) {
+        throw new SessionError('invalid_grant', `The ID token of a refresh is not of the signed-in user's sign-in (its ${changed} differs): signed out`);
+      }
+    }
+    lastUser = user.claims;
+    if (record === undefined) return;
+    const kept = await updateUser(key, user, record.signedInAt, issuedAt).catch(() => false);
+    if (kept) postUserUpdate({ v: record.v, key, user: { claims: user.claims, idToken: user.idToken }, signedInAt: record.signedInAt, updatedAt: issuedAt });
   };
 
   return {

@@ -73,9 +73,14 @@ export interface OidcSessionEvents extends SessionEvents {
   'signed-in': (user: UserClaims) => void;
   /** The sign-in ended here: `signOut()` or `clear()` in any context, or the refresh token stopped working. */
   'signed-out': () => void;
+  /**
+   * A refresh brought a new ID token for the signed-in user (same `sub`; e.g. a changed `name`), in any context:
+   * `user` holds its claims, as `session.user` does from now on.
+   */
+  'user-updated': (user: UserClaims) => void;
 }
 
-type OwnEvents = Pick<OidcSessionEvents, 'signed-in' | 'signed-out'>;
+type OwnEvents = Pick<OidcSessionEvents, 'signed-in' | 'signed-out' | 'user-updated'>;
 
 /** A `Session` that signs users in: everything `createSession` gives, and the sign-in. */
 export interface OidcSession extends Session {
@@ -240,7 +245,7 @@ class OidcSessionHandle implements OidcSession {
       this.#unsubscribe.add(unsubscribe);
       return unsubscribe;
     };
-    if (event === 'signed-in' || event === 'signed-out') {
+    if (event === 'signed-in' || event === 'signed-out' || event === 'user-updated') {
       return keep(this.#events.on(event as keyof OwnEvents, listener as OwnEvents[keyof OwnEvents]));
     }
     const off = this.#session.on(event as keyof SessionEvents, listener as SessionEvents[keyof SessionEvents]);
@@ -320,7 +325,9 @@ class OidcSessionHandle implements OidcSession {
 
   async signOut(options: SignOutOptions = {}): Promise<void> {
     this.#assertOpen();
-    const record = this.#user ?? (await readUser(this.#key).catch(() => undefined));
+    // The newer of the two: the stored record may hold a refresh's ID token whose message has not come yet.
+    const stored = await readUser(this.#key).catch(() => undefined);
+    const record = newer(this.#user, stored);
     // Read before the sign-out, which deletes it everywhere; revoked after it, when no context can send it any more.
     const refreshToken = await sharedRefreshToken(this.#session).catch(() => undefined);
     await this.#session.clear();
@@ -353,14 +360,18 @@ class OidcSessionHandle implements OidcSession {
     return { issuer: this.#options.issuer, fetch: this.#options.fetch ?? globalFetch, signal: this.#options.signal };
   }
 
-  /** `ready`: the callback in the URL when there is one (for us), else whoever signed in before. */
+  /**
+   * `ready`: the callback in the URL when it is ours, else whoever signed in before. Several sessions (other
+   * credentials) on one redirect page each look at the callback; only the one whose credential has its `state`
+   * consumes it (see `#callback`).
+   */
   async #start(): Promise<void> {
     const { redirectUri } = this.#options;
     if (inWindow() && redirectUri !== undefined) {
       const url = new URL(location.href);
       if (isAuthorizationResponse(url, redirectUri)) {
         try {
-          return await this.#callback(url);
+          if (await this.#callback(url)) return;
         } catch (error) {
           // A stale callback (a reload, the back button) in a browser that is signed in stays signed in.
           await this.#restore();
@@ -394,18 +405,21 @@ class OidcSessionHandle implements OidcSession {
   }
 
   /**
-   * The callback: the URL is cleaned first (a reload must not replay it), its transaction taken from IndexedDB (once:
-   * a replay, a second tab or a foreign `state` finds none), then the code is exchanged here. A popup's callback
-   * tells the opener by `state` and closes.
+   * The callback, when its `state` is ours: its transaction is taken from IndexedDB (once: a replay, a reload or a
+   * second tab finds it spent), the URL cleaned (a reload must not replay it), then the code is exchanged here. A
+   * popup's callback tells the opener by `state` and closes. Another credential's `state` is left, URL and all, to
+   * that credential's session: false. A `state` of no transaction of this browser (forged, expired) is
+   * `invalid_state` in every session on the page, and the URL is cleaned: none can consume it.
    */
-  async #callback(url: URL): Promise<void> {
+  async #callback(url: URL): Promise<boolean> {
     const response = new URLSearchParams(url.search);
     const state = response.get('state') ?? '';
-    history.replaceState(history.state, '', withoutResponse(url).href);
     let popup = false;
     try {
       const transaction = await takeTransaction(state, this.#key, Date.now());
-      if (transaction === undefined) {
+      if (transaction === 'foreign') return false;
+      history.replaceState(history.state, '', withoutResponse(url).href);
+      if (transaction === undefined || transaction === 'spent') {
         throw new SessionError('invalid_state', 'The sign-in callback matches no sign-in of this browser (reloaded, replayed or opened twice)');
       }
       popup = transaction.popup;
@@ -416,8 +430,12 @@ class OidcSessionHandle implements OidcSession {
       // Told after the token went out: a context that hears it and asks for the token at once finds it there.
       const record = this.#user;
       if (record !== undefined) this.#post({ type: 'signed-in', user: record.user, signedInAt: record.signedInAt });
-      if (popup) return this.#popupDone(state);
+      if (popup) {
+        this.#popupDone(state);
+        return true;
+      }
       history.replaceState(history.state, '', sameOriginPath(transaction.returnTo, new URL(location.href)));
+      return true;
     } catch (error) {
       const failure = toSessionError(error, 'The sign-in could not be completed', this.#options.signal);
       this.#report(failure);
@@ -450,6 +468,9 @@ class OidcSessionHandle implements OidcSession {
     if (message === undefined || this.#closed) return;
     if (message.type === 'signed-in') {
       this.#signedInHere({ v: OIDC_FORMAT, key: this.#key, user: message.user, signedInAt: message.signedInAt });
+    } else if (message.type === 'user') {
+      const { user, signedInAt, updatedAt } = message;
+      this.#updatedHere({ v: OIDC_FORMAT, key: this.#key, user, signedInAt, updatedAt });
     } else {
       const code = message.code === undefined ? undefined : POPUP_CODES.has(message.code) ? message.code : 'request_failed';
       for (const listener of [...this.#popupListeners]) listener(message.state, code);
@@ -460,6 +481,15 @@ class OidcSessionHandle implements OidcSession {
     if (this.#closed || (this.#user !== undefined && this.#user.signedInAt >= record.signedInAt)) return;
     this.#user = record;
     this.#events.emit('signed-in', record.user.claims);
+  }
+
+  /** A refresh's new ID token for the sign-in this context knows (never another's, never an older one). */
+  #updatedHere(record: UserRecord): void {
+    const current = this.#user;
+    if (this.#closed || current?.signedInAt !== record.signedInAt || current.user.claims.sub !== record.user.claims.sub) return;
+    if (newer(current, record) !== record) return;
+    this.#user = record;
+    this.#events.emit('user-updated', record.user.claims);
   }
 
   #signedOutHere(): void {
@@ -480,6 +510,13 @@ class OidcSessionHandle implements OidcSession {
   #assertOpen(): void {
     if (this.#closed) throw new SessionError('closed', 'The session was closed');
   }
+}
+
+/** The later of two records of who signed in: a later sign-in, or the same sign-in updated later by a refresh. */
+function newer(a: UserRecord | undefined, b: UserRecord | undefined): UserRecord | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  if (a.signedInAt !== b.signedInAt) return a.signedInAt > b.signedInAt ? a : b;
+  return (b.updatedAt ?? 0) > (a.updatedAt ?? 0) ? b : a;
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

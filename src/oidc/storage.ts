@@ -36,14 +36,19 @@ const transactionSchema = z.object({
 });
 export type Transaction = z.infer<typeof transactionSchema>;
 
-/** Who is signed in for a credential: the ID token's claims (personal data, not a credential) and the ID token. */
-const userRecordSchema = z.object({ ...head, user: userSchema, signedInAt: z.number() });
+/**
+ * Who is signed in for a credential: the ID token's claims (personal data, not a credential) and the ID token.
+ * `updatedAt`: when a refresh last brought a new ID token for this sign-in (its token's `issuedAt`).
+ */
+const userRecordSchema = z.object({ ...head, user: userSchema, signedInAt: z.number(), updatedAt: z.optional(z.number()) });
 export type UserRecord = z.infer<typeof userRecordSchema>;
 
 /** The sign-in's BroadcastChannel messages: never a token, a code or a verifier. */
 const messageSchema = z.discriminatedUnion('type', [
   /** Someone signed in (the token follows on the session's own channel). */
   z.object({ ...head, type: z.literal('signed-in'), user: userSchema, signedInAt: z.number() }),
+  /** A refresh brought a new ID token for the sign-in at `signedInAt` (same user, newer claims). */
+  z.object({ ...head, type: z.literal('user'), user: userSchema, signedInAt: z.number(), updatedAt: z.number() }),
   /** The popup's callback finished: `code` names the error when it failed. */
   z.object({ ...head, type: z.literal('popup'), state: z.string(), code: z.optional(z.string()) }),
 ]);
@@ -52,6 +57,15 @@ export type OidcMessage = z.infer<typeof messageSchema>;
 export function parseOidcMessage(data: unknown, key: string): OidcMessage | undefined {
   const parsed = messageSchema.safeParse(data);
   return parsed.success && parsed.data.key === key ? parsed.data : undefined;
+}
+
+/** Tells every context of a refresh's new ID token (from whichever context refreshed: a worker has no handle). */
+export function postUserUpdate(record: UserRecord & { updatedAt: number }): void {
+  if (typeof BroadcastChannel !== 'function') return;
+  const channel = new BroadcastChannel(oidcChannelName(record.key));
+  // Delivered although closed at once: postMessage queues it for every other channel of that name.
+  channel.postMessage({ ...record, type: 'user' });
+  channel.close();
 }
 
 /** The channel of credential `key`'s sign-ins (SHA-256 of the key, as the session's channel). */
@@ -120,22 +134,28 @@ export function saveTransaction(transaction: Transaction): Promise<void> {
 }
 
 /**
- * The transaction of `state`, deleted in the same IndexedDB transaction that reads it: of two tabs opening one
- * callback, or a reload, exactly one gets it. Undefined when there is none (or it is malformed, foreign or expired).
+ * What a callback's `state` is to the credential `key`: its transaction (taken: replaced by a spent mark in the
+ * same IndexedDB transaction that reads it, so of two tabs opening one callback, or a reload, exactly one gets it),
+ * `'spent'` (ours, taken before, expired or malformed), `'foreign'` (another credential's, live or spent: that
+ * session's callback), or undefined (no transaction of this browser has that state).
  */
-export async function takeTransaction(state: string, key: string, now: number): Promise<Transaction | undefined> {
+export async function takeTransaction(state: string, key: string, now: number): Promise<Transaction | 'spent' | 'foreign' | undefined> {
   const value = await withStore(TRANSACTIONS, 'readwrite', (store) => {
     const request = store.get(state);
     request.onsuccess = () => {
-      // Only our credential's: another session's callback on the same page must still find its own.
-      if ((request.result as { key?: unknown } | undefined)?.key === key) store.delete(state);
+      const found = request.result as { key?: unknown; createdAt?: unknown } | undefined;
+      // The mark keeps `createdAt`: `saveTransaction` sweeps it with the abandoned transactions.
+      if (found?.key === key) store.put({ v: OIDC_FORMAT, key, state, spent: true, createdAt: found.createdAt }, state);
     };
     return () => request.result as unknown;
   });
+  if (value === undefined) return undefined;
+  const owner = (value as { key?: unknown } | null)?.key;
+  if (owner !== key) return typeof owner === 'string' ? 'foreign' : undefined;
   const parsed = transactionSchema.safeParse(value);
-  if (!parsed.success || parsed.data.key !== key || parsed.data.state !== state) return undefined;
+  if (!parsed.success || parsed.data.state !== state) return 'spent';
   const age = now - parsed.data.createdAt;
-  return age >= 0 && age < TRANSACTION_LIFETIME ? parsed.data : undefined;
+  return age >= 0 && age < TRANSACTION_LIFETIME ? parsed.data : 'spent';
 }
 
 /** Deletes a transaction unread (a popup closed or blocked: its callback must not complete later). */
@@ -166,6 +186,26 @@ export function writeUser(key: string, user: SignedInUser, signedInAt: number): 
       if (!stored.success || stored.data.signedInAt <= signedInAt) store.put(record, hashKey(key));
     };
     return () => undefined;
+  });
+}
+
+/**
+ * Keeps the newer ID token of the sign-in at `signedInAt` (a refresh brought it), unless the record is of another
+ * sign-in or already holds a later update. Resolves whether it was kept.
+ */
+export async function updateUser(key: string, user: SignedInUser, signedInAt: number, updatedAt: number): Promise<boolean> {
+  const record: UserRecord = { v: OIDC_FORMAT, key, user: userOf(user), signedInAt, updatedAt };
+  return withStore(USERS, 'readwrite', (store) => {
+    const request = store.get(hashKey(key));
+    let kept = false;
+    request.onsuccess = () => {
+      const stored = userRecordSchema.safeParse(request.result);
+      if (stored.success && stored.data.key === key && stored.data.signedInAt === signedInAt && (stored.data.updatedAt ?? signedInAt) < updatedAt) {
+        store.put(record, hashKey(key));
+        kept = true;
+      }
+    };
+    return () => kept;
   });
 }
 

@@ -192,6 +192,59 @@ describe('sign-in protocol (oauth4webapi) against oidc-provider', () => {
   });
 });
 
+describe('the ID token of a refresh (OpenID Connect Core §12.2)', () => {
+  /** The claims of the ID token in the provider's answer to a refresh with the session's refresh token, read beside the session. */
+  async function refreshedIdToken(session: Session): Promise<Record<string, unknown>> {
+    const as = await discover({ issuer: op.issuer, fetch });
+    const refreshToken = await refreshTokenOf(session);
+    const response = await fetch(as.token_endpoint!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', client_id: 'web', refresh_token: refreshToken }).toString(),
+    });
+    const body = (await response.json()) as { id_token?: string };
+    expect(body.id_token, 'oidc-provider sends an ID token with every refresh of an openid grant').toEqual(expect.any(String));
+    return JSON.parse(Buffer.from(body.id_token!.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+  }
+
+  it('oidc-provider sends one on refresh, of the same iss, sub, aud and auth_time, with the account\'s claims of now', async () => {
+    const flow = await startFlow();
+    await flow.complete();
+    const signedIn = JSON.parse(Buffer.from(flow.users[0]!.idToken!.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    op.setAccountClaims('ada.lovelace', { name: 'Ada King' });
+    const refreshed = await refreshedIdToken(flow.session);
+    expect(refreshed).toMatchObject({ iss: signedIn.iss, sub: 'ada.lovelace', aud: 'web', name: 'Ada King' });
+    expect(refreshed.auth_time).toBe(signedIn.auth_time);
+    await flow.session.close();
+  });
+
+  it('a refresh whose ID token has the same user is kept: changed claims do not fail the refresh', async () => {
+    const flow = await startFlow();
+    await flow.complete();
+    op.setAccountClaims('ada.lovelace', { name: 'Ada King', email: 'ada@example.test' });
+    for (let round = 0; round < 2; round++) await flow.session.getToken({ forceRefresh: true });
+    expect(op.counts).toMatchObject({ refreshRequests: 2, failedRefreshes: 0, reusedRefreshTokens: 0 });
+    await flow.session.close();
+  });
+
+  it('a refresh whose ID token is of another sub is invalid_grant, and its token is never handed out', async () => {
+    const flow = await startFlow();
+    const token = await flow.complete();
+    op.setAccountClaims('ada.lovelace', { sub: 'grace.hopper' });
+    const error = await failure(flow.session.getToken({ forceRefresh: true }));
+    expect(error.code).toBe('invalid_grant');
+    expect(error.message).toContain('sub');
+    expect(error.message).not.toContain('grace.hopper');
+    // Whatever the session answers next, it is never a token of that refresh.
+    const next = await flow.session.getToken().then(
+      (value) => value.accessToken,
+      (rejected: unknown) => (rejected as SessionError).code,
+    );
+    expect([token.accessToken, 'invalid_grant', 'login_required']).toContain(next);
+    await flow.session.close();
+  });
+});
+
 describe('sign-in failures, each typed', () => {
   it('a response with another state is invalid_state, and no code is exchanged', async () => {
     const flow = await startFlow();

@@ -27,6 +27,11 @@ export interface OpenIdProvider {
   tokenLatency: number;
   /** Whether `accessToken` is a live access token of this provider, and whose. */
   introspect(accessToken: string): Promise<{ active: false } | { active: true; sub: string; clientId: string; scope: string }>;
+  /**
+   * Claims of the account `login` from now on, over its defaults (`name`, `email`…; even `sub`, as a provider that
+   * mixes accounts up would): the ID tokens of later refreshes carry them. Undefined restores the defaults.
+   */
+  setAccountClaims(login: string, claims: Record<string, unknown> | undefined): void;
   /** The next `count` authorization requests end with this error at the callback (after the login form). */
   failNextAuthorization(error: AuthorizationError, count?: number): void;
   /** Calls `listener` after every change of `counts` (the demo's live counters); returns the unsubscribe. */
@@ -140,6 +145,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     accessTokenTtl: options.accessTokenTtl ?? defaultAccessTokenTtl,
     tokenLatency: 0,
     failures: [] as AuthorizationError[],
+    accountClaims: new Map<string, Record<string, unknown>>(),
   };
   const listeners = new Set<() => void>();
   const record = (event: string, detail?: string): void => {
@@ -175,10 +181,14 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
     // The ID token carries name and email (what `session.user` shows), not only the userinfo endpoint.
     conformIdTokenClaims: false,
-    findAccount: (_ctx: unknown, sub: string) => ({
-      accountId: sub,
-      claims: () => ({ sub, name: displayName(sub), email: `${sub}@example.test`, email_verified: true }),
-    }),
+    findAccount: (_ctx: unknown, login: string) => {
+      const { sub = login, ...claims } = state.accountClaims.get(login) ?? {};
+      // oidc-provider takes the ID token's `sub` from `accountId`, whatever `claims()` says.
+      return {
+        accountId: sub as string,
+        claims: () => ({ sub, name: displayName(login), email: `${login}@example.test`, email_verified: true, ...claims }),
+      };
+    },
     // Rotation on every use; oidc-provider revokes the grant when a spent refresh token comes back.
     rotateRefreshToken: true,
     // oidc-provider drops offline_access unless prompt=consent; a public browser client gets its refresh token
@@ -372,6 +382,10 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
+    setAccountClaims(login, claims) {
+      if (claims === undefined) state.accountClaims.delete(login);
+      else state.accountClaims.set(login, claims);
+    },
     failNextAuthorization(error, count = 1) {
       for (let index = 0; index < count; index++) state.failures.push(error);
     },
@@ -379,6 +393,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       state.counts = freshCounts();
       state.log = [];
       state.failures = [];
+      state.accountClaims.clear();
       state.accessTokenTtl = options.accessTokenTtl ?? defaultAccessTokenTtl;
       state.tokenLatency = 0;
     },
