@@ -187,6 +187,62 @@ it('a provider without revocation: signOut signs every tab out all the same, and
   await context.close();
 });
 
+it('two sessions of two credentials (two scopes) on one redirect page: each consumes only its own callback; a foreign state is invalid_state for both', async () => {
+  env.config = { ...env.config, secondScope: 'openid offline_access profile' };
+  const context = await env.browser.newContext();
+  const [page] = await openApps(context, env.appUrl, 1);
+  const both = () => inApp(page!, async (app) => ({ first: app.state(), firstReady: await app.ready, second: app.second!.state(), secondReady: await app.second!.ready }));
+  expect(await both()).toMatchObject({ first: { signedIn: false }, second: { signedIn: false } });
+
+  // The second session signs in: the first one, which starts first on the page, must leave its callback alone.
+  void inApp(page!, (app) => app.second!.signIn()).catch(() => undefined);
+  await fillLoginForm(page!, 'ada.lovelace');
+  await page!.waitForURL((url) => url.pathname === '/app.html' && !url.searchParams.has('code') && !url.searchParams.has('state'));
+  await waitForApp(page!);
+  expect(await both()).toMatchObject({ firstReady: 'ok', first: { signedIn: false }, secondReady: 'ok', second: { signedIn: true, user: { sub: 'ada.lovelace' } } });
+  expect(env.op.counts.codeExchanges).toBe(1);
+
+  // Then the first one (the provider's session is still on: no form), and the second stays signed in.
+  await page!.click('#sign-in');
+  await page!.waitForURL((url) => url.pathname === '/app.html' && !url.searchParams.has('code') && !url.searchParams.has('state'));
+  await waitForApp(page!);
+  expect(await both()).toMatchObject({ firstReady: 'ok', first: { signedIn: true }, secondReady: 'ok', second: { signedIn: true } });
+  const tokens = await inApp(page!, async (app) => [await app.token(), await app.second!.token()]);
+  expect(new Set(tokens).size).toBe(2);
+  for (const token of tokens) expect((await env.op.introspect(token)).active).toBe(true);
+  expect(env.op.counts).toMatchObject({ codeExchanges: 2, failedCodeExchanges: 0 });
+
+  // A state of no transaction of this browser: no session on the page may consume it; each says invalid_state.
+  await page!.goto(`${env.appUrl}?code=forged&state=not-a-transaction-of-this-browser`);
+  await waitForApp(page!);
+  expect(await both()).toMatchObject({ firstReady: 'invalid_state', first: { signedIn: true }, secondReady: 'invalid_state', second: { signedIn: true } });
+  expect(new URL(page!.url()).search).toBe('');
+  expect(env.op.counts).toMatchObject({ codeExchanges: 2, failedCodeExchanges: 0 });
+  await context.close();
+});
+
+it('a replayed callback of the second session on a page with two: invalid_state for it only, never a second code exchange', async () => {
+  env.config = { ...env.config, secondScope: 'openid offline_access profile' };
+  const context = await env.browser.newContext();
+  const [page] = await openApps(context, env.appUrl, 1);
+  env.config = { ...env.config, holdCallbacks: true };
+  void inApp(page!, (app) => app.second!.signIn()).catch(() => undefined);
+  await fillLoginForm(page!, 'ada.lovelace');
+  await page!.waitForURL((url) => url.pathname === '/app.html' && url.searchParams.has('code'));
+  env.config = { ...env.config, holdCallbacks: false };
+  const url = page!.url();
+  await page!.goto(url);
+  expect(await waitForApp(page!)).toBe('ok');
+  expect(await inApp(page!, (app) => app.second!.ready)).toBe('ok');
+  // The same callback again: the second session's transaction is spent; the first one is not concerned.
+  await page!.goto(url);
+  await waitForApp(page!);
+  expect(await inApp(page!, async (app) => [await app.ready, await app.second!.ready, app.second!.state().signedIn])).toEqual(['ok', 'invalid_state', true]);
+  expect(new URL(page!.url()).search).toBe('');
+  expect(env.op.counts).toMatchObject({ codeExchanges: 1, failedCodeExchanges: 0 });
+  await context.close();
+});
+
 /** The refresh token in browser sharing's IndexedDB record (runs in the page). */
 function storedRefreshToken(): Promise<string> {
   return new Promise((resolve, reject) => {

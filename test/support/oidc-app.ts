@@ -20,6 +20,8 @@ export interface AppConfig {
   holdCallbacks?: boolean;
   /** Serve the app page with `Cross-Origin-Opener-Policy: same-origin`. */
   coop?: boolean;
+  /** A second `oidcSession` on the page (`app.second`), of the same client with this scope: another credential. */
+  secondScope?: string;
 }
 
 export interface OidcApp {
