@@ -407,17 +407,20 @@ class OidcSessionHandle implements OidcSession {
   /**
    * The callback, when its `state` is ours: its transaction is taken from IndexedDB (once: a replay, a reload or a
    * second tab finds it spent), the URL cleaned (a reload must not replay it), then the code is exchanged here. A
-   * popup's callback tells the opener by `state` and closes. Another credential's `state` is left, URL and all, to
-   * that credential's session: false. A `state` of no transaction of this browser (forged, expired) is
-   * `invalid_state` in every session on the page, and the URL is cleaned: none can consume it.
+   * popup's callback tells the opener by `state` and closes. Another credential's `state` (its transaction, or its
+   * spent mark while that session completes it) is left, URL and all, to that credential's session: false. A
+   * `state` of no transaction of this browser (forged, expired, replayed after it completed) is `invalid_state` in
+   * every session on the page, and the URL is cleaned: none can consume it.
    */
   async #callback(url: URL): Promise<boolean> {
     const response = new URLSearchParams(url.search);
     const state = response.get('state') ?? '';
     let popup = false;
+    let taken = false;
     try {
       const transaction = await takeTransaction(state, this.#key, Date.now());
       if (transaction === 'foreign') return false;
+      taken = typeof transaction === 'object';
       history.replaceState(history.state, '', withoutResponse(url).href);
       if (transaction === undefined || transaction === 'spent') {
         throw new SessionError('invalid_state', 'The sign-in callback matches no sign-in of this browser (reloaded, replayed or opened twice)');
@@ -441,6 +444,10 @@ class OidcSessionHandle implements OidcSession {
       this.#report(failure);
       if (popup) this.#popupDone(state, failure.code);
       throw failure;
+    } finally {
+      // The spent mark told the page's other sessions whose callback this is; they have looked by now (their
+      // lookups queued behind ours, in IndexedDB's order). A later replay finds nothing: invalid_state for all.
+      if (taken) await dropTransaction(state).catch(() => undefined);
     }
   }
 
