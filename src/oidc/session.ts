@@ -418,10 +418,15 @@ class OidcSessionHandle implements OidcSession {
     let popup = false;
     let taken = false;
     try {
-      const transaction = await takeTransaction(state, this.#key, Date.now());
+      const clean = (): void => history.replaceState(history.state, '', withoutResponse(url).href);
+      const transaction = await takeTransaction(state, this.#key, Date.now()).catch((error: unknown) => {
+        // Without IndexedDB no session can consume it either.
+        clean();
+        throw error;
+      });
       if (transaction === 'foreign') return false;
       taken = typeof transaction === 'object';
-      history.replaceState(history.state, '', withoutResponse(url).href);
+      clean();
       if (transaction === undefined || transaction === 'spent') {
         throw new SessionError('invalid_state', 'The sign-in callback matches no sign-in of this browser (reloaded, replayed or opened twice)');
       }
