@@ -101,6 +101,12 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   /** Counts token broadcasts, to tell whether an answer went out after a request arrived. */
   let broadcasts = 0;
   const waiters = new Map<string, Waiter>();
+  /** How often the session was told of a sign-out. */
+  let clears = 0;
+  const clearSession = (): void => {
+    clears++;
+    peer.receiveClear(clearedAt);
+  };
 
   const post = (message: Outgoing): void => {
     if (channelOpen) channel.postMessage(envelope(key, message));
@@ -190,7 +196,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       untold = true;
     } else if (at > connectedAt || (latest !== undefined && latest.issuedAt < at)) {
       forget(at);
-      peer.receiveClear(clearedAt);
+      clearSession();
     } else {
       clearedAt = at;
     }
@@ -205,7 +211,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     if (!untold) return;
     if (closed) throw closedError();
     untold = false;
-    peer.receiveClear(clearedAt);
+    clearSession();
     await peer.fetchToken();
   };
 
@@ -266,7 +272,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
           // This context drops its token as the message goes out, not after the record is written: the other
           // contexts drop theirs on the message, and this one must not hand out its token in between.
           void signOut(clock.now());
-          peer.receiveClear(clearedAt);
+          clearSession();
         }, 0);
       }
       throw error;
@@ -424,7 +430,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         return;
       case 'clear':
         forget(message.at);
-        return peer.receiveClear(clearedAt);
+        return clearSession();
       case 'leader':
         for (const waiter of waiters.values()) post({ type: 'request', id: waiter.id, rejected: waiter.rejected });
         return;
@@ -481,12 +487,15 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       if (closed || channelOpen) return;
       open();
       // Nothing is handed out before this read: a sign-out missed while cached drops what the session holds (a
-      // refresh-token session is signed out: `login_required`), and a rotated refresh token is taken from the record.
+      // refresh-token session is signed out: `login_required`; a sign-in since then lifts it), and a rotated refresh
+      // token is taken from the record. Told here, once, unless the read or a message told the session already.
+      const signedOut = clearedAt;
+      const told = clears;
       const caughtUp: Promise<void> = load(true)
         .then(() => {
-          if (untold) {
+          if (clearedAt > signedOut && clears === told) {
             untold = false;
-            peer.receiveClear(clearedAt);
+            clearSession();
           }
           for (const waiter of waiters.values()) {
             if (latest !== undefined && peer.isUsable(latest, waiter.rejected)) waiter.settle({ token: latest });
