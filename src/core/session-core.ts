@@ -123,6 +123,9 @@ export class SessionCore implements SharingPeer {
     const freshness = this.provider.canRefresh ? rest : { ...rest, refreshBeforeExpiry: 0 };
     // A token this call must never get: the one it reported as rejected, or the one a forced refresh replaces.
     const refused = (token: Token): boolean => token.accessToken === need.rejected || token.accessToken === replaced;
+    // A sign-out or a newer token this context missed (it was in the back/forward cache) reaches it first.
+    const catchingUp = this.#link.catchingUp;
+    if (catchingUp !== undefined) await raceAbort(catchingUp, signal);
     if (isUsable(this.#token, this.clock.now(), freshness) && !refused(this.#token)) return this.#token;
     // A flight started by another caller may bring back a token that is not good enough for this one (the token it
     // rejected, or too short for its minValidity): then fly once more, rejecting that token, and take what comes —

@@ -1,6 +1,7 @@
 import * as oauth from 'oauth4webapi';
 import type { Clock } from '../core/clock.js';
 import { Emitter } from '../core/events.js';
+import { onBackForwardCache } from '../core/page-cache.js';
 import { isSessionError, SessionError, type ErrorCode } from '../core/errors.js';
 import type { GetTokenOptions } from '../core/options.js';
 import { sharedRefreshToken, type Session } from '../core/session.js';
@@ -170,10 +171,12 @@ class OidcSessionHandle implements OidcSession {
   readonly #options: OidcSessionOptions;
   readonly #events = new Emitter<OwnEvents>();
   readonly #errors = new Emitter<Pick<SessionEvents, 'error'>>();
-  readonly #channel: BroadcastChannel | undefined;
+  #channel: BroadcastChannel | undefined;
   readonly #popupListeners = new Set<(state: string, code: string | undefined) => void>();
   readonly #unsubscribe = new Set<() => void>();
   #user: UserRecord | undefined;
+  /** The read of who signed in, when the page came back from the back/forward cache. */
+  #restored: Promise<void> | undefined;
   #closed = false;
 
   constructor(session: Session, key: string, scope: string, options: OidcSessionOptions) {
@@ -181,12 +184,22 @@ class OidcSessionHandle implements OidcSession {
     this.#key = key;
     this.#scope = scope;
     this.#options = options;
-    if (typeof BroadcastChannel === 'function') {
-      const channel = new BroadcastChannel(oidcChannelName(key));
-      channel.onmessage = ({ data }: MessageEvent<unknown>) => this.#receive(parseOidcMessage(data, key));
-      this.#channel = channel;
-    }
+    this.#openChannel();
     for (const off of [
+      // In the back/forward cache the channel is closed (a message would evict the page). Back, who signed in is read
+      // again from storage; a sign-out made meanwhile reaches the session's core as `cleared`.
+      onBackForwardCache(
+        () => {
+          this.#channel?.close();
+          this.#channel = undefined;
+        },
+        () => {
+          if (this.#closed || this.#channel !== undefined) return;
+          this.#openChannel();
+          // As on loading the page: who signed in, checked against the token (which waits for the session's catch-up).
+          this.#restored = this.#restore();
+        },
+      ),
       // A sign-out anywhere (clear, signOut, a dead refresh token) reaches every core as `cleared`.
       session.on('cleared', () => this.#signedOutHere()),
       // A token while nobody is known to be signed in here: the sign-in's record was written before it was shared.
@@ -225,6 +238,7 @@ class OidcSessionHandle implements OidcSession {
     this.#assertOpen();
     // A callback under way ends in a sign-in (or not): answer after it.
     await this.ready.catch(() => undefined);
+    await this.#restored;
     if (this.#user === undefined) throw new SessionError('login_required', 'Not signed in: call signIn()');
     try {
       return await this.#session.getToken(options);
@@ -508,6 +522,13 @@ class OidcSessionHandle implements OidcSession {
     if (this.#user === undefined) return;
     this.#user = undefined;
     this.#events.emit('signed-out');
+  }
+
+  #openChannel(): void {
+    if (typeof BroadcastChannel !== 'function') return;
+    const channel = new BroadcastChannel(oidcChannelName(this.#key));
+    channel.onmessage = ({ data }: MessageEvent<unknown>) => this.#receive(parseOidcMessage(data, this.#key));
+    this.#channel = channel;
   }
 
   #post(message: DistributiveOmit<OidcMessage, 'v' | 'key'>): void {

@@ -56,6 +56,11 @@ export interface SharedLink {
   obtainHere?(): Promise<TokenSet>;
   /** Drops the token here and in every other context. */
   clear(): Promise<void>;
+  /**
+   * Set while the transport catches up with what it may have missed (a page restored from the back/forward cache
+   * reads storage again): the session waits for it before it hands out the token it holds.
+   */
+  readonly catchingUp?: Promise<void> | undefined;
   /** Releases channels, locks and handles. */
   close(): Promise<void>;
 }

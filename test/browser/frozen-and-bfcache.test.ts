@@ -1,6 +1,6 @@
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { beforeAll, expect, it } from 'vitest';
-import { serveFiles } from '../support/chromium.js';
+import { pageLoading, serveFiles } from '../support/chromium.js';
 import { leaderOf } from '../support/probe-tabs.js';
 import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 
@@ -14,9 +14,20 @@ import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 // 2 ticks in 1 s, the ones already queued). The back/forward cache is real: playwright disables it by default
 // (`--disable-back-forward-cache`, reported by CDP Page.backForwardCacheNotUsed as BackForwardCacheDisabledByCommandLine),
 // so this file launches Chromium without that flag, and the restored page sees `pageshow` with `persisted`.
+// A page restored from the cache fires no load event: going back waits for the commit and the harness.
 
 const env = useTabs({}, { ignoreDefaultArgs: ['--disable-back-forward-cache'] });
-beforeAll(() => serveFiles(env.server, { 'away.html': '<!doctype html><title>away</title><p>another page</p>' }));
+beforeAll(() => {
+  serveFiles(env.server, { 'away.html': '<!doctype html><title>away</title><p>another page</p>' });
+  // The tab page as an app serves it, without the fixtures' `no-store`: Chromium keeps no page served `no-store` that
+  // also fetched a `no-store` resource — every token response (RFC 6749 §5.1) — so a tab that requested a token would
+  // never be cached (measured: MainResourceHasCacheControlNoStore with JsNetworkRequestReceivedCacheControlNoStoreResource).
+  env.server.route((_req, res, url) => {
+    if (url.pathname !== '/cacheable-tab.html') return false;
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }).end(pageLoading('tab.js'));
+    return true;
+  });
+});
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -75,25 +86,35 @@ it('a leader frozen for 5 s (longer than a token lives): the others are served w
   await context.close();
 });
 
-/** Two tabs on 3 s tokens (refreshed every 2 s); the follower is watched for `pageshow` and cache evictions. */
-async function leaderAndFollower(name: string) {
-  env.server.lifetime = 3;
-  const client = env.server.addClient(name);
-  const context = await env.browser.newContext();
-  const tabs = await openTabs(context, tabUrl(env.server.origin, { client: client.id, secret: client.secret, margin: 1000, auto: true }), 2);
-  const [first] = await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.first)));
-  const leaderIndex = await leaderOf(tabs);
-  const follower = tabs[1 - leaderIndex]!;
-  const cdp = await context.newCDPSession(follower);
+/** Watches `page` for `pageshow` and for CDP `Page.backForwardCacheNotUsed` (the reasons a going back was not restored). */
+async function watchCache(context: BrowserContext, page: Page): Promise<string[]> {
+  const cdp = await context.newCDPSession(page);
   await cdp.send('Page.enable');
   const notRestored: string[] = [];
   cdp.on('Page.backForwardCacheNotUsed', (event) => notRestored.push(...event.notRestoredExplanations.map((entry) => entry.reason)));
-  await follower.evaluate(() => {
+  await page.evaluate(() => {
     const state = globalThis as unknown as { shows: boolean[] };
     state.shows = [];
     addEventListener('pageshow', (event) => state.shows.push(event.persisted));
   });
-  return { context, leader: tabs[leaderIndex]!, follower, first: first!, notRestored };
+  return notRestored;
+}
+
+/** Two tabs on 3 s tokens (refreshed every 2 s), both watched for `pageshow` and cache evictions. */
+async function leaderAndFollower(name: string, withRefreshToken = false) {
+  env.server.lifetime = 3;
+  const client = env.server.addClient(name);
+  const context = await env.browser.newContext();
+  const rt = withRefreshToken ? { rt: env.server.issueRefreshToken(client.id) } : {};
+  const params = { client: client.id, secret: client.secret, margin: 1000, auto: true, ...rt };
+  const url = tabUrl(env.server.origin, params).replace('/tab.html', '/cacheable-tab.html');
+  const tabs = await openTabs(context, url, 2);
+  const [first] = await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.first)));
+  const leaderIndex = await leaderOf(tabs);
+  const leader = tabs[leaderIndex]!;
+  const follower = tabs[1 - leaderIndex]!;
+  const [leaderNotRestored, notRestored] = await Promise.all([watchCache(context, leader), watchCache(context, follower)]);
+  return { context, leader, follower, first: first!, notRestored, leaderNotRestored };
 }
 
 /** The `pageshow` events the page saw since the test started watching (undefined: it is a new document). */
@@ -101,12 +122,17 @@ function shows(page: Page): Promise<boolean[] | undefined> {
   return page.evaluate(() => (globalThis as unknown as { shows?: boolean[] }).shows);
 }
 
+/** Goes back to a page that the back/forward cache should restore (such a page fires no load event). */
+async function backFromCache(page: Page): Promise<void> {
+  await page.goBack({ waitUntil: 'commit' });
+  await page.waitForFunction(() => 'harness' in globalThis);
+}
+
 it('a tab restored from the back/forward cache hands out the current token and follows the next refresh with 0 requests', async () => {
   const { context, leader, follower, first, notRestored } = await leaderAndFollower('bfcache-restored');
   await follower.goto(`${env.server.origin}/away.html`);
   await sleep(500); // back before the refresh (2 s after the first token): nothing is broadcast meanwhile
-  await follower.goBack({ waitUntil: 'commit' }); // a page from the cache fires no load event
-  await follower.waitForFunction(() => 'harness' in globalThis);
+  await backFromCache(follower);
   expect(notRestored).toEqual([]);
   expect(await shows(follower)).toEqual([true]);
   const restoredAt = await inTab(follower, (harness) => harness.now());
@@ -121,22 +147,78 @@ it('a tab restored from the back/forward cache hands out the current token and f
 });
 
 // Chromium evicts a cached page as soon as a message arrives on one of its BroadcastChannels
-// (`BroadcastChannelOnMessage`): a tab kept in the cache while the leader broadcasts a refreshed token is not
-// restored. Going back loads it afresh, and it adopts the stored token.
-it('a tab evicted from the back/forward cache by a token broadcast loads afresh on going back and adopts the stored token: 0 requests', async () => {
-  const { context, leader, follower, first, notRestored } = await leaderAndFollower('bfcache-evicted');
+// (`BroadcastChannelOnMessage`): a cached tab closes its channels on `pagehide`, so the leader's broadcasts do not
+// reach it, and on `pageshow` it reopens them and reads the record for what it missed.
+it('a tab kept in the back/forward cache while the leader refreshes twice is restored, not evicted, and hands out the current token: 0 requests', async () => {
+  const { context, leader, follower, first, notRestored } = await leaderAndFollower('bfcache-kept');
   await follower.goto(`${env.server.origin}/away.html`);
   await sleep(4500); // the leader refreshes twice (every 2 s) and broadcasts each token
   const requestsAway = env.server.stats.tokenRequests;
   expect(requestsAway).toBeGreaterThanOrEqual(2);
-  await follower.goBack();
-  await follower.waitForFunction(() => 'harness' in globalThis);
-  expect(notRestored).toContain('BroadcastChannelOnMessage');
-  expect(await shows(follower)).toBeUndefined();
+  await backFromCache(follower);
+  expect(notRestored).toEqual([]);
+  expect(await shows(follower)).toEqual([true]);
   const token = await inTab(follower, (harness) => harness.token());
   expect(token).not.toBe(first);
   expect(token).toBe(await inTab(leader, (harness) => harness.token()));
   expect(env.server.stats.tokenRequests).toBe(requestsAway);
   expect(await ownRequests(follower, 0)).toBe(0);
+  // Back in the channel: the next refresh reaches it too, without a request of its own.
+  await expect.poll(() => env.server.stats.tokenRequests, { timeout: 5000 }).toBe(requestsAway + 1);
+  const refreshed = await inTab(leader, (harness) => harness.token());
+  await expect.poll(() => inTab(follower, (harness) => harness.token()), { timeout: 3000 }).toBe(refreshed);
+  expect(await ownRequests(follower, 0)).toBe(0);
+  await context.close();
+});
+
+it('a leader that enters the back/forward cache hands leadership to the other tab at once, which refreshes on schedule; restored, it follows', async () => {
+  const { context, leader, follower, leaderNotRestored } = await leaderAndFollower('bfcache-leader');
+  const leftAt = await inTab(follower, (harness) => harness.now());
+  await leader.goto(`${env.server.origin}/away.html`);
+  // At once: the Web Lock is released on `pagehide`, not when the cache evicts the page.
+  await expect.poll(() => inTab(follower, (harness) => harness.isLeader()), { timeout: 1000, interval: 50 }).toBe(true);
+  // The next refresh (2 s after the first token) happens in the new leader, and only there.
+  await expect.poll(() => env.server.stats.tokenRequests, { timeout: 5000 }).toBe(2);
+  expect(await ownRequests(follower, leftAt)).toBe(1);
+  const refreshed = await inTab(follower, (harness) => harness.token());
+  await backFromCache(leader);
+  expect(leaderNotRestored).toEqual([]);
+  expect(await shows(leader)).toEqual([true]);
+  expect(await inTab(leader, (harness) => harness.token())).toBe(refreshed);
+  expect(await inTab(leader, (harness) => harness.isLeader())).toBe(false);
+  expect(await ownRequests(leader, leftAt)).toBe(0);
+  expect(env.server.stats.tokenRequests).toBe(2);
+  await context.close();
+});
+
+it('a sign-out while a refresh-token tab is cached: restored, it is signed out (login_required) and sends nothing', async () => {
+  const { context, leader, follower, notRestored } = await leaderAndFollower('bfcache-sign-out', true);
+  await follower.goto(`${env.server.origin}/away.html`);
+  await inTab(leader, (harness) => harness.clear());
+  const requestsAway = env.server.stats.tokenRequests;
+  await backFromCache(follower);
+  expect(notRestored).toEqual([]);
+  expect(await shows(follower)).toEqual([true]);
+  expect(await inTab(follower, (harness) => harness.tokenOrError())).toMatch(/code=login_required/);
+  const log = await logOf(follower);
+  expect(log.filter((entry) => entry.event === 'cleared')).toHaveLength(1);
+  expect(log.filter((entry) => entry.event === 'error')).toEqual([]);
+  expect(env.server.stats.tokenRequests).toBe(requestsAway);
+  expect(env.server.stats.refreshTokenReuse).toBe(0);
+  await context.close();
+});
+
+it('a token that expired while its tab was cached is not handed out on return', async () => {
+  const { context, leader, follower, first, notRestored } = await leaderAndFollower('bfcache-expired');
+  await follower.goto(`${env.server.origin}/away.html`);
+  await leader.close(); // nobody refreshes: the stored token (3 s) expires while the follower is cached
+  await sleep(3500);
+  const requestsAway = env.server.stats.tokenRequests;
+  await backFromCache(follower);
+  expect(notRestored).toEqual([]);
+  expect(await shows(follower)).toEqual([true]);
+  const token = await inTab(follower, (harness) => harness.token());
+  expect(token).not.toBe(first);
+  expect(env.server.stats.tokenRequests).toBe(requestsAway + 1);
   await context.close();
 });

@@ -20,6 +20,11 @@ export interface AppConfig {
   holdCallbacks?: boolean;
   /** Serve the app page with `Cross-Origin-Opener-Policy: same-origin`. */
   coop?: boolean;
+  /**
+   * Serve the app page with `Cache-Control: no-cache` instead of `no-store`: Chromium keeps no page served `no-store`
+   * that fetched a `no-store` resource (every token response) in its back/forward cache.
+   */
+  cacheable?: boolean;
   /** A second `oidcSession` on the page (`app.second`), of the same client with this scope: another credential. */
   secondScope?: string;
 }
@@ -42,7 +47,10 @@ export const SCOPE = 'openid offline_access profile email api';
  * a dedicated/service worker `/oidc-worker.js`, `/signed-out.html`), the shared OpenID provider with that app as its
  * public client, and one Chromium. All stop after the file; the provider's counts are reset before each test.
  */
-export function useOidcApp(providerOptions: Partial<OpenIdProviderOptions> = {}): OidcApp {
+export function useOidcApp(
+  providerOptions: Partial<OpenIdProviderOptions> = {},
+  launch: Parameters<typeof launchChromium>[1] = {},
+): OidcApp {
   const state = {} as { origin: string; op: OpenIdProvider; browser: Browser; config: AppConfig; server: Server };
   beforeAll(async () => {
     const files = await bundleFixtures({
@@ -59,7 +67,8 @@ export function useOidcApp(providerOptions: Partial<OpenIdProviderOptions> = {})
       if (pathname === '/app.html') {
         const config = JSON.stringify(state.config).replace(/</g, '\\u003c');
         const coop = state.config.coop === true ? { 'cross-origin-opener-policy': 'same-origin' } : {};
-        res.writeHead(200, { ...headers, ...coop, 'content-type': 'text/html; charset=utf-8' });
+        const cache = state.config.cacheable === true ? { 'cache-control': 'no-cache' } : {};
+        res.writeHead(200, { ...headers, ...coop, ...cache, 'content-type': 'text/html; charset=utf-8' });
         res.end(
           `<!doctype html><html><head><meta charset="utf-8"><title>app</title></head><body>` +
             `<button id="sign-in">Sign in</button><button id="sign-in-popup">Sign in (popup)</button>` +
@@ -86,7 +95,7 @@ export function useOidcApp(providerOptions: Partial<OpenIdProviderOptions> = {})
       accessTokenTtl: 4,
       ...providerOptions,
     });
-    state.browser = await launchChromium();
+    state.browser = await launchChromium([], launch);
   });
   beforeEach(() => {
     state.op.reset();

@@ -1,6 +1,7 @@
 import type { BroadcastChannel as ElectionChannel, LeaderElector } from 'broadcast-channel';
 // broadcast-channel's election; in Deno, lock-election.ts (see package.json `imports`).
 import { createLeaderElection } from '#leader-election';
+import { lockElection } from './lock-election.js';
 
 /** What broadcast-channel's leader election sends between contexts. */
 export interface ElectionMessage {
@@ -17,8 +18,9 @@ export interface Election {
 }
 
 /**
- * Runs broadcast-channel's `createLeaderElection` (Web Locks when present, its message election otherwise) over our
- * own native BroadcastChannel, through `send` and `deliver`.
+ * Runs a leader election over our own native BroadcastChannel, through `send` and `deliver`: with Web Locks, the lock
+ * election of lock-election.ts (broadcast-channel's lock and contract, without its `unload` listener); without them,
+ * broadcast-channel's `createLeaderElection` (its message election).
  *
  * Why not broadcast-channel's channel class: it bundles IndexedDB and localStorage polling transports that we never
  * use (we use the native channel or nothing), about 3 KB gzip of the 15 KB budget. The election only needs the small
@@ -45,8 +47,13 @@ export function createElection(name: string, send: (message: ElectionMessage) =>
       listeners.delete(listener);
     },
   };
-  // responseTime given, so that the election never asks the channel's method for its average latency.
-  const elector = createLeaderElection(channel as unknown as ElectionChannel, { responseTime: 150, fallbackInterval: 3000 });
+  // With Web Locks, our own election on broadcast-channel's lock (lock-election.ts): its own leader adds an `unload`
+  // listener that keeps the page out of the back/forward cache. responseTime given, so that the message election
+  // never asks the channel's method for its average latency.
+  const elector =
+    globalThis.navigator?.locks === undefined
+      ? createLeaderElection(channel as unknown as ElectionChannel, { responseTime: 150, fallbackInterval: 3000 })
+      : lockElection(channel as unknown as ElectionChannel);
   return {
     elector,
     deliver(message) {

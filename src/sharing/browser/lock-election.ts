@@ -12,7 +12,7 @@ import type { BroadcastChannel as ElectionChannel, LeaderElectionOptions, Leader
  *   channel, with broadcast-channel's message protocol (`apply`, `tell`, `death`; see `messageElection`).
  */
 export function createLeaderElection(channel: ElectionChannel, options?: LeaderElectionOptions): LeaderElector {
-  const elector = globalThis.navigator?.locks === undefined ? messageElection(channel, options) : lockElection(channel);
+  const elector = globalThis.navigator?.locks === undefined ? messageElection(channel, options) : lockElector(channel);
   return elector as unknown as LeaderElector;
 }
 
@@ -42,7 +42,17 @@ interface Elector {
   die(): Promise<void>;
 }
 
-function lockElection(channel: ElectionChannel): Elector {
+/**
+ * The Web Locks election: the context holding the lock `pubkey-bc||native||<channel>` (broadcast-channel's name for
+ * it, so that contexts of either kind share one lock) leads until `die()`. Used in browsers too: broadcast-channel's
+ * leader adds an `unload` listener to the window for good, which keeps that page out of Chromium's back/forward cache
+ * (`UnloadHandlerExistsInMainFrame`).
+ */
+export function lockElection(channel: ElectionChannel): LeaderElector {
+  return lockElector(channel) as unknown as LeaderElector;
+}
+
+function lockElector(channel: ElectionChannel): Elector {
   const lockName = `pubkey-bc||native||${channel.name}`;
   const stop = new AbortController();
   let resign: (() => void) | undefined;

@@ -1,6 +1,7 @@
 import { type ErrorCode, isSessionError, SessionError } from '../../core/errors.js';
+import { onBackForwardCache } from '../../core/page-cache.js';
 import { boundedByClock, isNewer, type Token, type TokenSet } from '../../core/token.js';
-import { createElection } from './election.js';
+import { createElection, type Election } from './election.js';
 import { memorySharing } from '../memory.js';
 import { channelName, envelope, isFailureCode, parseMessage, type Outgoing } from './messages.js';
 import type { SharedLink, Sharing, SharingPeer } from '../sharing.js';
@@ -37,6 +38,9 @@ interface Waiter {
  *   before it;
  * - a token request runs under the credential's Web Lock, after reading IndexedDB again, in one context at a time.
  *
+ * A page entering the back/forward cache steps out (leadership handed on, channel closed: a message would evict it),
+ * and on return rejoins and reads IndexedDB again before it hands out anything.
+ *
  * Missing or failing features degrade (reported as `sharing_degraded` through the session's `error` event): no
  * IndexedDB → channel and memory; no Web Locks → message election and unlocked requests; no BroadcastChannel →
  * this context alone. Service workers follow and never lead (the browser stops them when idle).
@@ -59,7 +63,9 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   }
   const { key, clock } = peer;
   const name = channelName(key);
-  const channel = new BroadcastChannel(name);
+  // Both opened by `open`, again when the page comes back from the back/forward cache.
+  let channel: BroadcastChannel;
+  let election: Election;
   const locks = globalThis.navigator?.locks as LockManager | undefined;
   if (locks === undefined) degraded('No Web Locks: election by messages, requests unlocked');
   // Service workers follow: the browser stops them when idle, and broadcast-channel's leader hooks `self.close`,
@@ -78,7 +84,9 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   let storageFailing = false;
   let leading = false;
   let closed = false;
-  let channelOpen = true;
+  let channelOpen = false;
+  /** The read of a page restored from the back/forward cache, until it ends (see `SharedLink.catchingUp`). */
+  let catchingUp: Promise<void> | undefined;
   /** Tokens issued before this (epoch ms, the latest sign-out seen here or in storage) are dead. */
   let clearedAt = 0;
   /** The newest token seen here: fetched, read from IndexedDB or received. */
@@ -93,6 +101,12 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   /** Counts token broadcasts, to tell whether an answer went out after a request arrived. */
   let broadcasts = 0;
   const waiters = new Map<string, Waiter>();
+  /** How often the session was told of a sign-out. */
+  let clears = 0;
+  const clearSession = (): void => {
+    clears++;
+    peer.receiveClear(clearedAt);
+  };
 
   const post = (message: Outgoing): void => {
     if (channelOpen) channel.postMessage(envelope(key, message));
@@ -128,8 +142,6 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         return undefined;
       },
     );
-
-  const { elector, deliver } = createElection(name, (data) => post({ type: 'election', data }));
 
   /**
    * Runs `task` holding the credential's request lock, saying `busy` while it runs. Waiting for the lock is bounded:
@@ -184,7 +196,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       untold = true;
     } else if (at > connectedAt || (latest !== undefined && latest.issuedAt < at)) {
       forget(at);
-      peer.receiveClear(clearedAt);
+      clearSession();
     } else {
       clearedAt = at;
     }
@@ -199,7 +211,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     if (!untold) return;
     if (closed) throw closedError();
     untold = false;
-    peer.receiveClear(clearedAt);
+    clearSession();
     await peer.fetchToken();
   };
 
@@ -260,7 +272,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
           // This context drops its token as the message goes out, not after the record is written: the other
           // contexts drop theirs on the message, and this one must not hand out its token in between.
           void signOut(clock.now());
-          peer.receiveClear(clearedAt);
+          clearSession();
         }, 0);
       }
       throw error;
@@ -301,6 +313,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
 
   /** A usable token from memory, or from one locked refresh shared by every caller in this context. */
   const fetchShared = async (rejected: string | undefined, since = clock.now()): Promise<Token> => {
+    if (catchingUp !== undefined) await catchingUp;
     for (let round = 0; ; round++) {
       if (latest !== undefined && peer.isUsable(latest, rejected)) return latest;
       if (closed) throw closedError();
@@ -350,7 +363,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       };
       let timer = setTimeout(check, answerTimeout);
       if (!mayLead) {
-        elector.hasLeader().then(
+        election.elector.hasLeader().then(
           (hasLeader) => hasLeader || serve(waiter),
           () => serve(waiter),
         );
@@ -392,7 +405,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     for (const waiter of waiters.values()) if (peer.isUsable(bounded, waiter.rejected)) waiter.settle({ token: bounded });
   };
 
-  channel.onmessage = ({ data }: MessageEvent<unknown>) => {
+  const onMessage = ({ data }: MessageEvent<unknown>): void => {
     const message = parseMessage(data);
     if (message === undefined || message.key !== key) {
       report('invalid_message', 'Ignored a malformed or foreign message');
@@ -417,20 +430,26 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         return;
       case 'clear':
         forget(message.at);
-        return peer.receiveClear(clearedAt);
+        return clearSession();
       case 'leader':
         for (const waiter of waiters.values()) post({ type: 'request', id: waiter.id, rejected: waiter.rejected });
         return;
       case 'election':
-        return deliver(message.data);
+        return election.deliver(message.data);
     }
   };
-  channel.onmessageerror = () => report('invalid_message', 'Ignored an unreadable message');
 
-  if (mayLead) {
-    elector.awaitLeadership().then(
+  /** Joins the credential's channel and its election (a new elector each time: a dead one cannot lead again). */
+  const open = (): void => {
+    channel = new BroadcastChannel(name);
+    channel.onmessage = onMessage;
+    channel.onmessageerror = () => report('invalid_message', 'Ignored an unreadable message');
+    channelOpen = true;
+    const current = (election = createElection(name, (data) => post({ type: 'election', data })));
+    if (!mayLead) return;
+    current.elector.awaitLeadership().then(
       () => {
-        if (closed) return;
+        if (closed || election !== current) return;
         leading = true;
         post({ type: 'leader' });
         peer.leadershipChanged(true);
@@ -438,17 +457,69 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         // A context that never needed a token yet learns the stored one, so that it refreshes it ahead of expiry.
         void load().then((set) => set && peer.receiveToken(set.token));
       },
-      () => report('sharing_degraded', 'Cannot join the leader election'),
+      () => {
+        if (!closed && election === current) report('sharing_degraded', 'Cannot join the leader election');
+      },
     );
-  }
+  };
+  /** Releases the Web Lock (the next context takes over at once), leaves the message election, closes the channel. */
+  const shut = async (): Promise<void> => {
+    if (!channelOpen) return;
+    // The message election says `death` as die() starts: before the channel closes.
+    const died = election.elector.die();
+    channelOpen = false;
+    channel.close();
+    await died;
+  };
+  open();
+
+  // In the back/forward cache the page is frozen: callers waiting for a token here just resume on return, and are
+  // asked for again then. Meanwhile the others go on without it, and it may miss a refresh, a rotation or a sign-out.
+  const stopListening = onBackForwardCache(
+    () => {
+      if (closed) return;
+      const wasLeading = leading;
+      leading = false;
+      void shut();
+      if (wasLeading) peer.leadershipChanged(false);
+    },
+    () => {
+      if (closed || channelOpen) return;
+      open();
+      // Nothing is handed out before this read: a sign-out missed while cached drops what the session holds (a
+      // refresh-token session is signed out: `login_required`; a sign-in since then lifts it), and a rotated refresh
+      // token is taken from the record. Told here, once, unless the read or a message told the session already.
+      const signedOut = clearedAt;
+      const told = clears;
+      const caughtUp: Promise<void> = load(true)
+        .then(() => {
+          if (clearedAt > signedOut && clears === told) {
+            untold = false;
+            clearSession();
+          }
+          for (const waiter of waiters.values()) {
+            if (latest !== undefined && peer.isUsable(latest, waiter.rejected)) waiter.settle({ token: latest });
+            else post({ type: 'request', id: waiter.id, rejected: waiter.rejected });
+          }
+        })
+        .finally(() => {
+          if (catchingUp === caughtUp) catchingUp = undefined;
+        });
+      catchingUp = caughtUp;
+    },
+  );
 
   return {
     get leading() {
       return leading;
     },
+    get catchingUp() {
+      return catchingUp;
+    },
     load: () => load(),
     async obtain(rejected) {
       if (closed) throw closedError();
+      if (catchingUp !== undefined) await catchingUp;
       await tell();
       return leading ? { token: await fetchShared(rejected) } : ask(rejected);
     },
@@ -462,11 +533,9 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       if (closed) return;
       closed = true;
       leading = false;
+      stopListening();
       for (const waiter of waiters.values()) waiter.settle(closedError());
-      // Releases the Web Lock (the next context takes over at once) and says goodbye to the message election.
-      await elector.die();
-      channelOpen = false;
-      channel.close();
+      await shut();
     },
   };
 }
