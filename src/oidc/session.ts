@@ -416,6 +416,8 @@ class OidcSessionHandle implements OidcSession {
       // Signed in all the same (a network failure says nothing about the sign-in); getToken will tell the app.
     }
     this.#signedInHere(record);
+    // Back from the back/forward cache: a refresh's ID token may have come while the channel was closed.
+    this.#updatedHere(record);
   }
 
   /**
