@@ -616,8 +616,11 @@ class LocalLink implements SharedLink {
       this.#latest = undefined;
       this.#refreshToken = undefined;
     }
+    // Strictly before, as for tokens: a request made in the sign-out's own millisecond counts as made after it. A
+    // context that joined right after a sign-out (the same ms on a fast machine) would otherwise see the first call
+    // it made fail as `aborted`, told of the sign-out by the leader's `state`.
     for (const waiter of this.#waiters.values()) {
-      if (waiter.since <= at) waiter.settle(new SessionError('aborted', 'The session was cleared'));
+      if (waiter.since < at) waiter.settle(new SessionError('aborted', 'The session was cleared'));
     }
   }
 
