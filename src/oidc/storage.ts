@@ -2,6 +2,7 @@ import { promisifyRequest } from 'idb-keyval';
 import * as z from 'zod/mini';
 import { hashKey } from '../core/digest.js';
 import { SessionError } from '../core/errors.js';
+import { reopeningDatabase } from '../core/indexed-db.js';
 import type { SignedInUser, UserClaims } from './provider.js';
 
 /**
@@ -74,30 +75,11 @@ export function oidcChannelName(key: string): string {
 }
 
 type Mode = 'readonly' | 'readwrite';
-let connection: Promise<IDBDatabase> | undefined;
-
 /** Our connection, closed on `versionchange` (so another page can delete the database) and reopened on next use. */
-function open(): Promise<IDBDatabase> {
-  if (connection !== undefined) return connection;
-  const request = indexedDB.open(DATABASE);
-  request.onupgradeneeded = () => {
-    request.result.createObjectStore(TRANSACTIONS);
-    request.result.createObjectStore(USERS);
-  };
-  const opened = promisifyRequest(request);
-  connection = opened;
-  const reopen = (): void => {
-    if (connection === opened) connection = undefined;
-  };
-  opened.then((db) => {
-    db.onversionchange = () => {
-      db.close();
-      reopen();
-    };
-    db.onclose = reopen;
-  }, reopen);
-  return opened;
-}
+const open = reopeningDatabase(DATABASE, (db) => {
+  db.createObjectStore(TRANSACTIONS);
+  db.createObjectStore(USERS);
+});
 
 /** Runs `work` in one IndexedDB transaction on `storeName`, resolving when it commits; bounded in time. */
 function withStore<T>(storeName: string, mode: Mode, work: (store: IDBObjectStore) => () => T): Promise<T> {

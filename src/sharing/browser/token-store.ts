@@ -1,4 +1,5 @@
-import { del, get, promisifyRequest, update, type UseStore } from 'idb-keyval';
+import { del, get, update, type UseStore } from 'idb-keyval';
+import { reopeningDatabase } from '../../core/indexed-db.js';
 import { hashKey } from '../../core/digest.js';
 import { SessionError } from '../../core/errors.js';
 import { isNewer, type Token } from '../../core/token.js';
@@ -84,29 +85,12 @@ export function recordStore(key: string, now: () => number): RecordStore {
 }
 
 /**
- * Our own connection, instead of idb-keyval's `createStore`: it closes on `versionchange`, so that another page can
- * delete or upgrade the database (an app's "wipe local data", a later release), and reopens on the next use; also
- * after the browser closed it.
+ * Our own connection (`reopeningDatabase`), instead of idb-keyval's `createStore`: it closes on `versionchange`, so
+ * that another page can delete or upgrade the database, and reopens on the next use; also after the browser closed it.
  */
 function openDatabase(): UseStore {
-  let connection: Promise<IDBDatabase> | undefined;
-  const open = (): Promise<IDBDatabase> => {
-    const request = indexedDB.open(DATABASE);
-    request.onupgradeneeded = () => request.result.createObjectStore('tokens');
-    const opened = promisifyRequest(request);
-    const reopen = (): void => {
-      if (connection === opened) connection = undefined;
-    };
-    opened.then((db) => {
-      db.onversionchange = () => {
-        db.close();
-        reopen();
-      };
-      db.onclose = reopen;
-    }, reopen);
-    return opened;
-  };
-  return (mode, callback) => (connection ??= open()).then((db) => callback(db.transaction('tokens', mode).objectStore('tokens')));
+  const connect = reopeningDatabase(DATABASE, (db) => db.createObjectStore('tokens'));
+  return (mode, callback) => connect().then((db) => callback(db.transaction('tokens', mode).objectStore('tokens')));
 }
 
 function withDatabase<T>(operation: (store: UseStore) => Promise<T>): Promise<T> {
