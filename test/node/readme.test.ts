@@ -1,24 +1,38 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const outDir = path.join(root, 'test-results/readme-samples');
+
+/** The guides under docs/, each a Markdown file. */
+function guides(dir = 'docs'): string[] {
+  return readdirSync(path.join(root, dir)).flatMap((name) => {
+    const relative = path.join(dir, name);
+    if (statSync(path.join(root, relative)).isDirectory()) return guides(relative);
+    return name.endsWith('.md') ? [relative] : [];
+  });
+}
 
 /**
- * Every ```ts block in README.md is a self-contained module that must type-check against the sources, so the
- * quick starts cannot drift from the API.
+ * Every ```ts block of the given Markdown files is a self-contained module that must type-check against the
+ * sources, so the quick starts and guides cannot drift from the API.
  */
-it('every TypeScript sample in README.md type-checks', async () => {
-  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-  const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
-  expect(samples.length).toBeGreaterThan(0);
+async function typeCheckSamples(files: readonly string[], outName: string): Promise<{ samples: number; errors: string }> {
+  const outDir = path.join(root, 'test-results', outName);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  samples.forEach((code, index) => writeFileSync(path.join(outDir, `sample-${index + 1}.ts`), `${code}\nexport {};\n`));
+  let samples = 0;
+  for (const file of files) {
+    const text = readFileSync(path.join(root, file), 'utf8');
+    for (const match of text.matchAll(/```ts\n([\s\S]*?)```/g)) {
+      samples += 1;
+      const name = `${file.replaceAll(/[/.]/g, '_')}-${samples}.ts`;
+      writeFileSync(path.join(outDir, name), `// ${file}\n${match[1] ?? ''}\nexport {};\n`);
+    }
+  }
   writeFileSync(
     path.join(outDir, 'tsconfig.json'),
     JSON.stringify({
@@ -27,11 +41,25 @@ it('every TypeScript sample in README.md type-checks', async () => {
       include: ['./*.ts'],
     }),
   );
-  const result = await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', outDir], {
+  const errors = await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', outDir], {
     cwd: root,
   }).then(
     () => '',
     (error: { stdout?: string }) => error.stdout ?? String(error),
   );
-  expect(result).toBe('');
+  return { samples, errors };
+}
+
+it('every TypeScript sample in README.md type-checks', async () => {
+  const { samples, errors } = await typeCheckSamples(['README.md'], 'readme-samples');
+  expect(samples).toBeGreaterThan(0);
+  expect(errors).toBe('');
 }, 60_000);
+
+it('every TypeScript sample in the guides (docs/) type-checks', async () => {
+  const files = guides();
+  expect(files.length).toBeGreaterThan(10);
+  const { samples, errors } = await typeCheckSamples(files, 'docs-samples');
+  expect(samples).toBeGreaterThan(10);
+  expect(errors).toBe('');
+}, 120_000);
