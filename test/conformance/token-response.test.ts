@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { refreshCases, tokenResponseCases } from './cases/token-response.js';
+import { expectSignedIn, expectSignInRefused, title } from './support/expectations.js';
+import { useConformance } from './support/relying-parties.js';
+
+/**
+ * Token responses of the code exchange and of refreshes, bent one way per case, in real Chromium. A refused refresh
+ * answered 2xx spent its refresh token: signed out everywhere, the token never sent again (the provider counts
+ * reuse), its access token never handed out.
+ */
+const env = useConformance();
+
+describe.concurrent('token response of the code exchange', () => {
+  for (const test of tokenResponseCases) {
+    it(title(test), async () => {
+      const outcome = await env.signIn(test.id, test.defect, test.rp);
+      if (test.refused !== undefined) await expectSignInRefused(env, test.id, outcome, test.refused);
+      else expectSignedIn(env, test.id, outcome);
+    });
+  }
+});
+
+describe.concurrent('refresh response', () => {
+  for (const test of refreshCases) {
+    it(title(test), async () => {
+      const { id } = test;
+      // A correct sign-in; the defect is only in refreshes.
+      expectSignedIn(env, id, await env.signIn(id, test.defect, test.rp));
+      const first = await env.inRp(id, (rp) => rp.token({ forceRefresh: true }));
+      const counts = env.op.counts(id);
+      if (test.refused !== undefined) {
+        expect(test.refused.map((code) => `error:${code}`), `refused with ${first}`).toContain(first);
+        // Asked again, twice: the spent refresh token is never sent again, and nobody is signed in.
+        expect(await env.inRp(id, (rp) => rp.token({ forceRefresh: true }))).toBe('error:login_required');
+        expect(await env.inRp(id, (rp) => rp.token())).toBe('error:login_required');
+        expect(await env.inRp(id, (rp) => rp.state().signedIn)).toBe(false);
+        expect(counts).toMatchObject({ refreshRequests: 1, reusedRefreshTokens: 0 });
+        return;
+      }
+      expect(first).toBe(counts.accessTokens.at(-1));
+      // A second refresh sends the newest refresh token (or the unrotated one): no reuse.
+      const second = await env.inRp(id, (rp) => rp.token({ forceRefresh: true }));
+      expect(second).toBe(counts.accessTokens.at(-1));
+      expect(counts).toMatchObject({ refreshRequests: 2, reusedRefreshTokens: 0 });
+      expect(await env.inRp(id, (rp) => rp.state())).toMatchObject({ signedIn: true, user: { sub: 'alice' } });
+    });
+  }
+});
