@@ -53,6 +53,8 @@ export interface Defect {
   refreshIdToken?: (parts: IdTokenParts) => IdTokenParts | string | undefined;
   /** The refresh's token response. The refresh token is spent once the answer is 2xx, whatever the hook did. */
   refresh?: (answer: TokenAnswer, sent: string) => TokenAnswer;
+  /** The revocation endpoint's answer (default 200); the token is revoked only on a 200. */
+  revoke?: () => TokenAnswer;
   /** Rotate the refresh token on each refresh (default true). */
   rotate?: boolean;
   /** Sign ID tokens from the case's second sign-in on with a new key (published from then on). */
@@ -74,6 +76,10 @@ export interface CaseCounts {
   endSessions: number;
   /** The authorization requests' parameters, in order. */
   authorizeRequests: Record<string, string>[];
+  /** The authorization responses, as the redirect URLs sent to the browser. */
+  callbacks: string[];
+  /** The end-session requests' parameters, in order. */
+  endSessionRequests: Record<string, string>[];
   /** Access tokens issued, in order (for "never handed out" checks). */
   accessTokens: string[];
 }
@@ -238,6 +244,7 @@ export async function startMisbehavingProvider(): Promise<MisbehavingProvider> {
       const bent = defect.authorize === undefined ? response : defect.authorize(response, form);
       const target = new URL(redirectUri);
       for (const [name, value] of bent) target.searchParams.append(name, value);
+      counts.callbacks.push(target.href);
       res.writeHead(302, { location: target.href, 'cache-control': 'no-store' }).end();
       return;
     }
@@ -306,13 +313,14 @@ export async function startMisbehavingProvider(): Promise<MisbehavingProvider> {
     }
     if (route === 'revoke' && req.method === 'POST') {
       counts.revocations++;
+      const answer = defect.revoke?.() ?? { status: 200, body: '' };
       const known = current.refreshTokens.get(form.get('token') ?? '');
-      if (known !== undefined) known.grant.live = false;
-      res.writeHead(200, CORS).end();
-      return;
+      if (known !== undefined && answer.status === 200) known.grant.live = false;
+      return send(res, answer);
     }
     if (route === 'end_session') {
       counts.endSessions++;
+      counts.endSessionRequests.push(Object.fromEntries(form));
       const target = form.get('post_logout_redirect_uri');
       if (target !== null && target.startsWith('http://127.0.0.1:')) res.writeHead(302, { location: target }).end();
       else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>signed out</title>');
@@ -358,6 +366,8 @@ function freshCounts(): CaseCounts {
     revocations: 0,
     endSessions: 0,
     authorizeRequests: [],
+    callbacks: [],
+    endSessionRequests: [],
     accessTokens: [],
   };
 }

@@ -18,6 +18,10 @@ export interface Conformance {
    * in, and resolves with how that ended (bounded: `timeout` ms).
    */
   signIn(caseId: string, defect?: Defect, rpOptions?: Partial<RelyingPartyConfig>, timeout?: number): Promise<SignInOutcome>;
+  /** Loads the case's relying party again (`?start`: and signs in), keeping the provider's state; as `signIn`. */
+  load(caseId: string, query?: string, timeout?: number): Promise<SignInOutcome>;
+  /** Every outcome the case's relying party has posted since it was last loaded by `signIn`/`load`. */
+  outcomes(caseId: string): Promise<Record<string, unknown>[]>;
   /** Runs `task` in the case's relying party (its iframe). `task` is sent as source: it may use only its arguments. */
   inRp<R, A = undefined>(caseId: string, task: (rp: RelyingParty, arg: A) => R | Promise<R>, arg?: A): Promise<R>;
   /** The host page, where every case's iframe lives. */
@@ -45,8 +49,10 @@ export function useConformance(): Conformance {
       const html = { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' };
       if (pathname === '/') {
         res.writeHead(200, html).end(
+          // Outcomes by the iframe that posted them; a message from another origin (a data: document) is script that ran.
           `<!doctype html><title>conformance host</title><script>globalThis.outcomes = {}; addEventListener('message', (event) => {` +
-            `if (event.origin === location.origin) (outcomes[event.data.caseId] ??= []).push(event.data); });</script>`,
+            `const frame = [...document.querySelectorAll('iframe')].find((candidate) => candidate.contentWindow === event.source);` +
+            `if (frame !== undefined) (outcomes[frame.name] ??= []).push(event.origin === location.origin ? event.data : { phase: 'script-ran', origin: event.origin }); });</script>`,
         );
         return;
       }
@@ -86,17 +92,20 @@ export function useConformance(): Conformance {
     get page() {
       return state.page;
     },
-    async signIn(caseId, defect, rpOptions = {}, timeout = 15_000) {
+    signIn(caseId, defect, rpOptions = {}, timeout = 15_000) {
       state.op.configure(caseId, defect);
       configs.set(caseId, { caseId, issuer: state.op.issuer(caseId), clientId: CLIENT_ID, scope: 'openid offline_access', ...rpOptions });
+      return this.load(caseId, 'start', timeout);
+    },
+    load(caseId, query = 'start', timeout = 15_000) {
       return state.page.evaluate(
-        async ({ caseId, timeout }) => {
+        async ({ caseId, query, timeout }) => {
           const outcomes = (globalThis as unknown as { outcomes: Record<string, unknown[]> }).outcomes;
           delete outcomes[caseId];
           document.querySelector(`iframe[name="${caseId}"]`)?.remove();
           const frame = document.createElement('iframe');
           frame.name = caseId;
-          frame.src = `/rp/${caseId}?start`;
+          frame.src = `/rp/${caseId}?${query}`;
           document.body.append(frame);
           const started = Date.now();
           while (outcomes[caseId] === undefined) {
@@ -105,8 +114,11 @@ export function useConformance(): Conformance {
           }
           return outcomes[caseId][0];
         },
-        { caseId, timeout },
+        { caseId, query, timeout },
       ) as Promise<SignInOutcome>;
+    },
+    outcomes(caseId) {
+      return state.page.evaluate((caseId) => (globalThis as unknown as { outcomes: Record<string, Record<string, unknown>[]> }).outcomes[caseId] ?? [], caseId);
     },
     inRp(caseId, task, arg) {
       return state.page.evaluate(
