@@ -123,6 +123,8 @@ export default defineConfig({
         test: {
           name: 'conformance',
           include: ['test/conformance/**/*.test.ts'],
+          // Cases run side by side, each in its own iframe of one page per file.
+          maxConcurrency: 8,
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 60_000,

@@ -89,7 +89,7 @@ export const idTokenCases: readonly ConformanceCase[] = [
   {
     id: 'rp-id_token-iat-not-number',
     rule: 'OIDC Core §2: iat is a NumericDate',
-    defect: idToken((parts) => void (parts.claims.iat = String(parts.claims.iat))),
+    defect: idToken((parts) => void ((parts.claims as Record<string, unknown>).iat = String(parts.claims.iat))),
     refused: ['invalid_response'],
   },
   {
@@ -103,7 +103,7 @@ export const idTokenCases: readonly ConformanceCase[] = [
   {
     id: 'rp-id_token-sub-not-string',
     rule: 'OIDC Core §2: sub is a string',
-    defect: idToken((parts) => void (parts.claims.sub = 42)),
+    defect: idToken((parts) => void ((parts.claims as Record<string, unknown>).sub = 42)),
     refused: ['invalid_response'],
   },
   {

@@ -120,7 +120,7 @@ export function useConformance(): Conformance {
     outcomes(caseId) {
       return state.page.evaluate((caseId) => (globalThis as unknown as { outcomes: Record<string, Record<string, unknown>[]> }).outcomes[caseId] ?? [], caseId);
     },
-    inRp(caseId, task, arg) {
+    inRp<R, A>(caseId: string, task: (rp: RelyingParty, arg: A) => R | Promise<R>, arg?: A): Promise<R> {
       return state.page.evaluate(
         ({ caseId, source, value }) => {
           const frame = document.querySelector<HTMLIFrameElement>(`iframe[name="${caseId}"]`);
