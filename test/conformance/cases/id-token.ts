@@ -95,6 +95,24 @@ export const idTokenCases: readonly ConformanceCase[] = [
     refused: ['invalid_response'],
   },
   {
+    id: 'rp-id_token-iat-future',
+    rule: 'OIDC Core §3.1.3.7 (10): iat MAY be used to reject tokens issued too far from the current time',
+    defect: idToken((parts) => void (parts.claims.iat = now() + 3600)),
+    accepted: 'rejecting on iat is optional (§3.1.3.7 (10)); exp and nbf bound the token',
+  },
+  {
+    id: 'rp-id_token-nbf-future',
+    rule: 'RFC 7519 §4.1.5: not to be accepted before nbf',
+    defect: idToken((parts) => void (parts.claims.nbf = now() + 3600)),
+    refused: ['invalid_response'],
+  },
+  {
+    id: 'rp-id_token-crit-header',
+    rule: 'RFC 7515 §4.1.11: a critical extension the client does not understand makes the JWS invalid',
+    defect: idToken((parts) => Object.assign(parts.header, { crit: ['urn:example:unknown'], 'urn:example:unknown': true })),
+    refused: ['invalid_response'],
+  },
+  {
     id: 'rp-id_token-exp-past',
     rule: 'OIDC Core §3.1.3.7 (9): the current time must be before exp',
     defect: idToken((parts) => void (parts.claims.exp = now() - 120)),

@@ -149,7 +149,9 @@ export async function startMisbehavingProvider(): Promise<MisbehavingProvider> {
       return new SignJWT(claims).setProtectedHeader({ ...header, alg: 'HS256' }).sign(new TextEncoder().encode(CLIENT_ID));
     }
     const key = signing === 'unpublished-key' ? stray : signing === 'previous-key' ? first : signer;
-    const jwt = await new SignJWT(claims).setProtectedHeader(header).sign(key.privateKey);
+    // jose refuses to sign with a `crit` it does not know unless told that it is understood.
+    const crit = Object.fromEntries((header.crit ?? []).map((name) => [name, true]));
+    const jwt = await new SignJWT(claims).setProtectedHeader(header).sign(key.privateKey, { crit });
     if (signing !== 'bad-signature') return jwt;
     // One bit of the signature flipped.
     const [head, body, signature] = jwt.split('.') as [string, string, string];
