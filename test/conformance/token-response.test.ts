@@ -48,3 +48,19 @@ describe.concurrent('refresh response', () => {
     });
   }
 });
+
+it('refresh-unavailable: a 503 spent nothing (no answer to the grant): endpoint_unavailable, still signed in, the same refresh token accepted next time', async () => {
+  const id = 'refresh-unavailable';
+  let failures = 1;
+  const defect = {
+    refresh: (answer: { status: number; body: unknown }) =>
+      failures-- > 0 ? { status: 503, body: { error: 'temporarily_unavailable' } } : answer,
+  };
+  expectSignedIn(env, id, await env.signIn(id, defect));
+  const failed = await env.inRp(id, (rp) => rp.refresh());
+  expect(failed.code).toBe('endpoint_unavailable');
+  expect(await env.inRp(id, (rp) => rp.state().signedIn)).toBe(true);
+  const next = await env.inRp(id, (rp) => rp.refresh());
+  expect(next.token).toBe(env.op.counts(id).accessTokens.at(-1));
+  expect(env.op.counts(id)).toMatchObject({ refreshRequests: 2, reusedRefreshTokens: 0 });
+});

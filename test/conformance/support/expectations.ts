@@ -40,4 +40,7 @@ export function expectSignedIn(env: Conformance, caseId: string, outcome: SignIn
   const counts = env.op.counts(caseId);
   expect(outcome.phase === 'ready' && outcome.token).toBe(counts.accessTokens.at(-1));
   expect(counts).toMatchObject({ codeExchanges: 1, failedCodeExchanges: 0, reusedRefreshTokens: 0 });
+  // The authorization response is taken out of the address bar (Browser-Based Apps BCP: no code left in history).
+  const url = new URL(outcome.phase === 'ready' ? outcome.url : '');
+  expect([...url.searchParams.keys()].filter((name) => ['code', 'state', 'iss'].includes(name))).toEqual([]);
 }
