@@ -114,6 +114,9 @@ export function discover(endpoint: Endpoint): Promise<oauth.AuthorizationServer>
 async function readMetadata(endpoint: Endpoint): Promise<oauth.AuthorizationServer> {
   const url = issuerUrl(endpoint.issuer);
   const response = await oauth.discoveryRequest(url, requestOptions(endpoint));
+  // A 5xx or 429 says the provider is down or busy, not that its metadata is wrong: the app may try again later.
+  const failure = statusFailure(response, 'The provider metadata', Date.now());
+  if (failure !== undefined) throw failure;
   let as: oauth.AuthorizationServer;
   try {
     as = await oauth.processDiscoveryResponse(url, response);
