@@ -118,6 +118,19 @@ export default defineConfig({
         },
       },
       {
+        // The RP conformance suite (test/conformance/): oidcSession in Chromium against a provider that misbehaves one
+        // way per case (OpenID RP certification plan, RFC 9700, RFC 9207, OAuth for Browser-Based Apps).
+        test: {
+          name: 'conformance',
+          include: ['test/conformance/**/*.test.ts'],
+          // Cases run side by side, each in its own iframe of one page per file.
+          maxConcurrency: 8,
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
         // The chaos soak in short mode (test/soak/): Chromium, the Redis fleet and local sharing under a seeded
         // schedule of crashes, kills, freezes, sign-outs, revocations and endpoint failures (≈ 80 s in all).
         test: {

@@ -8,6 +8,11 @@ const nonEmpty = z.string().check(z.minLength(1));
  * would throw an error that quotes it.
  */
 const accessToken = z.string().check(z.regex(/^[\x20-\x7e]+$/));
+/**
+ * A refresh token (RFC 6749 Appendix A.17): the same characters. It is sent back in a form body and kept in storage;
+ * one with control characters is not what the provider issued to a correct client.
+ */
+const refreshToken = z.string().check(z.regex(/^[\x20-\x7e]+$/));
 /** A token type (RFC 6749 Appendix A.13): letters, digits, `-`, `.` and `_`. */
 const tokenType = z.string().check(z.regex(/^[\w.-]+$/));
 
@@ -17,7 +22,7 @@ export const tokenResponseSchema = z.looseObject({
   token_type: z.optional(tokenType),
   // Some servers send numbers as strings; anything else that is not a positive finite number is rejected below.
   expires_in: z.optional(z.union([z.number(), z.string()])),
-  refresh_token: z.optional(nonEmpty),
+  refresh_token: z.optional(refreshToken),
   scope: z.optional(z.string()),
 });
 
