@@ -4,7 +4,7 @@
  * with every token, `kv.watch` and a bounded poll to tell the others). Secrets never reach KV.
  *
  * @example
- * const kv = await Deno.openKv();
+ * // kv: an open Deno.Kv, from `await Deno.openKv()`
  * const session = createSession({ provider, sharing: denoKvSharing({ kv, prefix: ['my-app'] }) });
  * @packageDocumentation
  */

@@ -47,14 +47,12 @@ function renewWhileWorking(link: DenoKvLink, lease: Lease): () => Promise<void> 
   const key = link.keys.lease;
   let inFlight: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
+    const op = kv
+      .atomic()
+      .check({ key, versionstamp: lease.versionstamp })
+      .set(key, { id: lease.id, epoch: lease.snapshot.epoch }, { expireIn: leaseTime });
     inFlight = link
-      .call(
-        kv
-          .atomic()
-          .check({ key, versionstamp: lease.versionstamp })
-          .set(key, { id: lease.id, epoch: lease.snapshot.epoch }, { expireIn: leaseTime })
-          .commit(),
-      )
+      .call(() => op.commit())
       .then(
         (result) => (result.ok ? (lease.versionstamp = result.versionstamp) : clearInterval(timer)),
         () => undefined, // KV unavailable: try again next time; the lease may lapse meanwhile
@@ -84,7 +82,7 @@ async function abandon(link: DenoKvLink, lease: Lease, error: unknown): Promise<
     if (lease.refreshToken === undefined) op.delete(keys.grant);
     else op.set(keys.grant, { state: 'ready', epoch, refreshToken: lease.refreshToken });
   }
-  await link.call(op.commit());
+  await link.call(() => op.commit());
 }
 
 /**
@@ -111,7 +109,7 @@ async function commit(link: DenoKvLink, lease: Lease, set: TokenSet): Promise<To
       if (refreshToken === undefined) op.delete(keys.grant);
       else op.set(keys.grant, { state: 'ready', epoch, refreshToken });
     }
-    return link.call(op.commit());
+    return link.call(() => op.commit());
   };
   try {
     if ((await write({ key: keys.lease, versionstamp: lease.versionstamp })).ok) return token;

@@ -1,4 +1,4 @@
-import { isSessionError, SessionError } from '../../core/errors.js';
+import { SessionError } from '../../core/errors.js';
 import { boundedByClock, isExpired, type Token, type TokenSet } from '../../core/token.js';
 import type { SharedLink, SharingPeer } from '../sharing.js';
 import { fetchUnderLease, type Lease } from './holder.js';
@@ -90,7 +90,7 @@ export class DenoKvLink implements SharedLink {
     this.#clearing++;
     try {
       for (let attempt = 0; attempt < CLEAR_ATTEMPTS; attempt++) {
-        const [entry] = await this.call(kv.getMany([this.keys.epoch], { consistency: 'strong' }));
+        const [entry] = await this.call(() => kv.getMany([this.keys.epoch], { consistency: 'strong' }));
         const stored = readEpoch(entry).value?.epoch ?? 0;
         const next = Math.max(stored, this.#epoch ?? 0) + 1;
         const op = kv
@@ -101,7 +101,7 @@ export class DenoKvLink implements SharedLink {
           .delete(this.keys.lease);
         // A refresh-token chain that began before the sign-out ends with it, in every isolate, for good.
         if (this.peer.usesRefreshToken) op.set(this.keys.grant, { state: 'ended', epoch: next });
-        if ((await this.call(op.commit())).ok) {
+        if ((await this.call(() => op.commit())).ok) {
           if (this.#epoch === undefined || next > this.#epoch) this.#epoch = next;
           return;
         }
@@ -180,7 +180,7 @@ export class DenoKvLink implements SharedLink {
       op.check({ key: keys.grant, versionstamp: snapshot.grant.versionstamp });
       op.set(keys.grant, { state: 'rotating', epoch: snapshot.epoch, lease: id });
     }
-    const result = await this.call(op.commit());
+    const result = await this.call(() => op.commit());
     if (!result.ok) return undefined;
     this.#leaseSeen = undefined;
     return { id, versionstamp: result.versionstamp, snapshot, refreshToken };
@@ -190,16 +190,14 @@ export class DenoKvLink implements SharedLink {
   async #endGrant(snapshot: Snapshot): Promise<void> {
     const next = snapshot.epoch + 1;
     const { keys } = this;
-    const result = await this.call(
-      this.settings.kv
+    const op = this.settings.kv
         .atomic()
         .check({ key: keys.epoch, versionstamp: snapshot.epochVersion }, { key: keys.grant, versionstamp: snapshot.grant.versionstamp })
         .set(keys.epoch, { epoch: next })
         .set(keys.grant, { state: 'ended', epoch: next })
         .delete(keys.token)
-        .delete(keys.lease)
-        .commit(),
-    );
+        .delete(keys.lease);
+    const result = await this.call(() => op.commit());
     this.peer.report(new SessionError('login_required', 'A refresh-token rotation was interrupted in another isolate: the grant ended'));
     if (result.ok) this.#observeEpoch(next);
   }
@@ -237,7 +235,7 @@ export class DenoKvLink implements SharedLink {
   async read(): Promise<Snapshot> {
     const { keys } = this;
     for (;;) {
-      const [epoch, token, lease, failure, grant] = await this.call(
+      const [epoch, token, lease, failure, grant] = await this.call(() =>
         this.settings.kv.getMany([keys.epoch, keys.token, keys.lease, keys.failure, keys.grant], { consistency: 'strong' }),
       );
       const storedEpoch = readEpoch(epoch);
@@ -273,7 +271,7 @@ export class DenoKvLink implements SharedLink {
       .delete(keys.token)
       .delete(keys.lease);
     if (this.peer.usesRefreshToken) op.set(keys.grant, { state: 'ended', epoch: next });
-    await this.call(op.commit());
+    await this.call(() => op.commit());
   }
 
   #reportCorrupt(name: string, versionstamp: string | null): void {
@@ -303,7 +301,7 @@ export class DenoKvLink implements SharedLink {
     }
     if (this.#syncing || this.#closed) return;
     this.#syncing = true;
-    this.call(this.settings.kv.getMany([this.keys.epoch, this.keys.token], { consistency: 'strong' }))
+    this.call(() => this.settings.kv.getMany([this.keys.epoch, this.keys.token], { consistency: 'strong' }))
       .then((read) => this.#apply(read))
       .catch(() => undefined) // KV unavailable: the next tick reads again; getToken reports it
       .finally(() => (this.#syncing = false));
@@ -372,17 +370,30 @@ export class DenoKvLink implements SharedLink {
     if (this.#closed) throw new SessionError('closed', 'The session was closed');
   }
 
-  /** A KV call bounded in time; a failure or a hang becomes `sharing_unavailable`. */
-  call<T>(promise: Promise<T>): Promise<T> {
+  /**
+   * A KV call, tried again while it fails (the CLI's SQLite KV answers "database is locked" while another process
+   * writes; an atomic operation can be committed again, and its checks make a second commit harmless), bounded in
+   * time: a failure or a hang past `KV_CALL_TIMEOUT` becomes `sharing_unavailable`.
+   */
+  call<T>(attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + KV_CALL_TIMEOUT;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new SessionError('sharing_unavailable', 'Deno KV did not answer in time')), KV_CALL_TIMEOUT);
     });
-    return Promise.race([promise, expired])
-      .catch((error: unknown) => {
-        throw isSessionError(error) ? error : new SessionError('sharing_unavailable', 'Deno KV could not be reached', { cause: error });
-      })
-      .finally(() => clearTimeout(timer));
+    const tries = async (): Promise<T> => {
+      for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+        try {
+          return await attempt();
+        } catch (error) {
+          if (this.#closed || Date.now() + wait >= deadline) {
+            throw new SessionError('sharing_unavailable', 'Deno KV could not be reached', { cause: error });
+          }
+          await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random())));
+        }
+      }
+    };
+    return Promise.race([tries(), expired]).finally(() => clearTimeout(timer));
   }
 }
 

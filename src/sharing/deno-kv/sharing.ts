@@ -48,7 +48,7 @@ const DEFAULTS = { prefix: ['shared-session'], leaseTime: 30_000, timeout: 60_00
  *   isolate send a refresh token that may be spent.
  *
  * @example
- * const kv = await Deno.openKv();
+ * // kv: an open Deno.Kv, from `await Deno.openKv()`
  * const session = createSession({ provider, sharing: denoKvSharing({ kv, prefix: ['my-app'] }) });
  */
 export function denoKvSharing(options: DenoKvSharingOptions): Sharing {
