@@ -301,8 +301,10 @@ export class DenoKvLink implements SharedLink {
     }
     if (this.#syncing || this.#closed) return;
     this.#syncing = true;
+    const generation = this.#generation;
     this.call(() => this.settings.kv.getMany([this.keys.epoch, this.keys.token], { consistency: 'strong' }))
-      .then((read) => this.#apply(read))
+      // A read sent before a sign-out may bring the token it ended: only its epoch is news then.
+      .then((read) => this.#apply(generation === this.#generation ? read : [read[0]]))
       .catch(() => undefined) // KV unavailable: the next tick reads again; getToken reports it
       .finally(() => (this.#syncing = false));
   }
@@ -314,7 +316,8 @@ export class DenoKvLink implements SharedLink {
     const current = epoch.value?.epoch ?? 0;
     this.#observeEpoch(current);
     const record = readToken(tokenEntry).value;
-    if (record !== undefined && record.epoch === current && current === this.#epoch) {
+    // While this link writes a sign-out, what it reads may still be the token the sign-out ends.
+    if (record !== undefined && record.epoch === current && current === this.#epoch && this.#clearing === 0) {
       const now = this.peer.clock.now();
       const token = boundedByClock(record.token, now);
       if (!isExpired(token, now)) this.peer.receiveToken(token);
