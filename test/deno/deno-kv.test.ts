@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import type { ServerResponse } from 'node:http';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -205,6 +206,69 @@ it('a rotating refresh token travels between 4 processes × 3 contexts with 0 re
   expect(requests).toBeGreaterThanOrEqual(4);
   expect(requests).toBeLessThanOrEqual(8);
   expect(new Set(contexts.flatMap((answer) => answer.tokens)).size).toBe(requests);
+}, 90_000);
+
+/** Holds the first token request unanswered; `answer` answers it later (with a token the API does not know). */
+function holdFirstRequest(): { arrived: Promise<void>; answer(body: Record<string, unknown>): void } {
+  let arrived: () => void = () => undefined;
+  let held: ServerResponse | undefined;
+  const promise = new Promise<void>((resolve) => (arrived = resolve));
+  server.route((_req, res, url) => {
+    if (url.pathname !== '/token' || held !== undefined) return false;
+    held = res;
+    server.stats.tokenRequests++;
+    arrived();
+    return true;
+  });
+  return {
+    arrived: promise,
+    answer: (body) => held?.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+  };
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+it('a rotation lost with its holder (SIGKILL while the refresh token is at the server) is never sent again: 0 reuse, every context signed out', async () => {
+  server.reset();
+  const refreshToken = server.issueRefreshToken(base.clientId);
+  const config: KvConfig = { ...base, kvPath: kvFile(), refreshToken, leaseTime: 2_000, workers: 1 };
+  const first = holdFirstRequest();
+  const holder = start('burst', { ...config, workers: 0 });
+  await first.arrived;
+  const followers = Array.from({ length: 3 }, () => start('burst', config));
+  await pause(3_000);
+  holder.kill('SIGKILL');
+  await expect(holder.done).rejects.toThrow(/SIGKILL/);
+  const contexts = contextsOf((await Promise.all(followers.map((each) => each.done))) as { contexts: KvAnswer[] }[]);
+  // The refresh token may have been exchanged by the server before the holder died: nobody sends it again.
+  expect(server.stats.tokenRequests).toBe(1);
+  expect(server.stats.refreshTokenReuse).toBe(0);
+  expect(new Set(contexts.flatMap((answer) => answer.failures))).toEqual(new Set(['login_required']));
+  expect(contexts.every((answer) => answer.cleared.length > 0)).toBe(true);
+}, 90_000);
+
+it('a holder frozen (SIGSTOP) past its lease is replaced; resumed, its late token does not overwrite the newer one', async () => {
+  server.reset();
+  const config: KvConfig = { ...base, kvPath: kvFile(), leaseTime: 2_000, workers: 0 };
+  const first = holdFirstRequest();
+  const holder = start('burst', config);
+  await first.arrived;
+  const followers = Array.from({ length: 2 }, () => start('burst', config));
+  await pause(2_500);
+  holder.kill('SIGSTOP');
+  const taken = contextsOf((await Promise.all(followers.map((each) => each.done))) as { contexts: KvAnswer[] }[]);
+  const newer = new Set(taken.flatMap((answer) => answer.tokens));
+  expect(newer.size).toBe(1);
+  expect(server.stats.tokenRequests).toBe(2);
+  holder.kill('SIGCONT');
+  // The frozen holder's request was sent first: its token is older, whatever it says.
+  first.answer({ access_token: 'at_late_holder', token_type: 'Bearer', expires_in: 3600 });
+  const late = contextsOf([(await holder.done) as { contexts: KvAnswer[] }]);
+  expect(late.flatMap((answer) => answer.tokens)).toEqual(['at_late_holder']); // its own callers may use it
+  // A process that starts now gets the newer token from KV, with no request.
+  const after = contextsOf([(await start('burst', config).done) as { contexts: KvAnswer[] }]);
+  expect(after.flatMap((answer) => answer.tokens)).toEqual([...newer]);
+  expect(server.stats.tokenRequests).toBe(2);
 }, 90_000);
 
 it('no client secret in any KV key or value: the SQLite files, byte for byte', () => {
