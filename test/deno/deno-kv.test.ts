@@ -88,7 +88,7 @@ async function fleet<T>(scenario: string | string[], config: KvConfig, count = P
 const contextsOf = (results: readonly { contexts: KvAnswer[] }[]): KvAnswer[] => results.flatMap((result) => result.contexts);
 
 it('the packed package and the Deno Deploy example type-check in Deno (deno check --unstable-kv, real Deno.Kv types)', async () => {
-  await run(DENO, ['check', '--cached-only', '--unstable-kv', 'process.ts', 'worker.ts', 'deploy_example.ts'], { cwd: app, timeout: 60_000 });
+  await run(DENO, ['check', '--cached-only', '--unstable-kv', 'process.ts', 'worker.ts', 'kv_test.ts', 'deploy_example.ts'], { cwd: app, timeout: 60_000 });
 }, 120_000);
 
 it('4 processes × (main + 2 workers) × 50 concurrent calls on one KV file → 1 token request, one token', async () => {
@@ -269,6 +269,19 @@ it('a holder frozen (SIGSTOP) past its lease is replaced; resumed, its late toke
   const after = contextsOf([(await start('burst', config).done) as { contexts: KvAnswer[] }]);
   expect(after.flatMap((answer) => answer.tokens)).toEqual([...newer]);
   expect(server.stats.tokenRequests).toBe(2);
+}, 90_000);
+
+it('deno test kv_test.ts: bad options, forged records, a KV that is gone (typed errors, bounded)', async () => {
+  server.reset();
+  const child = await run(
+    DENO,
+    ['test', '--cached-only', '--unstable-kv', '--allow-net=127.0.0.1', `--allow-read=${root}`, 'kv_test.ts', '--', JSON.stringify({ ...base, kvPath: '' })],
+    { cwd: app, timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } },
+  ).catch((error: { stdout?: string; stderr?: string }) => {
+    throw new Error(`deno test failed:\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
+  });
+  outputs.push(child.stdout, child.stderr);
+  expect(child.stdout).toMatch(/ok \| 4 passed \| 0 failed/);
 }, 90_000);
 
 it('no client secret in any KV key or value: the SQLite files, byte for byte', () => {
