@@ -3,6 +3,7 @@ import { boundedByClock, isExpired, type Token, type TokenSet } from '../../core
 import type { SharedLink, SharingPeer } from '../sharing.js';
 import { fetchUnderLease, type Lease } from './holder.js';
 import type { DenoKv, KvEntryMaybe, KvKey } from './kv.js';
+import { boundedKvCall } from './kv-call.js';
 import {
   failureError,
   type Keys,
@@ -35,8 +36,6 @@ export interface Snapshot {
   readonly grant: ReturnType<typeof readGrant>;
 }
 
-/** Longest time (ms) one KV call may take before KV counts as unavailable. */
-const KV_CALL_TIMEOUT = 10_000;
 /** Sign-outs retried this often when another write to the epoch won the race. */
 const CLEAR_ATTEMPTS = 10;
 
@@ -373,30 +372,9 @@ export class DenoKvLink implements SharedLink {
     if (this.#closed) throw new SessionError('closed', 'The session was closed');
   }
 
-  /**
-   * A KV call, tried again while it fails (the CLI's SQLite KV answers "database is locked" while another process
-   * writes; an atomic operation can be committed again, and its checks make a second commit harmless), bounded in
-   * time: a failure or a hang past `KV_CALL_TIMEOUT` becomes `sharing_unavailable`.
-   */
+  /** A KV call, tried again while it fails, bounded in time (see `boundedKvCall`). */
   call<T>(attempt: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + KV_CALL_TIMEOUT;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new SessionError('sharing_unavailable', 'Deno KV did not answer in time')), KV_CALL_TIMEOUT);
-    });
-    const tries = async (): Promise<T> => {
-      for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
-        try {
-          return await attempt();
-        } catch (error) {
-          if (this.#closed || Date.now() + wait >= deadline) {
-            throw new SessionError('sharing_unavailable', 'Deno KV could not be reached', { cause: error });
-          }
-          await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random())));
-        }
-      }
-    };
-    return Promise.race([tries(), expired]).finally(() => clearTimeout(timer));
+    return boundedKvCall(attempt, () => this.#closed);
   }
 }
 
