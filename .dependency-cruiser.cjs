@@ -65,12 +65,12 @@ module.exports = {
     },
     {
       name: 'browser-core-entry-pulls-no-server-code',
-      comment: 'what a browser bundles for `shared-session` must not reach Node built-ins, Redis, Durable Objects, the pool or local (Unix socket) sharing',
+      comment: 'what a browser bundles for `shared-session` must not reach Node built-ins, Redis, Durable Objects, Deno KV, the pool or local (Unix socket) sharing',
       severity: 'error',
       from: { path: '^src/index\\.ts$' },
       to: {
         reachable: true,
-        path: ['^src/(server|sharing/redis|sharing/cloudflare|sharing/local)/', '^node_modules/(redis|ioredis|@redis)/', '^cloudflare:'],
+        path: ['^src/(server|sharing/redis|sharing/cloudflare|sharing/deno-kv|sharing/local)/', '^node_modules/(redis|ioredis|@redis)/', '^cloudflare:'],
       },
     },
     {
@@ -89,6 +89,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: ['^src/node\\.ts$', '^src/sharing/local/'] },
       to: { path: '^src/sharing/local/' },
+    },
+    {
+      name: 'deno-kv-sharing-stands-alone',
+      comment: 'the Deno KV transport uses the core and the Sharing contract only: no other transport comes with it to Deno Deploy',
+      severity: 'error',
+      from: { path: '^src/sharing/deno-kv/' },
+      to: { path: '^src/sharing/(?!deno-kv/|sharing\\.ts$)' },
     },
     {
       name: 'no-circular',

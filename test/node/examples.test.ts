@@ -31,6 +31,7 @@ const APP_CONTEXT: Record<string, string> = {
   session: 'Session',
   provider: 'TokenProvider',
   env: '{ TOKEN_COORDINATOR: CoordinatorNamespace<unknown> }',
+  kv: 'DenoKv',
   app: '{ get(path: string, handler: (req: { headers: Record<string, string> }, res: { json(body: unknown): void }) => Promise<void>): void }',
   req: '{ headers: Record<string, string | string[] | undefined> }',
   self: '{ addEventListener(type: "fetch", listener: (event: AuthFetchEvent) => void): void }',

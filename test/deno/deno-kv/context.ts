@@ -1,0 +1,107 @@
+import { clientCredentials, createSession, refreshTokenGrant, type Session } from 'shared-session';
+import { denoKvSharing } from 'shared-session/deno-kv';
+import { type Command, type KvAnswer, type KvConfig, sleep } from './protocol.ts';
+
+/** One context's session on the shared KV file, and what it saw: the main module and each worker run one. */
+export class KvContext {
+  readonly session: Session;
+  readonly #kv: Deno.Kv;
+  readonly #config: KvConfig;
+  readonly #tokens = new Set<string>();
+  readonly #apiStatuses: number[] = [];
+  readonly #failures: string[] = [];
+  readonly #cleared: { origin: string; at: number }[] = [];
+  readonly #errors: string[] = [];
+  #authenticated = 0;
+
+  static async open(config: KvConfig): Promise<KvContext> {
+    return new KvContext(config, await Deno.openKv(config.kvPath));
+  }
+
+  private constructor(config: KvConfig, kv: Deno.Kv) {
+    this.#config = config;
+    this.#kv = kv;
+    const { tokenUrl, clientId, clientSecret, refreshToken } = config;
+    const provider =
+      refreshToken === undefined
+        ? clientCredentials({ tokenUrl, clientId, clientSecret })
+        : refreshTokenGrant({ tokenUrl, clientId, clientSecret, refreshToken });
+    const sharing = denoKvSharing({
+      kv,
+      prefix: ['deno-kv-test'],
+      ...(config.pollInterval === undefined ? {} : { pollInterval: config.pollInterval }),
+      ...(config.leaseTime === undefined ? {} : { leaseTime: config.leaseTime }),
+    });
+    this.session = createSession({
+      provider,
+      sharing,
+      ...(config.refreshBeforeExpiry === undefined ? {} : { refreshBeforeExpiry: config.refreshBeforeExpiry }),
+    });
+    this.session.on('authenticated', () => this.#authenticated++);
+    this.session.on('cleared', (origin) => this.#cleared.push({ origin, at: Date.now() }));
+    this.session.on('error', (error) => this.#errors.push(error.code));
+  }
+
+  async run(command: Command): Promise<KvAnswer> {
+    switch (command.type) {
+      case 'burst': {
+        const tokens = await Promise.all(Array.from({ length: command.count }, () => this.#getToken()));
+        const token = tokens.find((each) => each !== undefined);
+        if (token !== undefined) await this.#callApi(token);
+        break;
+      }
+      case 'loop': {
+        const end = Date.now() + command.duration;
+        while (Date.now() < end) {
+          const token = await this.#getToken();
+          if (token !== undefined) await this.#callApi(token);
+          await sleep(command.every);
+        }
+        break;
+      }
+      case 'clear':
+        await this.session.clear();
+        break;
+      case 'cleared': {
+        const end = Date.now() + command.timeout;
+        while (this.#cleared.length === 0 && Date.now() < end) await sleep(10);
+        break;
+      }
+      case 'close':
+        await this.session.close();
+        this.#kv.close();
+        break;
+      default:
+        break;
+    }
+    return this.answer();
+  }
+
+  answer(): KvAnswer {
+    return {
+      tokens: [...this.#tokens],
+      apiStatuses: this.#apiStatuses,
+      failures: this.#failures,
+      authenticated: this.#authenticated,
+      cleared: this.#cleared,
+      errors: this.#errors,
+    };
+  }
+
+  async #getToken(): Promise<string | undefined> {
+    try {
+      const { accessToken } = await this.session.getToken();
+      this.#tokens.add(accessToken);
+      return accessToken;
+    } catch (error) {
+      this.#failures.push((error as { code?: string }).code ?? String(error));
+      return undefined;
+    }
+  }
+
+  async #callApi(accessToken: string): Promise<void> {
+    const response = await fetch(this.#config.apiUrl, { headers: { authorization: `Bearer ${accessToken}` } });
+    await response.body?.cancel();
+    this.#apiStatuses.push(response.status);
+  }
+}

@@ -1,0 +1,45 @@
+/** What the Deno KV fixtures send each other: the test's configuration, commands to contexts, and their answers. */
+
+export interface KvConfig {
+  readonly tokenUrl: string;
+  readonly apiUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** The KV file every process and worker opens. */
+  readonly kvPath: string;
+  /** Workers per process, each with its own session (the main module has one too). */
+  readonly workers: number;
+  /** For `refreshTokenGrant`: the refresh token every context starts from. Default: client credentials. */
+  readonly refreshToken?: string;
+  readonly refreshBeforeExpiry?: number;
+  readonly pollInterval?: number;
+  readonly leaseTime?: number;
+}
+
+export type Command =
+  | { readonly type: 'start'; readonly config: KvConfig }
+  /** `count` concurrent getToken, then one API call with a token. */
+  | { readonly type: 'burst'; readonly count: number }
+  /** getToken + an API call every `every` ms for `duration` ms. */
+  | { readonly type: 'loop'; readonly duration: number; readonly every: number }
+  | { readonly type: 'clear' }
+  /** Resolves once this context was signed out (its `cleared` event), or after `timeout` ms. */
+  | { readonly type: 'cleared'; readonly timeout: number }
+  | { readonly type: 'close' };
+
+export interface KvAnswer {
+  readonly tokens: readonly string[];
+  readonly apiStatuses: readonly number[];
+  readonly failures: readonly string[];
+  readonly authenticated: number;
+  /** Date.now() of each `cleared` event, with its origin. */
+  readonly cleared: readonly { readonly origin: string; readonly at: number }[];
+  readonly errors: readonly string[];
+}
+
+/** Prints the one line the test reads. */
+export function report(result: unknown): void {
+  console.log(`RESULT ${JSON.stringify(result)}`);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
