@@ -11,7 +11,7 @@ import {
   type TokenProvider,
   type TokenRequestOptions,
 } from '../index.js';
-import { basicAuthorization, credentialKey, requireString, secretDigest } from '../providers/client-credentials.js';
+import { credentialKey, requireString, secretDigest } from '../providers/client-credentials.js';
 import { parseTokenResponse, sendWithRetries } from '../providers/token-request.js';
 import { apiCall, parseBody } from './api-call.js';
 
@@ -487,6 +487,7 @@ function basicProvider(url: string, credentials: { username: string; password: s
   const { username, password } = credentials ?? {};
   requireString('basic.username', username);
   requireString('basic.password', password);
+  if (username.includes(':')) throw new SessionError('invalid_options', 'basic.username cannot hold a colon (RFC 7617)');
   const policy = {
     attempts: options.attempts ?? 4,
     backoff: options.backoff ?? 250,
@@ -499,7 +500,7 @@ function basicProvider(url: string, credentials: { username: string; password: s
     canRefresh: true,
     usesRefreshToken: false,
     fetchToken(context) {
-      const init: RequestInit = { method: 'GET', headers: { authorization: basicAuthorization(username, password), accept: 'application/json' } };
+      const init: RequestInit = { method: 'GET', headers: { authorization: basicCredentials(username, password), accept: 'application/json' } };
       return sendWithRetries('openEO /credentials/basic', endpoint, init, context, policy, (response, text, sentAt) => {
         if (response.ok) return parseTokenResponse(text, sentAt, options.defaultExpiresIn ?? 3600, response.status);
         let body: z.infer<typeof errorBodySchema> | undefined;
@@ -520,6 +521,14 @@ function basicProvider(url: string, credentials: { username: string; password: s
   };
 }
 
+/** RFC 7617 Basic: `user-id ":" password` as they are, UTF-8, base64 (openEO's clients send exactly this). */
+function basicCredentials(username: string, password: string): string {
+  const bytes = new TextEncoder().encode(`${username}:${password}`);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return `Basic ${btoa(binary)}`;
+}
+
 function apiRoot(value: unknown): string {
   if (typeof value !== 'string' || !URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
     throw new SessionError('invalid_options', 'url must be the absolute http(s) URL of an openEO API root');
@@ -527,14 +536,23 @@ function apiRoot(value: unknown): string {
   return value.replace(/\/+$/, '');
 }
 
-/** `path` relative to the API root, or an absolute URL that stays under it (the token goes nowhere else). */
+/**
+ * `path` relative to the API root, or an absolute URL under it: the token goes nowhere else. The URL is resolved and
+ * normalised first (dot segments, `%2e%2e`, backslashes, as the WHATWG parser and most servers read them), and the
+ * check is made on what would be sent; a segment that a server could still decode into `..` or a slash is refused.
+ */
 function resolvePath(root: string, path: string): string {
   if (typeof path !== 'string') throw new SessionError('invalid_options', 'path must be a string');
-  const target = /^[a-z][a-z\d+.-]*:/i.test(path) ? path : `${root}/${path.replace(/^\/+/, '')}`;
-  if (target !== root && !target.startsWith(`${root}/`) && !target.startsWith(`${root}?`)) {
-    throw new SessionError('invalid_options', 'openEO fetch: the URL must be under the back-end\'s url');
-  }
-  return target;
+  const outside = (): SessionError => new SessionError('invalid_options', 'openEO fetch: the URL must be under the back-end\'s url');
+  const raw = /^[a-z][a-z\d+.-]*:/i.test(path) ? path : `${root}/${path.replace(/^[\\/]+/, '')}`;
+  if (!URL.canParse(raw)) throw outside();
+  const target = new URL(raw);
+  const base = new URL(root);
+  const under = target.pathname === base.pathname || target.pathname.startsWith(`${base.pathname}/`);
+  if (target.origin !== base.origin || !under || target.username !== '' || target.password !== '') throw outside();
+  const rest = target.pathname.slice(base.pathname.length).split('/');
+  if (rest.some((segment) => /%(2f|5c)/i.test(segment) || /^(\.|%2e){1,2}$/i.test(segment))) throw outside();
+  return target.href;
 }
 
 function toProcess(process: OpenEOProcess | OpenEOProcessGraph): OpenEOProcess {
