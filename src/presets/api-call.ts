@@ -20,7 +20,7 @@ const MAX_MESSAGE = 500;
  * symbol): `session[HOLD]()` keeps it out of eviction until the returned function is called. Presets must not import
  * server code, and a symbol from `Symbol.for` is the same in every bundle.
  */
-const HOLD = Symbol.for('shared-session.pool.hold');
+export const HOLD = Symbol.for('shared-session.pool.hold');
 
 /**
  * Runs `call` with `session` kept out of its pool's eviction and idle expiry for the whole call (token, request,
