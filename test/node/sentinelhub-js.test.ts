@@ -17,7 +17,7 @@ beforeAll(() => {
   stats = addSentinelHubRoutes(suite.server, '0b1c2d3e-aaaa-bbbb-cccc-0123456789ab');
   // sentinelhub-js talks to services.sentinel-hub.com: sent to the stand-in instead (test plumbing only).
   shjs.addAxiosRequestInterceptor((config: { url?: string }) => {
-    config.url = config.url?.replace('https://services.sentinel-hub.com/', `${suite.server.origin}/`);
+    if (config.url !== undefined) config.url = config.url.replace('https://services.sentinel-hub.com/', `${suite.server.origin}/`);
     return config;
   });
 });
