@@ -11,7 +11,7 @@ import {
   type TokenRequestOptions,
 } from '../index.js';
 import { oidcSession, type OidcSession, type OidcSessionOptions } from '../oidc.js';
-import { apiCall, parseBody } from './api-call.js';
+import { apiCall, parseBody, retryPostOn429 } from './api-call.js';
 
 /** Where a Sentinel Hub deployment lives. */
 export interface SentinelHubEndpoints {
@@ -380,22 +380,9 @@ function withHelpers(
   service: string,
 ): SentinelHub {
   const root = trimSlash(requireUrl('baseUrl', baseUrl));
-  const { retry, ...otherClientOptions } = clientOptions ?? {};
-  const retryOptions = typeof retry === 'number' ? { limit: retry } : retry;
   const client = createClient(session, {
-    ...otherClientOptions,
-    fetch: sentinelHubFetch(fetch),
-    // POST too: Process API and Catalog searches are rate-limited, and a 429 was not processed (sentinelhub-py and
-    // sentinelhub-js retry them). Only a 429: `sentinelHubFetch` makes any other failure of a POST final.
-    retry: {
-      methods: RETRIED_METHODS,
-      ...retryOptions,
-      shouldRetry: (state) => {
-        const { request, response } = state.error as { request?: Request; response?: Response };
-        if (request?.method === 'POST' && response !== undefined && response.status !== 429) return false;
-        return retryOptions?.shouldRetry?.(state);
-      },
-    },
+    // POST too: Process API and Catalog searches are rate-limited (sentinelhub-py and sentinelhub-js retry them).
+    ...retryPostOn429(clientOptions, millisecondRetryAfter(fetch), service),
     prefixUrl: root,
   });
 
@@ -462,28 +449,14 @@ function wmtsTileUrl(root: string, options: WmtsTileOptions): string {
   return `${root}/ogc/wmts/${instanceId}?${query.toString()}&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}`;
 }
 
-/** ky's default retry methods, and POST (see `sentinelHubFetch`). */
-const RETRIED_METHODS = ['get', 'put', 'head', 'delete', 'options', 'trace', 'post'];
-
 /**
- * The fetch of the Sentinel Hub client, for Sentinel Hub's ways:
- * - its `Retry-After` is in milliseconds (its rate-limiting docs; sentinelhub-py divides it by 1000): rewritten to the
- *   seconds of RFC 9110, so that the client waits the right time and errors carry the right `retryAfter`;
- * - a POST is retried on 429 only: its network errors are made final here (a `SessionError` is never retried by the
- *   client; other statuses are refused in `shouldRetry`), since the request may have been processed, and
- *   processing units spent.
+ * The fetch of the Sentinel Hub client: Sentinel Hub's `Retry-After` is in milliseconds (its rate-limiting docs;
+ * sentinelhub-py divides it by 1000), rewritten to the seconds of RFC 9110, so that the client waits the right time
+ * and errors carry the right `retryAfter`.
  */
-function sentinelHubFetch(fetch: typeof globalThis.fetch | undefined): typeof globalThis.fetch {
+function millisecondRetryAfter(fetch: typeof globalThis.fetch | undefined): typeof globalThis.fetch {
   return async (input, init) => {
-    const send = fetch ?? globalThis.fetch;
-    const post = (input instanceof Request ? input.method : (init?.method ?? 'GET')).toUpperCase() === 'POST';
-    let response: Response;
-    try {
-      response = await send(input, init);
-    } catch (error) {
-      if (!post || (error as { name?: unknown } | null)?.name === 'AbortError') throw error;
-      throw new SessionError('endpoint_unavailable', 'Sentinel Hub could not be reached', { cause: error });
-    }
+    const response = await (fetch ?? globalThis.fetch)(input, init);
     const header = response.headers.get('retry-after');
     if (header === null || !/^\s*\d+(\.\d+)?\s*$/.test(header)) return response;
     const headers = new Headers(response.headers);
