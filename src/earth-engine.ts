@@ -44,3 +44,9 @@ export {
   type SepalUser,
   type SessionSource,
 } from './presets/sepal.js';
+export {
+  authenticateEarthEngineJs,
+  type EarthEngineJsAuthApi,
+  type EarthEngineJsAuthOptions,
+  type EarthEngineJsAuthResponse,
+} from './presets/earth-engine-js.js';

@@ -31,3 +31,4 @@ export {
   type OpenEOSessionOptions,
   type OpenEOSessionSettings,
 } from './presets/openeo.js';
+export { authenticateOpenEOJs, type OpenEOJsConnection } from './presets/openeo-js.js';

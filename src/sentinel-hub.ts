@@ -28,3 +28,4 @@ export {
   type StacLink,
   type WmtsTileOptions,
 } from './presets/sentinel-hub.js';
+export { authenticateSentinelHubJs, type SentinelHubJsAuthApi } from './presets/sentinelhub-js.js';

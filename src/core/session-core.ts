@@ -131,12 +131,16 @@ export class SessionCore implements SharingPeer {
     // rejected, or too short for its minValidity): then fly once more, rejecting that token, and take what comes —
     // unless the clock calls it expired or it is a token this call refused.
     let wanted = replaced === undefined || replaced === need.rejected ? freshness : { ...freshness, rejected: replaced };
+    const calledAt = this.clock.now();
     for (let round = 0; ; round++) {
       this.#flight ??= this.#renew(wanted);
       const token: Token = await raceAbort(this.#flight, signal);
       const now = this.clock.now();
       if (isGoodEnough(token, now, wanted) && !refused(token)) return token;
-      if (round > 0) {
+      // Requested since this call began and still too short: the endpoint issues no longer tokens (a minValidity at
+      // or above their lifetime), so a second request would bring the same; the best token there is goes back.
+      const requestedForThisCall = token.issuedAt >= calledAt && token.accessToken !== wanted.rejected;
+      if (round > 0 || (requestedForThisCall && !refused(token))) {
         if (isExpired(token, now)) throw new SessionError('token_expired', 'No unexpired token could be obtained');
         if (refused(token)) {
           throw new SessionError('token_rejected', 'The only token to be had is the one the API rejected');

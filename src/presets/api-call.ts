@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { parseRetryAfter } from '../core/delay.js';
+import type { ClientOptions } from '../client.js';
 import { isSessionError, SessionError, type Session } from '../index.js';
 
 // Google APIs: {error: {code: 403, message, status: 'PERMISSION_DENIED'}}.
@@ -20,7 +21,7 @@ const MAX_MESSAGE = 500;
  * symbol): `session[HOLD]()` keeps it out of eviction until the returned function is called. Presets must not import
  * server code, and a symbol from `Symbol.for` is the same in every bundle.
  */
-const HOLD = Symbol.for('shared-session.pool.hold');
+export const HOLD = Symbol.for('shared-session.pool.hold');
 
 /**
  * Runs `call` with `session` kept out of its pool's eviction and idle expiry for the whole call (token, request,
@@ -106,4 +107,43 @@ export function parseBody<S extends z.ZodMiniType>(service: string, text: string
     });
   }
   return result.data;
+}
+
+/** ky's default retry methods, and POST (see `retryPostOn429`). */
+const RETRIED_METHODS = ['get', 'put', 'head', 'delete', 'options', 'trace', 'post'];
+
+/**
+ * Client options under which a POST is retried on 429, and on nothing else: a 429 was not processed, so resending it
+ * is safe (Sentinel Hub's and Earth Engine's own clients do it), while after a network error or a 5xx the request
+ * may have run, and cost. `fetch` makes a POST's network error final (a `SessionError` is never retried by the
+ * client); `shouldRetry` refuses the other statuses. The caller's own `retry` options apply on top.
+ */
+export function retryPostOn429(
+  options: ClientOptions | undefined,
+  fetch: typeof globalThis.fetch | undefined,
+  service: string,
+): ClientOptions {
+  const { retry, ...rest } = options ?? {};
+  const retryOptions = typeof retry === 'number' ? { limit: retry } : retry;
+  return {
+    ...rest,
+    fetch: async (input, init) => {
+      const post = (input instanceof Request ? input.method : (init?.method ?? 'GET')).toUpperCase() === 'POST';
+      try {
+        return await (fetch ?? globalThis.fetch)(input, init);
+      } catch (error) {
+        if (!post || (error as { name?: unknown } | null)?.name === 'AbortError') throw error;
+        throw new SessionError('endpoint_unavailable', `${service} could not be reached`, { cause: error });
+      }
+    },
+    retry: {
+      methods: RETRIED_METHODS,
+      ...retryOptions,
+      shouldRetry: (state) => {
+        const { request, response } = state.error as { request?: Request; response?: Response };
+        if (request?.method === 'POST' && response !== undefined && response.status !== 429) return false;
+        return retryOptions?.shouldRetry?.(state);
+      },
+    },
+  };
 }

@@ -2,7 +2,7 @@ import type { KyInstance } from 'ky';
 import * as z from 'zod/mini';
 import { createClient, type ClientOptions } from '../client.js';
 import { createSession, SessionError, type Clock, type Session, type Sharing, type TokenProvider } from '../index.js';
-import { apiCall, parseBody, withSessionHeld } from './api-call.js';
+import { apiCall, parseBody, retryPostOn429, withSessionHeld } from './api-call.js';
 
 /** The Earth Engine REST API root (with its version). */
 export const EARTH_ENGINE_API = 'https://earthengine.googleapis.com/v1';
@@ -174,8 +174,8 @@ export function earthEngine(options: EarthEngineOptions): EarthEngine {
   }
 
   const client = createClient(session, {
-    ...(fetch === undefined ? {} : { fetch }),
-    ...options.client,
+    // getInfo and getMapId are POSTs: retried on 429 as Earth Engine's own client does (see `earthEngineRetry`).
+    ...retryPostOn429(earthEngineRetry(options.client), fetch, SERVICE),
     prefixUrl: baseUrl,
     // The project whose quota the calls use; the same one as in the URL, so user credentials work too.
     headers: withUserProject(options.client?.headers, project),
@@ -313,4 +313,32 @@ export function assetName(assetId: string): string {
   if (/^projects\/[^/]+\/assets\/./.test(id)) return id;
   if (/^(users|projects)\//.test(id)) return `projects/earthengine-legacy/assets/${id}`;
   return `projects/earthengine-public/assets/${id}`;
+}
+
+/** Earth Engine's client: 429s retried up to 5 times (`MAX_SYNC_RETRIES_`), after 2^n s, at most 120 s. */
+const EE_RATE_LIMIT_RETRIES = 5;
+/** ky's default limit, kept for everything else (network errors and 5xx of GETs). */
+const OTHER_RETRIES = 2;
+
+/**
+ * The retry of the Earth Engine client, as ee-client (`apiclient.calculateRetryWait_`) does it for 429: exponential
+ * back-off from 2 s to 120 s (a `Retry-After`, when Google sends one, wins), 5 attempts more; other failures keep
+ * ky's two retries. The caller's `client.retry` options apply on top.
+ */
+function earthEngineRetry(options: ClientOptions | undefined): ClientOptions {
+  const { retry, ...rest } = options ?? {};
+  const retryOptions = typeof retry === 'number' ? { limit: retry } : retry;
+  return {
+    ...rest,
+    retry: {
+      limit: EE_RATE_LIMIT_RETRIES,
+      delay: (attempt) => Math.min(120_000, 1000 * 2 ** attempt),
+      ...retryOptions,
+      shouldRetry: (state) => {
+        const { response } = state.error as { response?: Response };
+        if (response?.status !== 429 && state.retryCount > OTHER_RETRIES) return false;
+        return retryOptions?.shouldRetry?.(state);
+      },
+    },
+  };
 }

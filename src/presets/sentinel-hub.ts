@@ -11,7 +11,7 @@ import {
   type TokenRequestOptions,
 } from '../index.js';
 import { oidcSession, type OidcSession, type OidcSessionOptions } from '../oidc.js';
-import { apiCall, parseBody } from './api-call.js';
+import { apiCall, parseBody, retryPostOn429 } from './api-call.js';
 
 /** Where a Sentinel Hub deployment lives. */
 export interface SentinelHubEndpoints {
@@ -381,8 +381,8 @@ function withHelpers(
 ): SentinelHub {
   const root = trimSlash(requireUrl('baseUrl', baseUrl));
   const client = createClient(session, {
-    ...(fetch === undefined ? {} : { fetch }),
-    ...clientOptions,
+    // POST too: Process API and Catalog searches are rate-limited (sentinelhub-py and sentinelhub-js retry them).
+    ...retryPostOn429(clientOptions, millisecondRetryAfter(fetch), service),
     prefixUrl: root,
   });
 
@@ -447,6 +447,22 @@ function wmtsTileUrl(root: string, options: WmtsTileOptions): string {
   for (const [name, value] of Object.entries(params ?? {})) query.set(name, String(value));
   // Appended unencoded: map libraries substitute these placeholders textually.
   return `${root}/ogc/wmts/${instanceId}?${query.toString()}&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}`;
+}
+
+/**
+ * The fetch of the Sentinel Hub client: Sentinel Hub's `Retry-After` is in milliseconds (its rate-limiting docs;
+ * sentinelhub-py divides it by 1000), rewritten to the seconds of RFC 9110, so that the client waits the right time
+ * and errors carry the right `retryAfter`.
+ */
+function millisecondRetryAfter(fetch: typeof globalThis.fetch | undefined): typeof globalThis.fetch {
+  return async (input, init) => {
+    const response = await (fetch ?? globalThis.fetch)(input, init);
+    const header = response.headers.get('retry-after');
+    if (header === null || !/^\s*\d+(\.\d+)?\s*$/.test(header)) return response;
+    const headers = new Headers(response.headers);
+    headers.set('retry-after', String(Number(header) / 1000));
+    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  };
 }
 
 function requireUrl(name: string, value: unknown): string {

@@ -13,6 +13,7 @@ import {
   type TokenProvider,
 } from '../index.js';
 import { earthEngine, type EarthEngine } from './earth-engine.js';
+import { HOLD } from './api-call.js';
 
 /**
  * The request headers SEPAL sends to the apps it hosts: a Fetch `Headers`, Node's `req.headers`, or a plain record
@@ -235,16 +236,44 @@ export function sepalSessions(options: SepalEarthEngineOptions): SepalSessions {
     },
     earthEngine(headers, sessions) {
       const user = sepalUser(headers, options);
-      arriving.set(user.key, user);
-      let session: Session;
-      try {
-        session = sessions.get(user.key);
-      } finally {
-        arriving.delete(user.key);
-      }
+      const take = (): Session => {
+        arriving.set(user.key, user);
+        try {
+          return sessions.get(user.key);
+        } finally {
+          arriving.delete(user.key);
+        }
+      };
+      const session = takenAtEachUse(take);
       return { ...earthEngine({ session, project: user.project, fetch, baseUrl, client }), user };
     },
   };
+}
+
+/**
+ * The user's session as the pool holds it when each use starts: a handle kept across an `await` (a request body that
+ * arrives late) may have been evicted and closed meanwhile, so every operation (the pool's hold, a token) takes it
+ * from the pool again — the same session while it is there, a new one for the same user after an eviction.
+ */
+function takenAtEachUse(take: () => Session): Session {
+  let current = take();
+  const fresh = (): Session => (current = take());
+  return {
+    get key() {
+      return current.key;
+    },
+    get isLeader() {
+      return current.isLeader;
+    },
+    getToken: (getTokenOptions) => fresh().getToken(getTokenOptions),
+    on: (event, listener) => current.on(event, listener),
+    clear: () => fresh().clear(),
+    close: () => current.close(),
+    [HOLD]() {
+      const session = fresh() as Session & { [HOLD]?: () => () => void };
+      return typeof session[HOLD] === 'function' ? session[HOLD]() : () => undefined;
+    },
+  } as Session;
 }
 
 interface Settings {

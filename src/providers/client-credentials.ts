@@ -22,7 +22,7 @@ export interface ClientCredentialsOptions extends TokenRequestOptions {
 /** The OAuth 2.0 client credentials grant (RFC 6749 §4.4), as Sentinel Hub and Copernicus Data Space use it. */
 export function clientCredentials(options: ClientCredentialsOptions): TokenProvider {
   const { tokenUrl, clientId, clientSecret, scope, audience, authMethod = 'client_secret_post', extraParams } = options;
-  requireString('tokenUrl', tokenUrl);
+  requireUrl('tokenUrl', tokenUrl);
   requireString('clientId', clientId);
   requireString('clientSecret', clientSecret);
   return {
@@ -109,5 +109,19 @@ export function formKey(params: Readonly<Record<string, string>> | undefined): s
 export function requireString(name: string, value: unknown): asserts value is string {
   if (typeof value !== 'string' || value === '') {
     throw new SessionError('invalid_options', `${name} must be a non-empty string`);
+  }
+}
+
+/**
+ * An `http:` or `https:` URL that fetch can reach: absolute, or relative to the page where there is one (a browser
+ * resolves `/oauth/token` against it; Node, Deno without `--location` and workers without a page cannot). A URL
+ * without its scheme or a relative one is a configuration mistake, told at construction, never retried as an outage.
+ */
+export function requireUrl(name: string, value: unknown): asserts value is string {
+  requireString(name, value);
+  const href = (globalThis as { location?: { href?: unknown } }).location?.href;
+  const base = typeof href === 'string' ? href : undefined;
+  if (!URL.canParse(value, base) || !/^https?:$/.test(new URL(value, base).protocol)) {
+    throw new SessionError('invalid_options', `${name} must be an absolute http(s) URL`);
   }
 }

@@ -1,5 +1,5 @@
 import { SessionError, type ErrorCode } from '../core/errors.js';
-import { clientCredentialsForm, credentialKey, formKey, requireString } from './client-credentials.js';
+import { clientCredentialsForm, credentialKey, formKey, requireString, requireUrl } from './client-credentials.js';
 import { prepareKey, type JwtAlgorithm, type Signer } from './jwt-key.js';
 import type { FetchTokenContext, TokenProvider } from './provider.js';
 import { requestToken, type TokenRequestOptions } from './token-request.js';
@@ -82,9 +82,10 @@ const encoder = /* @__PURE__ */ new TextEncoder();
  */
 export function jwtClientCredentials(options: JwtClientCredentialsOptions): TokenProvider {
   const { tokenUrl, clientId, assertionAudience = tokenUrl, scope, audience, extraParams } = options;
-  requireString('tokenUrl', tokenUrl);
+  requireUrl('tokenUrl', tokenUrl);
   requireString('clientId', clientId);
   const assertion = assertions(options, { field: 'privateKey', code: 'invalid_options' });
+  const requestOptions = tokenRequestOptions(options);
   return {
     key: credentialKey(
       'private_key_jwt',
@@ -102,7 +103,7 @@ export function jwtClientCredentials(options: JwtClientCredentialsOptions): Toke
       const form = clientCredentialsForm(scope, audience, extraParams);
       form.set('client_id', clientId);
       form.set('client_assertion_type', JWT_CLIENT_ASSERTION);
-      return assertion.request(tokenUrl, form, 'client_assertion', { iss: clientId, sub: clientId, aud: assertionAudience }, context, options);
+      return assertion.request(tokenUrl, form, 'client_assertion', { iss: clientId, sub: clientId, aud: assertionAudience }, context, requestOptions);
     },
   };
 }
@@ -113,7 +114,7 @@ export function jwtClientCredentials(options: JwtClientCredentialsOptions): Toke
  */
 export function jwtBearerGrant(options: JwtBearerGrantOptions): TokenProvider {
   const { tokenUrl, issuer, subject, audience = tokenUrl, claims = {}, scope, extraParams } = options;
-  requireString('tokenUrl', tokenUrl);
+  requireUrl('tokenUrl', tokenUrl);
   requireString('issuer', issuer);
   if (subject !== undefined) requireString('subject', subject);
   for (const name of Object.keys(claims)) {
@@ -121,6 +122,7 @@ export function jwtBearerGrant(options: JwtBearerGrantOptions): TokenProvider {
   }
   const source = { field: options.keyField ?? 'privateKey', code: options.keyErrorCode ?? 'invalid_options' };
   const assertion = assertions(options, source);
+  const requestOptions = tokenRequestOptions(options);
   return {
     key: credentialKey(
       'jwt_bearer',
@@ -139,9 +141,18 @@ export function jwtBearerGrant(options: JwtBearerGrantOptions): TokenProvider {
       const form = new URLSearchParams({ grant_type: JWT_BEARER_GRANT, ...extraParams });
       if (scope !== undefined) form.set('scope', scope);
       const registered = { iss: issuer, aud: audience, ...(subject === undefined ? {} : { sub: subject }) };
-      return assertion.request(tokenUrl, form, 'assertion', { ...claims, ...registered }, context, options);
+      return assertion.request(tokenUrl, form, 'assertion', { ...claims, ...registered }, context, requestOptions);
     },
   };
+}
+
+/**
+ * The token request settings alone: the provider keeps this, never `options`, which holds the private key (a PEM
+ * string cannot be wiped, so it must at least become unreachable once imported).
+ */
+function tokenRequestOptions(options: TokenRequestOptions): TokenRequestOptions {
+  const { attempts, backoff, maxDelay, timeout, defaultExpiresIn } = options;
+  return { attempts, backoff, maxDelay, timeout, defaultExpiresIn };
 }
 
 interface Assertions {

@@ -21,6 +21,10 @@ const OID_RSA = '2a864886f70d010101';
 const OID_RSA_PSS = '2a864886f70d01010a';
 const OID_EC = '2a8648ce3d0201';
 const OID_P256 = '2a8648ce3d030107';
+const OID_ED25519 = '2b6570';
+const OID_ED448 = '2b6571';
+/** AlgorithmIdentifier { rsaEncryption, NULL }: the only label Web Crypto imports an RSA-PSS PKCS#8 key under. */
+const RSA_ENCRYPTION_ALGORITHM = [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
 
 const IMPORT_PARAMS: Record<JwtAlgorithm, RsaHashedImportParams | EcKeyImportParams> = {
   RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
@@ -51,33 +55,57 @@ export function prepareKey(
   requested: JwtAlgorithm | undefined,
   source: KeySource,
 ): KeyFacts & { signer(): Promise<Signer> } {
-  const fail = (reason: string): SessionError => new SessionError(source.code, `${source.field} ${reason}`);
+  const fail = failure(source);
   if (requested !== undefined && !(requested in IMPORT_PARAMS)) {
     throw new SessionError('invalid_options', 'alg must be RS256, ES256 or PS256');
   }
-  if (isCryptoKey(privateKey)) {
-    const alg = algorithmOfCryptoKey(privateKey, fail);
-    if (requested !== undefined && requested !== alg) throw fail(`is a ${alg} key, not a ${requested} key`);
-    const signer: Signer = { alg, sign: (data) => sign(alg, privateKey, data) };
-    return { alg, fingerprint: undefined, signer: () => Promise.resolve(signer) };
-  }
+  if (isCryptoKey(privateKey)) return cryptoKeySigner(privateKey, requested, fail);
   if (typeof privateKey !== 'string') throw fail('must be a PKCS#8 PEM string or a CryptoKey');
-  let der: Uint8Array<ArrayBuffer> | undefined = pemToDer(privateKey, fail);
+  const der = pemToDer(privateKey, fail);
   const info = readPkcs8(der, fail);
   const alg = requested ?? info.alg;
   if (alg !== info.alg && !(info.alg === 'RS256' && alg === 'PS256')) {
     throw fail(`is ${info.alg === 'ES256' ? 'an EC P-256' : 'an RSA'} key, which cannot sign ${alg}`);
   }
+  // Only the decoded bytes go on: the closures below are made in another function, so that the context they share
+  // does not hold the PEM string (a string cannot be wiped; it must at least not stay reachable from the provider).
+  return pkcs8Signer(info.rsaPss ? asRsaEncryption(der, fail) : der, alg, info.fingerprint, source);
+}
+
+function failure(source: KeySource): (reason: string) => SessionError {
+  return (reason) => new SessionError(source.code, `${source.field} ${reason}`);
+}
+
+function cryptoKeySigner(
+  key: CryptoKey,
+  requested: JwtAlgorithm | undefined,
+  fail: (reason: string) => SessionError,
+): KeyFacts & { signer(): Promise<Signer> } {
+  const alg = algorithmOfCryptoKey(key, fail);
+  if (requested !== undefined && requested !== alg) throw fail(`is a ${alg} key, not a ${requested} key`);
+  const signer: Signer = { alg, sign: (data) => sign(alg, key, data) };
+  return { alg, fingerprint: undefined, signer: () => Promise.resolve(signer) };
+}
+
+/** Imports `der` on first use as a non-extractable key, then wipes it. */
+function pkcs8Signer(
+  der: Uint8Array<ArrayBuffer>,
+  alg: JwtAlgorithm,
+  fingerprint: string | undefined,
+  source: KeySource,
+): KeyFacts & { signer(): Promise<Signer> } {
+  let bytes: Uint8Array<ArrayBuffer> | undefined = der;
   let pending: Promise<Signer> | undefined;
   return {
     alg,
-    fingerprint: info.fingerprint,
+    fingerprint,
     signer() {
       pending ??= (async () => {
-        const bytes = der;
-        if (bytes === undefined) throw fail('could not be imported');
+        const held = bytes;
+        if (held === undefined) throw failure(source)('could not be imported');
+        bytes = undefined;
         try {
-          const key = await crypto.subtle.importKey('pkcs8', bytes, IMPORT_PARAMS[alg], false, ['sign']);
+          const key = await crypto.subtle.importKey('pkcs8', held, IMPORT_PARAMS[alg], false, ['sign']);
           return { alg, sign: (data: Uint8Array<ArrayBuffer>) => sign(alg, key, data) };
         } catch (error) {
           // The runtime's reason, never the key: Web Crypto errors do not quote key material.
@@ -85,8 +113,7 @@ export function prepareKey(
             cause: (error as { name?: unknown } | null)?.name,
           });
         } finally {
-          bytes.fill(0);
-          der = undefined;
+          held.fill(0);
         }
       })();
       // A failed import stays failed: the key cannot change.
@@ -119,12 +146,8 @@ function pemToDer(pem: string, fail: (reason: string) => SessionError): Uint8Arr
   const text = pem.replace(/\\n/g, '\n').trim();
   const match = /^-----BEGIN PRIVATE KEY-----([A-Za-z0-9+/=\s]+)-----END PRIVATE KEY-----$/.exec(text);
   if (match === null) {
-    const kind = /^-----BEGIN ([A-Z ]+)-----/.exec(text)?.[1];
-    throw fail(
-      kind === undefined || kind === 'PRIVATE KEY'
-        ? 'must be a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)'
-        : `must be a PKCS#8 PEM private key, not ${kind} (convert it with: openssl pkcs8 -topk8 -nocrypt)`,
-    );
+    const kind = /^-----BEGIN ([A-Z0-9 ]+)-----/.exec(text)?.[1];
+    throw fail(kind === undefined || kind === 'PRIVATE KEY' ? 'must be a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----)' : wrongPem(kind));
   }
   try {
     const binary = atob(match[1]!.replace(/\s+/g, ''));
@@ -134,6 +157,23 @@ function pemToDer(pem: string, fail: (reason: string) => SessionError): Uint8Arr
   } catch {
     throw fail('is not valid base64 PEM');
   }
+}
+
+/** What to say about a PEM of another kind than `PRIVATE KEY`: the mistake it most likely is. */
+function wrongPem(kind: string): string {
+  if (/PUBLIC KEY$/.test(kind)) {
+    return `is a public key (${kind}): give the private key of the pair; the server is the one that knows the public key`;
+  }
+  if (/CERTIFICATE/.test(kind)) {
+    return `is a certificate (${kind}), which holds a public key only: give the private key it was issued for`;
+  }
+  if (kind === 'ENCRYPTED PRIVATE KEY') {
+    return 'is an encrypted private key: decrypt it first (openssl pkcs8 -topk8 -nocrypt)';
+  }
+  if (kind === 'RSA PRIVATE KEY' || kind === 'EC PRIVATE KEY') {
+    return `must be a PKCS#8 PEM private key, not ${kind} (convert it with: openssl pkcs8 -topk8 -nocrypt)`;
+  }
+  return `must be a PKCS#8 PEM private key (-----BEGIN PRIVATE KEY-----), not ${kind}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -178,7 +218,12 @@ function hex(bytes: Uint8Array, tlv: Tlv): string {
   return out;
 }
 
-function readPkcs8(der: Uint8Array, fail: (reason: string) => SessionError): KeyFacts {
+interface Pkcs8Facts extends KeyFacts {
+  /** Labelled id-RSASSA-PSS, which Web Crypto refuses to import (it must be relabelled rsaEncryption first). */
+  readonly rsaPss: boolean;
+}
+
+function readPkcs8(der: Uint8Array, fail: (reason: string) => SessionError): Pkcs8Facts {
   try {
     const outer = readTlv(der, 0, der.length);
     const [version, algorithm, privateKey] = children(der, outer);
@@ -187,27 +232,67 @@ function readPkcs8(der: Uint8Array, fail: (reason: string) => SessionError): Key
     }
     const [oid, parameters] = children(der, algorithm);
     const kind = oid?.tag === 0x06 ? hex(der, oid) : '';
+    // Named before the private key is parsed: an EdDSA key's inner value is an OCTET STRING, not a SEQUENCE.
+    if (kind === OID_ED25519 || kind === OID_ED448) {
+      throw fail(`is an ${kind === OID_ED25519 ? 'Ed25519' : 'Ed448'} key; only RSA (RS256, PS256) and EC P-256 (ES256) keys can sign here`);
+    }
+    if (kind !== OID_RSA && kind !== OID_RSA_PSS && kind !== OID_EC) {
+      throw fail('is neither an RSA nor an EC P-256 key (only RS256, PS256 and ES256 can be signed)');
+    }
     const inner = readTlv(der, privateKey.start, privateKey.end);
     const fields = children(der, inner);
-    if (kind === OID_RSA || kind === OID_RSA_PSS) {
+    if (kind !== OID_EC) {
       // RSAPrivateKey: version, modulus, publicExponent, …
       const [, modulus, exponent] = fields;
       if (modulus?.tag !== 0x02 || exponent?.tag !== 0x02) throw new RangeError('not an RSA key');
-      return { alg: kind === OID_RSA ? 'RS256' : 'PS256', fingerprint: hashKey(`rsa:${hex(der, modulus)}:${hex(der, exponent)}`) };
+      const fingerprint = hashKey(`rsa:${hex(der, modulus)}:${hex(der, exponent)}`);
+      return { alg: kind === OID_RSA ? 'RS256' : 'PS256', fingerprint, rsaPss: kind === OID_RSA_PSS };
     }
-    if (kind === OID_EC) {
-      if (parameters === undefined || hex(der, parameters) !== OID_P256) throw fail('is an EC key on a curve other than P-256');
-      // ECPrivateKey: version, privateKey, [0] parameters, [1] publicKey (present in the keys Web Crypto and OpenSSL write).
-      const publicKey = fields.find((field) => field.tag === 0xa1);
-      const point = publicKey === undefined ? undefined : children(der, publicKey)[0];
-      // Without its public point the key is told apart by a digest of the whole key, as client secrets are.
-      const fingerprint =
-        point === undefined ? hashKey(`shared-session private key\u0000${hex(der, outer)}`) : hashKey(`ec:${hex(der, point)}`);
-      return { alg: 'ES256', fingerprint };
-    }
-    throw fail('is neither an RSA nor an EC P-256 key');
+    if (parameters === undefined || hex(der, parameters) !== OID_P256) throw fail('is an EC key on a curve other than P-256');
+    // ECPrivateKey: version, privateKey, [0] parameters, [1] publicKey (present in the keys Web Crypto and OpenSSL write).
+    const publicKey = fields.find((field) => field.tag === 0xa1);
+    const point = publicKey === undefined ? undefined : children(der, publicKey)[0];
+    // Without its public point the key is told apart by a digest of the whole key, as client secrets are.
+    const fingerprint =
+      point === undefined ? hashKey(`shared-session private key\u0000${hex(der, outer)}`) : hashKey(`ec:${hex(der, point)}`);
+    return { alg: 'ES256', fingerprint, rsaPss: false };
   } catch (error) {
     if (error instanceof SessionError) throw error;
     throw fail('is not a readable PKCS#8 private key');
   }
+}
+
+/**
+ * The same PKCS#8 labelled rsaEncryption: Web Crypto imports RSA-PSS keys only under that label (WebCrypto, RSA-PSS
+ * import of pkcs8), while OpenSSL writes `genpkey -algorithm RSA-PSS` keys as id-RSASSA-PSS. The RSAPrivateKey inside
+ * is the same either way. The input bytes are wiped.
+ */
+function asRsaEncryption(der: Uint8Array<ArrayBuffer>, fail: (reason: string) => SessionError): Uint8Array<ArrayBuffer> {
+  try {
+    const outer = readTlv(der, 0, der.length);
+    const [version, , privateKey] = children(der, outer);
+    if (version?.tag !== 0x02 || privateKey?.tag !== 0x04) throw new RangeError('not PKCS#8');
+    const body = [
+      ...derHeader(0x02, version.end - version.start),
+      ...der.subarray(version.start, version.end),
+      ...RSA_ENCRYPTION_ALGORITHM,
+      ...derHeader(0x04, privateKey.end - privateKey.start),
+      ...der.subarray(privateKey.start, privateKey.end),
+    ];
+    const out = new Uint8Array([...derHeader(0x30, body.length), ...body]);
+    body.fill(0);
+    return out;
+  } catch {
+    throw fail('is not a readable PKCS#8 private key');
+  } finally {
+    der.fill(0);
+  }
+}
+
+/** A DER tag and length (definite form). */
+function derHeader(tag: number, length: number): number[] {
+  if (length < 0x80) return [tag, length];
+  const octets: number[] = [];
+  for (let rest = length; rest > 0; rest >>= 8) octets.unshift(rest & 0xff);
+  return [tag, 0x80 | octets.length, ...octets];
 }

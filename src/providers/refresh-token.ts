@@ -1,7 +1,7 @@
 import { hashKey } from '../core/digest.js';
 import { SessionError } from '../core/errors.js';
 import type { TokenProvider } from './provider.js';
-import { basicAuthorization, credentialKey, requireString, secretDigest } from './client-credentials.js';
+import { basicAuthorization, credentialKey, requireString, requireUrl, secretDigest } from './client-credentials.js';
 import { Rotation } from './rotations.js';
 import { requestToken, type TokenRequestOptions } from './token-request.js';
 
@@ -32,7 +32,7 @@ export interface RefreshTokenGrantOptions extends TokenRequestOptions {
  */
 export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvider {
   const { tokenUrl, clientId, clientSecret, scope, authMethod = 'client_secret_post', onRotate } = options;
-  requireString('tokenUrl', tokenUrl);
+  requireUrl('tokenUrl', tokenUrl);
   requireString('clientId', clientId);
   requireString('refreshToken', options.refreshToken);
   const key = credentialKey(

@@ -171,6 +171,8 @@ export interface EarthEngineServer {
   readonly calls: EarthEngineCall[];
   /** Delay before each answer (ms). */
   latency: number;
+  /** Answer the next this many authorised calls `429 RESOURCE_EXHAUSTED` (as Earth Engine does, no Retry-After). */
+  rateLimitNext: number;
   reset(): void;
   close(): Promise<void>;
 }
@@ -241,7 +243,7 @@ function evaluate(expression: { result?: unknown; values?: Record<string, unknow
 export async function startEarthEngineServer(isValid: (token: string) => boolean): Promise<EarthEngineServer> {
   const calls: EarthEngineCall[] = [];
   const maps = new Set<string>();
-  const state = { latency: 0 };
+  const state = { latency: 0, rateLimitNext: 0 };
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => googleError(res, 500, 'INTERNAL', String(error)));
@@ -257,6 +259,20 @@ export async function startEarthEngineServer(isValid: (token: string) => boolean
     if (!isValid(token)) {
       googleError(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials. Expected OAuth 2 access token.');
       return;
+    }
+    if (state.rateLimitNext > 0) {
+      state.rateLimitNext--;
+      return googleError(res, 429, 'RESOURCE_EXHAUSTED', 'Too many concurrent aggregations.');
+    }
+    if (/^\/v1\/projects\/[^/]+\/algorithms$/.test(url.pathname) && req.method === 'GET') {
+      // What ee-client's `ee.initialize` loads: the algorithms the evaluator below knows.
+      const number = (name: string): object => ({
+        name: `algorithms/${name}`,
+        description: name,
+        returnType: 'Number',
+        arguments: [{ argumentName: 'left', type: 'Number' }, { argumentName: 'right', type: 'Number' }],
+      });
+      return json(res, 200, { algorithms: [number('Number.add'), number('Number.multiply')] });
     }
     let match = /^\/v1\/projects\/([^/]+)\/value:compute$/.exec(url.pathname);
     if (match !== null && req.method === 'POST') {
@@ -321,9 +337,16 @@ export async function startEarthEngineServer(isValid: (token: string) => boolean
     set latency(value) {
       state.latency = value;
     },
+    get rateLimitNext() {
+      return state.rateLimitNext;
+    },
+    set rateLimitNext(value) {
+      state.rateLimitNext = value;
+    },
     reset() {
       calls.length = 0;
       state.latency = 0;
+      state.rateLimitNext = 0;
     },
     close() {
       server.closeAllConnections();
