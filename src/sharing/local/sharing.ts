@@ -1,18 +1,22 @@
-import { chmodSync, linkSync, lstatSync, unlinkSync } from 'node:fs';
-import { lstat } from 'node:fs/promises';
-import { connect as connectSocket, createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { isSessionError, SessionError } from '../../core/errors.js';
-import { boundedByClock, isExpired, isNewer, type Token, type TokenSet } from '../../core/token.js';
+import { boundedByClock, type Token, type TokenSet } from '../../core/token.js';
 import { memorySharing } from '../memory.js';
 import type { SharedLink, Sharing, SharingPeer } from '../sharing.js';
-import { defaultDirectory, socketPath, unfitDirectory } from './directory.js';
-import { decode, encode, isFailureCode, LineReader, type Message, type Outgoing } from './protocol.js';
+import { Connection } from './connection.js';
+import { defaultDirectory, type FileIdentity, socketPath, unfitDirectory, unfitSocketPath, unlinkIfSame } from './directory.js';
+import { elect, type Inode, ownsPath, resign } from './election.js';
+import { heartbeat, LeaderWatch, watchInterval } from './liveness.js';
+import { permissionProblem } from './permissions.js';
+import { isFailureCode, type Message, type Outgoing } from './protocol.js';
+import { TokenStore } from './store.js';
 
 /** Options of {@link localSharing}. */
 export interface LocalSharingOptions {
   /**
    * The rendezvous directory: one Unix domain socket per credential lives there, nothing else. It must be a
-   * directory only this user can open (owned by us, mode 0700, not a symlink); it is created when missing. Default:
+   * directory only this user can open (owned by us, mode 0700, not a symlink, in a parent owned by us or root); it
+   * is created when missing, and checked again before every election and connect. Default:
    * `$XDG_RUNTIME_DIR/shared-session`, else `<os.tmpdir()>/shared-session-<uid>`. Set it when the processes do not
    * share one temporary directory (containers that share a volume, systemd's `PrivateTmp`).
    */
@@ -22,37 +26,40 @@ export interface LocalSharingOptions {
    * request included), then `timeout`. Default 60 000.
    */
   readonly timeout?: number | undefined;
+  /**
+   * How long (ms) a request to the leader may meet silence — its event loop busy with CPU work, or the process
+   * stopped — before the asking context replaces it (a leader alive says `busy` while it requests a token). A
+   * rotating refresh token is never sent by the replacement while the silent leader may be using it: those callers
+   * fail with `timeout` instead. Default 2 000, as the browser's `answerTimeout`.
+   */
+  readonly answerTimeout?: number | undefined;
 }
 
 /** setTimeout overflows past this. */
 const MAX_DURATION = 2_147_483_647;
-/** Connection refusals in a row, on the same socket inode, after which the socket file is taken as stale. */
-const STALE_AFTER_REFUSALS = 2;
-/** Connect errors in a row (other than refusals and the transient ones) after which this context stops sharing. */
-const MAX_CONNECT_FAILURES = 5;
-/** Rounds of one election (connect, or bind) before this context stops sharing: about 2.5 s of trying. */
-const MAX_ELECTION_ROUNDS = 60;
+/** Below this, a loaded machine's ordinary pauses would pass for silence. */
+const MIN_ANSWER_TIMEOUT = 500;
 /**
- * How often (ms) a leader checks that the socket file is still the one it linked. Two contenders that both took a
- * dead leader's file for stale can race between checking and deleting it (a process paused in between deletes the
- * other's new socket): the one whose file was replaced steps down within this time, and its clients reconnect to the
- * other. It also checks before each token request, so the race never costs a second request.
+ * How often (ms) a leader checks that the socket file is still the one it linked: a client that found it silent, or
+ * a contender that took it for stale, may have replaced it. The one whose file was replaced steps down within this
+ * time, and its clients reconnect to the other. It also checks before each token request.
  */
 const OWNERSHIP_CHECK_INTERVAL = 100;
-/** Connect errors that say the leader just died, or is busy: try again. */
-const TRANSIENT = new Set(['ECONNRESET', 'EPIPE', 'EAGAIN', 'ETIMEDOUT']);
 
 interface Settings {
   readonly dir: string | undefined;
   readonly timeout: number;
+  readonly answerTimeout: number;
 }
 
 /** A caller of `obtain` in a context that is not the leader (or not yet), waiting for the leader's answer. */
 interface Waiter {
   readonly id: number;
   readonly rejected: string | undefined;
-  /** When it started waiting (the session's clock): a sign-out after this aborts it. */
+  /** The sign-out epoch when it started waiting: a sign-out after this aborts it. */
   readonly since: number;
+  /** When it was last sent to a leader (performance.now()), for the leader's silence. */
+  askedAt: number;
   settle(outcome: Token | Error): void;
 }
 
@@ -64,17 +71,20 @@ const sharings = new Map<string, Sharing>();
 /**
  * Shares one session per credential between every thread and process of one machine that runs as the same user:
  * `worker_threads` (a piscina pool), `child_process.fork` children, `cluster` workers, processes started by a
- * process manager. Pass it as the `sharing` option of `createSession` in each of them.
+ * process manager, Deno processes. Pass it as the `sharing` option of `createSession` in each of them.
  *
  * - One Unix domain socket per credential, in a directory only this user can open: whichever context binds it is
  *   the leader (it fetches, refreshes ahead of expiry and answers); the others connect and receive every token.
  *   When the leader exits or is killed (even with SIGKILL), the kernel closes its connections and another context
- *   takes over within milliseconds, adopting the token the others hold.
+ *   takes over within milliseconds, adopting the token the others hold. A leader that is alive but silent (busy or
+ *   stopped) is replaced after `answerTimeout`.
  * - Nothing is written to disk but the empty socket inode. The refresh token of a rotating grant
  *   (`refreshTokenGrant`) travels over the socket to the other contexts of the same user, so that a new leader
- *   continues the rotation; a spent one is never sent.
- * - On Windows, or when the directory is not safe (another owner, another mode, a symlink) or the socket path too
- *   long, each context keeps its own session in memory, reported once as `sharing_degraded`.
+ *   continues the rotation; a spent one is sent at most once (after a leader died mid-rotation), then every context
+ *   is signed out.
+ * - On Windows, or when the directory is not safe (another owner, another mode, a symlink), the socket path too
+ *   long, or a Deno permission missing, each context keeps its own session in memory, reported once as
+ *   `sharing_degraded`.
  *
  * @example
  * import { localSharing } from 'shared-session/node';
@@ -89,11 +99,15 @@ export function localSharing(options: LocalSharingOptions = {}): Sharing {
   if (!Number.isInteger(timeout) || timeout <= 0 || timeout > MAX_DURATION) {
     throw new SessionError('invalid_options', `timeout must be a whole number of ms between 1 and ${MAX_DURATION}`);
   }
+  const answerTimeout = options.answerTimeout ?? 2_000;
+  if (!Number.isInteger(answerTimeout) || answerTimeout < MIN_ANSWER_TIMEOUT || answerTimeout > MAX_DURATION) {
+    throw new SessionError('invalid_options', `answerTimeout must be a whole number of ms between ${MIN_ANSWER_TIMEOUT} and ${MAX_DURATION}`);
+  }
   // One transport per settings in a context, so that sessions created with `localSharing()` each time share a core.
-  const id = `${timeout}:${dir ?? ''}`;
+  const id = `${timeout}:${answerTimeout}:${dir ?? ''}`;
   let sharing = sharings.get(id);
   if (sharing === undefined) {
-    const settings: Settings = { dir, timeout };
+    const settings: Settings = { dir, timeout, answerTimeout };
     sharing = { kind: 'local', connect: (peer) => connect(peer, settings) };
     sharings.set(id, sharing);
   }
@@ -107,36 +121,13 @@ function connect(peer: SharingPeer, settings: Settings): SharedLink {
     return memorySharing().connect(peer);
   };
   if (process.platform === 'win32') return degraded('Windows is not supported');
+  const missing = permissionProblem(settings.dir);
+  if (missing !== undefined) return degraded(missing);
   const dir = settings.dir ?? defaultDirectory();
   const path = socketPath(dir, peer.key);
-  const unfit = unfitDirectory(dir, path);
+  const unfit = unfitSocketPath(path) ?? unfitDirectory(dir);
   if (unfit !== undefined) return degraded(unfit);
-  return new LocalLink(peer, path, settings.timeout);
-}
-
-/** One end of a connection: line framing and validation. */
-class Connection {
-  readonly socket: Socket;
-  readonly #reader: LineReader;
-
-  constructor(socket: Socket, onMessage: (message: Message, from: Connection) => void, report: (why: string) => void) {
-    this.socket = socket;
-    this.#reader = new LineReader(
-      (line) => {
-        const message = decode(line);
-        if (message === undefined) report('Ignored a malformed or other-version message on the local socket');
-        else onMessage(message, this);
-      },
-      () => report('Ignored an oversized message on the local socket'),
-    );
-    socket.on('data', (chunk: Buffer) => this.#reader.push(chunk));
-    // A peer that died mid-write: 'close' follows, which is what matters.
-    socket.on('error', () => undefined);
-  }
-
-  send(message: Outgoing): void {
-    if (!this.socket.destroyed && this.socket.writable) this.socket.write(encode(message));
-  }
+  return new LocalLink(peer, dir, path, settings);
 }
 
 type Role = 'electing' | 'leader' | 'client' | 'solo' | 'closed';
@@ -144,37 +135,38 @@ type Role = 'electing' | 'leader' | 'client' | 'solo' | 'closed';
 // A class, not a literal with closures, as the other transports.
 class LocalLink implements SharedLink {
   readonly #peer: SharingPeer;
+  readonly #dir: string;
   readonly #path: string;
-  readonly #timeout: number;
+  readonly #settings: Settings;
+  readonly #store: TokenStore;
   #role: Role = 'electing';
   /** Leader: the listening server, the socket inode it linked into place, and its clients. */
   #server: Server | undefined;
-  #inode: { dev: number; ino: number } | undefined;
+  #inode: Inode | undefined;
   /** Leader: the timer of the ownership check (see OWNERSHIP_CHECK_INTERVAL). */
   #ownership: ReturnType<typeof setInterval> | undefined;
   readonly #clients = new Set<Connection>();
-  /** Client: the connection to the leader. */
+  /** Client: the connection to the leader, the socket file it was made through, and what the leader said last. */
   #leader: Connection | undefined;
-  /** Tokens issued before this (epoch ms, the latest sign-out seen anywhere) are dead. */
-  #clearedAt = 0;
-  /** The newest token known here, and the refresh token that came with it (rotating grants only). */
-  #latest: Token | undefined;
-  #refreshToken: string | undefined;
+  #leaderFile: FileIdentity | undefined;
+  readonly #watch = new LeaderWatch();
   /** Leader: the one token request of this context. */
   #flight: Promise<Token> | undefined;
+  /** The refresh token the provider refused (`invalid_grant`): never sent again. */
+  #refusedRefreshToken: string | undefined | null = null;
   readonly #waiters = new Map<number, Waiter>();
   #nextId = 0;
   #electing = false;
   #degradedOnce = false;
-  /** Set while callers wait: see `#keepAlive`. */
+  /** Set while callers wait: keeps the process alive (see `#waiting`) and watches the leader's silence. */
   #alive: ReturnType<typeof setInterval> | undefined;
-  /** The code of the last failed connect, listen or link, for the report when this context gives up sharing. */
-  #lastError: string | undefined;
 
-  constructor(peer: SharingPeer, path: string, timeout: number) {
+  constructor(peer: SharingPeer, dir: string, path: string, settings: Settings) {
     this.#peer = peer;
+    this.#dir = dir;
     this.#path = path;
-    this.#timeout = timeout;
+    this.#settings = settings;
+    this.#store = new TokenStore(peer);
     void this.#elect();
   }
 
@@ -183,7 +175,7 @@ class LocalLink implements SharedLink {
   }
 
   load(): Promise<TokenSet | undefined> {
-    return Promise.resolve(this.#set());
+    return Promise.resolve(this.#store.set());
   }
 
   async obtain(rejected?: string): Promise<TokenSet> {
@@ -199,10 +191,10 @@ class LocalLink implements SharedLink {
   }
 
   clear(): Promise<void> {
-    const at = this.#peer.clock.now();
-    this.#forget(at);
-    if (this.#role === 'leader') this.#broadcast({ type: 'clear', at });
-    else this.#leader?.send({ type: 'clear', at });
+    const epoch = this.#store.epoch + 1;
+    this.#signOut(epoch);
+    if (this.#role === 'leader') this.#broadcast({ type: 'clear', epoch });
+    else this.#leader?.send({ type: 'clear', epoch });
     // Not connected: the sign-out goes with this context's `state` when it connects or leads.
     return Promise.resolve();
   }
@@ -218,86 +210,44 @@ class LocalLink implements SharedLink {
     return Promise.resolve();
   }
 
-  // Election.
+  // Election (election.ts decides; this applies the outcome).
 
-  /** Connects to the leader, or becomes it. One election at a time; repeated until one of them works. */
   async #elect(): Promise<void> {
     if (this.#electing) return;
     this.#electing = true;
     try {
-      let refusals = 0;
-      let refused: string | undefined;
-      let failures = 0;
-      for (let attempt = 0; this.#role === 'electing'; attempt++) {
-        const file = identityOf(this.#path);
-        const outcome = file === undefined ? 'missing' : await this.#tryConnect();
-        if (outcome === 'connected' || this.#role !== 'electing') return;
-        if (outcome === 'refused') {
-          // A leader links its socket into place only once it listens, so a refusal means that nobody listens on
-          // that file — unless it was replaced meanwhile. Take it as stale only after repeated refusals on the same
-          // file, and delete it only if it still is that file. (Same inode number *and* change time: the kernel
-          // reuses the number of a deleted socket for the next one, often at once.)
-          refusals = file === refused ? refusals + 1 : 1;
-          refused = file;
-          if (refusals < STALE_AFTER_REFUSALS) continue;
-          if (identityOf(this.#path) === file) unlinkQuietly(this.#path);
-        } else if (outcome === 'error') {
-          // ECONNRESET: we were in the backlog of a leader that died. Anything else a few times in a row: give up.
-          if (++failures < MAX_CONNECT_FAILURES || TRANSIENT.has(this.#lastError ?? '')) {
-            await this.#pause(Math.min(20, failures * 2));
-            continue;
-          }
-          this.#goSolo(`cannot connect to the leader (${this.#lastError ?? 'error'})`);
+      const elected = await elect({
+        dir: this.#dir,
+        path: this.#path,
+        answerTimeout: this.#settings.answerTimeout,
+        electing: () => this.#role === 'electing',
+        accept: (socket) => this.#accept(socket),
+      });
+      switch (elected.role) {
+        case 'client':
+          this.#becomeClient(elected.socket, elected.file);
           return;
-        }
-        const led = await this.#tryLead();
-        if (led === 'led' || this.#role !== 'electing') return;
-        if (led === 'error') {
-          this.#goSolo(`cannot listen on the socket (${this.#lastError ?? 'error'})`);
+        case 'leader':
+          this.#becomeLeader(elected.server, elected.inode);
           return;
-        }
-        // Someone else linked first: connect to it (after a breath, growing, if this keeps happening). Something
-        // that is neither a socket nor deletable at the path would keep us here: give up after a while.
-        if (attempt >= MAX_ELECTION_ROUNDS) {
-          this.#goSolo('the socket path is taken by something that does not answer');
+        case 'solo':
+          this.#goSolo(elected.why);
           return;
-        }
-        if (attempt > 2) await this.#pause(Math.min(50, attempt * 2));
+        case 'abandoned':
+          return;
       }
     } finally {
       this.#electing = false;
     }
   }
 
-  #tryConnect(): Promise<'connected' | 'missing' | 'refused' | 'error'> {
-    return new Promise((resolve) => {
-      const socket = connectSocket({ path: this.#path });
-      socket.unref();
-      const failed = (error: NodeJS.ErrnoException): void => {
-        socket.destroy();
-        const code = error.code;
-        this.#lastError = code;
-        resolve(code === 'ENOENT' ? 'missing' : code === 'ECONNREFUSED' || code === 'ENOTSOCK' ? 'refused' : 'error');
-      };
-      socket.once('error', failed);
-      socket.once('connect', () => {
-        socket.off('error', failed);
-        if (this.#role !== 'electing') {
-          socket.destroy();
-          resolve('connected');
-          return;
-        }
-        this.#becomeClient(socket);
-        resolve('connected');
-      });
-    });
-  }
-
-  #becomeClient(socket: Socket): void {
+  #becomeClient(socket: Socket, file: FileIdentity): void {
     const connection = new Connection(socket, (message) => this.#fromLeader(message), (why) => this.#invalid(why));
     socket.unref();
     this.#role = 'client';
     this.#leader = connection;
+    this.#leaderFile = file;
+    this.#watch.reset();
     socket.on('close', () => {
       if (this.#leader !== connection) return;
       this.#leader = undefined;
@@ -307,64 +257,20 @@ class LocalLink implements SharedLink {
       void this.#elect();
     });
     connection.send(this.#state());
-    for (const waiter of this.#waiters.values()) connection.send({ type: 'request', id: waiter.id, ...(waiter.rejected === undefined ? {} : { rejected: waiter.rejected }) });
+    for (const waiter of this.#waiters.values()) this.#send(waiter);
   }
 
-  /**
-   * Listens on a temporary name and links the socket into place: `link` fails when the name exists, so exactly one
-   * context wins, and it already listens when others can first see it (no refusals between bind and listen).
-   */
-  async #tryLead(): Promise<'led' | 'taken' | 'error'> {
-    const temporary = `${this.#path}.${process.pid}${randomDigits()}.tmp`;
-    const server = createServer((socket) => this.#accept(socket));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ path: temporary, exclusive: true }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (error) {
-      this.#lastError = (error as NodeJS.ErrnoException).code;
-      server.close();
-      return 'error';
-    }
-    server.unref();
-    server.on('error', () => undefined);
-    let inode: { dev: number; ino: number };
-    try {
-      chmodSync(temporary, 0o600);
-      linkSync(temporary, this.#path);
-      const stats = lstatSync(this.#path);
-      inode = { dev: stats.dev, ino: stats.ino };
-    } catch (error) {
-      unlinkQuietly(temporary);
-      server.close();
-      this.#lastError = (error as NodeJS.ErrnoException).code;
-      return this.#lastError === 'EEXIST' ? 'taken' : 'error';
-    }
-    // The server keeps the inode alive; closing it unlinks the temporary name only (gone already), never the link.
-    unlinkQuietly(temporary);
-    if (this.#role !== 'electing') {
-      this.#server = server;
-      this.#inode = inode;
-      this.#resign();
-      return 'led';
-    }
+  #becomeLeader(server: Server, inode: Inode): void {
     this.#server = server;
     this.#inode = inode;
     this.#role = 'leader';
-    this.#ownership = setInterval(() => {
-      void this.#ownsPath().then((owned) => owned || this.#stepDown());
-    }, OWNERSHIP_CHECK_INTERVAL);
+    this.#ownership = setInterval(() => ownsPath(this.#path, this.#inode) || this.#stepDown(), OWNERSHIP_CHECK_INTERVAL);
     this.#ownership.unref();
     this.#peer.leadershipChanged(true);
     this.#serveWaiters();
-    return 'led';
   }
 
-  /** Something unexpected (permissions changed under us…): this context fetches for itself, and says so. */
+  /** Something unexpected (the directory changed hands, permissions…): this context fetches for itself, and says so. */
   #goSolo(why: string): void {
     this.#role = 'solo';
     this.#degraded(`localSharing: ${why}; this context gets its own token`);
@@ -374,35 +280,13 @@ class LocalLink implements SharedLink {
 
   /** Stops leading: closes the server and the connections, and deletes the socket file if it is still ours. */
   #resign(): void {
-    const server = this.#server;
-    const inode = this.#inode;
+    resign(this.#path, this.#server, this.#inode);
     this.#server = undefined;
     this.#inode = undefined;
     clearInterval(this.#ownership);
     this.#ownership = undefined;
-    if (inode !== undefined) {
-      try {
-        const stats = lstatSync(this.#path);
-        if (stats.ino === inode.ino && stats.dev === inode.dev) unlinkSync(this.#path);
-      } catch {
-        // gone already
-      }
-    }
-    server?.close();
     for (const client of this.#clients) client.socket.destroy();
     this.#clients.clear();
-  }
-
-  /** Whether the socket file is still the one this leader linked (a context that took it for stale replaced it). */
-  async #ownsPath(): Promise<boolean> {
-    if (this.#role === 'solo') return true;
-    const inode = this.#inode;
-    try {
-      const stats = await lstat(this.#path);
-      return inode !== undefined && stats.ino === inode.ino && stats.dev === inode.dev;
-    } catch {
-      return false;
-    }
   }
 
   #stepDown(): void {
@@ -410,6 +294,30 @@ class LocalLink implements SharedLink {
     this.#resign();
     this.#role = 'electing';
     this.#peer.leadershipChanged(false);
+    void this.#elect();
+  }
+
+  /**
+   * Our requests met silence for an answer timeout: the leader is alive but busy, or stopped. It is replaced (its
+   * socket file deleted, if still the one we connected through, and an election held) — unless it said it was
+   * requesting a token with a rotating refresh token: then the callers fail with `timeout`, since the replacement
+   * would send the refresh token the silent one may be rotating.
+   */
+  #checkLeader(): void {
+    if (this.#role !== 'client') return;
+    const { answerTimeout } = this.#settings;
+    const silent = [...this.#waiters.values()].filter((waiter) => this.#watch.silent(waiter.askedAt, answerTimeout));
+    if (silent.length === 0) return;
+    if (this.#peer.usesRefreshToken && this.#watch.requesting) {
+      const error = new SessionError('timeout', 'The leader stopped responding while refreshing; not sending its refresh token again');
+      for (const waiter of silent) waiter.settle(error);
+      return;
+    }
+    const connection = this.#leader;
+    this.#leader = undefined;
+    this.#role = 'electing';
+    connection?.socket.destroy();
+    unlinkIfSame(this.#path, this.#leaderFile);
     void this.#elect();
   }
 
@@ -431,18 +339,19 @@ class LocalLink implements SharedLink {
     if (this.#role !== 'leader') return;
     switch (message.type) {
       case 'state': {
-        this.#signedOutBy(message.clearedAt, from, false);
-        if (message.token !== undefined && this.#receive(message.token, message.refreshToken)) {
+        this.#learnSignOut(message.epoch, from);
+        if (message.token !== undefined && this.#store.take(message.token, message.refreshToken, message.epoch)) {
           // A token newer than ours (this leader is new, and the client had it from the old one): everyone gets it.
-          const token = this.#latest!;
-          this.#broadcast({ type: 'token', token, ...this.#refreshPart() }, from);
+          const token = this.#store.latest!;
+          if (!this.#peer.receiveToken(token)) this.#invalid('Ignored a stale token');
+          this.#broadcast(this.#tokenMessage(token), from);
         }
         return;
       }
       case 'request': {
         const { id, rejected } = message;
         this.#fetchShared(rejected).then(
-          (token) => from.send({ type: 'token', token, ...this.#refreshPart(), id }),
+          (token) => from.send({ ...this.#tokenMessage(token), id }),
           (error: unknown) => {
             if (error === STEPPED_DOWN) return; // the connection is closed: the client asks the new leader
             from.send(failure(id, error));
@@ -451,7 +360,9 @@ class LocalLink implements SharedLink {
         return;
       }
       case 'clear':
-        this.#signedOutBy(message.at, from, true);
+        if (!this.#signOut(message.epoch)) return;
+        this.#broadcast({ type: 'clear', epoch: message.epoch }, from);
+        this.#peer.receiveClear();
         return;
       default:
         this.#invalid('Ignored a message only a leader sends');
@@ -461,7 +372,7 @@ class LocalLink implements SharedLink {
   /** A usable token from memory, or from the one token request of this context, shared by every caller. */
   async #fetchShared(rejected: string | undefined): Promise<Token> {
     for (let round = 0; ; round++) {
-      const latest = this.#latest;
+      const latest = this.#store.latest;
       if (latest !== undefined && this.#peer.isUsable(latest, rejected)) return latest;
       if (this.#flight === undefined) {
         const started: Promise<Token> = this.#refresh().finally(() => {
@@ -476,41 +387,69 @@ class LocalLink implements SharedLink {
   }
 
   async #refresh(): Promise<Token> {
-    // Before each request: a context that took our socket for stale may lead now. Then it fetches, not us.
-    if (!(await this.#ownsPath())) {
+    // Before each request: a context that took our socket for stale (or us for silent) may lead now. Then it
+    // fetches, not us.
+    if (this.#role === 'leader' && !ownsPath(this.#path, this.#inode)) {
       this.#stepDown();
       throw STEPPED_DOWN;
     }
     this.#assertOpen();
-    const clearedAt = this.#clearedAt;
-    const set = await this.#peer.fetchToken(this.#refreshToken);
-    const token = set.token;
-    if (this.#clearedAt !== clearedAt || token.issuedAt < this.#clearedAt) {
-      throw new SessionError('aborted', 'The session was cleared');
+    const refreshToken = this.#store.refreshToken;
+    if (this.#peer.usesRefreshToken && this.#refusedRefreshToken === refreshToken) {
+      throw new SessionError('login_required', 'Signed out: the refresh token was refused');
     }
-    if (isNewer(token, this.#latest)) {
-      this.#latest = token;
-      if (this.#peer.usesRefreshToken && set.refreshToken !== undefined) this.#refreshToken = set.refreshToken;
+    const epoch = this.#store.epoch;
+    const quiet = heartbeat(() => this.#broadcast({ type: 'busy' }));
+    let set: TokenSet;
+    try {
+      set = await this.#peer.fetchToken(refreshToken);
+    } catch (error) {
+      if (this.#peer.usesRefreshToken && isSessionError(error, 'invalid_grant') && this.#store.epoch === epoch) {
+        // The newest refresh token known is dead: revoked, or its rotation was lost when a leader died before
+        // passing on the next one. Never sent again from here; and every context is signed out, instead of each
+        // trying it — after the failure has gone out to the contexts that asked (their answers run as microtasks).
+        this.#refusedRefreshToken = refreshToken;
+        setTimeout(() => this.#signOutEverywhere(epoch + 1), 0);
+      }
+      throw error;
+    } finally {
+      quiet();
     }
-    if (this.#role === 'leader') this.#broadcast({ type: 'token', token, ...this.#refreshPart() });
-    return token;
+    if (this.#store.epoch !== epoch) throw new SessionError('aborted', 'The session was cleared');
+    this.#store.take(set.token, set.refreshToken, epoch);
+    if (this.#role === 'leader') this.#broadcast(this.#tokenMessage(set.token));
+    return set.token;
+  }
+
+  #signOutEverywhere(epoch: number): void {
+    if (this.#role === 'closed' || !this.#signOut(epoch)) return;
+    if (this.#role === 'leader') this.#broadcast({ type: 'clear', epoch });
+    else this.#leader?.send({ type: 'clear', epoch });
+    this.#peer.receiveClear();
   }
 
   #broadcast(message: Outgoing, except?: Connection): void {
     for (const client of this.#clients) if (client !== except) client.send(message);
   }
 
+  #tokenMessage(token: Token): Extract<Outgoing, { type: 'token' }> {
+    return { type: 'token', token, epoch: this.#store.epoch, ...this.#store.refreshPart() };
+  }
+
   // Client.
 
   #fromLeader(message: Message): void {
     if (this.#role !== 'client') return;
+    this.#watch.heard(message);
     switch (message.type) {
       case 'state':
-        this.#signedOutBy(message.clearedAt, undefined, false);
-        if (message.token !== undefined) this.#accepted(message.token, message.refreshToken, undefined);
+        this.#learnSignOut(message.epoch, undefined);
+        if (message.token !== undefined) this.#accepted(message.token, message.refreshToken, message.epoch, undefined);
         return;
       case 'token':
-        this.#accepted(message.token, message.refreshToken, message.id);
+        this.#accepted(message.token, message.refreshToken, message.epoch, message.id);
+        return;
+      case 'busy':
         return;
       case 'failed': {
         const { id, code, retryAfter, status, oauthError } = message;
@@ -520,18 +459,20 @@ class LocalLink implements SharedLink {
         return;
       }
       case 'clear':
-        this.#signedOutBy(message.at, undefined, true);
+        if (this.#signOut(message.epoch)) this.#peer.receiveClear();
         return;
       default:
         this.#invalid('Ignored a message only a client sends');
     }
   }
 
-  /** A token from the leader; `id` when it answers one of our requests. */
-  #accepted(received: Token, refreshToken: string | undefined, id: number | undefined): void {
+  /** A token from the leader, requested in `epoch`; `id` when it answers one of our requests. */
+  #accepted(received: Token, refreshToken: string | undefined, epoch: number, id: number | undefined): void {
+    // Requested before a sign-out that reached us first: dead. After one we missed: we learn of it.
+    if (epoch < this.#store.epoch) return;
+    this.#learnSignOut(epoch, undefined);
     const token = boundedByClock(received, this.#peer.clock.now());
-    if (token.issuedAt < this.#clearedAt) return; // requested before a sign-out that reached us first
-    this.#receive(token, refreshToken);
+    if (this.#store.take(token, refreshToken, epoch) && !this.#peer.receiveToken(token)) this.#invalid('Ignored a stale token');
     if (id !== undefined) this.#waiters.get(id)?.settle(token);
     for (const waiter of this.#waiters.values()) if (this.#peer.isUsable(token, waiter.rejected)) waiter.settle(token);
   }
@@ -543,24 +484,30 @@ class LocalLink implements SharedLink {
       const waiter: Waiter = {
         id,
         rejected,
-        since: this.#peer.clock.now(),
+        since: this.#store.epoch,
+        askedAt: performance.now(),
         settle: (outcome) => {
           if (!this.#waiters.delete(id)) return;
           clearTimeout(timer);
-          this.#keepAlive();
+          this.#waiting();
           if (outcome instanceof Error) reject(outcome);
           else resolve(outcome);
         },
       };
       const timer = setTimeout(
         () => waiter.settle(new SessionError('timeout', 'Timed out waiting for the leader to get the token')),
-        this.#timeout,
+        this.#settings.timeout,
       );
       this.#waiters.set(id, waiter);
-      this.#keepAlive();
+      this.#waiting();
       if (this.leading) this.#serve(waiter);
-      else this.#leader?.send({ type: 'request', id, ...(rejected === undefined ? {} : { rejected }) });
+      else if (this.#leader !== undefined) this.#send(waiter);
     });
+  }
+
+  #send(waiter: Waiter): void {
+    waiter.askedAt = performance.now();
+    this.#leader?.send({ type: 'request', id: waiter.id, ...(waiter.rejected === undefined ? {} : { rejected: waiter.rejected }) });
   }
 
   /** This context leads now: it serves the callers that were waiting for an answer itself. */
@@ -578,86 +525,52 @@ class LocalLink implements SharedLink {
     );
   }
 
-  // Shared state.
+  // Sign-outs: epochs (store.ts).
 
-  /** Takes `received` as the newest token when it is; true when it was. */
-  #receive(received: Token, refreshToken: string | undefined): boolean {
-    const now = this.#peer.clock.now();
-    const token = boundedByClock(received, now);
-    if (token.issuedAt < this.#clearedAt || isExpired(token, now) || !isNewer(token, this.#latest)) {
-      // Ours or the same one: nothing to tell.
-      return false;
+  /**
+   * A sign-out to `epoch`, told live (a `clear` message, or this context's own): tokens of earlier epochs are
+   * dropped, and callers that were waiting before it stop waiting. Returns whether it was news.
+   */
+  #signOut(epoch: number): boolean {
+    if (this.#store.signOut(epoch) === false) return false;
+    for (const waiter of this.#waiters.values()) {
+      if (waiter.since < epoch) waiter.settle(new SessionError('aborted', 'The session was cleared'));
     }
-    this.#latest = token;
-    if (this.#peer.usesRefreshToken && refreshToken !== undefined) this.#refreshToken = refreshToken;
-    if (!this.#peer.receiveToken(token)) this.#invalid('Ignored a stale token');
     return true;
   }
 
   /**
-   * A sign-out at `at` (clamped to our clock) seen elsewhere; `from` is the client that told this leader. When it is
-   * news, tokens issued before it are dropped and callers that were waiting before it stop waiting; a leader passes
-   * it on. The session here is signed out by a `clear` message, or by the `state` of the other end of a new
-   * connection when we hold a token from before it; a sign-out that arrives late, with a state, neither kills a
-   * newer token nor aborts a request made after it.
+   * A sign-out to `epoch` learnt from the other end of a new connection (its `state`), or from a token of a later
+   * epoch: it happened while we were not connected, so it aborts no caller (they get a token of the new epoch). The
+   * session here is signed out when we held a token it ended, or when the grant's refresh token predates it. A leader
+   * passes it on to its other clients.
    */
-  #signedOutBy(at: number, from: Connection | undefined, live: boolean): void {
-    const bounded = Math.min(at, this.#peer.clock.now());
-    if (!(bounded > this.#clearedAt)) return;
-    const held = this.#latest;
-    this.#forget(bounded);
-    if (this.#role === 'leader') this.#broadcast({ type: 'clear', at: bounded }, from);
-    if (live || (held !== undefined && held.issuedAt < bounded)) this.#peer.receiveClear();
-  }
-
-  #forget(at: number): void {
-    this.#clearedAt = Math.max(this.#clearedAt, at);
-    if (this.#latest !== undefined && this.#latest.issuedAt < this.#clearedAt) {
-      this.#latest = undefined;
-      this.#refreshToken = undefined;
-    }
-    // Strictly before, as for tokens: a request made in the sign-out's own millisecond counts as made after it. A
-    // context that joined right after a sign-out (the same ms on a fast machine) would otherwise see the first call
-    // it made fail as `aborted`, told of the sign-out by the leader's `state`.
-    for (const waiter of this.#waiters.values()) {
-      if (waiter.since < at) waiter.settle(new SessionError('aborted', 'The session was cleared'));
-    }
+  #learnSignOut(epoch: number, from: Connection | undefined): void {
+    const ended = this.#store.signOut(epoch);
+    if (ended === false) return;
+    if (this.#role === 'leader') this.#broadcast({ type: 'clear', epoch }, from);
+    if (ended !== true || this.#peer.usesRefreshToken) this.#peer.receiveClear();
   }
 
   /** What this context tells the other end of a new connection. */
   #state(): Outgoing {
-    const token = this.#set()?.token;
-    return { type: 'state', clearedAt: this.#clearedAt, ...(token === undefined ? {} : { token, ...this.#refreshPart() }) };
-  }
-
-  #set(): TokenSet | undefined {
-    const latest = this.#latest;
-    if (latest === undefined || isExpired(latest, this.#peer.clock.now())) return undefined;
-    return this.#refreshToken === undefined ? { token: latest } : { token: latest, refreshToken: this.#refreshToken };
-  }
-
-  /** The refresh token, for the messages that carry the token — only for grants that need it after a failover. */
-  #refreshPart(): { refreshToken?: string } {
-    return this.#peer.usesRefreshToken && this.#refreshToken !== undefined ? { refreshToken: this.#refreshToken } : {};
+    const token = this.#store.set()?.token;
+    return { type: 'state', epoch: this.#store.epoch, ...(token === undefined ? {} : { token, ...this.#store.refreshPart() }) };
   }
 
   // Handles: nothing of this transport keeps a process alive, except a caller waiting for the leader's answer.
 
   /**
-   * Keeps the process alive while a caller waits for a token, whatever the state of the connection (connecting,
-   * electing, connected): a ref'd timer, since every socket and server of this transport is unref'd.
+   * While callers wait, whatever the state of the connection (connecting, electing, connected): keeps the process
+   * alive (a ref'd timer, since every socket and server of this transport is unref'd) and watches the leader.
    */
-  #keepAlive(): void {
+  #waiting(): void {
     if (this.#waiters.size > 0) {
-      this.#alive ??= setInterval(() => undefined, MAX_DURATION);
+      this.#alive ??= setInterval(() => this.#checkLeader(), watchInterval(this.#settings.answerTimeout));
     } else if (this.#alive !== undefined) {
       clearInterval(this.#alive);
       this.#alive = undefined;
     }
-  }
-
-  #pause(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms).unref());
   }
 
   #invalid(why: string): void {
@@ -687,26 +600,4 @@ function failure(id: number, error: unknown): Outgoing {
     ...(details?.status === undefined ? {} : { status: details.status }),
     ...(details?.oauthError === undefined ? {} : { oauthError: details.oauthError.slice(0, 200) }),
   };
-}
-
-/** What tells one file from the next at the same path: device, inode number and change time (ns). */
-function identityOf(path: string): string | undefined {
-  try {
-    const stats = lstatSync(path, { bigint: true });
-    return `${stats.dev}:${stats.ino}:${stats.ctimeNs}`;
-  } catch {
-    return undefined;
-  }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // gone already
-  }
-}
-
-function randomDigits(): string {
-  return String(crypto.getRandomValues(new Uint32Array(1))[0]);
 }
