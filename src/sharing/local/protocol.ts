@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { type ErrorCode, SHARED_FAILURE_CODES } from '../../core/errors.js';
+import { type ErrorCode, isSessionError, SHARED_FAILURE_CODES } from '../../core/errors.js';
 import { tokenSchema } from '../../core/schemas.js';
 import type { Token } from '../../core/token.js';
 
@@ -157,4 +157,18 @@ export class LineReader {
     }
     return this.#decoder.decode(joined);
   }
+}
+
+/** The `failed` answer to request `id`: the code, and what says when to ask again. */
+export function failure(id: number, error: unknown): Outgoing {
+  const code = isSessionError(error) ? error.code : 'request_failed';
+  const details = isSessionError(error) ? error : undefined;
+  return {
+    type: 'failed',
+    id,
+    code: isFailureCode(code) ? code : 'request_failed',
+    ...(details?.retryAfter !== undefined && details.retryAfter > 0 ? { retryAfter: details.retryAfter } : {}),
+    ...(details?.status === undefined ? {} : { status: details.status }),
+    ...(details?.oauthError === undefined ? {} : { oauthError: details.oauthError.slice(0, 200) }),
+  };
 }
