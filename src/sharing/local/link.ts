@@ -246,7 +246,12 @@ export class LocalLink implements SharedLink {
       case 'request': {
         const { id, rejected } = message;
         this.#fetchShared(rejected).then(
-          (token) => from.send({ ...this.#tokenMessage(token), id }),
+          (token) => {
+            // A sign-out may have come (on this very connection) while the answer was on its way: the token it
+            // ended is never sent with the new epoch. The asker's wait was aborted by that sign-out already.
+            if (this.#store.latest?.accessToken === token.accessToken) from.send({ ...this.#tokenMessage(token), id });
+            else from.send(failure(id, new SessionError('aborted', 'The session was cleared')));
+          },
           (error: unknown) => {
             if (error === STEPPED_DOWN) return; // the connection is closed: the client asks the new leader
             from.send(failure(id, error));
