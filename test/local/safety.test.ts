@@ -217,18 +217,18 @@ it('the leader ignores malformed, oversized and other-version lines, and answers
   const token = await session.getToken();
   const client = await raw(socketPath(dir, keyOf(creds)));
   const state = await client.next((line) => line.type === 'state');
-  expect(state).toMatchObject({ v: 1, clearedAt: 0, token: { accessToken: token.accessToken } });
+  expect(state).toMatchObject({ v: 2, epoch: 0, token: { accessToken: token.accessToken } });
   expect(state).not.toHaveProperty('refreshToken');
   client.socket.write('not json\n');
-  client.socket.write('{"v":2,"type":"request","id":1}\n');
-  client.socket.write('{"v":1,"type":"request","id":-1}\n');
-  client.socket.write('{"v":1,"type":"token","token":{"accessToken":"x\\ny","tokenType":"Bearer","expiresAt":1,"issuedAt":0}}\n');
-  client.socket.write(`{"v":1,"type":"request","id":2,"rejected":"${'x'.repeat(70_000)}"}\n`);
+  client.socket.write('{"v":1,"type":"request","id":1}\n');
+  client.socket.write('{"v":2,"type":"request","id":-1}\n');
+  client.socket.write('{"v":2,"type":"token","token":{"accessToken":"x\\ny","tokenType":"Bearer","expiresAt":1,"issuedAt":0}}\n');
+  client.socket.write(`{"v":2,"type":"request","id":2,"rejected":"${'x'.repeat(70_000)}"}\n`);
   client.socket.write(`${'y'.repeat(100_000)}`); // oversized, split over chunks
   client.socket.write(`${'y'.repeat(100_000)}\n`);
-  client.socket.write('{"v":1,"type":"request","id":7}\n');
+  client.socket.write('{"v":2,"type":"request","id":7}\n');
   const answer = await client.next((line) => line.type === 'token' && line.id === 7);
-  expect(answer).toMatchObject({ v: 1, token: { accessToken: token.accessToken } });
+  expect(answer).toMatchObject({ v: 2, token: { accessToken: token.accessToken } });
   expect(client.lines.filter((line) => line.id !== undefined)).toHaveLength(1);
   expect(errors.map((error) => error.code)).toEqual(Array(6).fill('invalid_message'));
   expect(tokens.stats.tokenRequests).toBe(1);
@@ -255,23 +255,23 @@ it('a client ignores bad lines from the leader and takes the good answer; a fail
   const { session, errors } = open(creds);
   const leader = await pending;
   const hello = await leader.next((line) => line.type === 'state');
-  expect(hello).toEqual({ v: 1, type: 'state', clearedAt: 0 });
+  expect(hello).toEqual({ v: 2, type: 'state', epoch: 0 });
   const first = session.getToken();
   const request = await leader.next((line) => line.type === 'request');
   const now = Date.now();
   const good = { accessToken: 'at_good', tokenType: 'Bearer', expiresAt: now + 3_600_000, issuedAt: now };
-  leader.socket.write('{"v":1,"type":"token"\n');
-  leader.socket.write(`${JSON.stringify({ v: 2, type: 'token', token: { ...good, accessToken: 'at_v2' }, id: request.id })}\n`);
-  leader.socket.write(`${JSON.stringify({ v: 1, type: 'token', token: { ...good, accessToken: 'at bad\u0007' }, id: request.id })}\n`);
+  leader.socket.write('{"v":2,"type":"token"\n');
+  leader.socket.write(`${JSON.stringify({ v: 1, type: 'token', token: { ...good, accessToken: 'at_v2' }, id: request.id })}\n`);
+  leader.socket.write(`${JSON.stringify({ v: 2, type: 'token', epoch: 0, token: { ...good, accessToken: 'at bad\u0007' }, id: request.id })}\n`);
   leader.socket.write(`${'z'.repeat(70_000)}\n`);
-  leader.socket.write(`${JSON.stringify({ v: 1, type: 'token', token: good, id: request.id })}\n`);
+  leader.socket.write(`${JSON.stringify({ v: 2, type: 'token', epoch: 0, token: good, id: request.id })}\n`);
   expect((await first).accessToken).toBe('at_good');
   expect(errors.map((error) => error.code)).toEqual(Array(4).fill('invalid_message'));
 
   const second = session.getToken({ rejected: 'at_good' }).catch((error: unknown) => error as SessionError);
   const again = await leader.next((line) => line.type === 'request' && line.id !== request.id);
   expect(again).toMatchObject({ rejected: 'at_good' });
-  leader.socket.write(`${JSON.stringify({ v: 1, type: 'failed', id: again.id, code: 'rate_limited', retryAfter: 5_000, status: 429 })}\n`);
+  leader.socket.write(`${JSON.stringify({ v: 2, type: 'failed', id: again.id, code: 'rate_limited', retryAfter: 5_000, status: 429 })}\n`);
   const failure = (await second) as SessionError;
   expect(failure).toMatchObject({ name: 'SessionError', code: 'rate_limited', status: 429 });
   expect(failure.retryAfter).toBeGreaterThan(4_000);
@@ -286,9 +286,9 @@ it('a late message cannot bring a signed-out token back', async () => {
   await session.clear();
   await client.next((line) => line.type === 'clear');
   // What a context that missed the sign-out would say: its state with the old token, and then the old token again.
-  client.socket.write(`${JSON.stringify({ v: 1, type: 'state', clearedAt: 0, token: old })}\n`);
+  client.socket.write(`${JSON.stringify({ v: 2, type: 'state', epoch: 0, token: old })}\n`);
   await tick();
-  client.socket.write('{"v":1,"type":"request","id":1}\n');
+  client.socket.write('{"v":2,"type":"request","id":1}\n');
   const answer = await client.next((line) => line.type === 'token' && line.id === 1);
   expect((answer.token as { accessToken: string }).accessToken).not.toBe(old.accessToken);
   expect((await session.getToken()).accessToken).not.toBe(old.accessToken);
@@ -303,7 +303,7 @@ it('a late joiner learns of a sign-out from the leader and never hands out a tok
   // A new context (its own transport) that holds the old token, as one that was disconnected during the sign-out.
   const client = await raw(socketPath(dir, keyOf(creds)));
   const state = await client.next((line) => line.type === 'state');
-  expect(state.clearedAt).toBeGreaterThanOrEqual(old.issuedAt);
+  expect(state.epoch).toBe(1); // one sign-out: an epoch counter, not a time
   expect(state).not.toHaveProperty('token');
   const { session: late } = open(creds, dir, 59_000);
   expect((await late.getToken()).accessToken).not.toBe(old.accessToken);

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { type ErrorCode, SHARED_FAILURE_CODES } from '../../core/errors.js';
+import { type ErrorCode, isSessionError, SHARED_FAILURE_CODES } from '../../core/errors.js';
 import { tokenSchema } from '../../core/schemas.js';
 import type { Token } from '../../core/token.js';
 
@@ -8,13 +8,16 @@ import type { Token } from '../../core/token.js';
  * is part of the socket's name too, so processes of a release with another format never connect to this one's
  * (they elect their own leader instead). Nothing here is ever written to disk.
  */
-export const FORMAT = 1;
+export const FORMAT = 2;
 
 /**
  * The longest line read (bytes, newline excluded). A token message is a few hundred bytes (a JWT access token a
  * few KB); anything longer is dropped unread and reported, so a peer cannot make us buffer without bound.
  */
 export const MAX_LINE = 64 * 1024;
+
+/** How often (ms) a leader that is requesting a token says so (`busy`). Well under the shortest answer timeout. */
+export const HEARTBEAT = 200;
 
 /**
  * The codes a failed token request carries from the leader to the contexts that asked it: the shared ones, plus
@@ -24,8 +27,11 @@ export const LOCAL_FAILURE_CODES = [...SHARED_FAILURE_CODES, 'login_required', '
 
 const failureCode = z.literal(LOCAL_FAILURE_CODES);
 const v = z.literal(FORMAT);
-/** Epoch ms of the latest sign-out the sender knows of (0 for none). */
-const epoch = z.number().check(z.nonnegative());
+/**
+ * The sign-out epoch: a counter every sign-out raises, never a wall-clock time (a clock stepped back after a sign-out
+ * would make every new token look older than it). A token belongs to the epoch it was requested in.
+ */
+const epoch = z.number().check(z.int(), z.nonnegative());
 /** A request number, chosen by the asking context. */
 const id = z.number().check(z.int(), z.nonnegative());
 /** Only for grants that rotate refresh tokens (`refreshTokenGrant`), so that a new leader continues the rotation. */
@@ -36,11 +42,19 @@ const messageSchemas = {
    * Sent by both ends as soon as a connection opens: the sender's latest sign-out and the token it holds, so that a
    * new leader adopts a token instead of fetching one, and a sign-out survives the leader that saw it.
    */
-  state: z.object({ v, type: z.literal('state'), clearedAt: epoch, token: z.optional(tokenSchema), refreshToken }),
+  state: z.object({ v, type: z.literal('state'), epoch, token: z.optional(tokenSchema), refreshToken }),
   /** A context needs a token (client → leader); `rejected` is one it must not get back. */
   request: z.object({ v, type: z.literal('request'), id, rejected: z.optional(z.string()) }),
-  /** A token became current (leader → clients); with `id`, it also answers that request of the receiver. */
-  token: z.object({ v, type: z.literal('token'), token: tokenSchema, refreshToken, id: z.optional(id) }),
+  /**
+   * A token became current (leader → clients), requested in sign-out `epoch`; with `id`, it also answers that
+   * request of the receiver.
+   */
+  token: z.object({ v, type: z.literal('token'), token: tokenSchema, epoch, refreshToken, id: z.optional(id) }),
+  /**
+   * The leader is requesting a token (leader → clients), sent when the request starts and every `HEARTBEAT` ms until
+   * it ends: a leader that says nothing for an answer timeout is silent (busy or stopped), and is replaced.
+   */
+  busy: z.object({ v, type: z.literal('busy') }),
   /** The leader's token request for request `id` failed; the asker fails the same way instead of trying itself. */
   failed: z.object({
     v,
@@ -51,8 +65,8 @@ const messageSchemas = {
     status: z.optional(z.number().check(z.int())),
     oauthError: z.optional(z.string().check(z.maxLength(200))),
   }),
-  /** Sign-out at `at` (epoch ms), either way: tokens issued before it are dead everywhere. */
-  clear: z.object({ v, type: z.literal('clear'), at: epoch }),
+  /** Sign-out to `epoch`, either way: tokens of earlier epochs are dead everywhere. */
+  clear: z.object({ v, type: z.literal('clear'), epoch }),
 };
 
 /** A validated message of this format. */
@@ -143,4 +157,18 @@ export class LineReader {
     }
     return this.#decoder.decode(joined);
   }
+}
+
+/** The `failed` answer to request `id`: the code, and what says when to ask again. */
+export function failure(id: number, error: unknown): Outgoing {
+  const code = isSessionError(error) ? error.code : 'request_failed';
+  const details = isSessionError(error) ? error : undefined;
+  return {
+    type: 'failed',
+    id,
+    code: isFailureCode(code) ? code : 'request_failed',
+    ...(details?.retryAfter !== undefined && details.retryAfter > 0 ? { retryAfter: details.retryAfter } : {}),
+    ...(details?.status === undefined ? {} : { status: details.status }),
+    ...(details?.oauthError === undefined ? {} : { oauthError: details.oauthError.slice(0, 200) }),
+  };
 }

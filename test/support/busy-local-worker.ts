@@ -1,0 +1,55 @@
+// A local-sharing test process like local-worker.ts, plus what a process-pool worker does between two downloads:
+// `block` runs `ms` of synchronous CPU work on the event loop (nothing else of this process runs meanwhile), and
+// `getOne` reports how long one getToken took. Forked by busy-local-fleet.ts.
+import { inspect } from 'node:util';
+import { getMany, type LocalConfig, sessionOf } from './local-worker.js';
+
+export type BusyRequest =
+  | { id: number; cmd: 'getMany'; count: number }
+  | { id: number; cmd: 'getOne' }
+  | { id: number; cmd: 'block'; ms: number }
+  | { id: number; cmd: 'status' }
+  | { id: number; cmd: 'close' };
+
+if (process.env.BUSY_LOCAL_WORKER !== undefined && process.send !== undefined) {
+  const config = JSON.parse(process.env.BUSY_LOCAL_WORKER) as LocalConfig;
+  const send = (message: object): void => {
+    if (process.connected) process.send?.(message);
+  };
+  const session = sessionOf(config, send);
+
+  process.on('message', (request: BusyRequest) => {
+    void handle(request).then((result) => send({ id: request.id, ...result }));
+  });
+
+  async function handle(request: BusyRequest): Promise<object> {
+    switch (request.cmd) {
+      case 'getMany':
+        return getMany(session, request.count);
+      case 'getOne': {
+        const started = Date.now();
+        try {
+          const token = await session.getToken();
+          return { ms: Date.now() - started, accessToken: token.accessToken, expiresAt: token.expiresAt, now: Date.now() };
+        } catch (error) {
+          return { ms: Date.now() - started, error: (error as { code?: string }).code ?? inspect(error) };
+        }
+      }
+      case 'block': {
+        // CPU-bound work, as a tile being decoded or reprojected: the event loop is busy for `ms`.
+        const end = Date.now() + request.ms;
+        let spins = 0;
+        while (Date.now() < end) spins++;
+        return { spins };
+      }
+      case 'status':
+        return { leading: session.isLeader };
+      case 'close':
+        await session.close();
+        setTimeout(() => process.exit(0), 10);
+        return {};
+    }
+  }
+
+  send({ event: 'ready' });
+}
