@@ -4,6 +4,7 @@ import { SessionError } from './errors.js';
 import { DEFAULT_REFRESH_BEFORE_EXPIRY, type GetTokenOptions, type SessionOptions } from './options.js';
 import { SessionCore, type SessionEvents } from './session-core.js';
 import type { Sharing } from '../sharing/sharing.js';
+import { liveToken, SessionStore, type SessionSnapshot, type SnapshotListener } from './store.js';
 import type { Token } from './token.js';
 
 /** One credential's session, as the app sees it. Cheap: handles for one credential share one core. */
@@ -16,6 +17,13 @@ export interface Session {
   getToken(options?: GetTokenOptions): Promise<Token>;
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): () => void;
+  /**
+   * Follows the session's state (a framework-neutral store, the Svelte store contract): `listener` gets the current
+   * snapshot at once, then each new one, whatever context the change came from. Returns the unsubscribe.
+   */
+  subscribe(listener: SnapshotListener): () => void;
+  /** The session's state now: `{ signedIn, user, token? }`, the same object until it changes (`useSyncExternalStore`). */
+  getSnapshot(): SessionSnapshot;
   /** Signs out everywhere: drops the token here and in every context that shares it. */
   clear(): Promise<void>;
   /** Releases this handle; the shared state goes when the last handle for the credential is closed. */
@@ -81,6 +89,7 @@ class SessionHandle implements Session {
   // Created only when needed: most handles never subscribe and have no signal.
   #unsubscribers: Set<() => void> | undefined;
   #abort: { signal: AbortSignal; listener: () => void } | undefined;
+  #store: SessionStore<never> | undefined;
   #closed = false;
 
   /** The core behind a handle of this module (an app's own `Session` object has none). */
@@ -136,6 +145,14 @@ class SessionHandle implements Session {
     };
   }
 
+  subscribe(listener: SnapshotListener<never>): () => void {
+    return this.#snapshots().subscribe(listener);
+  }
+
+  getSnapshot(): SessionSnapshot<never> {
+    return this.#snapshots().getSnapshot();
+  }
+
   async clear(): Promise<void> {
     this.#assertOpen();
     await this.#core.clear();
@@ -144,9 +161,32 @@ class SessionHandle implements Session {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#store?.close();
     this.#abort?.signal.removeEventListener('abort', this.#abort.listener);
     if (this.#unsubscribers !== undefined) for (const off of this.#unsubscribers) off();
     await this.#core.release();
+  }
+
+  /**
+   * Created on first use. Signed in: a token can be had without a user (a sign-in's token, or any token of a
+   * credential that needs no user); a closed handle reads as signed out, and is never watched again.
+   */
+  #snapshots(): SessionStore<never> {
+    const core = this.#core;
+    return (this.#store ??= new SessionStore<never>(
+      () => {
+        if (this.#closed) return { signedIn: false, user: undefined, token: undefined };
+        const token = liveToken(core.token, core.clock.now());
+        return { signedIn: !core.signedOut && (token !== undefined || !core.signsIn), user: undefined, token };
+      },
+      (changed) => {
+        if (this.#closed) return () => undefined;
+        const offs = (['token', 'cleared', 'error'] as const).map((event) => core.events.on(event, changed));
+        return () => {
+          for (const off of offs) off();
+        };
+      },
+    ));
   }
 
   #assertOpen(): void {

@@ -6,6 +6,7 @@ import { isSessionError, SessionError, type ErrorCode } from '../core/errors.js'
 import type { GetTokenOptions } from '../core/options.js';
 import { sharedRefreshToken, type Session } from '../core/session.js';
 import type { SessionEvents } from '../core/session-core.js';
+import { SessionStore, type SessionSnapshot, type SnapshotListener } from '../core/store.js';
 import type { Token } from '../core/token.js';
 import { createSession } from '../session/create-session.js';
 import type { Sharing } from '../sharing/sharing.js';
@@ -105,6 +106,10 @@ export interface OidcSession extends Session {
    */
   signOut(options?: SignOutOptions): Promise<void>;
   on<E extends keyof OidcSessionEvents>(event: E, listener: OidcSessionEvents[E]): () => void;
+  /** As `Session.subscribe`, with who signed in: `{ signedIn, user, token? }`, from any tab's sign-in or sign-out. */
+  subscribe(listener: SnapshotListener<UserClaims>): () => void;
+  /** As `Session.getSnapshot`: `signedIn` and `user` as the properties say, the token held now while signed in. */
+  getSnapshot(): SessionSnapshot<UserClaims>;
 }
 
 /** Error codes a popup's result may carry: the ones a callback can end with. */
@@ -177,6 +182,7 @@ class OidcSessionHandle implements OidcSession {
   #user: UserRecord | undefined;
   /** The read of who signed in, when the page came back from the back/forward cache. */
   #restored: Promise<void> | undefined;
+  #store: SessionStore<UserClaims> | undefined;
   #closed = false;
 
   constructor(session: Session, key: string, scope: string, options: OidcSessionOptions) {
@@ -271,6 +277,37 @@ class OidcSessionHandle implements OidcSession {
     };
   }
 
+  subscribe(listener: SnapshotListener<UserClaims>): () => void {
+    return this.#snapshots().subscribe(listener);
+  }
+
+  getSnapshot(): SessionSnapshot<UserClaims> {
+    return this.#snapshots().getSnapshot();
+  }
+
+  /** Created on first use; a closed handle reads as signed out. */
+  #snapshots(): SessionStore<UserClaims> {
+    return (this.#store ??= new SessionStore<UserClaims>(
+      () => {
+        const user = this.#closed ? undefined : this.#user?.user.claims;
+        const token = user === undefined ? undefined : this.#session.getSnapshot().token;
+        return { signedIn: user !== undefined, user, token };
+      },
+      (changed) => {
+        if (this.#closed) return () => undefined;
+        const offs = [
+          this.#events.on('signed-in', changed),
+          this.#events.on('signed-out', changed),
+          this.#events.on('user-updated', changed),
+          this.#session.subscribe(changed),
+        ];
+        return () => {
+          for (const off of offs) off();
+        };
+      },
+    ));
+  }
+
   async clear(): Promise<void> {
     this.#assertOpen();
     await this.#session.clear();
@@ -279,6 +316,7 @@ class OidcSessionHandle implements OidcSession {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#store?.close();
     for (const off of this.#unsubscribe) off();
     this.#channel?.close();
     await this.#session.close();
