@@ -161,7 +161,6 @@ class SessionHandle implements Session {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#store?.close();
     this.#abort?.signal.removeEventListener('abort', this.#abort.listener);
     if (this.#unsubscribers !== undefined) for (const off of this.#unsubscribers) off();
     await this.#core.release();
@@ -169,22 +168,17 @@ class SessionHandle implements Session {
 
   /**
    * Created on first use. Signed in: a token can be had without a user (a sign-in's token, or any token of a
-   * credential that needs no user); a closed handle reads as signed out, and is never watched again.
+   * credential that needs no user); a closed handle reads as signed out, and its listeners went with `close()`.
    */
   #snapshots(): SessionStore<never> {
     const core = this.#core;
     return (this.#store ??= new SessionStore<never>(
       () => {
-        if (this.#closed) return { signedIn: false, user: undefined, token: undefined };
-        const token = liveToken(core.token, core.clock.now());
-        return { signedIn: !core.signedOut && (token !== undefined || !core.signsIn), user: undefined, token };
+        const token = this.#closed ? undefined : liveToken(core.token, core.clock.now());
+        return { signedIn: !this.#closed && !core.signedOut && (token !== undefined || !core.signsIn), user: undefined, token };
       },
       (changed) => {
-        if (this.#closed) return () => undefined;
-        const offs = (['token', 'cleared', 'error'] as const).map((event) => core.events.on(event, changed));
-        return () => {
-          for (const off of offs) off();
-        };
+        if (!this.#closed) for (const event of ['token', 'cleared', 'error'] as const) this.on(event, changed);
       },
     ));
   }

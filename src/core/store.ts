@@ -1,3 +1,4 @@
+import { Emitter } from './events.js';
 import type { Token } from './token.js';
 
 /**
@@ -26,17 +27,18 @@ export interface SnapshotParts<User> {
 /**
  * A framework-neutral store over a session: `subscribe` follows the Svelte store contract (the listener gets the
  * current value at once; the return is the unsubscribe), `getSnapshot` React's (a stable object between changes).
- * The snapshot is derived from the session's state on each read, so it is right even when nobody subscribes; events
- * (watched only while someone listens) only say when to read again.
+ * The snapshot is derived from the session's state on each read, so it is right even when nobody subscribes; the
+ * session's events (watched from the first `subscribe` until the handle closes) only say when to read again.
  */
 export class SessionStore<User> {
   readonly #read: () => SnapshotParts<User>;
-  readonly #watch: (changed: () => void) => () => void;
-  readonly #listeners = new Set<SnapshotListener<User>>();
-  #unwatch: (() => void) | undefined;
+  readonly #watch: (changed: () => void) => void;
+  // The emitter isolates listeners: one that throws is surfaced without keeping the others from hearing.
+  readonly #listeners = new Emitter<{ change: SnapshotListener<User> }>();
+  #watching = false;
   #snapshot: SessionSnapshot<User> = Object.freeze({ signedIn: false, user: undefined });
 
-  constructor(read: () => SnapshotParts<User>, watch: (changed: () => void) => () => void) {
+  constructor(read: () => SnapshotParts<User>, watch: (changed: () => void) => void) {
     this.#read = read;
     this.#watch = watch;
   }
@@ -45,46 +47,23 @@ export class SessionStore<User> {
     const { signedIn, user, token } = this.#read();
     const previous = this.#snapshot;
     if (previous.signedIn === signedIn && previous.user === user && previous.token === token) return previous;
-    this.#snapshot = Object.freeze(token === undefined ? { signedIn, user } : { signedIn, user, token });
-    return this.#snapshot;
+    return (this.#snapshot = Object.freeze(token === undefined ? { signedIn, user } : { signedIn, user, token }));
   }
 
   subscribe(listener: SnapshotListener<User>): () => void {
-    // Watching first: a change it finds on the way reaches the listeners already there, and this one once, below.
-    if (this.#unwatch === undefined) this.#unwatch = this.#watch(() => this.#changed());
-    this.#listeners.add(listener);
-    call(listener, this.getSnapshot());
-    return () => {
-      this.#listeners.delete(listener);
-      if (this.#listeners.size > 0 || this.#unwatch === undefined) return;
-      this.#unwatch();
-      this.#unwatch = undefined;
-    };
-  }
-
-  /** Stops watching the session (it was closed); listeners keep their unsubscribe, which still works. */
-  close(): void {
-    this.#unwatch?.();
-    this.#unwatch = undefined;
-    this.#listeners.clear();
-  }
-
-  #changed(): void {
-    const before = this.#snapshot;
-    const snapshot = this.getSnapshot();
-    if (snapshot === before) return;
-    for (const listener of [...this.#listeners]) call(listener, snapshot);
-  }
-}
-
-/** A listener's failure is the app's bug: surfaced, without stopping the other listeners. */
-function call<User>(listener: SnapshotListener<User>, snapshot: SessionSnapshot<User>): void {
-  try {
-    listener(snapshot);
-  } catch (error) {
-    queueMicrotask(() => {
-      throw error;
-    });
+    if (!this.#watching) {
+      this.#watching = true;
+      this.#watch(() => {
+        const before = this.#snapshot;
+        if (this.getSnapshot() !== before) this.#listeners.emit('change', this.#snapshot);
+      });
+    }
+    const off = this.#listeners.on('change', listener);
+    // Through the emitter too, alone: a listener that throws at once is surfaced the same way.
+    const now = new Emitter<{ change: SnapshotListener<User> }>();
+    now.on('change', listener);
+    now.emit('change', this.getSnapshot());
+    return off;
   }
 }
 

@@ -285,25 +285,15 @@ class OidcSessionHandle implements OidcSession {
     return this.#snapshots().getSnapshot();
   }
 
-  /** Created on first use; a closed handle reads as signed out. */
+  /** Created on first use; a closed handle reads as signed out, and its listeners went with `close()`. */
   #snapshots(): SessionStore<UserClaims> {
     return (this.#store ??= new SessionStore<UserClaims>(
       () => {
         const user = this.#closed ? undefined : this.#user?.user.claims;
-        const token = user === undefined ? undefined : this.#session.getSnapshot().token;
-        return { signedIn: user !== undefined, user, token };
+        return { signedIn: user !== undefined, user, token: user && this.#session.getSnapshot().token };
       },
       (changed) => {
-        if (this.#closed) return () => undefined;
-        const offs = [
-          this.#events.on('signed-in', changed),
-          this.#events.on('signed-out', changed),
-          this.#events.on('user-updated', changed),
-          this.#session.subscribe(changed),
-        ];
-        return () => {
-          for (const off of offs) off();
-        };
+        if (!this.#closed) for (const event of ['signed-in', 'signed-out', 'user-updated', 'token', 'cleared'] as const) this.on(event, changed);
       },
     ));
   }
@@ -316,7 +306,6 @@ class OidcSessionHandle implements OidcSession {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#store?.close();
     for (const off of this.#unsubscribe) off();
     this.#channel?.close();
     await this.#session.close();
