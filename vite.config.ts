@@ -77,6 +77,17 @@ export default defineConfig({
         },
       },
       {
+        // Example apps (examples/react-sign-in, examples/vue-sign-in) built by Vite in beforeAll and driven in Chromium
+        // against the local OpenID provider: sign-in, pages, reload, a second tab, sign-out.
+        test: {
+          name: 'frameworks',
+          include: ['test/frameworks/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 90_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         // Several Node processes against a real redis-server (Debian package) and the real token server.
         test: {
           name: 'redis',
