@@ -5,12 +5,14 @@
  *
  * @packageDocumentation
  */
-export {
-  oidcSession,
-  type OidcSession,
-  type OidcSessionEvents,
-  type OidcSessionOptions,
-  type SignInOptions,
-  type SignOutOptions,
-} from './oidc/session.js';
-export { oidcProvider, type OidcProvider, type OidcProviderOptions, type UserClaims } from './oidc/provider.js';
+export { oidcSession } from './oidc/session.js';
+export type {
+  OidcSession,
+  OidcSessionEvents,
+  OidcSessionOptions,
+  SignInCallbackResult,
+  SignInOptions,
+  SignOutOptions,
+} from './oidc/options.js';
+export { oidcProvider, type OidcProvider, type OidcProviderOptions } from './oidc/provider.js';
+export type { UserClaims } from './oidc/user.js';

@@ -81,3 +81,18 @@ export function waitForPopup(
     if (severed) closedTimer = setTimeout(closed, giveUpAfter);
   });
 }
+
+/**
+ * `work` (discovery, storage: what the sign-in needs before the popup goes to the provider), or `popup_closed` as soon
+ * as the user closes the popup meanwhile. Still `about:blank`, of our origin: `closed` is true only when it is.
+ */
+export function whilePopupOpen<T>(popup: PopupWindow, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const poll = setInterval(() => {
+      if (!popup.closed) return;
+      clearInterval(poll);
+      reject(new SessionError('popup_closed', 'The sign-in popup was closed before the sign-in completed'));
+    }, POLL);
+    work.then(resolve, reject).finally(() => clearInterval(poll));
+  });
+}

@@ -7,7 +7,12 @@ export interface Endpoint {
   readonly issuer: string;
   readonly fetch: typeof globalThis.fetch;
   readonly signal?: AbortSignal | undefined;
+  /** The longest wait for one answer of the provider (ms). Default `DEFAULT_TIMEOUT`. */
+  readonly timeout?: number | undefined;
 }
+
+/** Timeout of one request to the provider (ms), when the options give none. */
+export const DEFAULT_TIMEOUT = 10_000;
 
 /** Hosts on which an `http:` issuer is allowed: a provider on this machine (tests, a local sandbox), never another. */
 const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
@@ -23,8 +28,45 @@ export function issuerUrl(issuer: string): URL {
   } catch {
     throw new SessionError('invalid_options', 'issuer must be an absolute URL');
   }
-  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname))) return url;
+  if (isAllowedUrl(url, url)) return url;
   throw new SessionError('invalid_options', 'issuer must use https: (http: only on 127.0.0.1, [::1] or localhost)');
+}
+
+/** `https:`, or `http:` on a loopback host when the issuer is on one too: the only URLs fetched or navigated to. */
+function isAllowedUrl(url: URL, issuer: URL): boolean {
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && LOOPBACK.has(url.hostname) && issuer.protocol === 'http:' && LOOPBACK.has(issuer.hostname);
+}
+
+function parseUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs `work` with a signal that aborts after `timeout` ms (or with `signal`): every wait on the provider ends.
+ * The timer is ours, not `AbortSignal.timeout` (Node 20's `AbortSignal.any` holds that weakly: it might never fire).
+ */
+export async function withTimeout<T>(label: string, timeout: number, signal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const timer = new AbortController();
+  const timeoutId = setTimeout(() => timer.abort(new DOMException(`${label} did not answer in time`, 'TimeoutError')), timeout);
+  const bounded = signal === undefined ? timer.signal : AbortSignal.any([signal, timer.signal]);
+  try {
+    // Raced as well: a wait that does not listen to the signal (a shared discovery) ends with it all the same.
+    return await new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(bounded.reason);
+      bounded.addEventListener('abort', onAbort, { once: true });
+      if (bounded.aborted) onAbort();
+      work(bounded).then(resolve, reject).finally(() => bounded.removeEventListener('abort', onAbort));
+    });
+  } catch (error) {
+    throw toSessionError(timer.signal.aborted && !signal?.aborted ? timer.signal.reason : error, label, signal);
+  } finally {
+    clearTimeout(timeoutId);
+  }
 }
 
 /** oauth4webapi's options for one request: our fetch and signal; insecure requests only for a loopback issuer. */
@@ -42,35 +84,58 @@ export function requestOptions(endpoint: Endpoint, onResponse?: (response: Respo
   };
 }
 
-// One discovery per issuer and JavaScript context, shared by every session; dropped when it fails.
+// One discovery per issuer and JavaScript context, shared by every session: while it runs, and once it succeeded.
+// A failed or timed-out one is dropped at once, so the next call asks again.
 const discoveries = new Map<string, Promise<oauth.AuthorizationServer>>();
 
 /**
  * The provider's metadata (`/.well-known/openid-configuration`), its `issuer` checked against ours (oauth4webapi), and
- * refused without PKCE S256: a sign-in without it could be hijacked through a stolen code, so we fail closed.
+ * refused without PKCE S256 (a sign-in without it could be hijacked through a stolen code) or with an endpoint that
+ * is not `https:` (a `javascript:` one would run in the app's origin when navigated to): we fail closed. Every caller
+ * waits at most its `timeout`; the shared request itself is bounded by the first caller's.
  */
 export function discover(endpoint: Endpoint): Promise<oauth.AuthorizationServer> {
+  const label = 'The provider metadata';
+  const timeout = endpoint.timeout ?? DEFAULT_TIMEOUT;
   let found = discoveries.get(endpoint.issuer);
   if (found === undefined) {
-    found = (async () => {
-      const url = issuerUrl(endpoint.issuer);
-      const as = await oauth.processDiscoveryResponse(url, await oauth.discoveryRequest(url, requestOptions(endpoint)));
-      if (!as.code_challenge_methods_supported?.includes('S256')) {
-        throw new SessionError('unsupported_provider', 'The provider does not advertise PKCE with S256 (code_challenge_methods_supported)');
-      }
-      if (as.authorization_endpoint === undefined || as.token_endpoint === undefined) {
-        throw new SessionError('unsupported_provider', 'The provider has no authorization or token endpoint');
-      }
-      return as;
-    })();
-    discoveries.set(endpoint.issuer, found);
-    found.catch(() => {
-      if (discoveries.get(endpoint.issuer) === found) discoveries.delete(endpoint.issuer);
+    // Not the caller's signal: a caller that gives up must not fail the others that share the request.
+    const started = withTimeout(label, timeout, undefined, (signal) => readMetadata({ ...endpoint, signal }));
+    discoveries.set(endpoint.issuer, started);
+    started.catch(() => {
+      if (discoveries.get(endpoint.issuer) === started) discoveries.delete(endpoint.issuer);
     });
+    found = started;
   }
-  return found.catch((error: unknown) => {
-    throw toSessionError(error, 'The provider metadata could not be read', endpoint.signal);
-  });
+  const shared = found;
+  return withTimeout(label, timeout, endpoint.signal, () => shared);
+}
+
+async function readMetadata(endpoint: Endpoint): Promise<oauth.AuthorizationServer> {
+  const url = issuerUrl(endpoint.issuer);
+  const response = await oauth.discoveryRequest(url, requestOptions(endpoint));
+  let as: oauth.AuthorizationServer;
+  try {
+    as = await oauth.processDiscoveryResponse(url, response);
+  } catch (error) {
+    // oauth4webapi's own errors say what was wrong; anything else (an `issuer` that is no URL) is a garbled answer.
+    if (error instanceof oauth.OperationProcessingError || error instanceof oauth.ResponseBodyError || error instanceof oauth.UnsupportedOperationError) throw error;
+    throw new SessionError('invalid_response', 'The provider metadata is malformed');
+  }
+  if (!as.code_challenge_methods_supported?.includes('S256')) {
+    throw new SessionError('unsupported_provider', 'The provider does not advertise PKCE with S256 (code_challenge_methods_supported)');
+  }
+  if (as.authorization_endpoint === undefined || as.token_endpoint === undefined) {
+    throw new SessionError('unsupported_provider', 'The provider has no authorization or token endpoint');
+  }
+  for (const [name, value] of Object.entries(as)) {
+    if (!(name.endsWith('_endpoint') || name === 'jwks_uri') || value === undefined) continue;
+    const endpointUrl = typeof value === 'string' ? parseUrl(value) : undefined;
+    if (endpointUrl === undefined || !isAllowedUrl(endpointUrl, url)) {
+      throw new SessionError('unsupported_provider', `The provider's ${name} is not an https: URL (http: only on a loopback issuer)`);
+    }
+  }
+  return as;
 }
 
 /** The errors a provider may send back to the redirect URI that have codes of their own (OpenID Connect Core §3.1.2.6). */

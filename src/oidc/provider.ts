@@ -1,12 +1,16 @@
 import * as oauth from 'oauth4webapi';
-import { hashKey } from '../core/digest.js';
 import { SessionError } from '../core/errors.js';
 import type { TokenSet } from '../core/token.js';
 import { credentialKey, requireString } from '../providers/client-credentials.js';
 import type { FetchTokenContext, TokenProvider } from '../providers/provider.js';
+import { Rotation } from '../providers/rotations.js';
 import { tokenSetFromBody } from '../providers/token-request.js';
-import { discover, type Endpoint, issuerUrl, requestOptions, statusFailure, toSessionError } from './protocol.js';
+import { maxAgeOf, tokenParametersKey } from './parameters.js';
+import { DEFAULT_TIMEOUT, discover, type Endpoint, issuerUrl, requestOptions, statusFailure, toSessionError, withTimeout } from './protocol.js';
 import { postUserUpdate, readUser, updateUser } from './storage.js';
+import type { SignedInUser, UserClaims } from './user.js';
+
+export type { SignedInUser, UserClaims };
 
 /** What `oidcProvider` takes: the public client of one OpenID provider. */
 export interface OidcProviderOptions {
@@ -16,24 +20,27 @@ export interface OidcProviderOptions {
   readonly clientId: string;
   /** Space-separated scopes. Default `openid`; add `offline_access` where the provider issues refresh tokens only for it. */
   readonly scope?: string | undefined;
-  /** Timeout of one request to the provider (ms). Default 10 000. */
+  /**
+   * Extra authorization request parameters (`prompt`, `login_hint`, `audience`, `resource`, Keycloak's
+   * `kc_idp_hint`…). Those that change the token (all but the login page's: `prompt`, `login_hint`, `ui_locales`,
+   * `display`, `max_age`, `kc_idp_hint`…) are part of the credential key: give a worker's `oidcProvider` the same.
+   * With `max_age`, the ID token's `auth_time` must be that recent. Default none.
+   */
+  readonly authorizationParams?: Readonly<Record<string, string>> | undefined;
+  /** The longest wait for one answer of the provider (ms): discovery, token, revocation. Default 10 000. */
   readonly timeout?: number | undefined;
   /** `expires_in` (s) assumed when the token response has none. Default 3600. */
   readonly defaultExpiresIn?: number | undefined;
 }
 
-/** The validated claims of the ID token (`sub`, and `name`, `email`… as the provider sends them). */
-export interface UserClaims {
-  readonly sub: string;
-  readonly name?: string | undefined;
-  readonly email?: string | undefined;
-  readonly [claim: string]: unknown;
-}
-
-/** Who signed in: the ID token's validated claims, and the ID token itself (for `id_token_hint` at sign-out). */
-export interface SignedInUser {
-  readonly claims: UserClaims;
-  readonly idToken?: string | undefined;
+/**
+ * Settings of `oidcProvider` that no app sets (yet): the token types the session can use. `DPoP` belongs here once
+ * the session sends DPoP proofs (its own issue); until then only `Bearer` is accepted.
+ * @internal
+ */
+export interface OidcProviderInternals {
+  /** Lower-case `token_type` values accepted from the token endpoint. Default `['bearer']`. */
+  readonly tokenTypes?: readonly string[] | undefined;
 }
 
 /** A code to exchange, staged by the callback in the one context that holds its verifier. */
@@ -44,6 +51,8 @@ export interface CodeExchange {
   /** The nonce sent with the request (with `openid` in the scope), checked against the ID token's. */
   readonly nonce: string | undefined;
   readonly redirectUri: string;
+  /** The `max_age` sent (s), if any: the ID token must have an `auth_time` that recent. */
+  readonly maxAge?: number | undefined;
   /** Told who signed in before the token is shared, so that every context that gets the token can find the user. */
   readonly received: (user: SignedInUser, issuedAt: number) => Promise<void>;
 }
@@ -52,18 +61,23 @@ export interface CodeExchange {
 // `oidcSession` staged the code.
 const exchanges = new Map<string, CodeExchange>();
 
-/** Stages `exchange` for the next token request of the credential `key` in this context (taken once). */
-export function stageExchange(key: string, exchange: CodeExchange): () => void {
+/**
+ * Stages `exchange` for the next token request of the credential `key` in this context (taken once). The returned
+ * function withdraws it, telling whether it was still staged (its code never sent).
+ */
+export function stageExchange(key: string, exchange: CodeExchange): () => boolean {
   exchanges.set(key, exchange);
   return () => {
-    if (exchanges.get(key) === exchange) exchanges.delete(key);
+    if (exchanges.get(key) !== exchange) return false;
+    exchanges.delete(key);
+    return true;
   };
 }
 
-/** Refresh tokens this context has exchanged, as SHA-256 keys, per provider: at most this many are remembered. */
-const MAX_SPENT = 64;
-
-/** The provider of `oidcSession`, under the credential key `authorization_code|issuer|client id|scope`. */
+/**
+ * The provider of `oidcSession`, under the credential key `authorization_code|issuer|client id|scope` and the
+ * authorization parameters that change the token.
+ */
 export interface OidcProvider extends TokenProvider {
   readonly issuer: string;
   readonly clientId: string;
@@ -76,35 +90,41 @@ export interface OidcProvider extends TokenProvider {
  * context refreshes, one at a time. With `createSession` in a worker (or any context that does not sign in) it joins
  * the shared session: the token and the refresh token come from the context that signed in.
  */
-export function oidcProvider(options: OidcProviderOptions): OidcProvider {
-  const { issuer, clientId, scope = 'openid', timeout = 10_000, defaultExpiresIn = 3600 } = options;
+export function oidcProvider(options: OidcProviderOptions, internals: OidcProviderInternals = {}): OidcProvider {
+  const { issuer, clientId, scope = 'openid', timeout = DEFAULT_TIMEOUT, defaultExpiresIn = 3600, authorizationParams } = options;
   requireString('issuer', issuer);
   requireString('clientId', clientId);
   issuerUrl(issuer);
-  const key = credentialKey('authorization_code', issuer, clientId, scope);
+  if (!(Number.isFinite(timeout) && timeout > 0)) throw new SessionError('invalid_options', 'timeout must be a positive number of ms');
+  // Refused here, not at the first sign-in.
+  maxAgeOf(authorizationParams);
+  const tokenTypes = new Set(internals.tokenTypes ?? ['bearer']);
+  const parametersKey = tokenParametersKey(authorizationParams);
+  // Without such parameters the key is what it always was: a stored sign-in survives an upgrade.
+  const key = credentialKey('authorization_code', issuer, clientId, scope, ...(parametersKey === undefined ? [] : [parametersKey]));
   const client: oauth.Client = { client_id: clientId };
-  const spent = new Set<string>();
+  // The refresh tokens this context has spent (shared with every provider of this key in this JavaScript context).
+  let rotation: Rotation | undefined;
   // The user of the last sign-in or refresh in this context: what a refreshed ID token is compared with where no
   // record of who signed in can be read (no IndexedDB: Node, Deno, Workers).
   let lastUser: UserClaims | undefined;
 
-  const request = async (context: FetchTokenContext, label: string, run: (as: oauth.AuthorizationServer, endpoint: Endpoint) => Promise<Response>) => {
-    // Our own timer, as every token request has (Node 20's AbortSignal.any holds AbortSignal.timeout weakly).
-    const timer = new AbortController();
-    const timeoutId = setTimeout(() => timer.abort(new DOMException(`${label} did not answer in time`, 'TimeoutError')), timeout);
-    const signal = AbortSignal.any([context.signal, timer.signal]);
-    const endpoint: Endpoint = { issuer, fetch: context.fetch, signal };
-    try {
+  /** One request, discovery included, within `timeout`; 429 and 5xx as failures the session remembers. */
+  const request = (context: FetchTokenContext, label: string, run: (as: oauth.AuthorizationServer, endpoint: Endpoint) => Promise<Response>) =>
+    withTimeout(label, timeout, context.signal, async (signal) => {
+      const endpoint: Endpoint = { issuer, fetch: context.fetch, signal, timeout };
       const as = await discover(endpoint);
       const sentAt = context.clock.now();
       const response = await run(as, endpoint);
       const failure = statusFailure(response, label, context.clock.now());
       if (failure !== undefined) throw failure;
       return { as, response, sentAt };
-    } catch (error) {
-      throw toSessionError(timer.signal.aborted ? timer.signal.reason : error, label, context.signal);
-    } finally {
-      clearTimeout(timeoutId);
+    });
+
+  /** Only a token type this session can use: a DPoP-bound token sent as a bearer token fails at every API. */
+  const checkTokenType = (result: oauth.TokenEndpointResponse): void => {
+    if (!tokenTypes.has(result.token_type.toLowerCase())) {
+      throw new SessionError('invalid_response', `The token endpoint issued a ${result.token_type} token, which this session cannot use`);
     }
   };
 
@@ -115,14 +135,17 @@ export function oidcProvider(options: OidcProviderOptions): OidcProvider {
     );
     let result: oauth.TokenEndpointResponse;
     try {
-      // Checks the ID token's iss, aud (and azp), exp, iat and nonce; requires one when we sent a nonce (openid).
+      // Checks the ID token's iss, aud (and azp), exp, iat and nonce; requires one when we sent a nonce (openid), and
+      // with `max_age` an `auth_time` that recent (OpenID Connect Core §3.1.3.7 (13)).
       result = await oauth.processAuthorizationCodeResponse(as, client, response, {
         expectedNonce: exchange.nonce ?? oauth.expectNoNonce,
-        requireIdToken: exchange.nonce !== undefined,
+        requireIdToken: exchange.nonce !== undefined || exchange.maxAge !== undefined,
+        ...(exchange.maxAge !== undefined && { maxAge: exchange.maxAge }),
       });
     } catch (error) {
       throw toSessionError(error, label, context.signal);
     }
+    checkTokenType(result);
     const set = tokenSetFromBody(result, sentAt, defaultExpiresIn, response.status);
     if (set.refreshToken === undefined) {
       // Without one, no other context could renew the session: say why instead of failing an hour later.
@@ -130,35 +153,50 @@ export function oidcProvider(options: OidcProviderOptions): OidcProvider {
     }
     const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined;
     lastUser = claims;
+    // A new grant: its refresh token is current, whatever the last one was.
+    rotation?.offer(set.refreshToken);
     // Without `openid` in the scope there is no ID token: signed in all the same, as a user without claims.
     await exchange.received({ claims: claims ?? { sub: '' }, idToken: result.id_token }, set.token.issuedAt);
     return set;
   };
 
-  const refresh = async (context: FetchTokenContext, sent: string): Promise<TokenSet> => {
-    // Never sent twice from here: a token this context has exchanged (whose answer brought the next one) is spent.
-    if (spent.has(hashKey(sent))) {
+  const refresh = async (context: FetchTokenContext, shared: string): Promise<TokenSet> => {
+    rotation ??= new Rotation(key, shared);
+    // A newer token from shared storage (another context rotated it) wins over ours, unless we already spent it.
+    rotation.offer(shared);
+    const sent = rotation.current;
+    // Never sent twice from here: a token this context has exchanged (or had answered 2xx) is spent.
+    if (rotation.isSpent(sent)) {
       throw new SessionError('invalid_grant', 'The refresh token was already used and no newer one is known');
     }
     const label = 'The token endpoint';
     const { as, response, sentAt } = await request(context, label, (as, endpoint) =>
       oauth.refreshTokenGrantRequest(as, client, oauth.None(), sent, requestOptions(endpoint)),
     );
-    let result: oauth.TokenEndpointResponse;
+    // A 2xx answer means the provider spent the token (it rotated, or may have): spent before the answer is read,
+    // so that an answer we refuse can never make us send it again.
+    const answered = response.ok;
+    if (answered) rotation.spend(sent);
     try {
-      result = await oauth.processRefreshTokenResponse(as, client, response);
+      const result = await oauth.processRefreshTokenResponse(as, client, response);
+      checkTokenType(result);
+      const set = tokenSetFromBody(result, sentAt, defaultExpiresIn, response.status);
+      const next = set.refreshToken ?? sent;
+      // A server that does not rotate keeps the one we sent: it is current again (`rotated` of a token to itself).
+      rotation.rotated(sent, next);
+      const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined;
+      if (claims !== undefined && result.id_token !== undefined) await refreshedUser({ claims, idToken: result.id_token }, set.token.issuedAt);
+      return { token: set.token, refreshToken: next };
     } catch (error) {
-      throw toSessionError(error, label, context.signal);
+      const failure = toSessionError(error, label, context.signal);
+      if (!answered || failure.code === 'invalid_grant') throw failure;
+      // The refresh token is spent and its successor refused: the grant is over. `invalid_grant` signs every
+      // context out (the transports do that for a dead refresh token) instead of any of them sending it again.
+      throw new SessionError('invalid_grant', `The refresh answer was refused, and the refresh token it spent cannot be sent again: signed out (${failure.message})`, {
+        status: failure.status,
+        cause: failure,
+      });
     }
-    const set = tokenSetFromBody(result, sentAt, defaultExpiresIn, response.status);
-    if (set.refreshToken !== undefined && set.refreshToken !== sent) {
-      spent.add(hashKey(sent));
-      if (spent.size > MAX_SPENT) spent.delete(spent.values().next().value!);
-    }
-    const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined;
-    if (claims !== undefined && result.id_token !== undefined) await refreshedUser({ claims, idToken: result.id_token }, set.token.issuedAt);
-    // A server that does not rotate keeps the one we sent.
-    return { token: set.token, refreshToken: set.refreshToken ?? sent };
   };
 
   /**

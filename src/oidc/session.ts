@@ -1,136 +1,27 @@
-import * as oauth from 'oauth4webapi';
-import type { Clock } from '../core/clock.js';
 import { Emitter } from '../core/events.js';
 import { onBackForwardCache } from '../core/page-cache.js';
-import { isSessionError, SessionError, type ErrorCode } from '../core/errors.js';
+import { isSessionError, SessionError } from '../core/errors.js';
 import type { GetTokenOptions } from '../core/options.js';
 import { sharedRefreshToken, type Session } from '../core/session.js';
 import type { SessionEvents } from '../core/session-core.js';
 import { SessionStore, type SessionSnapshot, type SnapshotListener } from '../core/store.js';
 import type { Token } from '../core/token.js';
 import { createSession } from '../session/create-session.js';
-import type { Sharing } from '../sharing/sharing.js';
-import { openPopup, popupsSevered, waitForPopup, type PopupWindow } from './popup.js';
-import { discover, requestOptions, toSessionError, type Endpoint } from './protocol.js';
-import { oidcProvider, type OidcProviderOptions, type SignedInUser, type UserClaims } from './provider.js';
-import { completeAuthorization, createAuthorization, isAuthorizationResponse, sameOriginPath, withoutResponse } from './sign-in.js';
-import {
-  deleteUser,
-  dropTransaction,
-  OIDC_FORMAT,
-  oidcChannelName,
-  parseOidcMessage,
-  readUser,
-  saveTransaction,
-  takeTransaction,
-  TRANSACTION_LIFETIME,
-  writeUser,
-  type OidcMessage,
-  type UserRecord,
-} from './storage.js';
+import { joinCallback, type CallbackHost } from './callback.js';
+import { checkSessionOptions, type OidcSession, type OidcSessionEvents, type OidcSessionOptions, type SignInCallbackResult, type SignInOptions, type SignOutOptions } from './options.js';
+import { openPopup, popupsSevered, waitForPopup, whilePopupOpen, type PopupWindow } from './popup.js';
+import { signInParameters } from './parameters.js';
+import { discover, toSessionError, type Endpoint } from './protocol.js';
+import { oidcProvider } from './provider.js';
+import { createAuthorization, isAuthorizationResponse, sameOriginPath } from './sign-in.js';
+import { endSessionUrl, revokeRefreshToken } from './sign-out.js';
+import { SignInChannel } from './sign-in-channel.js';
+import { deleteUser, dropTransaction, readUser, saveTransaction, TRANSACTION_LIFETIME, type UserRecord } from './storage.js';
+import type { UserClaims } from './user.js';
 
-/** What `oidcSession` takes. `issuer` and `clientId` are required; `redirectUri` too, where users sign in. */
-export interface OidcSessionOptions extends OidcProviderOptions {
-  /**
-   * Where the provider sends the browser back, registered with the client (e.g. `https://app.example/callback`, or
-   * the app's own page). The page there creates the same `oidcSession`; its `ready` completes the sign-in. Required
-   * to sign in; not needed in workers.
-   */
-  readonly redirectUri?: string | undefined;
-  /** Where the provider's logout sends the browser back (registered with the client). Default: none (the provider's page). */
-  readonly postLogoutRedirectUri?: string | undefined;
-  /** Extra authorization request parameters (`prompt`, `login_hint`, Keycloak's `kc_idp_hint`…). */
-  readonly authorizationParams?: Readonly<Record<string, string>> | undefined;
-  /** Refresh this long (ms) before expiry; clamped to half the lifetime of short-lived tokens. Default 120 000. */
-  readonly refreshBeforeExpiry?: number | undefined;
-  /** How the token is shared between contexts. Default: the best transport for the runtime (browser sharing in browsers). */
-  readonly sharing?: Sharing | undefined;
-  /** Where time comes from. Default `Date.now`. */
-  readonly clock?: Clock | undefined;
-  /** The fetch for discovery, token, revocation requests. Default `globalThis.fetch`. */
-  readonly fetch?: typeof globalThis.fetch | undefined;
-  /** Aborting it closes the session. */
-  readonly signal?: AbortSignal | undefined;
-}
-
-/** Options of `signIn`. */
-export interface SignInOptions {
-  /** Sign in in a popup instead of a full-page redirect. Default false. */
-  readonly popup?: boolean | undefined;
-  /** Same-origin path to show after the redirect back. Default: the current page (path, search and hash). */
-  readonly returnTo?: string | undefined;
-  /** Extra authorization request parameters for this sign-in, over the session's `authorizationParams`. */
-  readonly authorizationParams?: Readonly<Record<string, string>> | undefined;
-}
-
-/** Options of `signOut`. */
-export interface SignOutOptions {
-  /** Go to the provider's `end_session_endpoint` afterwards (RP-initiated logout), in a window. Default true. */
-  readonly redirect?: boolean | undefined;
-}
-
-/** The events of an `oidcSession`: every event of a `Session`, and these. */
-export interface OidcSessionEvents extends SessionEvents {
-  /** Someone signed in, in this context or another: `user` holds the ID token's claims. */
-  'signed-in': (user: UserClaims) => void;
-  /** The sign-in ended here: `signOut()` or `clear()` in any context, or the refresh token stopped working. */
-  'signed-out': () => void;
-  /**
-   * A refresh brought a new ID token for the signed-in user (same `sub`; e.g. a changed `name`), in any context:
-   * `user` holds its claims, as `session.user` does from now on.
-   */
-  'user-updated': (user: UserClaims) => void;
-}
+export type { OidcSession, OidcSessionEvents, OidcSessionOptions, SignInCallbackResult, SignInOptions, SignOutOptions } from './options.js';
 
 type OwnEvents = Pick<OidcSessionEvents, 'signed-in' | 'signed-out' | 'user-updated'>;
-
-/** A `Session` that signs users in: everything `createSession` gives, and the sign-in. */
-export interface OidcSession extends Session {
-  /**
-   * Completes a sign-in whose callback is in the URL (and cleans the URL), else restores the shared sign-in. Rejects
-   * with the callback's error (`invalid_state`, `access_denied`…); then the session is signed out, and usable.
-   */
-  readonly ready: Promise<void>;
-  /** Whether a user is signed in, in this context (the same in every context, a message later). */
-  readonly signedIn: boolean;
-  /** The signed-in user's ID token claims (`sub`, `name`, `email`…), or undefined. */
-  readonly user: UserClaims | undefined;
-  /**
-   * Signs the user in: a full-page redirect to the provider (the returned promise never settles: the page goes
-   * away), or a popup (resolves when every context is signed in). In workers it rejects with `unsupported_context`.
-   */
-  signIn(options?: SignInOptions): Promise<void>;
-  /**
-   * Signs out every context at once, revokes the refresh token where the provider offers revocation, then goes to the
-   * provider's `end_session_endpoint` (with `id_token_hint`, `client_id`, `post_logout_redirect_uri`) in a window.
-   */
-  signOut(options?: SignOutOptions): Promise<void>;
-  on<E extends keyof OidcSessionEvents>(event: E, listener: OidcSessionEvents[E]): () => void;
-  /** As `Session.subscribe`, with who signed in: `{ signedIn, user, token? }`, from any tab's sign-in or sign-out. */
-  subscribe(listener: SnapshotListener<UserClaims>): () => void;
-  /** As `Session.getSnapshot`: `signedIn` and `user` as the properties say, the token held now while signed in. */
-  getSnapshot(): SessionSnapshot<UserClaims>;
-}
-
-/** Error codes a popup's result may carry: the ones a callback can end with. */
-const POPUP_CODES = new Set<string>([
-  'invalid_state',
-  'access_denied',
-  'login_required',
-  'interaction_required',
-  'temporarily_unavailable',
-  'invalid_response',
-  'invalid_grant',
-  'invalid_request',
-  'unauthorized_client',
-  'invalid_scope',
-  'request_failed',
-  'endpoint_unavailable',
-  'timeout',
-  'aborted',
-  'unsupported_provider',
-  'unsupported_context',
-]);
 
 /**
  * Signs users in with the authorization code flow and PKCE (OpenID Connect) and shares the session with every tab,
@@ -144,20 +35,16 @@ const POPUP_CODES = new Set<string>([
  *   redirectUri: `${location.origin}/`,
  *   scope: 'openid offline_access',
  * });
+ * session.on('signed-in', (user) => showUser(user));
  * await session.ready;
  * if (!session.signedIn) await session.signIn();
  * const { accessToken } = await session.getToken();
  */
 export function oidcSession(options: OidcSessionOptions): OidcSession {
+  checkSessionOptions(options);
   const provider = oidcProvider(options);
-  const session = createSession({
-    provider,
-    refreshBeforeExpiry: options.refreshBeforeExpiry,
-    sharing: options.sharing,
-    clock: options.clock,
-    fetch: options.fetch,
-    signal: options.signal,
-  });
+  const { refreshBeforeExpiry, sharing, clock, fetch, signal } = options;
+  const session = createSession({ provider, refreshBeforeExpiry, sharing, clock, fetch, signal });
   return new OidcSessionHandle(session, provider.key, provider.scope, options);
 }
 
@@ -169,19 +56,20 @@ function inWindow(): boolean {
 const globalFetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => globalThis.fetch(input, init);
 
 class OidcSessionHandle implements OidcSession {
-  readonly ready: Promise<void>;
+  readonly ready: Promise<SignInCallbackResult | void>;
   readonly #session: Session;
   readonly #key: string;
   readonly #scope: string;
   readonly #options: OidcSessionOptions;
   readonly #events = new Emitter<OwnEvents>();
   readonly #errors = new Emitter<Pick<SessionEvents, 'error'>>();
-  #channel: BroadcastChannel | undefined;
-  readonly #popupListeners = new Set<(state: string, code: string | undefined) => void>();
+  readonly #channel: SignInChannel;
   readonly #unsubscribe = new Set<() => void>();
   #user: UserRecord | undefined;
   /** The read of who signed in, when the page came back from the back/forward cache. */
   #restored: Promise<void> | undefined;
+  /** Leaves the page's callback this handle joined (handing it on to the credential's other handles). */
+  #leaveCallback: (() => void) | undefined;
   #store: SessionStore<UserClaims> | undefined;
   #closed = false;
 
@@ -190,18 +78,18 @@ class OidcSessionHandle implements OidcSession {
     this.#key = key;
     this.#scope = scope;
     this.#options = options;
-    this.#openChannel();
+    this.#channel = new SignInChannel(key, {
+      signedIn: (record) => this.#signedInHere(record),
+      updated: (record) => this.#updatedHere(record),
+    });
     for (const off of [
       // In the back/forward cache the channel is closed (a message would evict the page). Back, who signed in is read
       // again from storage; a sign-out made meanwhile reaches the session's core as `cleared`.
       onBackForwardCache(
+        () => this.#channel.close(),
         () => {
-          this.#channel?.close();
-          this.#channel = undefined;
-        },
-        () => {
-          if (this.#closed || this.#channel !== undefined) return;
-          this.#openChannel();
+          if (this.#closed || this.#channel.open) return;
+          this.#channel.reopen();
           // As on loading the page: who signed in, checked against the token (which waits for the session's catch-up).
           this.#restored = this.#restore();
         },
@@ -298,16 +186,20 @@ class OidcSessionHandle implements OidcSession {
     ));
   }
 
+  /** Signs out every context, and deletes who signed in (as `signOut` does, without telling the provider). */
   async clear(): Promise<void> {
     this.#assertOpen();
+    const record = await this.#signedInRecord();
     await this.#session.clear();
+    if (record !== undefined) await deleteUser(this.#key, record.signedInAt).catch(() => undefined);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const off of this.#unsubscribe) off();
-    this.#channel?.close();
+    this.#channel.close();
+    this.#leaveCallback?.();
     await this.#session.close();
   }
 
@@ -318,7 +210,9 @@ class OidcSessionHandle implements OidcSession {
     if (redirectUri === undefined) throw new SessionError('invalid_options', 'oidcSession needs a redirectUri to sign in');
     const popup = options.popup === true;
     const here = new URL(location.href);
+    // Refused before anything leaves the page.
     const returnTo = sameOriginPath(options.returnTo ?? here.href, here);
+    const parameters = signInParameters(this.#options.authorizationParams, options.authorizationParams);
     // Before the first await: the click that asked for it still counts as a user gesture.
     const popupWindow = popup ? openPopup('shared-session-sign-in') : undefined;
     if (popup && popupWindow === undefined) throw new SessionError('popup_blocked', 'The browser blocked the sign-in popup');
@@ -326,19 +220,25 @@ class OidcSessionHandle implements OidcSession {
     const severed = popup ? popupsSevered(this.#options.fetch ?? globalFetch) : Promise.resolve(false);
     let state: string | undefined;
     try {
-      const as = await discover(this.#endpoint());
-      const { url, transaction } = await createAuthorization(as, {
-        key: this.#key,
-        clientId: this.#options.clientId,
-        scope: this.#scope,
-        redirectUri,
-        returnTo,
-        popup,
-        now: Date.now(),
-        parameters: { ...this.#options.authorizationParams, ...options.authorizationParams },
-      });
-      await saveTransaction(transaction);
-      state = transaction.state;
+      const prepare = async () => {
+        const as = await discover(this.#endpoint());
+        const authorization = await createAuthorization(as, {
+          key: this.#key,
+          clientId: this.#options.clientId,
+          scope: this.#scope,
+          redirectUri,
+          returnTo,
+          popup,
+          now: Date.now(),
+          parameters,
+          appState: options.state,
+        });
+        await saveTransaction(authorization.transaction);
+        state = authorization.transaction.state;
+        return authorization;
+      };
+      // A popup the user closes while the provider's metadata or storage is slow ends the sign-in at once.
+      const { url, transaction } = await (popupWindow === undefined ? prepare() : whilePopupOpen(popupWindow, prepare()));
       if (popupWindow === undefined) {
         location.assign(url.href);
         // The page is going away; nothing to resolve.
@@ -349,10 +249,7 @@ class OidcSessionHandle implements OidcSession {
       await waitForPopup(
         popupWindow,
         transaction.state,
-        (listener) => {
-          this.#popupListeners.add(listener);
-          return () => this.#popupListeners.delete(listener);
-        },
+        (listener) => this.#channel.onPopupResult(listener),
         () => this.#user !== undefined && this.#user.signedInAt >= started,
         { severed: await severed, giveUpAfter: TRANSACTION_LIFETIME },
       );
@@ -366,61 +263,73 @@ class OidcSessionHandle implements OidcSession {
 
   async signOut(options: SignOutOptions = {}): Promise<void> {
     this.#assertOpen();
-    // The newer of the two: the stored record may hold a refresh's ID token whose message has not come yet.
-    const stored = await readUser(this.#key).catch(() => undefined);
-    const record = newer(this.#user, stored);
+    const record = await this.#signedInRecord();
     // Read before the sign-out, which deletes it everywhere; revoked after it, when no context can send it any more.
     const refreshToken = await sharedRefreshToken(this.#session).catch(() => undefined);
     await this.#session.clear();
     if (record !== undefined) await deleteUser(this.#key, record.signedInAt).catch(() => undefined);
-    let as: oauth.AuthorizationServer | undefined;
+    const { clientId, postLogoutRedirectUri } = this.#options;
+    let url: URL | undefined;
     try {
-      as = await discover(this.#endpoint());
-      if (refreshToken !== undefined && as.revocation_endpoint !== undefined) {
-        const endpoint = this.#endpoint();
-        const response = await oauth.revocationRequest(as, { client_id: this.#options.clientId }, oauth.None(), refreshToken, {
-          ...requestOptions(endpoint),
-          additionalParameters: { token_type_hint: 'refresh_token' },
-        });
-        await oauth.processRevocationResponse(response);
-      }
+      const as = await revokeRefreshToken(this.#endpoint(), clientId, refreshToken);
+      url = endSessionUrl(as, clientId, record?.user.idToken, postLogoutRedirectUri);
     } catch (error) {
       // Signed out here and everywhere all the same; the app hears why the provider was not told.
       this.#report(toSessionError(error, 'The refresh token could not be revoked', this.#options.signal));
     }
-    if (options.redirect === false || !inWindow() || as?.end_session_endpoint === undefined) return;
-    const url = new URL(as.end_session_endpoint);
-    if (record?.user.idToken !== undefined) url.searchParams.set('id_token_hint', record.user.idToken);
-    url.searchParams.set('client_id', this.#options.clientId);
-    const { postLogoutRedirectUri } = this.#options;
-    if (postLogoutRedirectUri !== undefined) url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri);
+    if (options.redirect === false || !inWindow() || url === undefined) return;
     location.assign(url.href);
   }
 
+  /** Who signed in, the newer of ours and the stored one (which may hold a refresh's ID token whose message is late). */
+  async #signedInRecord(): Promise<UserRecord | undefined> {
+    const stored = await readUser(this.#key).catch(() => undefined);
+    return newer(this.#user, stored);
+  }
+
   #endpoint(): Endpoint {
-    return { issuer: this.#options.issuer, fetch: this.#options.fetch ?? globalFetch, signal: this.#options.signal };
+    const { issuer, fetch = globalFetch, signal, timeout } = this.#options;
+    return { issuer, fetch, signal, timeout };
   }
 
   /**
-   * `ready`: the callback in the URL when it is ours, else whoever signed in before. Several sessions (other
-   * credentials) on one redirect page each look at the callback; only the one whose credential has its `state`
-   * consumes it (see `#callback`).
+   * `ready`: the callback in the URL when it is ours, else whoever signed in before. Every session on a redirect page
+   * looks at the callback; the handles of the credential whose `state` it is complete it once, together (see
+   * `joinCallback`).
    */
-  async #start(): Promise<void> {
+  async #start(): Promise<SignInCallbackResult | undefined> {
     const { redirectUri } = this.#options;
     if (inWindow() && redirectUri !== undefined) {
       const url = new URL(location.href);
       if (isAuthorizationResponse(url, redirectUri)) {
+        const host: CallbackHost = {
+          session: this.#session,
+          endpoint: this.#endpoint(),
+          clientId: this.#options.clientId,
+          post: (message) => this.#channel.post(message),
+        };
+        const { outcome, leave } = joinCallback(this.#key, host, url);
+        this.#leaveCallback = leave;
         try {
-          if (await this.#callback(url)) return;
+          const ended = await outcome;
+          if (ended.kind === 'signed-in') {
+            this.#signedInHere(ended.record);
+            return ended.result;
+          }
         } catch (error) {
+          const failure = toSessionError(error, 'The sign-in could not be completed');
+          this.#report(failure);
           // A stale callback (a reload, the back button) in a browser that is signed in stays signed in.
           await this.#restore();
-          throw error;
+          throw failure;
+        } finally {
+          this.#leaveCallback = undefined;
+          leave();
         }
       }
     }
     await this.#restore();
+    return undefined;
   }
 
   /** The user of the stored sign-in, if its token still stands: from storage this costs no request. */
@@ -447,91 +356,6 @@ class OidcSessionHandle implements OidcSession {
     this.#updatedHere(record);
   }
 
-  /**
-   * The callback, when its `state` is ours: its transaction is taken from IndexedDB (once: a replay, a reload or a
-   * second tab finds it spent), the URL cleaned (a reload must not replay it), then the code is exchanged here. A
-   * popup's callback tells the opener by `state` and closes. Another credential's `state` (its transaction, or its
-   * spent mark while that session completes it) is left, URL and all, to that credential's session: false. A
-   * `state` of no transaction of this browser (forged, expired, replayed after it completed) is `invalid_state` in
-   * every session on the page, and the URL is cleaned: none can consume it.
-   */
-  async #callback(url: URL): Promise<boolean> {
-    const response = new URLSearchParams(url.search);
-    const state = response.get('state') ?? '';
-    let popup = false;
-    let taken = false;
-    try {
-      const clean = (): void => history.replaceState(history.state, '', withoutResponse(url).href);
-      const transaction = await takeTransaction(state, this.#key, Date.now()).catch((error: unknown) => {
-        // Without IndexedDB no session can consume it either.
-        clean();
-        throw error;
-      });
-      if (transaction === 'foreign') return false;
-      taken = typeof transaction === 'object';
-      clean();
-      if (transaction === undefined || transaction === 'spent') {
-        throw new SessionError('invalid_state', 'The sign-in callback matches no sign-in of this browser (reloaded, replayed or opened twice)');
-      }
-      popup = transaction.popup;
-      const as = await discover(this.#endpoint());
-      await completeAuthorization(this.#session, as, this.#options.clientId, response, transaction, (user, issuedAt) =>
-        this.#received(user, issuedAt),
-      );
-      // Told after the token went out: a context that hears it and asks for the token at once finds it there.
-      const record = this.#user;
-      if (record !== undefined) this.#post({ type: 'signed-in', user: record.user, signedInAt: record.signedInAt });
-      if (popup) {
-        this.#popupDone(state);
-        return true;
-      }
-      history.replaceState(history.state, '', sameOriginPath(transaction.returnTo, new URL(location.href)));
-      return true;
-    } catch (error) {
-      const failure = toSessionError(error, 'The sign-in could not be completed', this.#options.signal);
-      this.#report(failure);
-      if (popup) this.#popupDone(state, failure.code);
-      throw failure;
-    } finally {
-      // The spent mark told the page's other sessions whose callback this is; they have looked by now (their
-      // lookups queued behind ours, in IndexedDB's order). A later replay finds nothing: invalid_state for all.
-      if (taken) await dropTransaction(state).catch(() => undefined);
-    }
-  }
-
-  /** The popup's sign-in is over: tell the opener (by `state`, on the channel), and close. */
-  #popupDone(state: string, code?: ErrorCode): void {
-    this.#post({ type: 'popup', state, ...(code !== undefined && { code }) });
-    // After the message is out: closing at once could drop it before it is sent.
-    setTimeout(() => window.close(), 50);
-  }
-
-  /**
-   * The code exchange validated the ID token: who signed in is stored before the token is shared, so that a context
-   * that gets the token (or a tab opened at that moment) finds the user too.
-   */
-  async #received(user: SignedInUser, issuedAt: number): Promise<void> {
-    const claims = { claims: user.claims, ...(user.idToken !== undefined && { idToken: user.idToken }) };
-    const record: UserRecord = { v: OIDC_FORMAT, key: this.#key, user: claims, signedInAt: issuedAt };
-    await writeUser(this.#key, user, issuedAt).catch((error: unknown) => {
-      this.#report(toSessionError(error, 'Who signed in could not be stored'));
-    });
-    this.#signedInHere(record);
-  }
-
-  #receive(message: OidcMessage | undefined): void {
-    if (message === undefined || this.#closed) return;
-    if (message.type === 'signed-in') {
-      this.#signedInHere({ v: OIDC_FORMAT, key: this.#key, user: message.user, signedInAt: message.signedInAt });
-    } else if (message.type === 'user') {
-      const { user, signedInAt, updatedAt } = message;
-      this.#updatedHere({ v: OIDC_FORMAT, key: this.#key, user, signedInAt, updatedAt });
-    } else {
-      const code = message.code === undefined ? undefined : POPUP_CODES.has(message.code) ? message.code : 'request_failed';
-      for (const listener of [...this.#popupListeners]) listener(message.state, code);
-    }
-  }
-
   #signedInHere(record: UserRecord): void {
     if (this.#closed || (this.#user !== undefined && this.#user.signedInAt >= record.signedInAt)) return;
     this.#user = record;
@@ -553,17 +377,6 @@ class OidcSessionHandle implements OidcSession {
     this.#events.emit('signed-out');
   }
 
-  #openChannel(): void {
-    if (typeof BroadcastChannel !== 'function') return;
-    const channel = new BroadcastChannel(oidcChannelName(this.#key));
-    channel.onmessage = ({ data }: MessageEvent<unknown>) => this.#receive(parseOidcMessage(data, this.#key));
-    this.#channel = channel;
-  }
-
-  #post(message: DistributiveOmit<OidcMessage, 'v' | 'key'>): void {
-    this.#channel?.postMessage({ v: OIDC_FORMAT, key: this.#key, ...message });
-  }
-
   /** Through the `error` event, beside the session's own: a failure that no call of the app may see. */
   #report(error: SessionError): void {
     this.#errors.emit('error', error);
@@ -580,8 +393,6 @@ function newer(a: UserRecord | undefined, b: UserRecord | undefined): UserRecord
   if (a.signedInAt !== b.signedInAt) return a.signedInAt > b.signedInAt ? a : b;
   return (b.updatedAt ?? 0) > (a.updatedAt ?? 0) ? b : a;
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 function closePopup(popup: PopupWindow | undefined): void {
   if (popup !== undefined && !popup.closed) popup.close();

@@ -2,9 +2,11 @@ import * as oauth from 'oauth4webapi';
 import { SessionError } from '../core/errors.js';
 import { signInSession, type Session } from '../core/session.js';
 import type { Token } from '../core/token.js';
+import { maxAgeOf, OWN_PARAMETERS } from './parameters.js';
 import { toSessionError } from './protocol.js';
-import { stageExchange, type SignedInUser } from './provider.js';
+import { stageExchange } from './provider.js';
 import { OIDC_FORMAT, type Transaction } from './storage.js';
+import type { SignedInUser } from './user.js';
 
 /** What an authorization request needs beyond the provider's metadata. */
 export interface AuthorizationSettings {
@@ -18,10 +20,9 @@ export interface AuthorizationSettings {
   readonly now: number;
   /** Extra parameters (`prompt`, `login_hint`, `kc_idp_hint`…); never one of the protocol's own. */
   readonly parameters?: Readonly<Record<string, string>> | undefined;
+  /** The app's own state, given back by `ready` after the callback. */
+  readonly appState?: unknown;
 }
-
-/** Parameters this library sets itself: an app's `authorizationParams` cannot replace them. */
-const OWN_PARAMETERS = new Set(['client_id', 'redirect_uri', 'response_type', 'scope', 'state', 'nonce', 'code_challenge', 'code_challenge_method']);
 
 /**
  * A new authorization request: a random `state`, PKCE verifier (S256 challenge) and, with `openid`, `nonce` (all
@@ -34,6 +35,7 @@ export async function createAuthorization(
   const state = oauth.generateRandomState();
   const codeVerifier = oauth.generateRandomCodeVerifier();
   const nonce = settings.scope.split(' ').includes('openid') ? oauth.generateRandomNonce() : undefined;
+  const maxAge = maxAgeOf(settings.parameters);
   const url = new URL(as.authorization_endpoint!);
   for (const [name, value] of Object.entries(settings.parameters ?? {})) {
     if (!OWN_PARAMETERS.has(name)) url.searchParams.set(name, value);
@@ -56,6 +58,8 @@ export async function createAuthorization(
     returnTo: settings.returnTo,
     popup: settings.popup,
     createdAt: settings.now,
+    ...(maxAge !== undefined && { maxAge }),
+    ...(settings.appState !== undefined && { appState: settings.appState }),
   };
   return { url, transaction };
 }
@@ -90,13 +94,25 @@ export async function completeAuthorization(
     codeVerifier: transaction.codeVerifier,
     nonce: transaction.nonce,
     redirectUri: transaction.redirectUri,
+    maxAge: transaction.maxAge,
     received,
   });
   try {
-    return await signInSession(session);
-  } finally {
+    const token = await signInSession(session);
     withdraw();
+    return token;
+  } catch (error) {
+    // Its handle closed before the code went out: another handle of the credential may send it.
+    if (withdraw() && error instanceof SessionError && error.code === 'closed') unsent.add(error);
+    throw error;
   }
+}
+
+const unsent = new WeakSet<object>();
+
+/** Whether `error` ended a `completeAuthorization` before its code was sent (the session was closed first). */
+export function unsentExchange(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && unsent.has(error);
 }
 
 /** The parameters an authorization response may put into the redirect URI's query (and Keycloak's `session_state`). */
@@ -121,9 +137,20 @@ export function withoutResponse(url: URL): URL {
   return cleaned;
 }
 
-/** A return path on `origin` (path, search and hash), or an `invalid_options` error for one on another origin. */
+/**
+ * A return path on `origin` (path, search and hash), or an `invalid_options` error for one on another origin — also
+ * for a path that would be read as another origin once stored (`/.//evil.example` is the path `//evil.example`).
+ */
 export function sameOriginPath(target: string, base: URL): string {
-  const url = new URL(target, base);
-  if (url.origin !== base.origin) throw new SessionError('invalid_options', 'returnTo must be on the page\'s own origin');
-  return url.pathname + url.search + url.hash;
+  let url: URL;
+  try {
+    url = new URL(target, base);
+  } catch {
+    throw new SessionError('invalid_options', 'returnTo must be a path or URL on the page\'s own origin');
+  }
+  const path = url.pathname + url.search + url.hash;
+  if (url.origin !== base.origin || new URL(path, base).origin !== base.origin) {
+    throw new SessionError('invalid_options', 'returnTo must be on the page\'s own origin');
+  }
+  return path;
 }

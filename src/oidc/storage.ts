@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { hashKey } from '../core/digest.js';
 import { SessionError } from '../core/errors.js';
 import { reopeningDatabase } from '../core/indexed-db.js';
-import type { SignedInUser, UserClaims } from './provider.js';
+import type { SignedInUser, UserClaims } from './user.js';
 
 /**
  * The sign-in's own storage and channel format, apart from the token's (`shared-session-v2`): the transactions of
@@ -34,6 +34,10 @@ const transactionSchema = z.object({
   /** Opened in a popup: the callback tells the opener (by `state`) and closes. */
   popup: z.boolean(),
   createdAt: z.number(),
+  /** The `max_age` sent (s): the ID token's `auth_time` is checked against it (OpenID Connect Core §3.1.3.7 (13)). */
+  maxAge: z.optional(z.number()),
+  /** What the app passed to `signIn` as `state`, given back by `ready` (structured-cloneable, e.g. JSON). */
+  appState: z.optional(z.unknown()),
 });
 export type Transaction = z.infer<typeof transactionSchema>;
 

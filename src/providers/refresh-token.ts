@@ -68,10 +68,31 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvi
         form.set('client_id', clientId);
         if (clientSecret !== undefined) form.set('client_secret', clientSecret);
       }
-      const set = await requestToken(tokenUrl, form, headers, context, options);
+      // A 2xx answer spent the token at the server (rotated, or may have): marked before the answer is read, so that
+      // an answer we refuse never makes us send it again.
+      let answered = false;
+      let set;
+      try {
+        set = await requestToken(tokenUrl, form, headers, context, options, () => {
+          answered = true;
+          rotation.spend(sent);
+        });
+      } catch (error) {
+        if (!answered) throw error;
+        // Spent, and its successor refused: the grant is over here. `invalid_grant` signs every context out (as a
+        // dead refresh token does) instead of any of them sending the spent one again.
+        const { message, status } = error as SessionError;
+        throw new SessionError('invalid_grant', `The refresh answer was refused, and the refresh token it spent cannot be sent again: signed out (${message})`, {
+          status,
+          cause: error,
+        });
+      }
       if (set.refreshToken !== undefined && set.refreshToken !== sent) {
         rotation.rotated(sent, set.refreshToken);
         onRotate?.(set.refreshToken);
+      } else {
+        // A server that does not rotate: the token sent is still the grant's.
+        rotation.kept(sent);
       }
       return { token: set.token, refreshToken: rotation.current };
     },

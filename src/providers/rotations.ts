@@ -57,8 +57,28 @@ export class Rotation {
     else this.#grant.current = refreshToken;
   }
 
-  /** The server exchanged `spent` for `next`. */
+  /**
+   * The server answered a request that sent `refreshToken` with a 2xx: spent, whatever the answer turns out to be
+   * (an answer we refuse still rotated it at the server). Marked before the answer is read; `rotated` or `kept`
+   * follows when the answer is good.
+   */
+  spend(refreshToken: string): void {
+    this.#record(refreshToken, this.current);
+  }
+
+  /** The server exchanged `spent` for `next` (the same token when the server does not rotate: `kept`). */
   rotated(spent: string, next: string): void {
+    if (next === spent) this.kept(spent);
+    else this.#record(spent, next);
+  }
+
+  /** The server answered without a new refresh token: the one sent stays current (a server that does not rotate). */
+  kept(refreshToken: string): void {
+    this.#grant?.spent.delete(hashKey(refreshToken));
+    this.offer(refreshToken);
+  }
+
+  #record(spent: string, next: string): void {
     const grant = (this.#grant ??= { current: next, initial: new Set([hashKey(this.#start)]), spent: new Set() });
     grant.spent.add(hashKey(spent));
     grant.current = next;

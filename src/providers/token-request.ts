@@ -77,13 +77,17 @@ function withBackoff(error: SessionError, wait: number): SessionError {
   return new SessionError(code, message, { status, retryAfter: Math.round(wait), cause: error.cause });
 }
 
-/** POSTs a form to a token endpoint and returns the validated token set (see `sendWithRetries`). */
+/**
+ * POSTs a form to a token endpoint and returns the validated token set (see `sendWithRetries`). `answered` is called
+ * when a 2xx answer arrives, before it is read: what was sent is spent then, whatever the answer says.
+ */
 export function requestToken(
   url: string,
   form: URLSearchParams,
   headers: Record<string, string>,
   context: FetchTokenContext,
   options: TokenRequestOptions = {},
+  answered?: () => void,
 ): Promise<TokenSet> {
   const settings = resolve(options);
   const init: RequestInit = {
@@ -92,7 +96,10 @@ export function requestToken(
     body: form.toString(),
   };
   return sendWithRetries('The token endpoint', url, init, context, settings, (response, text, sentAt) => {
-    if (response.ok) return parseTokenResponse(text, sentAt, settings.defaultExpiresIn, response.status);
+    if (response.ok) {
+      answered?.();
+      return parseTokenResponse(text, sentAt, settings.defaultExpiresIn, response.status);
+    }
     throw oauthFailure(text, response.status);
   });
 }

@@ -3,7 +3,7 @@ import { SessionError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import type { SessionSnapshot } from '../core/store.js';
 import type { Token } from '../core/token.js';
-import type { UserClaims } from '../oidc/provider.js';
+import type { UserClaims } from '../oidc/user.js';
 import { SessionContext } from './context.js';
 
 /** What every hook shows without a session: before a created one exists, and in a server render (no sign-in there). */

@@ -1,0 +1,39 @@
+import * as oauth from 'oauth4webapi';
+import { DEFAULT_TIMEOUT, discover, requestOptions, withTimeout, type Endpoint } from './protocol.js';
+
+/**
+ * Tells the provider of a sign-out: revokes `refreshToken` where it offers revocation (RFC 7009), within the
+ * endpoint's `timeout`. Resolves the provider's metadata (for the end-session URL); rejects with why the provider
+ * was not told (the sign-out holds all the same).
+ */
+export async function revokeRefreshToken(endpoint: Endpoint, clientId: string, refreshToken: string | undefined): Promise<oauth.AuthorizationServer> {
+  const as = await discover(endpoint);
+  if (refreshToken === undefined || as.revocation_endpoint === undefined) return as;
+  const label = 'The revocation endpoint';
+  await withTimeout(label, endpoint.timeout ?? DEFAULT_TIMEOUT, endpoint.signal, async (signal) => {
+    const response = await oauth.revocationRequest(as, { client_id: clientId }, oauth.None(), refreshToken, {
+      ...requestOptions({ ...endpoint, signal }),
+      additionalParameters: { token_type_hint: 'refresh_token' },
+    });
+    await oauth.processRevocationResponse(response);
+  });
+  return as;
+}
+
+/**
+ * The provider's end-session URL (RP-initiated logout) with `id_token_hint`, `client_id` and
+ * `post_logout_redirect_uri`, or undefined when it has none. Its scheme was checked with the metadata (`https:`).
+ */
+export function endSessionUrl(
+  as: oauth.AuthorizationServer,
+  clientId: string,
+  idToken: string | undefined,
+  postLogoutRedirectUri: string | undefined,
+): URL | undefined {
+  if (as.end_session_endpoint === undefined) return undefined;
+  const url = new URL(as.end_session_endpoint);
+  if (idToken !== undefined) url.searchParams.set('id_token_hint', idToken);
+  url.searchParams.set('client_id', clientId);
+  if (postLogoutRedirectUri !== undefined) url.searchParams.set('post_logout_redirect_uri', postLogoutRedirectUri);
+  return url;
+}
