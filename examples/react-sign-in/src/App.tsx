@@ -71,8 +71,8 @@ function Profile(): ReactNode {
 }
 
 /**
- * The redirect URI. The session completes the sign-in (its `ready`) and puts the page the user signed in from in the
- * address bar; the router is told to show it.
+ * The redirect URI. The session completes the sign-in (its `ready`, which brings back `{ returnTo, state }`); the
+ * router is told to show the page the user signed in from.
  */
 function Callback(): ReactNode {
   const session = useSession<OidcSession>();
@@ -82,7 +82,8 @@ function Callback(): ReactNode {
     if (session === undefined) return;
     let mounted = true;
     session.ready.then(
-      () => mounted && navigate(`${location.pathname}${location.search}${location.hash}`, { replace: true }),
+      // `returnTo`: the page the user signed in from (a reload of a spent callback has none: the URL shows where to be).
+      (result) => mounted && navigate(result?.returnTo ?? `${location.pathname}${location.search}${location.hash}`, { replace: true }),
       (error: { code?: string }) => mounted && setFailure(error.code ?? 'failed'),
     );
     return () => {
