@@ -14,17 +14,18 @@ const outDir = path.join(root, 'test-results/readme-samples');
  */
 it('every TypeScript sample in README.md type-checks', async () => {
   const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-  const samples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
+  // ```tsx blocks (the React binding) are type-checked as .tsx.
+  const samples = [...readme.matchAll(/```(tsx?)\n([\s\S]*?)```/g)].map((match) => ({ extension: match[1] ?? 'ts', code: match[2] ?? '' }));
   expect(samples.length).toBeGreaterThan(0);
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
-  samples.forEach((code, index) => writeFileSync(path.join(outDir, `sample-${index + 1}.ts`), `${code}\nexport {};\n`));
+  samples.forEach(({ extension, code }, index) => writeFileSync(path.join(outDir, `sample-${index + 1}.${extension}`), `${code}\nexport {};\n`));
   writeFileSync(
     path.join(outDir, 'tsconfig.json'),
     JSON.stringify({
       extends: '../../tsconfig.json',
-      compilerOptions: { noUnusedLocals: false, baseUrl: '../..' },
-      include: ['./*.ts'],
+      compilerOptions: { noUnusedLocals: false, baseUrl: '../..', jsx: 'react-jsx' },
+      include: ['./*.ts', './*.tsx'],
     }),
   );
   const result = await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', outDir], {
