@@ -153,8 +153,6 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
     }
     const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined;
     lastUser = claims;
-    // A new grant: its refresh token is current, whatever the last one was.
-    rotation?.offer(set.refreshToken);
     // Without `openid` in the scope there is no ID token: signed in all the same, as a user without claims.
     await exchange.received({ claims: claims ?? { sub: '' }, idToken: result.id_token }, set.token.issuedAt);
     return set;
@@ -162,10 +160,9 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
 
   const refresh = async (context: FetchTokenContext, shared: string): Promise<TokenSet> => {
     rotation ??= new Rotation(key, shared);
-    // A newer token from shared storage (another context rotated it) wins over ours, unless we already spent it.
-    rotation.offer(shared);
-    const sent = rotation.current;
-    // Never sent twice from here: a token this context has exchanged (or had answered 2xx) is spent.
+    // Only the shared refresh token (never one kept from before a sign-out), and never twice from here: a token this
+    // context has exchanged (or had answered 2xx) is spent.
+    const sent = shared;
     if (rotation.isSpent(sent)) {
       throw new SessionError('invalid_grant', 'The refresh token was already used and no newer one is known');
     }
