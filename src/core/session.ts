@@ -4,7 +4,7 @@ import { SessionError } from './errors.js';
 import { DEFAULT_REFRESH_BEFORE_EXPIRY, type GetTokenOptions, type SessionOptions } from './options.js';
 import { SessionCore, type SessionEvents } from './session-core.js';
 import type { Sharing } from '../sharing/sharing.js';
-import { liveToken, SessionStore, type SessionSnapshot, type SnapshotListener } from './store.js';
+import { liveToken, snapshotOf, subscribeTo, type SessionSnapshot, type SnapshotListener } from './store.js';
 import type { Token } from './token.js';
 
 /** One credential's session, as the app sees it. Cheap: handles for one credential share one core. */
@@ -89,7 +89,7 @@ class SessionHandle implements Session {
   // Created only when needed: most handles never subscribe and have no signal.
   #unsubscribers: Set<() => void> | undefined;
   #abort: { signal: AbortSignal; listener: () => void } | undefined;
-  #store: SessionStore<never> | undefined;
+  #snapshot: SessionSnapshot<never> | undefined;
   #closed = false;
 
   /** The core behind a handle of this module (an app's own `Session` object has none). */
@@ -146,11 +146,18 @@ class SessionHandle implements Session {
   }
 
   subscribe(listener: SnapshotListener<never>): () => void {
-    return this.#snapshots().subscribe(listener);
+    return subscribeTo(() => this.getSnapshot(), (changed) => watch(this, this.#closed, ['token', 'cleared', 'error'], changed), listener);
   }
 
+  /**
+   * Signed in: a token can be had without a user (a sign-in's token, or any token of a credential that needs no
+   * user). A closed handle reads as signed out; its listeners went with `close()`.
+   */
   getSnapshot(): SessionSnapshot<never> {
-    return this.#snapshots().getSnapshot();
+    const core = this.#core;
+    const token = this.#closed ? undefined : liveToken(core.token, core.clock.now());
+    const signedIn = !this.#closed && !core.signedOut && (token !== undefined || !core.signsIn);
+    return (this.#snapshot = snapshotOf(this.#snapshot, signedIn, undefined, token));
   }
 
   async clear(): Promise<void> {
@@ -166,24 +173,20 @@ class SessionHandle implements Session {
     await this.#core.release();
   }
 
-  /**
-   * Created on first use. Signed in: a token can be had without a user (a sign-in's token, or any token of a
-   * credential that needs no user); a closed handle reads as signed out, and its listeners went with `close()`.
-   */
-  #snapshots(): SessionStore<never> {
-    const core = this.#core;
-    return (this.#store ??= new SessionStore<never>(
-      () => {
-        const token = this.#closed ? undefined : liveToken(core.token, core.clock.now());
-        return { signedIn: !this.#closed && !core.signedOut && (token !== undefined || !core.signsIn), user: undefined, token };
-      },
-      (changed) => {
-        if (!this.#closed) for (const event of ['token', 'cleared', 'error'] as const) this.on(event, changed);
-      },
-    ));
-  }
-
   #assertOpen(): void {
     if (this.#closed) throw new SessionError('closed', 'The session was closed');
   }
+}
+
+/** Calls `changed` on each of `events` of `session` (none once closed); returns the function that stops. */
+export function watch<E extends string>(
+  session: { on(event: E, listener: () => void): () => void },
+  closed: boolean,
+  events: readonly E[],
+  changed: () => void,
+): () => void {
+  const offs = closed ? [] : events.map((event) => session.on(event, changed));
+  return () => {
+    for (const off of offs) off();
+  };
 }

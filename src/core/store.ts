@@ -1,4 +1,3 @@
-import { Emitter } from './events.js';
 import type { Token } from './token.js';
 
 /**
@@ -17,54 +16,36 @@ export interface SessionSnapshot<User = unknown> {
 /** A listener of `session.subscribe`: called with the current snapshot at once, then after every change. */
 export type SnapshotListener<User = unknown> = (snapshot: SessionSnapshot<User>) => void;
 
-/** The parts a snapshot is made of, read from the session on each `getSnapshot()`. */
-export interface SnapshotParts<User> {
-  readonly signedIn: boolean;
-  readonly user: User | undefined;
-  readonly token: Token | undefined;
+/**
+ * `previous` if it shows the same state, else a new frozen snapshot: a snapshot is derived from the session's state
+ * on each read (so it is right even when nobody subscribes), and its identity changes only with that state.
+ */
+export function snapshotOf<User>(
+  previous: SessionSnapshot<User> | undefined,
+  signedIn: boolean,
+  user: User | undefined,
+  token: Token | undefined,
+): SessionSnapshot<User> {
+  if (previous?.signedIn === signedIn && previous.user === user && previous.token === token) return previous;
+  return Object.freeze(token === undefined ? { signedIn, user } : { signedIn, user, token });
 }
 
 /**
- * A framework-neutral store over a session: `subscribe` follows the Svelte store contract (the listener gets the
- * current value at once; the return is the unsubscribe), `getSnapshot` React's (a stable object between changes).
- * The snapshot is derived from the session's state on each read, so it is right even when nobody subscribes; the
- * session's events (watched from the first `subscribe` until the handle closes) only say when to read again.
+ * The Svelte store contract over a session: `listener` gets the current snapshot at once (a throw there reaches the
+ * caller, as with Svelte's own stores), then each new one when `watch`'s events say the state may have changed (the
+ * session's emitter isolates a listener that throws then). Returns the unsubscribe.
  */
-export class SessionStore<User> {
-  readonly #read: () => SnapshotParts<User>;
-  readonly #watch: (changed: () => void) => void;
-  // The emitter isolates listeners: one that throws is surfaced without keeping the others from hearing.
-  readonly #listeners = new Emitter<{ change: SnapshotListener<User> }>();
-  #watching = false;
-  #snapshot: SessionSnapshot<User> = Object.freeze({ signedIn: false, user: undefined });
-
-  constructor(read: () => SnapshotParts<User>, watch: (changed: () => void) => void) {
-    this.#read = read;
-    this.#watch = watch;
-  }
-
-  getSnapshot(): SessionSnapshot<User> {
-    const { signedIn, user, token } = this.#read();
-    const previous = this.#snapshot;
-    if (previous.signedIn === signedIn && previous.user === user && previous.token === token) return previous;
-    return (this.#snapshot = Object.freeze(token === undefined ? { signedIn, user } : { signedIn, user, token }));
-  }
-
-  subscribe(listener: SnapshotListener<User>): () => void {
-    if (!this.#watching) {
-      this.#watching = true;
-      this.#watch(() => {
-        const before = this.#snapshot;
-        if (this.getSnapshot() !== before) this.#listeners.emit('change', this.#snapshot);
-      });
-    }
-    const off = this.#listeners.on('change', listener);
-    // Through the emitter too, alone: a listener that throws at once is surfaced the same way.
-    const now = new Emitter<{ change: SnapshotListener<User> }>();
-    now.on('change', listener);
-    now.emit('change', this.getSnapshot());
-    return off;
-  }
+export function subscribeTo<User>(
+  getSnapshot: () => SessionSnapshot<User>,
+  watch: (changed: () => void) => () => void,
+  listener: SnapshotListener<User>,
+): () => void {
+  let last = getSnapshot();
+  listener(last);
+  return watch(() => {
+    const next = getSnapshot();
+    if (next !== last) listener((last = next));
+  });
 }
 
 /** The token of a snapshot: the one held now, unless it has expired (a snapshot never shows an expired token). */

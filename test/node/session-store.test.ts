@@ -75,15 +75,18 @@ describe('session store (subscribe + getSnapshot) on a plain createSession', () 
     await session.close();
   });
 
-  it('a listener that throws does not keep the others from hearing', async () => {
+  it('a listener that throws on a change does not keep the others from hearing', async () => {
     const { session } = plainSession();
     const thrown: unknown[] = [];
     const onError = (error: unknown): void => void thrown.push(error);
     process.on('uncaughtException', onError);
     try {
       let calls = 0;
+      let first = true;
       session.subscribe(() => {
-        throw new Error('app bug');
+        // At subscribe a throw reaches the caller, as with Svelte's own stores; on a change it is isolated.
+        if (first) first = false;
+        else throw new Error('app bug');
       });
       session.subscribe(() => calls++);
       await session.getToken();
