@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 import packageJson from './package.json' with { type: 'json' };
 
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
-const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'deno-kv', 'jwt', 'openeo', 'node', 'oidc'];
+const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'deno-kv', 'jwt', 'openeo', 'node', 'oidc', 'react'];
 
 /** Modules no public entry imports, reached through package.json `imports` (the Deno leader election). */
 const conditionalModules = ['sharing/browser/lock-election'];
@@ -73,6 +73,17 @@ export default defineConfig({
           include: ['test/demo/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // Example apps (examples/react-sign-in, examples/vue-sign-in) built by Vite in beforeAll and driven in Chromium
+        // against the local OpenID provider: sign-in, pages, reload, a second tab, sign-out.
+        test: {
+          name: 'frameworks',
+          include: ['test/frameworks/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 90_000,
           hookTimeout: 120_000,
         },
       },

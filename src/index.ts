@@ -21,3 +21,4 @@ export type { TokenRequestOptions } from './providers/token-request.js';
 export { memorySharing } from './sharing/memory.js';
 export { browserSharing, type BrowserSharingOptions } from './sharing/browser/sharing.js';
 export type { SharedLink, Sharing, SharingPeer } from './sharing/sharing.js';
+export type { SessionSnapshot, SnapshotListener } from './core/store.js';

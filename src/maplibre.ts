@@ -4,5 +4,5 @@
  *
  * @packageDocumentation
  */
-export { maplibreTransformRequest, type MaplibreRequestParameters, type MaplibreTransformRequest } from './maps/maplibre.js';
+export { maplibreTransformRequest, type MaplibreMapLike, type MaplibreRequestParameters, type MaplibreTransformRequest } from './maps/maplibre.js';
 export type { UrlMatch } from './http/url-match.js';

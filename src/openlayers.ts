@@ -4,5 +4,5 @@
  *
  * @packageDocumentation
  */
-export { openlayersImageLoadFunction, openlayersTileLoadFunction, type OpenLayersLoadFunction } from './maps/openlayers.js';
+export { openlayersFollowSignIn, openlayersImageLoadFunction, openlayersTileLoadFunction, type OpenLayersLoadFunction, type RefreshableSource } from './maps/openlayers.js';
 export type { UrlMatch } from './http/url-match.js';

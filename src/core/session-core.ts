@@ -101,6 +101,11 @@ export class SessionCore implements SharingPeer {
     return this.#link.leading;
   }
 
+  /** Signed out for good until a new sign-in: no token can be had without a user (`login_required`). */
+  get signedOut(): boolean {
+    return this.#signedOut;
+  }
+
   retain(): void {
     this.#handles++;
   }

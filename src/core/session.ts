@@ -4,6 +4,7 @@ import { SessionError } from './errors.js';
 import { DEFAULT_REFRESH_BEFORE_EXPIRY, type GetTokenOptions, type SessionOptions } from './options.js';
 import { SessionCore, type SessionEvents } from './session-core.js';
 import type { Sharing } from '../sharing/sharing.js';
+import { liveToken, snapshotOf, subscribeTo, type SessionSnapshot, type SnapshotListener } from './store.js';
 import type { Token } from './token.js';
 
 /** One credential's session, as the app sees it. Cheap: handles for one credential share one core. */
@@ -16,6 +17,13 @@ export interface Session {
   getToken(options?: GetTokenOptions): Promise<Token>;
   /** Subscribes to an event; returns the function that unsubscribes. */
   on<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): () => void;
+  /**
+   * Follows the session's state (a framework-neutral store, the Svelte store contract): `listener` gets the current
+   * snapshot at once, then each new one, whatever context the change came from. Returns the unsubscribe.
+   */
+  subscribe(listener: SnapshotListener): () => void;
+  /** The session's state now: `{ signedIn, user, token? }`, the same object until it changes (`useSyncExternalStore`). */
+  getSnapshot(): SessionSnapshot;
   /** Signs out everywhere: drops the token here and in every context that shares it. */
   clear(): Promise<void>;
   /** Releases this handle; the shared state goes when the last handle for the credential is closed. */
@@ -81,6 +89,7 @@ class SessionHandle implements Session {
   // Created only when needed: most handles never subscribe and have no signal.
   #unsubscribers: Set<() => void> | undefined;
   #abort: { signal: AbortSignal; listener: () => void } | undefined;
+  #snapshot: SessionSnapshot<never> | undefined;
   #closed = false;
 
   /** The core behind a handle of this module (an app's own `Session` object has none). */
@@ -136,6 +145,21 @@ class SessionHandle implements Session {
     };
   }
 
+  subscribe(listener: SnapshotListener<never>): () => void {
+    return subscribeTo(() => this.getSnapshot(), (changed) => watch(this, this.#closed, ['token', 'cleared', 'error'], changed), listener);
+  }
+
+  /**
+   * Signed in: a token can be had without a user (a sign-in's token, or any token of a credential that needs no
+   * user). A closed handle reads as signed out; its listeners went with `close()`.
+   */
+  getSnapshot(): SessionSnapshot<never> {
+    const core = this.#core;
+    const token = this.#closed ? undefined : liveToken(core.token, core.clock.now());
+    const signedIn = !this.#closed && !core.signedOut && (token !== undefined || !core.signsIn);
+    return (this.#snapshot = snapshotOf(this.#snapshot, signedIn, undefined, token));
+  }
+
   async clear(): Promise<void> {
     this.#assertOpen();
     await this.#core.clear();
@@ -152,4 +176,17 @@ class SessionHandle implements Session {
   #assertOpen(): void {
     if (this.#closed) throw new SessionError('closed', 'The session was closed');
   }
+}
+
+/** Calls `changed` on each of `events` of `session` (none once closed); returns the function that stops. */
+export function watch<E extends string>(
+  session: { on(event: E, listener: () => void): () => void },
+  closed: boolean,
+  events: readonly E[],
+  changed: () => void,
+): () => void {
+  const offs = closed ? [] : events.map((event) => session.on(event, changed));
+  return () => {
+    for (const off of offs) off();
+  };
 }

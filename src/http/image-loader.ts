@@ -1,5 +1,5 @@
 import { fetchWithToken } from './fetch-with-token.js';
-import { SessionError } from '../core/errors.js';
+import { isSessionError, SessionError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { compileMatch, type UrlMatch, type UrlMatcher } from './url-match.js';
 
@@ -24,6 +24,7 @@ export function wantsToken(matches: UrlMatcher | undefined, src: string): boolea
 /**
  * Fetches `src` with the session's token (401 refresh-once rule included) and shows it in `image` through an object
  * URL, which is released once the image has loaded or failed. Rejects on a non-2xx answer, without touching `image`.
+ * Signed out (`login_required`), it sets `src` itself: no token, no rejection.
  * Map libraries then see an ordinary image load, as if they had set `src` themselves.
  */
 export async function loadImageWithToken(
@@ -32,7 +33,16 @@ export async function loadImageWithToken(
   src: string,
   signal?: AbortSignal,
 ): Promise<void> {
-  const response = await fetchWithToken(session, new Request(src, signal === undefined ? {} : { signal }));
+  let response: Response;
+  try {
+    response = await fetchWithToken(session, new Request(src, signal === undefined ? {} : { signal }));
+  } catch (error) {
+    if (!isSessionError(error, 'login_required')) throw error;
+    // Signed out: the image loads as without the helper, with no token (an open layer shows; a protected one fails
+    // like a broken image, and is loaded again after a sign-in: see the map helpers).
+    image.src = src;
+    return;
+  }
   if (!response.ok) {
     void response.body?.cancel().catch(() => undefined);
     throw new SessionError('request_failed', `The image request failed (HTTP ${response.status})`, {

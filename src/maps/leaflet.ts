@@ -1,7 +1,8 @@
-import { type Coords, type DoneCallback, TileLayer, type TileLayerOptions } from 'leaflet';
+import { type Coords, type DoneCallback, type Map as LeafletMap, TileLayer, type TileLayerOptions } from 'leaflet';
 import { compileTokenMatch, loadImageWithToken, wantsToken } from '../http/image-loader.js';
 import type { Session } from '../core/session.js';
 import type { UrlMatch, UrlMatcher } from '../http/url-match.js';
+import { onSignInChange } from './follow-sign-in.js';
 
 /** `L.TileLayer`'s options, plus which tile URLs get the token. */
 export interface SessionTileLayerOptions extends TileLayerOptions {
@@ -18,11 +19,15 @@ export interface SessionTileLayerOptions extends TileLayerOptions {
  * being loaded by a plain `<img src>`, which cannot carry an `Authorization` header. Options, events (`tileload`,
  * `tileerror`, `tileabort`…) and `errorTileUrl` behave as in `L.TileLayer`; a tile that is no longer wanted has its
  * request aborted. With `match`, tiles whose URL it does not name are left to `L.TileLayer` itself.
+ *
+ * It follows the sign-in: signed out, tiles load without a token (nothing rejects); while on a map, a sign-in or a
+ * sign-out in any tab redraws the layer, so protected tiles appear (failed ones are requested again) or go.
  */
 export class SessionTileLayer extends TileLayer {
   readonly #session: Session;
   readonly #matches: UrlMatcher | undefined;
   readonly #loading = new WeakMap<HTMLElement, AbortController>();
+  #unfollow: (() => void) | undefined;
 
   constructor(session: Session, urlTemplate: string, options?: SessionTileLayerOptions) {
     const { match, ...tileLayerOptions } = options ?? {};
@@ -30,6 +35,19 @@ export class SessionTileLayer extends TileLayer {
     this.#session = session;
     this.#matches = compileTokenMatch(match);
     this.on('tileabort', (event) => this.#loading.get(event.tile)?.abort());
+  }
+
+  override onAdd(map: LeafletMap): this {
+    super.onAdd(map);
+    this.#unfollow?.();
+    this.#unfollow = onSignInChange(this.#session, () => this.redraw());
+    return this;
+  }
+
+  override onRemove(map: LeafletMap): this {
+    this.#unfollow?.();
+    this.#unfollow = undefined;
+    return super.onRemove(map);
   }
 
   protected override createTile(coords: Coords, done: DoneCallback): HTMLElement {

@@ -1,7 +1,9 @@
 import { authorizationHeader } from '../http/fetch-with-token.js';
 import type { Session } from '../core/session.js';
 import type { Token } from '../core/token.js';
+import { isSessionError } from '../core/errors.js';
 import { compileMatch, type UrlMatch } from '../http/url-match.js';
+import { onSignInChange } from './follow-sign-in.js';
 
 /** What MapLibre's `transformRequest` returns (a subset of its `RequestParameters`; no MapLibre import needed). */
 export interface MaplibreRequestParameters {
@@ -18,12 +20,25 @@ export interface MaplibreTransformRequest {
    */
   (url: string, resourceType?: string): MaplibreRequestParameters | Promise<MaplibreRequestParameters> | undefined;
   /**
-   * Resolves once a token is in memory (rejects with the session's error if none can be had). On MapLibre < 5.21,
-   * whose `transformRequest` must be synchronous, await it before creating the map.
+   * Resolves once a token is in memory, or the session is known to be signed out (`login_required`: tiles then load
+   * without a token); rejects with the session's error if neither can be known. On MapLibre < 5.21, whose
+   * `transformRequest` must be synchronous, await it before creating the map.
    */
   readonly ready: Promise<void>;
-  /** Stops following the session's tokens. */
+  /**
+   * Makes `map` follow the sign-in: a sign-in or a sign-out in any tab reloads its sources whose tile URLs this
+   * `transformRequest` matches, so that protected tiles appear (failed ones are requested again) or go. Returns the
+   * function that stops; `close()` stops it too.
+   */
+  follow(map: MaplibreMapLike): () => void;
+  /** Stops following the session's tokens (and the sign-in, for every map given to `follow`). */
   close(): void;
+}
+
+/** The part of a MapLibre `Map` that `follow` uses (no MapLibre import needed). */
+export interface MaplibreMapLike {
+  getStyle(): { readonly sources: Readonly<Record<string, unknown>> } | undefined;
+  getSource(id: string): unknown;
 }
 
 // Below this much life left, a token is not handed out synchronously: the tile request would likely arrive expired.
@@ -50,25 +65,35 @@ export function maplibreTransformRequest(session: Session, match: UrlMatch): Map
   // Counts the session's announcements: a getToken answer is adopted only if none came while it was on its way
   // (an announcement is newer than any answer that started before it).
   let announcements = 0;
+  // Known signed out (the session said `login_required`): tiles go without a token, at once, until a token comes.
+  let signedOut = false;
   const offToken = session.on('token', (token) => {
     announcements++;
     current = token;
+    signedOut = false;
   });
   const offCleared = session.on('cleared', () => {
     announcements++;
     current = undefined;
   });
-  const ask = (): Promise<Token> => {
+  const ask = (): Promise<Token | undefined> => {
     const before = announcements;
-    return session.getToken().then((token) => {
-      if (announcements === before) current = token;
-      return token;
-    });
+    return session.getToken().then(
+      (token) => {
+        if (announcements === before) current = token;
+        signedOut = false;
+        return token;
+      },
+      (error: unknown) => {
+        if (!isSessionError(error, 'login_required')) throw error;
+        if (announcements === before) signedOut = true;
+        return undefined;
+      },
+    );
   };
-  const withToken = (url: string, token: Token): MaplibreRequestParameters => ({
-    url,
-    headers: { Authorization: authorizationHeader(token) },
-  });
+  const following = new Set<() => void>();
+  const withToken = (url: string, token: Token | undefined): MaplibreRequestParameters =>
+    token === undefined ? { url } : { url, headers: { Authorization: authorizationHeader(token) } };
 
   const transform = (url: string): MaplibreRequestParameters | Promise<MaplibreRequestParameters> | undefined => {
     let parsed: URL;
@@ -89,16 +114,43 @@ export function maplibreTransformRequest(session: Session, match: UrlMatch): Map
         return withToken(url, token);
       }
     }
+    if (token === undefined && signedOut) return { url };
     return ask().then((fresh) => withToken(url, fresh));
+  };
+
+  const follow = (map: MaplibreMapLike): (() => void) => {
+    const stop = onSignInChange(session, () => {
+      for (const [id, spec] of Object.entries(map.getStyle()?.sources ?? {})) {
+        const tiles = (spec as { tiles?: unknown }).tiles;
+        if (!Array.isArray(tiles) || !tiles.some((tile) => typeof tile === 'string' && wants(tile))) continue;
+        // setTiles clears the source's tiles and loads them again: with the token now, or without it (they go).
+        (map.getSource(id) as { setTiles?: (tiles: string[]) => unknown } | undefined)?.setTiles?.(tiles as string[]);
+      }
+    });
+    following.add(stop);
+    return () => {
+      stop();
+      following.delete(stop);
+    };
+  };
+  const wants = (template: string): boolean => {
+    try {
+      return matches(new URL(template, globalThis.location?.href));
+    } catch {
+      return false;
+    }
   };
 
   const ready = ask().then(() => undefined);
   ready.catch(() => undefined); // the caller may never await it; the session reports the error anyway
   return Object.assign(transform, {
     ready,
+    follow,
     close() {
       offToken();
       offCleared();
+      for (const stop of following) stop();
+      following.clear();
     },
   });
 }

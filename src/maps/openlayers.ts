@@ -1,6 +1,7 @@
 import { compileTokenMatch, loadImageWithToken, wantsToken } from '../http/image-loader.js';
 import type { Session } from '../core/session.js';
 import type { UrlMatch, UrlMatcher } from '../http/url-match.js';
+import { onSignInChange } from './follow-sign-in.js';
 
 /**
  * An OpenLayers load function: `(tile, src) => void` for `tileLoadFunction`, `(image, src) => void` for
@@ -36,6 +37,24 @@ export function openlayersTileLoadFunction(session: Session, match?: UrlMatch): 
 export function openlayersImageLoadFunction(session: Session, match?: UrlMatch): OpenLayersLoadFunction {
   const matches = compileTokenMatch(match);
   return (image, src) => load(session, matches, image, src);
+}
+
+/** An OpenLayers source (`XYZ`, `TileWMS`, `ImageWMS`…): `refresh()` clears it and loads it again. */
+export interface RefreshableSource {
+  refresh(): void;
+}
+
+/**
+ * Makes `source` follow the sign-in: a sign-in or a sign-out in any tab refreshes it, so that protected tiles appear
+ * (failed ones are requested again) or go. Signed out, the load functions above load without a token and reject
+ * nothing. Returns the function that stops following.
+ *
+ * @example
+ * const source = new XYZ({ url, tileLoadFunction: openlayersTileLoadFunction(session, url) });
+ * openlayersFollowSignIn(session, source);
+ */
+export function openlayersFollowSignIn(session: Session, source: RefreshableSource): () => void {
+  return onSignInChange(session, () => source.refresh());
 }
 
 function load(session: Session, matches: UrlMatcher | undefined, target: object, src: string): void {

@@ -4,6 +4,7 @@ import type { Session } from '../core/session.js';
 import type { SessionEvents } from '../core/session-core.js';
 import type { OidcProviderOptions } from './provider.js';
 import type { UserClaims } from './user.js';
+import type { SessionSnapshot, SnapshotListener } from '../core/store.js';
 
 /**
  * What `oidcSession` takes: the provider's options (`issuer` and `clientId` required), the session's (`sharing`,
@@ -90,6 +91,10 @@ export interface OidcSession extends Session {
    */
   signOut(options?: SignOutOptions): Promise<void>;
   on<E extends keyof OidcSessionEvents>(event: E, listener: OidcSessionEvents[E]): () => void;
+  /** As `Session.subscribe`, with who signed in: `{ signedIn, user, token? }`, from any tab's sign-in or sign-out. */
+  subscribe(listener: SnapshotListener<UserClaims>): () => void;
+  /** As `Session.getSnapshot`: `signedIn` and `user` as the properties say, the token held now while signed in. */
+  getSnapshot(): SessionSnapshot<UserClaims>;
 }
 
 /** Checks what the provider does not: the URIs the browser is sent back to must be absolute web URLs. */

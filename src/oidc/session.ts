@@ -2,8 +2,9 @@ import { Emitter } from '../core/events.js';
 import { onBackForwardCache } from '../core/page-cache.js';
 import { isSessionError, SessionError } from '../core/errors.js';
 import type { GetTokenOptions } from '../core/options.js';
-import { sharedRefreshToken, type Session } from '../core/session.js';
+import { sharedRefreshToken, watch, type Session } from '../core/session.js';
 import type { SessionEvents } from '../core/session-core.js';
+import { snapshotOf, subscribeTo, type SessionSnapshot, type SnapshotListener } from '../core/store.js';
 import type { Token } from '../core/token.js';
 import { createSession } from '../session/create-session.js';
 import { joinCallback, type CallbackHost } from './callback.js';
@@ -69,6 +70,7 @@ class OidcSessionHandle implements OidcSession {
   #restored: Promise<void> | undefined;
   /** Leaves the page's callback this handle joined (handing it on to the credential's other handles). */
   #leaveCallback: (() => void) | undefined;
+  #snapshot: SessionSnapshot<UserClaims> | undefined;
   #closed = false;
 
   constructor(session: Session, key: string, scope: string, options: OidcSessionOptions) {
@@ -161,6 +163,18 @@ class OidcSessionHandle implements OidcSession {
       off();
       offOwn();
     };
+  }
+
+  subscribe(listener: SnapshotListener<UserClaims>): () => void {
+    const events = ['signed-in', 'signed-out', 'user-updated', 'token', 'cleared'] as const;
+    return subscribeTo(() => this.getSnapshot(), (changed) => watch(this, this.#closed, events, changed), listener);
+  }
+
+  /** A closed handle reads as signed out; its listeners went with `close()`. */
+  getSnapshot(): SessionSnapshot<UserClaims> {
+    const user = this.#closed ? undefined : this.#user?.user.claims;
+    const token = user && this.#session.getSnapshot().token;
+    return (this.#snapshot = snapshotOf(this.#snapshot, user !== undefined, user, token));
   }
 
   /** Signs out every context, and deletes who signed in (as `signOut` does, without telling the provider). */

@@ -267,6 +267,8 @@ function takenAtEachUse(take: () => Session): Session {
     },
     getToken: (getTokenOptions) => fresh().getToken(getTokenOptions),
     on: (event, listener) => current.on(event, listener),
+    subscribe: (listener) => current.subscribe(listener),
+    getSnapshot: () => current.getSnapshot(),
     clear: () => fresh().clear(),
     close: () => current.close(),
     [HOLD]() {

@@ -3,6 +3,7 @@ import { isSessionError, SessionError } from '../core/errors.js';
 import type { SessionEvents } from '../core/session-core.js';
 import type { GetTokenOptions } from '../core/options.js';
 import type { Session } from '../core/session.js';
+import type { SessionSnapshot, SnapshotListener } from '../core/store.js';
 import { hashKey } from '../core/digest.js';
 import type { Token } from '../core/token.js';
 
@@ -116,6 +117,14 @@ class Entry implements Session {
 
   on<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): () => void {
     return this.session.on(event, listener);
+  }
+
+  subscribe(listener: SnapshotListener): () => void {
+    return this.session.subscribe(listener);
+  }
+
+  getSnapshot(): SessionSnapshot {
+    return this.session.getSnapshot();
   }
 
   clear(): Promise<void> {

@@ -17,7 +17,7 @@ function guides(dir = 'docs'): string[] {
 }
 
 /**
- * Every ```ts block of the given Markdown files is a self-contained module that must type-check against the
+ * Every ```ts and ```tsx block of the given Markdown files is a self-contained module that must type-check against the
  * sources, so the quick starts and guides cannot drift from the API.
  */
 async function typeCheckSamples(files: readonly string[], outName: string): Promise<{ samples: number; errors: string }> {
@@ -27,18 +27,19 @@ async function typeCheckSamples(files: readonly string[], outName: string): Prom
   let samples = 0;
   for (const file of files) {
     const text = readFileSync(path.join(root, file), 'utf8');
-    for (const match of text.matchAll(/```ts\n([\s\S]*?)```/g)) {
+    // ```tsx blocks (the React binding) are type-checked as .tsx.
+    for (const match of text.matchAll(/```(tsx?)\n([\s\S]*?)```/g)) {
       samples += 1;
-      const name = `${file.replaceAll(/[/.]/g, '_')}-${samples}.ts`;
-      writeFileSync(path.join(outDir, name), `// ${file}\n${match[1] ?? ''}\nexport {};\n`);
+      const name = `${file.replaceAll(/[/.]/g, '_')}-${samples}.${match[1] ?? 'ts'}`;
+      writeFileSync(path.join(outDir, name), `// ${file}\n${match[2] ?? ''}\nexport {};\n`);
     }
   }
   writeFileSync(
     path.join(outDir, 'tsconfig.json'),
     JSON.stringify({
       extends: '../../tsconfig.json',
-      compilerOptions: { noUnusedLocals: false, baseUrl: '../..' },
-      include: ['./*.ts'],
+      compilerOptions: { noUnusedLocals: false, baseUrl: '../..', jsx: 'react-jsx' },
+      include: ['./*.ts', './*.tsx'],
     }),
   );
   const errors = await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', outDir], {

@@ -1,0 +1,5 @@
+import vue from '@vitejs/plugin-vue';
+import { defineConfig } from 'vite';
+
+// `VITE_OIDC_ISSUER=https://login.example.com VITE_OIDC_CLIENT_ID=web VITE_API_URL=https://api.example.com/me npx vite`
+export default defineConfig({ plugins: [vue()] });
