@@ -281,9 +281,11 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     const records = peer.usesRefreshToken && locks !== undefined ? store : undefined;
     if (records !== undefined) {
       // Another context is sending the record's refresh token (its `rotating`): never sent here too. While that
-      // context lives — a page in the back/forward cache keeps its lock and gets the answer on return — wait for it,
-      // bounded; once it has ended without storing the answer (a crash, an eviction, a 2xx answer it refused), that
-      // refresh token is spent and the next one lost: every context is signed out, and nothing is sent.
+      // context holds its lock, wait for it, bounded; once it has ended without storing the answer (a crash, an
+      // eviction, a 2xx answer it refused), that refresh token is spent and the next one lost: every context is
+      // signed out, and nothing is sent. Measured: Chromium evicts a cached page holding a lock as soon as another
+      // context queries the locks (or asks for that one, even `ifAvailable`), so a page that entered the cache
+      // during its rotation is evicted by this check, and its rotation is lost.
       for (const until = clock.now() + answerTimeout; rotating !== undefined && rotating !== rotationLock; ) {
         const lock = rotating;
         const { held = [] } = await locks!.query();
