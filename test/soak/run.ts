@@ -1,5 +1,8 @@
-// `npm run soak [-- --minutes N --seed S --only chromium,redis,local]`: the chaos soak. Prints what was injected
-// and what held per transport, and exits non-zero when an invariant broke. Default: about 2.5 minutes in all.
+// `npm run soak [-- --minutes N --seed S --only chromium,redis,local,bfcache]`: the chaos soak. Prints what was
+// injected and what held per transport, and exits non-zero when an invariant broke. Default: about 2.5 minutes in all.
+// `bfcache` (not in the default set) runs the back/forward-cache model (test/browser/bfcache-model.test.ts) for
+// `--minutes`, as many runs as fit, from `--seed`.
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { soakChromium } from './chromium.js';
 import { soakLocal } from './local.js';
@@ -28,6 +31,13 @@ if (only.has('chromium')) reports.push(await soakChromium({ seed, duration: tota
 if (only.has('redis')) reports.push(await soakRedis({ seed, duration: total * 0.2, log }));
 if (only.has('local')) reports.push(await soakLocal({ seed, duration: total * 0.2, log }));
 for (const report of reports) log(format(report));
-const broken = reports.flatMap(violations);
+let modelBroken = 0;
+if (only.has('bfcache')) {
+  const env = { ...process.env, BFCACHE_MODEL_RUNS: '1000', BFCACHE_MODEL_SEED: String(seed), BFCACHE_MODEL_MINUTES: String(minutes) };
+  const model = spawnSync('npx', ['vitest', 'run', '--project', 'browser', 'test/browser/bfcache-model.test.ts'], { env, stdio: 'inherit' });
+  modelBroken = model.status === 0 ? 0 : 1;
+  log(`soak: back/forward-cache model ${modelBroken === 0 ? 'held' : 'broke'} (seed ${seed})`);
+}
+const broken = [...reports.flatMap(violations), ...(modelBroken === 0 ? [] : ['bfcache model'])];
 log(broken.length === 0 ? 'soak: every invariant held' : `soak: ${broken.length} invariant(s) broken`);
 process.exitCode = broken.length === 0 ? 0 : 1;

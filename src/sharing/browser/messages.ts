@@ -70,13 +70,16 @@ export function parseMessage(data: unknown): Message | undefined {
 /**
  * The one IndexedDB record of a credential: its token (with `refreshToken` only for providers that need it after a
  * failover) and the time of its last sign-out, `clearedAt`, below which no token is ever handed out again. A record
- * that holds only `clearedAt` is the sign-out itself, kept so that contexts opened later know of it.
+ * that holds only `clearedAt` is the sign-out itself, kept so that contexts opened later know of it. `rotating`: the
+ * Web Lock of the context that is sending the record's refresh token (written before the request leaves, removed with
+ * the answer's write): nobody else sends that refresh token while it is set.
  */
 export const recordSchema = z.object({
   ...head,
   clearedAt: z.optional(time),
   token: z.optional(tokenSchema),
   refreshToken: z.optional(z.string()),
+  rotating: z.optional(z.string().check(z.maxLength(200))),
 });
 
 /** A validated record of this format. */

@@ -93,6 +93,16 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   let latest: Token | undefined;
   /** The newest refresh token: from our own requests or IndexedDB, never from the channel. */
   let refreshToken: string | undefined;
+  /** The record's `rotating` as last read: the Web Lock of the context sending its refresh token, if any. */
+  let rotating: string | undefined;
+  /** The last read found no record (and storage worked). */
+  let missing = false;
+  /** Ours, for `rotating`: held by this context while it sends a refresh token and stores the answer. */
+  const rotationLock = `${name}:rotation:${requestPrefix}`;
+  /** Resolved when this page enters the back/forward cache (a new one on return), and when it left at. */
+  let leaving!: () => void;
+  let away = new Promise<void>((resolve) => (leaving = resolve));
+  let leftAt = 0;
   let flight: Promise<Token> | undefined;
   /** A sign-out found in storage that the session (with a refresh token) has not been told of yet. */
   let untold = false;
@@ -161,25 +171,30 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       }
     };
     if (locks === undefined) return working();
-    let started = false;
+    let work: Promise<T> | undefined;
     const stop = new AbortController();
     const watchdog = setInterval(() => {
       if (clock.now() - Math.max(since, lastBusy) >= answerTimeout) stop.abort();
     }, beat);
-    return (
-      locks.request(`${name}:request`, { signal: stop.signal }, () => {
-        started = true;
+    return locks
+      .request(`${name}:request`, { signal: stop.signal }, () => {
         clearInterval(watchdog);
-        return working();
-      }) as Promise<T>
-    )
-      .catch((error: unknown) => {
-        if (started) throw error;
-        if (stop.signal.aborted && peer.usesRefreshToken) {
-          throw new SessionError('timeout', 'The context refreshing the token stopped responding; not sending its refresh token again');
-        }
-        return working();
+        work = working();
+        // Held until the work ends, or until this page enters the back/forward cache: the context that asks for the
+        // lock next would get the page evicted (`WebLocksContention`), and with it the answer it is waiting for. The
+        // work goes on in the cached page; a refresh token it is sending is `rotating` in the record meanwhile.
+        return Promise.race([work.catch(() => undefined), away]);
       })
+      .then(
+        () => work!,
+        () => {
+          if (work !== undefined) return work;
+          if (stop.signal.aborted && peer.usesRefreshToken) {
+            throw new SessionError('timeout', 'The context refreshing the token stopped responding; not sending its refresh token again');
+          }
+          return working();
+        },
+      )
       .finally(() => clearInterval(watchdog));
   };
 
@@ -219,6 +234,8 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   let reading: Promise<void> | undefined;
   const read = async (): Promise<void> => {
     const record = store && (await stored(store.read()));
+    missing = record === undefined && store !== undefined && !storageFailing;
+    rotating = typeof record === 'object' ? record.rotating : undefined;
     if (record === 'corrupt') {
       report('corrupt_storage', 'Deleted a corrupt token record');
     } else if (record !== undefined) {
@@ -261,23 +278,70 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     // A follower fetches only for callers still waiting: the leader's answer or failure may have come meanwhile.
     if (!leading && waiters.size === 0) throw new SessionError('aborted', 'The token is no longer needed');
     await tell();
-    const signedOut = clearedAt;
-    // The session refuses here while signed out or inside a failure's `retryAfter` (it remembers those).
-    const set = await peer.fetchToken(refreshToken).catch((error: unknown) => {
-      // The newest refresh token known is dead (revoked, or its rotation was lost when a context crashed before
-      // storing the next one): every context is signed out, instead of each trying it again. After the failure has
-      // gone out to the contexts that asked (their answers run as microtasks).
-      if (peer.usesRefreshToken && isSessionError(error, 'invalid_grant') && clearedAt === signedOut) {
-        setTimeout(() => {
-          // This context drops its token as the message goes out, not after the record is written: the other
-          // contexts drop theirs on the message, and this one must not hand out its token in between.
-          void signOut(clock.now());
-          clearSession();
-        }, 0);
+    const records = peer.usesRefreshToken && locks !== undefined ? store : undefined;
+    if (records !== undefined) {
+      // Another context is sending the record's refresh token (its `rotating`): never sent here too. While that
+      // context holds its lock, wait for it, bounded; once it has ended without storing the answer (a crash, an
+      // eviction, a 2xx answer it refused), that refresh token is spent and the next one lost: every context is
+      // signed out, and nothing is sent. Measured: Chromium evicts a cached page holding a lock as soon as another
+      // context queries the locks (or asks for that one, even `ifAvailable`), so a page that entered the cache
+      // during its rotation is evicted by this check, and its rotation is lost.
+      for (const until = clock.now() + answerTimeout; rotating !== undefined && rotating !== rotationLock; ) {
+        const lock = rotating;
+        const { held = [] } = await locks!.query();
+        if (!held.some((entry) => entry.name === lock)) {
+          await load(true); // it may have stored the answer just before it let go
+          if (rotating === lock) {
+            grantLost(clearedAt);
+            throw new SessionError('login_required', 'A refresh token rotation was lost (the context sending it stopped): signed out');
+          }
+        } else if (clock.now() >= until) {
+          throw new SessionError('timeout', 'Another context is rotating the refresh token and is not running (back/forward cache): not sending it');
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, beat));
+          await load(true);
+        }
+        if (latest !== undefined && peer.isUsable(latest, rejected)) return latest;
       }
-      throw error;
+    }
+    const signedOut = clearedAt;
+    const send = async (): Promise<Token> => {
+      // The session refuses here while signed out or inside a failure's `retryAfter` (it remembers those).
+      const set = await peer.fetchToken(refreshToken).catch((error: unknown) => {
+        // The newest refresh token known is dead (revoked, or spent by a rotation whose answer was lost): every
+        // context is signed out, instead of each trying it again.
+        if (peer.usesRefreshToken && isSessionError(error, 'invalid_grant')) grantLost(signedOut);
+        throw error;
+      });
+      return share(set, signedOut);
+    };
+    if (records === undefined) return send();
+    // Recorded before the request leaves, under a lock that ends with this context: see the loop above.
+    return await locks!.request(rotationLock, async () => {
+      await stored(records.rotating(rotationLock));
+      return send().catch(async (error: unknown) => {
+        // Spent only if the endpoint answered 2xx (an answer refused after it, see the providers): else this
+        // context may send it again, and so may the others.
+        const status = isSessionError(error) ? (error.status ?? 0) : 0;
+        if (status < 200 || status > 299) await stored(records.rotating(rotationLock, true));
+        throw error;
+      });
     });
-    return share(set, signedOut);
+  };
+
+  /**
+   * The newest refresh token is dead: every context is signed out, once, instead of each trying it again. After the
+   * failure has gone out to the contexts that asked (their answers run as microtasks), and only if no sign-out came
+   * since `signedOut`.
+   */
+  const grantLost = (signedOut: number): void => {
+    setTimeout(() => {
+      if (clearedAt !== signedOut) return;
+      // This context drops its token as the message goes out, not after the record is written: the other contexts
+      // drop theirs on the message, and this one must not hand out its token in between.
+      void signOut(clock.now());
+      clearSession();
+    }, 0);
   };
 
   /**
@@ -478,6 +542,8 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
   const stopListening = onBackForwardCache(
     () => {
       if (closed) return;
+      leftAt = clock.now();
+      leaving();
       const wasLeading = leading;
       leading = false;
       void shut();
@@ -485,14 +551,22 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     },
     () => {
       if (closed || channelOpen) return;
+      away = new Promise<void>((resolve) => (leaving = resolve));
       open();
       // Nothing is handed out before this read: a sign-out missed while cached drops what the session holds (a
       // refresh-token session is signed out: `login_required`; a sign-in since then lifts it), and a rotated refresh
       // token is taken from the record. Told here, once, unless the read or a message told the session already.
       const signedOut = clearedAt;
       const told = clears;
+      const held = latest;
       const caughtUp: Promise<void> = load(true)
         .then(() => {
+          // It held a token and the record is gone: deleted while this page was cached ("wipe local data", with a
+          // sign-out that the closed channel missed). A page whose connection had closed on an earlier
+          // `versionchange` is not evicted by that deletion: what it held counts as signed out when it left.
+          if (held !== undefined && missing) learnSignOut(leftAt);
+          // The session's own token too, not only ours: a token replaced while cached (a 401) is not handed out.
+          if (latest !== undefined) peer.receiveToken(latest);
           if (clearedAt > signedOut && clears === told) {
             untold = false;
             clearSession();

@@ -24,6 +24,11 @@ export interface RecordStore {
   write(token: Token, refreshToken: string | undefined, clearedAt: number): Promise<number>;
   /** Records a sign-out at `at`: a token issued before it is deleted, and can never be written back. */
   signOut(at: number): Promise<void>;
+  /**
+   * Sets `rotating` to `lock` (a refresh is about to be sent under it), or, with `done`, removes it if it is still
+   * `lock` (the refresh failed without spending the refresh token). A write of a token removes it too.
+   */
+  rotating(lock: string, done?: boolean): Promise<void>;
 }
 
 // Opened on first use, shared by every credential of this context.
@@ -76,8 +81,16 @@ export function recordStore(key: string, now: () => number): RecordStore {
         update(id, (value) => {
           const stored = parse(value);
           const clearedAt = Math.max(stored?.clearedAt ?? 0, at);
-          const kept = stored?.token !== undefined && stored.token.issuedAt >= clearedAt;
-          return kept ? record(clearedAt, stored.token, stored.refreshToken) : record(clearedAt);
+          // A token issued after the sign-out stays, with its refresh token and the rotation under way, if any.
+          return stored?.token !== undefined && stored.token.issuedAt >= clearedAt ? { ...stored, clearedAt } : record(clearedAt);
+        }, store),
+      );
+    },
+    rotating(lock, done) {
+      return withDatabase((store) =>
+        update(id, (value) => {
+          const { rotating, ...stored } = parse(value) ?? record(0);
+          return done ? { ...stored, ...(rotating !== lock && rotating !== undefined && { rotating }) } : { ...stored, rotating: lock };
         }, store),
       );
     },
