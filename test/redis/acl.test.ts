@@ -72,7 +72,7 @@ for (const library of ['redis', 'ioredis'] as const) {
     await expect.poll(() => b.cleared, { timeout: 8_000, interval: 50 }).toEqual(['remote']);
     const reached = Date.now() - started;
     expect(reached).toBeLessThan(6_000);
-    console.info(`acl: a sign-out reached a process without Pub/Sub in ${reached} ms`);
+    console.warn(`acl: a sign-out reached a process without Pub/Sub in ${reached} ms`);
     expect((await b.session.getToken()).accessToken).not.toBe(one.accessToken);
 
     const errors = [...a.errors, ...b.errors];
