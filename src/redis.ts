@@ -13,6 +13,7 @@ export type {
   IORedisClient,
   IORedisSubscriber,
   NodeRedisClient,
+  NodeRedisClusterClient,
   NodeRedisSubscriber,
   RedisClient,
   RedisSubscriber,

@@ -42,7 +42,10 @@ export type ErrorCode =
   | 'invalid_message'
   | 'corrupt_storage'
   | 'sharing_degraded'
-  | 'sharing_unavailable';
+  | 'sharing_unavailable'
+  // A store the sharing needs refused this process (a Redis ACL without a command, the keys or the channels): the
+  // message names what is missing
+  | 'permission_denied';
 
 export interface SessionErrorDetails {
   /** The OAuth `error` field, when the server sent one. */

@@ -110,6 +110,30 @@ it('the lock holder killed mid-fetch: another process takes over after the lease
   expect(tokens.stats.tokenRequests).toBe(2);
 });
 
+it('the lock holder stopped (SIGSTOP) mid-fetch is bounded like a killed one: taken over after the lease, once', async () => {
+  // Alive but silent: it renews nothing, so its lease runs out as a dead holder's does (leaseTime, then one poll).
+  const leaseTime = 2_000;
+  const base = config('redis', { sharing: { leaseTime, pollInterval: 200 } });
+  fleet = await startFleet(3, base);
+  tokens.latency = 800;
+  const asked = fleet.map((member) => member.request<Many>({ cmd: 'getMany', count: 20 }));
+  const holder = await requestInFlight();
+  const started = Date.now();
+  holder.kill('SIGSTOP');
+  const results = await Promise.all(asked.filter((_, index) => fleet[index] !== holder));
+  const elapsed = Date.now() - started;
+  holder.kill('SIGCONT');
+  await asked[fleet.indexOf(holder)];
+  console.warn(`fleet: a stopped lock holder was taken over after ${elapsed} ms (leaseTime ${leaseTime} ms)`);
+  const all = results.flatMap((result) => result.tokens);
+  expect(results.flatMap((result) => result.errors)).toEqual([]);
+  expect(new Set(all).size).toBe(1);
+  // The stopped request, and exactly one takeover once its lease expired: the bound of a dead holder.
+  expect(tokens.stats.tokenRequests).toBe(2);
+  expect(elapsed).toBeGreaterThanOrEqual(leaseTime - 1_000);
+  expect(elapsed).toBeLessThan(leaseTime + 8_000);
+});
+
 it('a holder paused past its lease cannot overwrite the newer token (fencing)', async () => {
   const base = config('redis', { sharing: { leaseTime: 1_500, pollInterval: 200 } });
   fleet = await startFleet(2, base);

@@ -17,6 +17,7 @@ import {
   type StoredState,
 } from './protocol.js';
 import type { CoordinatorState, CoordinatorStorage } from './types.js';
+import { afterLapse } from '../rules/refresh-chain.js';
 
 type Acquire = Extract<CoordinatorRequest, { type: 'acquire' }>;
 type Fulfil = Extract<CoordinatorRequest, { type: 'fulfil' }>;
@@ -99,10 +100,17 @@ export class TokenCoordinator {
       const current = state.lease;
       if (current === undefined || current.expiresAt <= now) {
         // Nothing awaits between the check and this write, so exactly one caller gets the lease.
-        const lease = { id: crypto.randomUUID(), expiresAt: now + ttl, ttl, epoch: state.epoch };
-        const written = this.#write({ ...state, lease });
+        let kept = stored;
+        if (current?.rotating === true && current.epoch === state.epoch && stored?.refreshToken !== undefined) {
+          // The holder of the refresh token vanished: perhaps after the provider rotated it (rules/refresh-chain.ts).
+          if (afterLapse(stored.lapsed === true) === 'end-chain') return this.#endChain(state);
+          kept = { ...stored, lapsed: true };
+        }
+        const rotating = kept?.refreshToken !== undefined;
+        const lease = { id: crypto.randomUUID(), expiresAt: now + ttl, ttl, epoch: state.epoch, ...(rotating ? { rotating } : {}) };
+        const written = this.#write(kept === undefined ? { ...state, lease } : { ...state, token: kept, lease });
         const answer: CoordinatorAnswer = { v: PROTOCOL_VERSION, type: 'lease', lease: lease.id, ttl, epoch: state.epoch };
-        if (stored?.refreshToken !== undefined) answer.refreshToken = stored.refreshToken;
+        if (kept?.refreshToken !== undefined) answer.refreshToken = kept.refreshToken;
         // The lease is answered once it is durable: a restart must not grant it a second time.
         await written;
         return this.#withNotice(answer);
@@ -150,9 +158,16 @@ export class TokenCoordinator {
     return true;
   }
 
-  async #abandon({ lease, failure }: Abandon): Promise<void> {
+  async #abandon({ lease, failure, spent }: Abandon): Promise<void> {
     await this.#ready();
     const state = this.#now();
+    if (spent === true) {
+      // The chain's refresh token was refused: every holder of it is signed out, whoever holds the lease now.
+      await this.#endChain(state);
+      // Callers that waited for this lease without knowing the chain's epoch get the refusal itself.
+      if (failure !== undefined) this.#failure = { lease, failure };
+      return;
+    }
     if (state.lease?.id !== lease) return;
     const next: StoredState = { ...state, lease: undefined };
     if (failure !== undefined) {
@@ -175,13 +190,23 @@ export class TokenCoordinator {
    */
   async #clear(): Promise<void> {
     await this.#ready();
-    const state = this.#now();
+    await this.#signOut(this.#now());
+  }
+
+  /** Signs every isolate out (the chain's refresh token is spent): as `clear`, answered `signed_out`. */
+  async #endChain(state: StoredState): Promise<CoordinatorAnswer> {
+    await this.#signOut(state);
+    return { v: PROTOCOL_VERSION, type: 'signed_out', epoch: state.epoch + 1 };
+  }
+
+  /** The write of a sign-out, from `state` as read after the last await. */
+  #signOut(state: StoredState): Promise<void> {
     const next: StoredState = { v: PROTOCOL_VERSION, epoch: state.epoch + 1 };
     if (state.backoff !== undefined) next.backoff = state.backoff;
     this.#failure = undefined;
     const written = this.#write(next);
     this.#changed.fire();
-    await written;
+    return written;
   }
 
   /** Loads the state from storage on first use. */

@@ -16,7 +16,8 @@ import { tokenSchema } from '../../core/schemas.js';
  * - `fulfil` → `done` with `stored` false when the lease is not the current one (never granted, taken over, or
  *   revoked by a sign-out: then `epoch` differs from the lease's) or the token is older or expired.
  * - `renew` → `done` with `stored` true when the lease was still current and now lasts its `ttl` again.
- * - `abandon` → `done`. `clear` → `done`.
+ * - `abandon` → `done`; with `spent`, the chain's refresh token was refused and every isolate is signed out.
+ *   `clear` → `done`.
  *
  * Version 2: leases, the sign-out epoch and a remembered `retryAfter` are kept in storage (v1 kept them in memory);
  * answers carry the `epoch`; `renew` and `signed_out` are new. A v1 message gets HTTP 400.
@@ -74,7 +75,17 @@ export const requestSchema = z.discriminatedUnion('type', [
     now,
   }),
   z.object({ v, type: z.literal('renew'), lease: nonEmpty }),
-  z.object({ v, type: z.literal('abandon'), lease: nonEmpty, failure: z.optional(failureSchema) }),
+  z.object({
+    v,
+    type: z.literal('abandon'),
+    lease: nonEmpty,
+    failure: z.optional(failureSchema),
+    /**
+     * The token endpoint refused the chain's refresh token (`invalid_grant`): it is spent, and the chain ends for every
+     * isolate (a sign-out, in the same write as the release). See `rules/refresh-chain.ts`.
+     */
+    spent: z.optional(z.literal(true)),
+  }),
   z.object({ v, type: z.literal('clear') }),
 ]);
 
@@ -118,10 +129,15 @@ export const stateSchema = z.object({
       epoch,
       /** Kept only for grants that rotate refresh tokens (see the README): another isolate must continue the chain. */
       refreshToken: z.optional(nonEmpty),
+      /** The refresh token was handed to a lease holder that vanished: handed out once more, never a third time. */
+      lapsed: z.optional(z.literal(true)),
     }),
   ),
-  /** The one isolate that may fetch now. `expiresAt` is this coordinator's clock; `ttl` is what a renewal grants. */
-  lease: z.optional(z.object({ id: nonEmpty, expiresAt: time, ttl: duration, epoch })),
+  /**
+   * The one isolate that may fetch now. `expiresAt` is this coordinator's clock; `ttl` is what a renewal grants;
+   * `rotating`: it was handed the stored refresh token.
+   */
+  lease: z.optional(z.object({ id: nonEmpty, expiresAt: time, ttl: duration, epoch, rotating: z.optional(z.literal(true)) })),
   /**
    * A failure with `retryAfter` (a 429's `Retry-After`, or the back-off after a failed retry chain): every caller gets
    * it until `until`, and nobody calls the endpoint meanwhile.

@@ -12,6 +12,7 @@ import {
   PROTOCOL_VERSION,
 } from './protocol.js';
 import type { CoordinatorNamespace, CoordinatorStub } from './types.js';
+import { endsChain } from '../rules/refresh-chain.js';
 
 /** Options of {@link durableObjectSharing}. */
 export interface DurableObjectSharingOptions {
@@ -142,10 +143,15 @@ async function fetchUnderLease(
   } catch (error) {
     clearInterval(renewal);
     const failure = isSessionError(error) ? describeFailure(error) : undefined;
+    // The refresh token was refused: the chain ends for every isolate, in the same write as the release, so that no
+    // other holder is handed the spent token (rules/refresh-chain.ts). Then this isolate is signed out too, once the
+    // failure has reached the callers that asked.
+    const spent = endsChain(error, peer.usesRefreshToken);
+    const abandon: CoordinatorRequest = { v: PROTOCOL_VERSION, type: 'abandon', lease: lease.lease, failure };
+    if (spent) abandon.spent = true;
     // Best effort: if this does not arrive, the others wait until the lease expires and one of them tries.
-    await call({ v: PROTOCOL_VERSION, type: 'abandon', lease: lease.lease, failure }).catch((lost: unknown) =>
-      peer.report(degraded(lost)),
-    );
+    await call(abandon).catch((lost: unknown) => peer.report(degraded(lost)));
+    if (spent) setTimeout(() => peer.receiveClear(), 0);
     throw error;
   }
   clearInterval(renewal);

@@ -152,6 +152,15 @@ function parseJson(value: string): unknown {
 export const READ_SCRIPT = `return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]),
 redis.call('GET', KEYS[3]), redis.call('PTTL', KEYS[3])}`;
 
+/**
+ * PUBLISH that a missing channel permission (an ACL user without `&<prefix>*`, Redis 7's default for new users) does
+ * not fail: what the script stored stays stored, processes learn it by reading Redis, and the script says whether the
+ * message went out (`published`).
+ */
+const PUBLISH = `local function publish(channel, message)
+  return type(redis.pcall('PUBLISH', channel, message)) == 'number'
+end`;
+
 /** Redis's own clock in ms, in Lua (`TIME` is seconds and microseconds). */
 const REDIS_NOW = `local now = redis.call('TIME')
 now = now[1] * 1000 + math.floor(now[2] / 1000)`;
@@ -180,11 +189,13 @@ return 1`;
  * command was sent in Redis's clock (ms; the acquisition's `TIME` plus the time the holder spent since; '' unknown).
  * [-1, epoch]: a sign-out happened since the lock was taken; the token is dead. [0]: another holder has the lock, or
  * (lock expired, nobody took over) a token that lives longer is stored, or the command ran so late (a paused Redis, a
- * client that queued it while reconnecting) that the token has no life left. [1]: stored, lock released, published.
+ * client that queued it while reconnecting) that the token has no life left. [1]: stored, lock released, published;
+ * [1, 0]: the same, but the user may not publish (the others find the token when they read Redis).
  * The TTL is shortened by how late the command runs: a TTL counted from its sending would make the token outlive
  * itself in Redis by that much, and every reader hand it out after it expired.
  */
-export const COMMIT_SCRIPT = `local epoch = redis.call('GET', KEYS[3])
+export const COMMIT_SCRIPT = `${PUBLISH}
+local epoch = redis.call('GET', KEYS[3])
 if (tonumber(epoch) or 0) ~= tonumber(ARGV[4]) then return {-1, epoch} end
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return {0} end
@@ -196,18 +207,19 @@ if ttl <= 0 then return {0} end
 if not holder and redis.call('PTTL', KEYS[2]) >= ttl then return {0} end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
 if holder then redis.call('DEL', KEYS[1]) end
-redis.call('PUBLISH', ARGV[5], ARGV[6])
-return {1}`;
+if publish(ARGV[5], ARGV[6]) then return {1} end
+return {1, 0}`;
 
 /**
  * KEYS: lock, failure. ARGV: fencing id, channel, message ('' for none), failure record ('' for none), its TTL (ms).
  * Publishes the failure and remembers one that carries `retryAfter` (unless a longer one is remembered), then
  * releases the lock if it is still ours.
  */
-export const RELEASE_SCRIPT = `if ARGV[4] ~= '' and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then
+export const RELEASE_SCRIPT = `${PUBLISH}
+if ARGV[4] ~= '' and redis.call('PTTL', KEYS[2]) < tonumber(ARGV[5]) then
   redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
 end
-if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+if ARGV[3] ~= '' then publish(ARGV[2], ARGV[3]) end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1`;
@@ -215,13 +227,14 @@ return 1`;
 /**
  * KEYS: epoch, token, lock. ARGV: the epoch the caller knows, channel, sender id.
  * Sign-out: the epoch becomes one more than the highest known (so it moves forward even if Redis lost it), the token
- * and the lock go (a request in flight can no longer store its token), and every process is told. Returns the epoch.
+ * and the lock go (a request in flight can no longer store its token), and every process is told. Returns
+ * [epoch, published]: published 0 when the user may not publish (the others learn the epoch by reading it).
  */
-export const CLEAR_SCRIPT = `local epoch = math.max(tonumber(redis.call('GET', KEYS[1])) or 0, tonumber(ARGV[1])) + 1
+export const CLEAR_SCRIPT = `${PUBLISH}
+local epoch = math.max(tonumber(redis.call('GET', KEYS[1])) or 0, tonumber(ARGV[1])) + 1
 redis.call('SET', KEYS[1], epoch)
 redis.call('DEL', KEYS[2], KEYS[3])
-redis.call('PUBLISH', ARGV[2], cjson.encode({v = ${FORMAT}, from = ARGV[3], type = 'clear', epoch = epoch}))
-return epoch`;
+return {epoch, publish(ARGV[2], cjson.encode({v = ${FORMAT}, from = ARGV[3], type = 'clear', epoch = epoch})) and 1 or 0}`;
 
 /** KEYS: key. ARGV: value. Deletes an unreadable record only if it is still the one read. */
 export const DELETE_IF_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
