@@ -55,7 +55,7 @@ it('every TypeScript sample in README.md type-checks', async () => {
   const { samples, errors } = await typeCheckSamples(['README.md'], 'readme-samples');
   expect(samples).toBeGreaterThan(0);
   expect(errors).toBe('');
-}, 60_000);
+}, 300_000); // a type-check of every sample: ≈ 35 s idle, minutes on a busy machine; time is not what this test checks
 
 it('every TypeScript sample in the guides (docs/) type-checks', async () => {
   const files = guides();
@@ -63,4 +63,4 @@ it('every TypeScript sample in the guides (docs/) type-checks', async () => {
   const { samples, errors } = await typeCheckSamples(files, 'docs-samples');
   expect(samples).toBeGreaterThan(10);
   expect(errors).toBe('');
-}, 120_000);
+}, 300_000);
