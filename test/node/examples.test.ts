@@ -41,6 +41,12 @@ const APP_CONTEXT: Record<string, string> = {
   output: "NonNullable<ProcessRequest['output']>",
   evalscript: 'string',
   expression: 'EarthEngineExpression',
+  // The React binding's examples (JSX, type-checked as .tsx).
+  createRoot: "typeof import('react-dom/client').createRoot",
+  root: 'HTMLElement',
+  App: '() => import(\'react\').ReactNode',
+  issuer: 'string',
+  redirectUri: 'string',
 };
 
 /** `declare const` for each context name `code` uses without declaring it. */
@@ -134,17 +140,17 @@ it('every TSDoc @example in src/ type-checks', async () => {
   found.forEach(({ where, code }, index) => {
     // The prelude imports every public name; an example's own imports of them would be duplicates.
     const body = code.replace(/^import .* from 'shared-session(\/[\w-]+)?';$/gm, '');
-    writeFileSync(path.join(outDir, `example-${index + 1}.ts`), `// ${where}\n${importsFor(body, entries)}\n${contextFor(body)}\n${body}\nexport {};\n`);
+    writeFileSync(path.join(outDir, `example-${index + 1}.${where.startsWith('src/react/') ? 'tsx' : 'ts'}`), `// ${where}\n${importsFor(body, entries)}\n${contextFor(body)}\n${body}\nexport {};\n`);
   });
   writeFileSync(
     path.join(outDir, 'tsconfig.json'),
-    JSON.stringify({ extends: '../../tsconfig.json', compilerOptions: { noUnusedLocals: false, baseUrl: '../..' }, include: ['./*.ts'] }),
+    JSON.stringify({ extends: '../../tsconfig.json', compilerOptions: { noUnusedLocals: false, baseUrl: '../..', jsx: 'react-jsx' }, include: ['./*.ts', './*.tsx'] }),
   );
   const result = await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', outDir], { cwd: root }).then(
     () => '',
     (error: { stdout?: string }) => error.stdout ?? String(error),
   );
   // Each failing file starts with the source location of its example.
-  const report = result.replace(/test-results\/tsdoc-examples\/example-(\d+)\.ts/g, (_match, index: string) => found[Number(index) - 1]!.where);
+  const report = result.replace(/test-results\/tsdoc-examples\/example-(\d+)\.tsx?/g, (_match, index: string) => found[Number(index) - 1]!.where);
   expect(report).toBe('');
-}, 60_000);
+}, 300_000); // a type-check: ≈ 40 s idle, minutes on a busy machine; time is not what this test checks
