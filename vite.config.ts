@@ -5,8 +5,8 @@ import packageJson from './package.json' with { type: 'json' };
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
 const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'deno-kv', 'jwt', 'openeo', 'node', 'oidc', 'react'];
 
-/** Modules no public entry imports, reached through package.json `imports` (the Deno leader election). */
-const conditionalModules = ['sharing/browser/lock-election'];
+/** Modules no public entry imports, reached through package.json `imports` (the leader election without Web Locks). */
+const conditionalModules = ['sharing/browser/lock-election', 'sharing/browser/message-election'];
 
 const external = [
   ...Object.keys(packageJson.dependencies),

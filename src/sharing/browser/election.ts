@@ -1,6 +1,4 @@
 import type { BroadcastChannel as ElectionChannel, LeaderElector } from 'broadcast-channel';
-// broadcast-channel's election; in Deno, lock-election.ts (see package.json `imports`).
-import { createLeaderElection } from '#leader-election';
 import { lockElection } from './lock-election.js';
 
 /** What broadcast-channel's leader election sends between contexts. */
@@ -10,9 +8,18 @@ export interface ElectionMessage {
   readonly token: string;
 }
 
+/** The part of broadcast-channel's `LeaderElector` that sharing.ts uses. */
+export interface Elector {
+  hasLeader(): Promise<boolean>;
+  /** Settles when this context leads; never, once `die()` ran first. */
+  awaitLeadership(): Promise<void>;
+  /** Resigns (the message election says `death` as it starts) and leaves the election for good. */
+  die(): Promise<void>;
+}
+
 /** One credential's leader election in this context. */
 export interface Election {
-  readonly elector: LeaderElector;
+  readonly elector: Elector;
   /** Hands the election a message that arrived on the credential's channel. */
   deliver(message: ElectionMessage): void;
 }
@@ -20,7 +27,7 @@ export interface Election {
 /**
  * Runs a leader election over our own native BroadcastChannel, through `send` and `deliver`: with Web Locks, the lock
  * election of lock-election.ts (broadcast-channel's lock and contract, without its `unload` listener); without them,
- * broadcast-channel's `createLeaderElection` (its message election).
+ * broadcast-channel's `createLeaderElection` (its message election), loaded on demand (`messageElector`).
  *
  * Why not broadcast-channel's channel class: it bundles IndexedDB and localStorage polling transports that we never
  * use (we use the native channel or nothing), about 3 KB gzip of the 15 KB budget. The election only needs the small
@@ -46,18 +53,42 @@ export function createElection(name: string, send: (message: ElectionMessage) =>
     removeEventListener(_type: 'internal', listener: (message: ElectionMessage) => void): void {
       listeners.delete(listener);
     },
-  };
+  } as unknown as ElectionChannel;
   // With Web Locks, our own election on broadcast-channel's lock (lock-election.ts): its own leader adds an `unload`
-  // listener that keeps the page out of the back/forward cache. responseTime given, so that the message election
-  // never asks the channel's method for its average latency.
-  const elector =
-    globalThis.navigator?.locks === undefined
-      ? createLeaderElection(channel as unknown as ElectionChannel, { responseTime: 150, fallbackInterval: 3000 })
-      : lockElection(channel as unknown as ElectionChannel);
+  // listener that keeps the page out of the back/forward cache.
+  const elector = globalThis.navigator?.locks === undefined ? messageElector(channel) : lockElection(channel);
   return {
     elector,
     deliver(message) {
       for (const listener of [...listeners]) listener(message);
+    },
+  };
+}
+
+/**
+ * broadcast-channel's message election, imported only where Web Locks are missing (no current browser): a context
+ * with them never downloads it, nor the `unload` package it brings. responseTime given, so that the election never
+ * asks the channel's method for its average latency.
+ *
+ * Election messages that arrive while the module loads are not seen, as if this context had joined a moment later:
+ * the protocol expects that (an `apply` is answered by the leader's `tell`; a missed `death` ends after
+ * `fallbackInterval`). A `die()` before it loaded leaves no elector behind: this context never leads, its
+ * `awaitLeadership()` stays pending.
+ */
+function messageElector(channel: ElectionChannel): Elector {
+  let dead = false;
+  let loaded: LeaderElector | undefined;
+  // broadcast-channel's election; in Deno, lock-election.ts (see package.json `imports`).
+  const loading = import('#leader-election').then(({ createLeaderElection }) => {
+    if (!dead) loaded = createLeaderElection(channel, { responseTime: 150, fallbackInterval: 3000 });
+    return loaded;
+  });
+  return {
+    hasLeader: () => loading.then((elector) => elector?.hasLeader() ?? false),
+    awaitLeadership: () => loading.then((elector) => elector?.awaitLeadership() ?? new Promise<void>(() => undefined)),
+    die() {
+      dead = true;
+      return loaded?.die() ?? Promise.resolve();
     },
   };
 }

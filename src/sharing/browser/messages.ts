@@ -23,8 +23,9 @@ export function channelName(key: string): string {
 }
 
 const head = { v: z.literal(FORMAT), key: z.string() };
-const time = z.number().check(z.nonnegative());
-const requestId = z.string().check(z.minLength(1), z.maxLength(64));
+// `z.refine` rather than zod's named checks: see core/schemas.ts.
+const time = z.number().check(z.refine((value) => value >= 0));
+const requestId = z.string().check(z.refine((value) => value.length >= 1 && value.length <= 64));
 
 /** The codes a failed token request can carry from the leader to the contexts that asked it. */
 const failureCode = z.literal(SHARED_FAILURE_CODES);

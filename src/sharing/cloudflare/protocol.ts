@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { type ErrorCode, SessionError, SHARED_FAILURE_CODES } from '../../core/errors.js';
-import { tokenSchema } from '../../core/schemas.js';
+import { oneOf, type OneOfData, tokenSchema } from '../../core/schemas.js';
 
 /**
  * The wire format between Worker isolates and the `TokenCoordinator` Durable Object, and the state the coordinator
@@ -30,30 +30,31 @@ import { tokenSchema } from '../../core/schemas.js';
 export const PROTOCOL_VERSION = 2;
 
 const v = z.literal(PROTOCOL_VERSION);
-const nonEmpty = z.string().check(z.minLength(1), z.maxLength(8192));
+// `z.refine` rather than zod's named checks, for the bundle's size: see core/schemas.ts.
+const nonEmpty = z.string().check(z.refine((value) => value.length >= 1 && value.length <= 8192));
 /** Upper bound for every duration in a message: five minutes is longer than any sane token request. */
 export const MAX_DURATION = 300_000;
-const duration = z.number().check(z.int(), z.nonnegative(), z.lte(MAX_DURATION));
+const duration = z.number().check(z.refine((value) => Number.isSafeInteger(value) && value >= 0 && value <= MAX_DURATION));
 /** Longest `Retry-After` (ms) that is remembered: an hour, as in the session core; a longer or infinite one, this long. */
 export const MAX_RETRY_AFTER = 3_600_000;
 /** Bumped by every sign-out; a lease or token of another epoch is void. */
-const epoch = z.number().check(z.int(), z.nonnegative());
-const time = z.number().check(z.nonnegative());
+const epoch = z.number().check(z.refine((value) => Number.isSafeInteger(value) && value >= 0));
+const time = z.number().check(z.refine((value) => value >= 0));
 /** The sender's clock when it sent the message (epoch ms): what the receiver needs to read the token's times. */
-const now = z.optional(z.number().check(z.nonnegative(), z.lte(8.64e15)));
+const now = z.optional(z.number().check(z.refine((value) => value >= 0 && value <= 8.64e15)));
 
 /** A token endpoint failure as it is relayed to the isolates that waited for it. No secrets: codes and messages only. */
 const failureSchema = z.object({
-  code: z.string().check(z.regex(/^[a-z_]{1,40}$/)),
-  message: z.string().check(z.maxLength(500)),
-  status: z.optional(z.number().check(z.int())),
-  retryAfter: z.optional(z.number().check(z.nonnegative(), z.lte(MAX_RETRY_AFTER))),
-  oauthError: z.optional(z.string().check(z.maxLength(200))),
+  code: z.string().check(z.refine((value) => /^[a-z_]{1,40}$/.test(value))),
+  message: z.string().check(z.refine((value) => value.length <= 500)),
+  status: z.optional(z.number().check(z.refine((value) => Number.isSafeInteger(value)))),
+  retryAfter: z.optional(z.number().check(z.refine((value) => value >= 0 && value <= MAX_RETRY_AFTER))),
+  oauthError: z.optional(z.string().check(z.refine((value) => value.length <= 200))),
 });
 
 export type Failure = z.infer<typeof failureSchema>;
 
-export const requestSchema = z.discriminatedUnion('type', [
+export const requestSchema = oneOf([
   z.object({
     v,
     type: z.literal('acquire'),
@@ -62,7 +63,7 @@ export const requestSchema = z.discriminatedUnion('type', [
     /** How long the coordinator may keep the caller waiting for another isolate's token request (ms). */
     wait: duration,
     /** How long the caller's lease lasts without a `renew` if it gets one (ms). */
-    lease: duration.check(z.positive()),
+    lease: duration.check(z.refine((value) => value > 0)),
     /** Refresh-token chains only: the epoch the caller's chain belongs to (from an earlier answer). */
     epoch: z.optional(epoch),
   }),
@@ -89,12 +90,12 @@ export const requestSchema = z.discriminatedUnion('type', [
   z.object({ v, type: z.literal('clear') }),
 ]);
 
-export type CoordinatorRequest = z.infer<typeof requestSchema>;
+export type CoordinatorRequest = OneOfData<typeof requestSchema>;
 
 /** Something the coordinator noticed that no answer can carry otherwise; the isolate reports it as an `error` event. */
 const notice = z.optional(z.literal('corrupt_storage'));
 
-export const answerSchema = z.discriminatedUnion('type', [
+export const answerSchema = oneOf([
   z.object({ v, type: z.literal('token'), token: tokenSchema, epoch, notice, now }),
   z.object({
     v,
@@ -113,7 +114,7 @@ export const answerSchema = z.discriminatedUnion('type', [
   z.object({ v, type: z.literal('done'), stored: z.optional(z.boolean()), epoch: z.optional(epoch) }),
 ]);
 
-export type CoordinatorAnswer = z.infer<typeof answerSchema>;
+export type CoordinatorAnswer = OneOfData<typeof answerSchema>;
 
 /**
  * What the coordinator keeps in Durable Object storage under {@link STATE_KEY}: everything a restarted coordinator

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { oneOf, type OneOfData } from '../../core/schemas.js';
 import { SHARED_FAILURE_CODES } from '../../core/errors.js';
 import { hashKey } from '../../core/digest.js';
 import type { Token } from '../../core/token.js';
@@ -45,13 +46,14 @@ export function keysFor(prefix: string, credentialKey: string): Keys {
   };
 }
 
-const nonEmpty = z.string().check(z.minLength(1));
-const duration = z.number().check(z.positive(), z.lte(MAX_DURATION));
+// `z.refine` rather than zod's named checks, for the bundle's size: see core/schemas.ts.
+const nonEmpty = z.string().check(z.refine((value) => value.length >= 1));
+const duration = z.number().check(z.refine((value) => value > 0 && value <= MAX_DURATION));
 /** A fencing id: the link's id, a dot, a random part. */
-const lease = z.string().check(z.minLength(1), z.maxLength(64));
+const lease = z.string().check(z.refine((value) => value.length >= 1 && value.length <= 64));
 const failureCode = z.literal(SHARED_FAILURE_CODES);
 /** Who sent a message: a random id per connected session, so that a process ignores its own messages. */
-const from = z.string().check(z.minLength(1), z.maxLength(64));
+const from = z.string().check(z.refine((value) => value.length >= 1 && value.length <= 64));
 
 /** The stored token: no times but its lifetime; its remaining life is the key's TTL. */
 const recordSchema = z.object({
@@ -68,16 +70,16 @@ const recordSchema = z.object({
 /** The remembered failure: its remaining `retryAfter` is the key's TTL. */
 const failureSchema = z.object({ v: z.literal(FORMAT), code: failureCode, lease });
 
-const messageSchema = z.discriminatedUnion('type', [
+const messageSchema = oneOf([
   /** A token became current (stored by the lock holder `lease` in the same script): read it from the token key. */
   z.object({ v: z.literal(FORMAT), from, type: z.literal('token'), lease }),
   /** Sign-out: the epoch is now `epoch`; tokens fetched before it are dead everywhere. */
-  z.object({ v: z.literal(FORMAT), from, type: z.literal('clear'), epoch: z.number().check(z.int(), z.nonnegative()) }),
+  z.object({ v: z.literal(FORMAT), from, type: z.literal('clear'), epoch: z.number().check(z.refine((value) => Number.isSafeInteger(value) && value >= 0)) }),
   /** The token request of lock holder `lease` failed: whoever waits for that lease fails the same way. */
   z.object({ v: z.literal(FORMAT), from, type: z.literal('failed'), lease, code: failureCode, retryAfter: z.optional(duration) }),
 ]);
 
-export type Message = z.infer<typeof messageSchema>;
+export type Message = OneOfData<typeof messageSchema>;
 export type FailureCode = z.infer<typeof failureCode>;
 type Outgoing = Message extends infer M ? (M extends unknown ? Omit<M, 'v' | 'from'> : never) : never;
 
