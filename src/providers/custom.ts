@@ -4,6 +4,7 @@ import type { Token } from '../core/token.js';
 import type { TokenProvider } from './provider.js';
 import { credentialKey, requireString } from './client-credentials.js';
 
+/** What `customProvider` takes: a key and the function that gets a token from wherever the app gets it. */
 export interface CustomProviderOptions {
   /** Identifies the credential (e.g. a user id); sessions with the same key share one token. No secrets. */
   readonly key: string;

@@ -4,6 +4,7 @@ import type { TokenSet } from '../core/token.js';
 /** What the session hands a provider for one token request. */
 export interface FetchTokenContext {
   readonly signal: AbortSignal;
+  /** The fetch to call the token endpoint with: the session's `fetch` option, else `globalThis.fetch`. */
   readonly fetch: typeof globalThis.fetch;
   readonly clock: Clock;
   /**

@@ -4,6 +4,7 @@ import { tokenSchema } from '../core/schemas.js';
 import type { TokenProvider } from './provider.js';
 import { credentialKey, requireString } from './client-credentials.js';
 
+/** What `staticToken` takes: a token obtained elsewhere, never refreshed. */
 export interface StaticTokenOptions {
   readonly accessToken: string;
   /** Epoch ms. Without it the token is taken to be valid until an API rejects it. */

@@ -64,7 +64,9 @@ export interface SessionPool {
   close(): Promise<void>;
 }
 
+/** The sessions a pool keeps by default (`max`); beyond it the least recently used idle one is closed. */
 export const DEFAULT_POOL_MAX = 1000;
+/** How long (ms) a pooled session may stay unused by default (`idleTtl`): 15 minutes. */
 export const DEFAULT_POOL_IDLE_TTL = 900_000;
 
 /**
