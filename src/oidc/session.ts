@@ -76,9 +76,11 @@ class OidcSessionHandle implements OidcSession {
     this.#key = key;
     this.#scope = scope;
     this.#options = options;
+    // A message is only a hint (any page of the origin can post one): who signed in is read from storage, where the
+    // sender wrote it before telling.
     this.#channel = new SignInChannel(key, {
-      signedIn: (record) => this.#signedInHere(record),
-      updated: (record) => this.#updatedHere(record),
+      signedIn: () => void this.#fromStorage((record) => this.#signedInHere(record)),
+      updated: () => void this.#fromStorage((record) => this.#updatedHere(record)),
     });
     for (const off of [
       // In the back/forward cache the channel is closed (a message would evict the page). Back, who signed in is read
@@ -331,6 +333,11 @@ class OidcSessionHandle implements OidcSession {
     this.#signedInHere(record);
     // Back from the back/forward cache: a refresh's ID token may have come while the channel was closed.
     this.#updatedHere(record);
+  }
+
+  async #fromStorage(apply: (record: UserRecord) => void): Promise<void> {
+    const record = await readUser(this.#key).catch(() => undefined);
+    if (record !== undefined) apply(record);
   }
 
   #signedInHere(record: UserRecord): void {
