@@ -6,7 +6,7 @@ import type { FetchTokenContext, TokenProvider } from '../providers/provider.js'
 import { Rotation } from '../providers/rotations.js';
 import { tokenSetFromBody } from '../providers/token-request.js';
 import { maxAgeOf, tokenParametersKey } from './parameters.js';
-import { DEFAULT_TIMEOUT, discover, type Endpoint, issuerUrl, requestOptions, statusFailure, toSessionError, withTimeout } from './protocol.js';
+import { DEFAULT_TIMEOUT, discover, type Endpoint, issuerUrl, requestOptions, statusFailure, toSessionError, withoutSecrets, withTimeout } from './protocol.js';
 import { postUserUpdate, readUser, updateUser } from './storage.js';
 import type { SignedInUser, UserClaims } from './user.js';
 
@@ -143,7 +143,7 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
         ...(exchange.maxAge !== undefined && { maxAge: exchange.maxAge }),
       });
     } catch (error) {
-      throw toSessionError(error, label, context.signal);
+      throw withoutSecrets(toSessionError(error, label, context.signal), [exchange.parameters.get('code') ?? undefined, exchange.codeVerifier]);
     }
     checkTokenType(result);
     const set = tokenSetFromBody(result, sentAt, defaultExpiresIn, response.status);
@@ -185,7 +185,7 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
       if (claims !== undefined && result.id_token !== undefined) await refreshedUser({ claims, idToken: result.id_token }, set.token.issuedAt);
       return { token: set.token, refreshToken: next };
     } catch (error) {
-      const failure = toSessionError(error, label, context.signal);
+      const failure = withoutSecrets(toSessionError(error, label, context.signal), [sent]);
       if (!answered || failure.code === 'invalid_grant') throw failure;
       // The refresh token is spent and its successor refused: the grant is over. `invalid_grant` signs every
       // context out (the transports do that for a dead refresh token) instead of any of them sending it again.

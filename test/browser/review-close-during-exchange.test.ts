@@ -44,6 +44,5 @@ it('the only session closed on the callback page while its code exchange is at t
   expect(watched.signedIn, summary).toBe(later.signedIn);
   expect(later.signedIn, summary).toBe(!lateToken.startsWith('error:'));
   expect(watched.signedIn, summary).toBe(!watcherToken.startsWith('error:'));
-  console.log('review close-during-exchange', summary);
   await context.close();
 }, 60_000);

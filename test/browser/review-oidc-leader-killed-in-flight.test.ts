@@ -47,6 +47,5 @@ it('the leader killed while its refresh is at the provider: at most the one docu
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     expect(env.op.counts.refreshRequests, 'nothing sent after the sign-out').toBe(refreshes);
   }
-  console.log('review leader-killed-in-flight', JSON.stringify(summary));
   await context.close();
 }, 60_000);
