@@ -10,7 +10,7 @@ import { joinCallback, type CallbackHost } from './callback.js';
 import { checkSessionOptions, type OidcSession, type OidcSessionEvents, type OidcSessionOptions, type SignInCallbackResult, type SignInOptions, type SignOutOptions } from './options.js';
 import { openPopup, popupsSevered, waitForPopup, whilePopupOpen, type PopupWindow } from './popup.js';
 import { signInParameters } from './parameters.js';
-import { discover, toSessionError, type Endpoint } from './protocol.js';
+import { DEFAULT_TIMEOUT, discover, toSessionError, type Endpoint } from './protocol.js';
 import { oidcProvider } from './provider.js';
 import { createAuthorization, isAuthorizationResponse, sameOriginPath } from './sign-in.js';
 import { endSessionUrl, revokeRefreshToken } from './sign-out.js';
@@ -196,7 +196,7 @@ class OidcSessionHandle implements OidcSession {
     const popupWindow = popup ? openPopup('shared-session-sign-in') : undefined;
     if (popup && popupWindow === undefined) throw new SessionError('popup_blocked', 'The browser blocked the sign-in popup');
     // Asked while discovery runs: no time added.
-    const severed = popup ? popupsSevered(this.#options.fetch ?? globalFetch) : Promise.resolve(false);
+    const severed = popup ? popupsSevered(this.#options.fetch ?? globalFetch, this.#options.timeout ?? DEFAULT_TIMEOUT) : Promise.resolve(false);
     let state: string | undefined;
     try {
       const prepare = async () => {
