@@ -198,6 +198,7 @@ class OidcSessionHandle implements OidcSession {
     // Asked while discovery runs: no time added.
     const severed = popup ? popupsSevered(this.#options.fetch ?? globalFetch, this.#options.timeout ?? DEFAULT_TIMEOUT) : Promise.resolve(false);
     let state: string | undefined;
+    let leaving = false;
     try {
       const prepare = async () => {
         const as = await discover(this.#endpoint());
@@ -220,8 +221,18 @@ class OidcSessionHandle implements OidcSession {
       const { url, transaction } = await (popupWindow === undefined ? prepare() : whilePopupOpen(popupWindow, prepare()));
       if (popupWindow === undefined) {
         location.assign(url.href);
-        // The page is going away; nothing to resolve.
-        return await new Promise<never>(() => undefined);
+        // The page is going away; nothing to resolve — unless it stays (the user chose "Stay" at the app's
+        // beforeunload prompt, the provider answered 204) or comes back from the back/forward cache (the Back
+        // button): then signIn settles, and the transaction is kept for a callback that may still come.
+        leaving = true;
+        return await new Promise<never>((_resolve, reject) => {
+          const stayed = (): void => reject(new SessionError('aborted', 'The page did not leave for the sign-in (navigation cancelled, or back)'));
+          const timer = setTimeout(stayed, this.#options.timeout ?? DEFAULT_TIMEOUT);
+          addEventListener('pagehide', () => clearTimeout(timer), { once: true });
+          addEventListener('pageshow', (event) => {
+            if (event.persisted) stayed();
+          });
+        });
       }
       popupWindow.location.href = url.href;
       const started = Date.now();
@@ -235,7 +246,7 @@ class OidcSessionHandle implements OidcSession {
     } catch (error) {
       closePopup(popupWindow);
       // A popup closed or failed: its callback must not complete the sign-in later.
-      if (state !== undefined) await dropTransaction(state).catch(() => undefined);
+      if (state !== undefined && !leaving) await dropTransaction(state).catch(() => undefined);
       throw toSessionError(error, 'The sign-in could not start', this.#options.signal);
     }
   }
