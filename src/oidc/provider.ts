@@ -95,7 +95,10 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
   requireString('issuer', issuer);
   requireString('clientId', clientId);
   issuerUrl(issuer);
-  if (!(Number.isFinite(timeout) && timeout > 0)) throw new SessionError('invalid_options', 'timeout must be a positive number of ms');
+  // Past 2^31 - 1 ms timers fire at once: every request would time out.
+  if (!(Number.isFinite(timeout) && timeout > 0 && timeout <= 2_147_483_647)) {
+    throw new SessionError('invalid_options', 'timeout must be a positive number of ms, at most 2147483647');
+  }
   // Refused here, not at the first sign-in.
   maxAgeOf(authorizationParams);
   const tokenTypes = new Set(internals.tokenTypes ?? ['bearer']);
