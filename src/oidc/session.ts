@@ -192,6 +192,12 @@ class OidcSessionHandle implements OidcSession {
     // Refused before anything leaves the page.
     const returnTo = sameOriginPath(options.returnTo ?? here.href, here);
     const parameters = signInParameters(this.#options.authorizationParams, options.authorizationParams);
+    // Stored with the transaction: a state IndexedDB cannot keep (a function, a DOM node) is the app's mistake.
+    try {
+      if (options.state !== undefined) structuredClone(options.state);
+    } catch {
+      throw new SessionError('invalid_options', 'signIn state must be structured-cloneable (e.g. JSON)');
+    }
     // Before the first await: the click that asked for it still counts as a user gesture.
     const popupWindow = popup ? openPopup('shared-session-sign-in') : undefined;
     if (popup && popupWindow === undefined) throw new SessionError('popup_blocked', 'The browser blocked the sign-in popup');
