@@ -15,11 +15,14 @@ const GRACE = 400;
  * page); when that fails, the page counts as without COOP.
  */
 let severing: Promise<boolean> | undefined;
-export function popupsSevered(fetch: typeof globalThis.fetch): Promise<boolean> {
-  return (severing ??= fetch(location.href, { method: 'HEAD', cache: 'no-store', credentials: 'same-origin' }).then(
+export function popupsSevered(fetch: typeof globalThis.fetch, timeout: number): Promise<boolean> {
+  // Bounded as every wait is: an app server that never answers HEAD counts as one that failed.
+  const signal = AbortSignal.timeout(timeout);
+  const asked = (severing ??= fetch(location.href, { method: 'HEAD', cache: 'no-store', credentials: 'same-origin', signal }).then(
     (response) => (response.headers.get('cross-origin-opener-policy') ?? '').split(';')[0]!.trim().toLowerCase() === 'same-origin',
     () => false,
   ));
+  return Promise.race([asked, new Promise<boolean>((resolve) => setTimeout(resolve, timeout, false))]);
 }
 
 /** The popup's window, as far as we use it. */

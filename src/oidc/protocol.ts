@@ -188,6 +188,21 @@ export function toSessionError(error: unknown, context: string, signal?: AbortSi
 }
 
 /**
+ * `error` without any of `secrets` in what the provider wrote into it (`error`, `error_description`, and so the
+ * message): a provider may echo the refresh token, code or verifier it was sent, and errors are logged.
+ */
+export function withoutSecrets(error: SessionError, secrets: readonly (string | undefined)[]): SessionError {
+  const cut = (text: string | undefined): string | undefined => {
+    let out = text;
+    for (const secret of secrets) if (out !== undefined && secret) out = out.split(secret).join('[redacted]');
+    return out;
+  };
+  const { code, message, oauthError, oauthErrorDescription, status, retryAfter } = error;
+  if (cut(message) === message && cut(oauthError) === oauthError && cut(oauthErrorDescription) === oauthErrorDescription) return error;
+  return new SessionError(code, cut(message)!, { oauthError: cut(oauthError), oauthErrorDescription: cut(oauthErrorDescription), status, retryAfter });
+}
+
+/**
  * A failure the HTTP status tells before oauth4webapi reads the body: 429 and 5xx, with `Retry-After` (the session
  * remembers it, so no context asks again before then).
  */

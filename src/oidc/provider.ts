@@ -6,7 +6,7 @@ import type { FetchTokenContext, TokenProvider } from '../providers/provider.js'
 import { Rotation } from '../providers/rotations.js';
 import { tokenSetFromBody } from '../providers/token-request.js';
 import { maxAgeOf, tokenParametersKey } from './parameters.js';
-import { DEFAULT_TIMEOUT, discover, type Endpoint, issuerUrl, requestOptions, statusFailure, toSessionError, withTimeout } from './protocol.js';
+import { DEFAULT_TIMEOUT, discover, type Endpoint, issuerUrl, requestOptions, statusFailure, toSessionError, withoutSecrets, withTimeout } from './protocol.js';
 import { postUserUpdate, readUser, updateUser } from './storage.js';
 import type { SignedInUser, UserClaims } from './user.js';
 
@@ -95,7 +95,10 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
   requireString('issuer', issuer);
   requireString('clientId', clientId);
   issuerUrl(issuer);
-  if (!(Number.isFinite(timeout) && timeout > 0)) throw new SessionError('invalid_options', 'timeout must be a positive number of ms');
+  // Past 2^31 - 1 ms timers fire at once: every request would time out.
+  if (!(Number.isFinite(timeout) && timeout > 0 && timeout <= 2_147_483_647)) {
+    throw new SessionError('invalid_options', 'timeout must be a positive number of ms, at most 2147483647');
+  }
   // Refused here, not at the first sign-in.
   maxAgeOf(authorizationParams);
   const tokenTypes = new Set(internals.tokenTypes ?? ['bearer']);
@@ -143,7 +146,7 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
         ...(exchange.maxAge !== undefined && { maxAge: exchange.maxAge }),
       });
     } catch (error) {
-      throw toSessionError(error, label, context.signal);
+      throw withoutSecrets(toSessionError(error, label, context.signal), [exchange.parameters.get('code') ?? undefined, exchange.codeVerifier]);
     }
     checkTokenType(result);
     const set = tokenSetFromBody(result, sentAt, defaultExpiresIn, response.status);
@@ -185,7 +188,7 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
       if (claims !== undefined && result.id_token !== undefined) await refreshedUser({ claims, idToken: result.id_token }, set.token.issuedAt);
       return { token: set.token, refreshToken: next };
     } catch (error) {
-      const failure = toSessionError(error, label, context.signal);
+      const failure = withoutSecrets(toSessionError(error, label, context.signal), [sent]);
       if (!answered || failure.code === 'invalid_grant') throw failure;
       // The refresh token is spent and its successor refused: the grant is over. `invalid_grant` signs every
       // context out (the transports do that for a dead refresh token) instead of any of them sending it again.

@@ -11,7 +11,7 @@ import { joinCallback, type CallbackHost } from './callback.js';
 import { checkSessionOptions, type OidcSession, type OidcSessionEvents, type OidcSessionOptions, type SignInCallbackResult, type SignInOptions, type SignOutOptions } from './options.js';
 import { openPopup, popupsSevered, waitForPopup, whilePopupOpen, type PopupWindow } from './popup.js';
 import { signInParameters } from './parameters.js';
-import { discover, toSessionError, type Endpoint } from './protocol.js';
+import { DEFAULT_TIMEOUT, discover, toSessionError, type Endpoint } from './protocol.js';
 import { oidcProvider } from './provider.js';
 import { createAuthorization, isAuthorizationResponse, sameOriginPath } from './sign-in.js';
 import { endSessionUrl, revokeRefreshToken } from './sign-out.js';
@@ -78,9 +78,11 @@ class OidcSessionHandle implements OidcSession {
     this.#key = key;
     this.#scope = scope;
     this.#options = options;
+    // A message is only a hint (any page of the origin can post one): who signed in is read from storage, where the
+    // sender wrote it before telling.
     this.#channel = new SignInChannel(key, {
-      signedIn: (record) => this.#signedInHere(record),
-      updated: (record) => this.#updatedHere(record),
+      signedIn: () => void this.#fromStorage((record) => this.#signedInHere(record)),
+      updated: () => void this.#fromStorage((record) => this.#updatedHere(record)),
     });
     for (const off of [
       // In the back/forward cache the channel is closed (a message would evict the page). Back, who signed in is read
@@ -204,12 +206,19 @@ class OidcSessionHandle implements OidcSession {
     // Refused before anything leaves the page.
     const returnTo = sameOriginPath(options.returnTo ?? here.href, here);
     const parameters = signInParameters(this.#options.authorizationParams, options.authorizationParams);
+    // Stored with the transaction: a state IndexedDB cannot keep (a function, a DOM node) is the app's mistake.
+    try {
+      if (options.state !== undefined) structuredClone(options.state);
+    } catch {
+      throw new SessionError('invalid_options', 'signIn state must be structured-cloneable (e.g. JSON)');
+    }
     // Before the first await: the click that asked for it still counts as a user gesture.
     const popupWindow = popup ? openPopup('shared-session-sign-in') : undefined;
     if (popup && popupWindow === undefined) throw new SessionError('popup_blocked', 'The browser blocked the sign-in popup');
     // Asked while discovery runs: no time added.
-    const severed = popup ? popupsSevered(this.#options.fetch ?? globalFetch) : Promise.resolve(false);
+    const severed = popup ? popupsSevered(this.#options.fetch ?? globalFetch, this.#options.timeout ?? DEFAULT_TIMEOUT) : Promise.resolve(false);
     let state: string | undefined;
+    let leaving = false;
     try {
       const prepare = async () => {
         const as = await discover(this.#endpoint());
@@ -232,8 +241,18 @@ class OidcSessionHandle implements OidcSession {
       const { url, transaction } = await (popupWindow === undefined ? prepare() : whilePopupOpen(popupWindow, prepare()));
       if (popupWindow === undefined) {
         location.assign(url.href);
-        // The page is going away; nothing to resolve.
-        return await new Promise<never>(() => undefined);
+        // The page is going away; nothing to resolve — unless it stays (the user chose "Stay" at the app's
+        // beforeunload prompt, the provider answered 204) or comes back from the back/forward cache (the Back
+        // button): then signIn settles, and the transaction is kept for a callback that may still come.
+        leaving = true;
+        return await new Promise<never>((_resolve, reject) => {
+          const stayed = (): void => reject(new SessionError('aborted', 'The page did not leave for the sign-in (navigation cancelled, or back)'));
+          const timer = setTimeout(stayed, this.#options.timeout ?? DEFAULT_TIMEOUT);
+          addEventListener('pagehide', () => clearTimeout(timer), { once: true });
+          addEventListener('pageshow', (event) => {
+            if (event.persisted) stayed();
+          });
+        });
       }
       popupWindow.location.href = url.href;
       const started = Date.now();
@@ -247,7 +266,7 @@ class OidcSessionHandle implements OidcSession {
     } catch (error) {
       closePopup(popupWindow);
       // A popup closed or failed: its callback must not complete the sign-in later.
-      if (state !== undefined) await dropTransaction(state).catch(() => undefined);
+      if (state !== undefined && !leaving) await dropTransaction(state).catch(() => undefined);
       throw toSessionError(error, 'The sign-in could not start', this.#options.signal);
     }
   }
@@ -345,6 +364,11 @@ class OidcSessionHandle implements OidcSession {
     this.#signedInHere(record);
     // Back from the back/forward cache: a refresh's ID token may have come while the channel was closed.
     this.#updatedHere(record);
+  }
+
+  async #fromStorage(apply: (record: UserRecord) => void): Promise<void> {
+    const record = await readUser(this.#key).catch(() => undefined);
+    if (record !== undefined) apply(record);
   }
 
   #signedInHere(record: UserRecord): void {

@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
-import { DEFAULT_TIMEOUT, discover, requestOptions, withTimeout, type Endpoint } from './protocol.js';
+import type { SessionError } from '../core/errors.js';
+import { DEFAULT_TIMEOUT, discover, requestOptions, withoutSecrets, withTimeout, type Endpoint } from './protocol.js';
 
 /**
  * Tells the provider of a sign-out: revokes `refreshToken` where it offers revocation (RFC 7009), within the
@@ -16,6 +17,8 @@ export async function revokeRefreshToken(endpoint: Endpoint, clientId: string, r
       additionalParameters: { token_type_hint: 'refresh_token' },
     });
     await oauth.processRevocationResponse(response);
+  }).catch((error: SessionError) => {
+    throw withoutSecrets(error, [refreshToken]);
   });
   return as;
 }

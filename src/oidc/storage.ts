@@ -168,6 +168,15 @@ export async function readUser(key: string): Promise<UserRecord | undefined> {
   return parsed.success && parsed.data.key === key ? parsed.data : undefined;
 }
 
+/**
+ * Whether a stored record gives way to the sign-in at `signedInAt`: an earlier sign-in, or one dated in the future —
+ * no sign-in that happened (a clock since set back, or a record another page of the origin forged), which would
+ * otherwise outrank every real sign-in and outlive every sign-out.
+ */
+function givesWay(stored: UserRecord, signedInAt: number): boolean {
+  return stored.signedInAt <= signedInAt || stored.signedInAt > Date.now();
+}
+
 /** Keeps who signed in, unless the record holds a later sign-in. */
 export function writeUser(key: string, user: SignedInUser, signedInAt: number): Promise<void> {
   const record: UserRecord = { v: OIDC_FORMAT, key, user: userOf(user), signedInAt };
@@ -175,7 +184,7 @@ export function writeUser(key: string, user: SignedInUser, signedInAt: number): 
     const request = store.get(hashKey(key));
     request.onsuccess = () => {
       const stored = userRecordSchema.safeParse(request.result);
-      if (!stored.success || stored.data.signedInAt <= signedInAt) store.put(record, hashKey(key));
+      if (!stored.success || givesWay(stored.data, signedInAt)) store.put(record, hashKey(key));
     };
     return () => undefined;
   });
@@ -207,7 +216,7 @@ export function deleteUser(key: string, signedInAt: number): Promise<void> {
     const request = store.get(hashKey(key));
     request.onsuccess = () => {
       const stored = userRecordSchema.safeParse(request.result);
-      if (!stored.success || stored.data.signedInAt <= signedInAt) store.delete(hashKey(key));
+      if (!stored.success || givesWay(stored.data, signedInAt)) store.delete(hashKey(key));
     };
     return () => undefined;
   });
