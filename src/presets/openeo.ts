@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { createClient, fetchWithToken } from '../client.js';
+import { refuseUserinfo } from '../providers/client-credentials.js';
 import { createSession, SessionError, type Session, type Token } from '../index.js';
 import { parseBody } from './api-call.js';
 import { basicProvider, discoverProviders, issuerOf, pickProvider } from './openeo-credentials.js';
@@ -157,6 +158,7 @@ function apiRoot(value: unknown): string {
   if (typeof value !== 'string' || !URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
     throw new SessionError('invalid_options', 'url must be the absolute http(s) URL of an openEO API root');
   }
+  refuseUserinfo('url', new URL(value));
   return value.replace(/\/+$/, '');
 }
 
