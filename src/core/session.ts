@@ -121,6 +121,9 @@ class SessionHandle implements Session {
 
   async getToken({ forceRefresh = false, minValidity, rejected, signal }: GetTokenOptions = {}): Promise<Token> {
     this.#assertOpen();
+    if (minValidity !== undefined && !(typeof minValidity === 'number' && minValidity >= 0)) {
+      throw new SessionError('invalid_options', 'minValidity must be a number of ms, 0 or more');
+    }
     const core = this.#core;
     return core.getToken(
       {

@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import { createClient, type ClientOptions } from '../client.js';
 import { createSession, SessionError, type Clock, type Session, type Sharing, type TokenProvider } from '../index.js';
 import { apiCall, parseBody, retryPostOn429, withSessionHeld } from './api-call.js';
+import { refuseUserinfo } from '../providers/client-credentials.js';
 
 /** The Earth Engine REST API root (with its version). */
 export const EARTH_ENGINE_API = 'https://earthengine.googleapis.com/v1';
@@ -159,6 +160,7 @@ export function earthEngine(options: EarthEngineOptions): EarthEngine {
   const project = projectId(options.project);
   const baseUrl = (options.baseUrl ?? EARTH_ENGINE_API).replace(/\/+$/, '');
   if (!URL.canParse(baseUrl)) throw new SessionError('invalid_options', 'baseUrl must be an absolute URL');
+  refuseUserinfo('baseUrl', new URL(baseUrl));
   const { fetch } = options;
   let session: Session;
   let owned: boolean;

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { createClient, fetchWithToken } from '../client.js';
+import { refuseUserinfo } from '../providers/client-credentials.js';
 import { createSession, SessionError, type Session, type Token } from '../index.js';
 import { parseBody } from './api-call.js';
 import { basicProvider, discoverProviders, issuerOf, pickProvider } from './openeo-credentials.js';
@@ -157,6 +158,7 @@ function apiRoot(value: unknown): string {
   if (typeof value !== 'string' || !URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
     throw new SessionError('invalid_options', 'url must be the absolute http(s) URL of an openEO API root');
   }
+  refuseUserinfo('url', new URL(value));
   return value.replace(/\/+$/, '');
 }
 
@@ -172,10 +174,14 @@ function resolvePath(root: string, path: string): string {
   if (!URL.canParse(raw)) throw outside();
   const target = new URL(raw);
   const base = new URL(root);
-  const under = target.pathname === base.pathname || target.pathname.startsWith(`${base.pathname}/`);
+  // An API root at the origin (`https://host`) has the path `/`: everything on the origin is under it.
+  const prefix = base.pathname.endsWith('/') ? base.pathname : `${base.pathname}/`;
+  const under = target.pathname === base.pathname || target.pathname.startsWith(prefix);
   if (target.origin !== base.origin || !under || target.username !== '' || target.password !== '') throw outside();
-  const rest = target.pathname.slice(base.pathname.length).split('/');
-  if (rest.some((segment) => /%(2f|5c)/i.test(segment) || /^(\.|%2e){1,2}$/i.test(segment))) throw outside();
+  const rest = target.pathname.slice(prefix.length).split('/');
+  // `..;x` is `..` to Tomcat, Jetty and Spring (a path parameter, `;` or `%3b`, is dropped before dot segments go).
+  const dots = (segment: string): boolean => /^(\.|%2e){1,2}$/i.test(segment.split(/;|%3b/i)[0]!);
+  if (rest.some((segment) => /%(2f|5c)/i.test(segment) || dots(segment))) throw outside();
   return target.href;
 }
 

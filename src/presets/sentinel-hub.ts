@@ -12,6 +12,7 @@ import {
 } from '../index.js';
 import { oidcSession, type OidcSession, type OidcSessionOptions } from '../oidc.js';
 import { apiCall, parseBody, retryPostOn429 } from './api-call.js';
+import { refuseUserinfo } from '../providers/client-credentials.js';
 
 /** Where a Sentinel Hub deployment lives. */
 export interface SentinelHubEndpoints {
@@ -469,6 +470,7 @@ function requireUrl(name: string, value: unknown): string {
   if (typeof value !== 'string' || !URL.canParse(value)) {
     throw new SessionError('invalid_options', `${name} must be an absolute URL`);
   }
+  refuseUserinfo(name, new URL(value));
   return value;
 }
 

@@ -39,8 +39,9 @@ export async function authenticateSentinelHubJs(session: Session, shjs: Sentinel
   };
   give((await session.getToken()).accessToken);
   const offToken = session.on('token', (token) => give(token.accessToken));
+  // The tokens given stay known: a request built with one before the sign-out is still recognised, and leaves with
+  // the session's token of after it (or fails, signed out), never with the signed-out one.
   const offCleared = session.on('cleared', () => {
-    given.length = 0;
     if (attached) shjs.setAuthToken(null);
   });
   shjs.addAxiosRequestInterceptor((async (config: { headers?: unknown }) => {

@@ -124,4 +124,15 @@ export function requireUrl(name: string, value: unknown): asserts value is strin
   if (!URL.canParse(value, base) || !/^https?:$/.test(new URL(value, base).protocol)) {
     throw new SessionError('invalid_options', `${name} must be an absolute http(s) URL`);
   }
+  refuseUserinfo(name, new URL(value, base));
+}
+
+/**
+ * fetch refuses a URL with `user:password@` (and its error names the URL, password included): a configuration
+ * mistake, told at construction without the URL.
+ */
+export function refuseUserinfo(name: string, url: URL): void {
+  if (url.username !== '' || url.password !== '') {
+    throw new SessionError('invalid_options', `${name} cannot hold credentials (user:password@): pass them as the options made for them`);
+  }
 }

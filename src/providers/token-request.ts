@@ -95,7 +95,17 @@ export function requestToken(
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...headers },
     body: form.toString(),
   };
-  return sendWithRetries('The token endpoint', url, init, context, settings, (response, text, sentAt) => {
+  // Spent as soon as a 2xx status arrives, before its body: a body that stalls past the attempt timeout (or a process
+  // stopped while the answer sat in its socket) must not leave the sent refresh token looking unspent.
+  const noting: FetchTokenContext = answered === undefined ? context : {
+    ...context,
+    fetch: async (input, requestInit) => {
+      const response = await context.fetch(input, requestInit);
+      if (response.ok) answered();
+      return response;
+    },
+  };
+  return sendWithRetries('The token endpoint', url, init, noting, settings, (response, text, sentAt) => {
     if (response.ok) {
       answered?.();
       return parseTokenResponse(text, sentAt, settings.defaultExpiresIn, response.status);

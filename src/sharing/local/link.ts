@@ -3,7 +3,7 @@ import { isSessionError, SessionError } from '../../core/errors.js';
 import { boundedByClock, type Token, type TokenSet } from '../../core/token.js';
 import type { SharedLink, SharingPeer } from '../sharing.js';
 import { Connection } from './connection.js';
-import { type FileIdentity, unlinkIfSame } from './directory.js';
+import { type FileIdentity, identityOf, unlinkIfSame } from './directory.js';
 import { elect, type Inode, ownsPath, resign } from './election.js';
 import { heartbeat, LeaderWatch, watchInterval } from './liveness.js';
 import { failure, type Message, type Outgoing } from './protocol.js';
@@ -195,15 +195,21 @@ export class LocalLink implements SharedLink {
   /**
    * Our requests met silence for an answer timeout: the leader is alive but busy, or stopped. It is replaced (its
    * socket file deleted, if still the one we connected through, and an election held) — unless it said it was
-   * requesting a token with a rotating refresh token: then the callers fail with `timeout`, since the replacement
-   * would send the refresh token the silent one may be rotating.
+   * requesting a token with a rotating refresh token, or never said anything (stopped before it accepted us: it may
+   * be rotating as well as idle): then the callers fail with `timeout`, since the replacement would send the refresh
+   * token the silent one may be rotating — or, once a context that knew it idle replaced it, they ask the new one.
    */
   #checkLeader(): void {
     if (this.#role !== 'client') return;
     const { answerTimeout } = this.#settings;
     const silent = (waiter: Waiter): boolean => this.#watch.silent(waiter.askedAt, answerTimeout);
     if (!this.#waiters.all().some(silent)) return;
-    if (this.#peer.usesRefreshToken && this.#watch.requesting) {
+    if (this.#peer.usesRefreshToken && (this.#watch.requesting || !this.#watch.spoke)) {
+      // Replaced meanwhile by a context that knew it idle: ask the new one instead.
+      if (identityOf(this.#path)?.id !== this.#leaderFile?.id) {
+        this.#leader?.socket.destroy();
+        return;
+      }
       const error = new SessionError('timeout', 'The leader stopped responding while refreshing; not sending its refresh token again');
       this.#waiters.fail(error, silent);
       return;

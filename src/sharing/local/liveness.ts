@@ -18,10 +18,12 @@ import { HEARTBEAT, type Message } from './protocol.js';
 export class LeaderWatch {
   #heardAt = performance.now();
   #requesting = false;
+  #spoke = false;
 
   /** The leader said something: it is alive. `busy` says a token request of its own is under way. */
   heard(message: Message): void {
     this.#heardAt = performance.now();
+    this.#spoke = true;
     if (message.type === 'busy') this.#requesting = true;
     else if (message.type === 'token' || message.type === 'failed' || message.type === 'clear') this.#requesting = false;
   }
@@ -30,6 +32,15 @@ export class LeaderWatch {
   reset(): void {
     this.#heardAt = performance.now();
     this.#requesting = false;
+    this.#spoke = false;
+  }
+
+  /**
+   * Whether it said anything yet (a leader sends its `state` as it accepts): one that never did (stopped before it
+   * accepted us) may be in the middle of a rotation as well as idle — nothing tells.
+   */
+  get spoke(): boolean {
+    return this.#spoke;
   }
 
   /**

@@ -1,0 +1,54 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createSession, memorySharing, refreshTokenGrant } from '../../src/index.js';
+
+// src/providers/refresh-token.ts: "A 2xx answer spent the token at the server … marked before the answer is read, so
+// that an answer we refuse never makes us send it again." The mark is made after the body was read: a 2xx whose body
+// stalls past the attempt timeout (a proxy buffering, a server that flushed its headers and then paused — or this
+// process stopped, SIGSTOP, while the answer sat in its socket) fails `timeout` with the refresh token unmarked, and
+// the next getToken sends the rotated-away token again (README: "a refresh token is never sent twice"; providers with
+// reuse detection revoke the whole family).
+
+let server: Server;
+let tokenUrl: string;
+const presented: string[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      const refreshToken = new URLSearchParams(body).get('refresh_token') ?? '';
+      presented.push(refreshToken);
+      if (refreshToken !== 'rt-0' || presented.length > 1) {
+        res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid_grant"}');
+        return;
+      }
+      // Rotated: rt-0 is spent from now on. The headers go out; the body comes 3 s later.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      setTimeout(() => res.end(JSON.stringify({ access_token: 'at-1', token_type: 'Bearer', expires_in: 3600, refresh_token: 'rt-1' })), 3_000);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  tokenUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/token`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+it('a 2xx whose body comes after the attempt timeout: the refresh token it spent is not sent again', async () => {
+  const session = createSession({
+    provider: refreshTokenGrant({ tokenUrl, clientId: 'app', refreshToken: 'rt-0', timeout: 1_000, attempts: 2, backoff: 10 }),
+    sharing: memorySharing(),
+  });
+  try {
+    const first = await session.getToken().catch((error: { code?: string }) => error.code);
+    // The grant is over here (spent, its successor never read): signed out, as for any refused refresh answer.
+    expect(first).toBe('invalid_grant');
+    await session.getToken().catch(() => undefined);
+    // Observed: ['rt-0', 'rt-0'] — the second getToken sends the spent token.
+    expect(presented).toEqual(['rt-0']);
+  } finally {
+    await session.close();
+  }
+}, 20_000);
