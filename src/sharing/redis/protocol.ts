@@ -168,7 +168,8 @@ now = now[1] * 1000 + math.floor(now[2] / 1000)`;
 /**
  * KEYS: lock, token, epoch, failure. ARGV: fencing id, lease time (ms).
  * A remembered failure wins: [0, failure, its TTL, epoch]. Another holder: [1, its fencing id, 0, epoch].
- * Otherwise the lock is ours, and the token is read under it: [2, record, its TTL, epoch, Redis's clock (ms)].
+ * Otherwise the lock is ours, and the token is read under it: [2, record, its TTL, epoch, Redis's clock (ms)]; a
+ * missing epoch is made to exist (0), so that a commit can tell it from one that Redis lost meanwhile.
  */
 export const ACQUIRE_SCRIPT = `local epoch = redis.call('GET', KEYS[3])
 local failure = redis.call('GET', KEYS[4])
@@ -177,6 +178,7 @@ local holder = redis.call('GET', KEYS[1])
 if holder then return {1, holder, 0, epoch} end
 ${REDIS_NOW}
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if not epoch then redis.call('SET', KEYS[3], '0') end
 return {2, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]), epoch, now}`;
 
 /** KEYS: lock. ARGV: fencing id, lease time (ms). Extends the lease while its holder works: 1, or 0 when it is lost. */
@@ -187,7 +189,9 @@ return 1`;
 /**
  * KEYS: lock, token, epoch. ARGV: fencing id, record, TTL (ms), epoch at acquisition, channel, message, and when the
  * command was sent in Redis's clock (ms; the acquisition's `TIME` plus the time the holder spent since; '' unknown).
- * [-1, epoch]: a sign-out happened since the lock was taken; the token is dead. [0]: another holder has the lock, or
+ * [-1, epoch]: a sign-out happened since the lock was taken; the token is dead. [-2]: the epoch is gone (the
+ * acquisition made it exist): Redis lost its data since, perhaps a sign-out with it, so the token is dead too (a lost
+ * epoch reads as 0, and so would pass for the epoch 0 a request started under). [0]: another holder has the lock, or
  * (lock expired, nobody took over) a token that lives longer is stored, or the command ran so late (a paused Redis, a
  * client that queued it while reconnecting) that the token has no life left. [1]: stored, lock released, published;
  * [1, 0]: the same, but the user may not publish (the others find the token when they read Redis).
@@ -196,6 +200,7 @@ return 1`;
  */
 export const COMMIT_SCRIPT = `${PUBLISH}
 local epoch = redis.call('GET', KEYS[3])
+if not epoch then return {-2} end
 if (tonumber(epoch) or 0) ~= tonumber(ARGV[4]) then return {-1, epoch} end
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return {0} end
