@@ -234,11 +234,13 @@ return 1`;
  * Sign-out: the epoch becomes one more than the highest known (so it moves forward even if Redis lost it), the token
  * and the lock go (a request in flight can no longer store its token), and every process is told. Returns
  * [epoch, published]: published 0 when the user may not publish (the others learn the epoch by reading it).
+ * The token goes before the epoch moves: a script that fails half-way (an ACL without DEL) keeps what it wrote, and
+ * an epoch moved over a token still stored would make every reader take that token as current.
  */
 export const CLEAR_SCRIPT = `${PUBLISH}
 local epoch = math.max(tonumber(redis.call('GET', KEYS[1])) or 0, tonumber(ARGV[1])) + 1
-redis.call('SET', KEYS[1], epoch)
 redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SET', KEYS[1], epoch)
 return {epoch, publish(ARGV[2], cjson.encode({v = ${FORMAT}, from = ARGV[3], type = 'clear', epoch = epoch})) and 1 or 0}`;
 
 /** KEYS: key. ARGV: value. Deletes an unreadable record only if it is still the one read. */
