@@ -145,8 +145,9 @@ function parseJson(value: string): unknown {
   }
 }
 
-// Lua, so that each step is atomic. A lock's value is its holder's fencing id. `tonumber(GET epoch) or 0` reads the
-// epoch the same way everywhere (a missing or foreign value counts as 0). Every key of a script shares one hash tag.
+// Lua, so that each step is atomic. A lock's value is its holder's fencing id. `epochOf(GET epoch)` reads the
+// epoch the same way everywhere, as `decodeEpoch` does (a missing or foreign value counts as 0). Every key of a
+// script shares one hash tag.
 
 /** KEYS: token, epoch, failure. Returns [record, its TTL, epoch, failure, its TTL]: one round trip for a reader. */
 export const READ_SCRIPT = `return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]),
@@ -159,6 +160,17 @@ redis.call('GET', KEYS[3]), redis.call('PTTL', KEYS[3])}`;
  */
 const PUBLISH = `local function publish(channel, message)
   return type(redis.pcall('PUBLISH', channel, message)) == 'number'
+end`;
+
+/**
+ * An epoch as stored, read the way `decodeEpoch` reads it: a whole number from 0 to 2^53 - 1, anything else (a value
+ * written by something else) 0. Lua's `tonumber` alone would take '1.5' as 1.5 where TypeScript takes 0, and no commit
+ * could ever match: every token request of the fleet would fail, for ever.
+ */
+const EPOCH_OF = `local function epochOf(value)
+  local n = tonumber(value)
+  if n and n >= 0 and n == math.floor(n) and n < 9007199254740992 then return n end
+  return 0
 end`;
 
 /** Redis's own clock in ms, in Lua (`TIME` is seconds and microseconds). */
@@ -199,9 +211,10 @@ return 1`;
  * itself in Redis by that much, and every reader hand it out after it expired.
  */
 export const COMMIT_SCRIPT = `${PUBLISH}
+${EPOCH_OF}
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then return {-2} end
-if (tonumber(epoch) or 0) ~= tonumber(ARGV[4]) then return {-1, epoch} end
+if epochOf(epoch) ~= tonumber(ARGV[4]) then return {-1, epoch} end
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return {0} end
 ${REDIS_NOW}
@@ -238,7 +251,8 @@ return 1`;
  * an epoch moved over a token still stored would make every reader take that token as current.
  */
 export const CLEAR_SCRIPT = `${PUBLISH}
-local epoch = math.max(tonumber(redis.call('GET', KEYS[1])) or 0, tonumber(ARGV[1])) + 1
+${EPOCH_OF}
+local epoch = math.max(epochOf(redis.call('GET', KEYS[1])), tonumber(ARGV[1])) + 1
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SET', KEYS[1], epoch)
 return {epoch, publish(ARGV[2], cjson.encode({v = ${FORMAT}, from = ARGV[3], type = 'clear', epoch = epoch})) and 1 or 0}`;
