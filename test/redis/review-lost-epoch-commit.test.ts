@@ -37,3 +37,21 @@ for (const loss of ['FLUSHALL', 'epoch key evicted'] as const) {
     }).toEqual({ handedToCaller: false, storedInRedis: false, handedToLaterProcess: false });
   });
 }
+
+it('a commit refused because the epoch was lost gives its lock back: the next process is served at once, not after the lease', async () => {
+  const clientId = env.clientId();
+  const a = await env.open('redis', clientId);
+  env.tokens.latency = 600;
+  const inFlight = a.session.getToken().then(
+    (token) => token.accessToken,
+    (error: unknown) => (isSessionError(error) ? error.code : String(error)),
+  );
+  await expect.poll(() => env.tokens.stats.tokenRequests).toBe(1);
+  await env.redis.cli('DEL', a.keys.epoch); // evicted while the request runs; the lock (30 s lease) stays
+  expect(await inFlight).toBe('aborted');
+  env.tokens.latency = 0;
+  const b = await env.open('ioredis', clientId);
+  const started = Date.now();
+  await b.session.getToken();
+  expect(Date.now() - started).toBeLessThan(5_000);
+}, 40_000);

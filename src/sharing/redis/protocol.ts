@@ -201,7 +201,8 @@ return 1`;
 /**
  * KEYS: lock, token, epoch. ARGV: fencing id, record, TTL (ms), epoch at acquisition, channel, message, and when the
  * command was sent in Redis's clock (ms; the acquisition's `TIME` plus the time the holder spent since; '' unknown).
- * [-1, epoch]: a sign-out happened since the lock was taken; the token is dead. [-2]: the epoch is gone (the
+ * [-1, epoch]: a sign-out happened since the lock was taken; the token is dead (the lock, if still ours, is given
+ * back: the others need not wait for the lease). [-2]: the epoch is gone (the
  * acquisition made it exist): Redis lost its data since, perhaps a sign-out with it, so the token is dead too (a lost
  * epoch reads as 0, and so would pass for the epoch 0 a request started under). [0]: another holder has the lock, or
  * (lock expired, nobody took over) a token that lives longer is stored, or the command ran so late (a paused Redis, a
@@ -213,8 +214,12 @@ return 1`;
 export const COMMIT_SCRIPT = `${PUBLISH}
 ${EPOCH_OF}
 local epoch = redis.call('GET', KEYS[3])
-if not epoch then return {-2} end
-if epochOf(epoch) ~= tonumber(ARGV[4]) then return {-1, epoch} end
+local mine = redis.call('GET', KEYS[1]) == ARGV[1]
+if not epoch or epochOf(epoch) ~= tonumber(ARGV[4]) then
+  if mine then redis.call('DEL', KEYS[1]) end
+  if not epoch then return {-2} end
+  return {-1, epoch}
+end
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return {0} end
 ${REDIS_NOW}
