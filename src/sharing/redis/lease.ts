@@ -135,6 +135,11 @@ export class RedisLease {
       [fence, encodeRecord(token), String(ttl), String(acquired.epoch), channel, message, sentInRedisClock],
     );
     const [status, second] = parts(reply, 2);
+    if (Number(status) === -2) {
+      // Redis lost its data since the lock was taken: a sign-out may be among what it lost.
+      this.#epochs.lost();
+      return 'signed-out';
+    }
     if (Number(status) === -1) {
       this.#epochs.observe(decodeEpoch(second), mark);
       return 'signed-out';

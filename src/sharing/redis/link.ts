@@ -62,6 +62,11 @@ export class RedisLink implements SharedLink, ChannelListener {
   #syncAgain = false;
   /** Stops the liveness check (started by the first `obtain`: before it, nothing here can be signed out). */
   #stopLiveness: (() => void) | undefined;
+  /**
+   * A sign-out of this session that Redis did not take (unreachable, or refused by an ACL): what Redis holds is from
+   * before it, so it is stored again before Redis is read, and until it is, this process fetches its own token.
+   */
+  #unclearedSignOut = false;
   /** Permission errors reported already, by message: each is told once per session. */
   readonly #told = new Set<string>();
 
@@ -112,6 +117,7 @@ export class RedisLink implements SharedLink, ChannelListener {
     if (!this.#subscribed) this.#subscribe();
     this.#stopLiveness ??= checkEvery(this.#settings.livenessPeriod, () => this.#store.readEpoch());
     try {
+      if (this.#unclearedSignOut) await this.#signOut();
       return { token: await this.#coordinate(rejected) };
     } catch (error) {
       if (!isUnreachable(error) || this.#settings.onUnavailable === 'error') throw error;
@@ -122,12 +128,9 @@ export class RedisLink implements SharedLink, ChannelListener {
 
   async clear(): Promise<void> {
     this.#forget();
+    this.#unclearedSignOut = true;
     try {
-      const published = await this.#epochs.clearing(async () => {
-        const cleared = await this.#store.clear(this.#id);
-        this.#epochs.advance(cleared.epoch);
-        return cleared.published;
-      });
+      const published = await this.#signOut();
       if (!published) {
         // Stored: the others apply it at their next read of the epoch, within the liveness bound, not at once.
         const channels = `The Redis user may not publish on \`&${this.#settings.prefix}*\``;
@@ -138,6 +141,17 @@ export class RedisLink implements SharedLink, ChannelListener {
       if (this.#settings.onUnavailable === 'error') throw error;
       this.#degraded('Redis is unavailable', 'the sign-out did not reach other processes', error);
     }
+  }
+
+  /** Stores this session's sign-out in Redis (the next epoch, the token and the lock gone); whether it was published. */
+  async #signOut(): Promise<boolean> {
+    const published = await this.#epochs.clearing(async () => {
+      const cleared = await this.#store.clear(this.#id);
+      this.#epochs.advance(cleared.epoch);
+      return cleared.published;
+    });
+    this.#unclearedSignOut = false;
+    return published;
   }
 
   close(): Promise<void> {

@@ -147,8 +147,9 @@ function parseJson(value: string): unknown {
   }
 }
 
-// Lua, so that each step is atomic. A lock's value is its holder's fencing id. `tonumber(GET epoch) or 0` reads the
-// epoch the same way everywhere (a missing or foreign value counts as 0). Every key of a script shares one hash tag.
+// Lua, so that each step is atomic. A lock's value is its holder's fencing id. `epochOf(GET epoch)` reads the
+// epoch the same way everywhere, as `decodeEpoch` does (a missing or foreign value counts as 0). Every key of a
+// script shares one hash tag.
 
 /** KEYS: token, epoch, failure. Returns [record, its TTL, epoch, failure, its TTL]: one round trip for a reader. */
 export const READ_SCRIPT = `return {redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[2]),
@@ -163,6 +164,17 @@ const PUBLISH = `local function publish(channel, message)
   return type(redis.pcall('PUBLISH', channel, message)) == 'number'
 end`;
 
+/**
+ * An epoch as stored, read the way `decodeEpoch` reads it: a whole number from 0 to 2^53 - 1, anything else (a value
+ * written by something else) 0. Lua's `tonumber` alone would take '1.5' as 1.5 where TypeScript takes 0, and no commit
+ * could ever match: every token request of the fleet would fail, for ever.
+ */
+const EPOCH_OF = `local function epochOf(value)
+  local n = tonumber(value)
+  if n and n >= 0 and n == math.floor(n) and n < 9007199254740992 then return n end
+  return 0
+end`;
+
 /** Redis's own clock in ms, in Lua (`TIME` is seconds and microseconds). */
 const REDIS_NOW = `local now = redis.call('TIME')
 now = now[1] * 1000 + math.floor(now[2] / 1000)`;
@@ -170,7 +182,8 @@ now = now[1] * 1000 + math.floor(now[2] / 1000)`;
 /**
  * KEYS: lock, token, epoch, failure. ARGV: fencing id, lease time (ms).
  * A remembered failure wins: [0, failure, its TTL, epoch]. Another holder: [1, its fencing id, 0, epoch].
- * Otherwise the lock is ours, and the token is read under it: [2, record, its TTL, epoch, Redis's clock (ms)].
+ * Otherwise the lock is ours, and the token is read under it: [2, record, its TTL, epoch, Redis's clock (ms)]; a
+ * missing epoch is made to exist (0), so that a commit can tell it from one that Redis lost meanwhile.
  */
 export const ACQUIRE_SCRIPT = `local epoch = redis.call('GET', KEYS[3])
 local failure = redis.call('GET', KEYS[4])
@@ -179,6 +192,7 @@ local holder = redis.call('GET', KEYS[1])
 if holder then return {1, holder, 0, epoch} end
 ${REDIS_NOW}
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if not epoch then redis.call('SET', KEYS[3], '0') end
 return {2, redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2]), epoch, now}`;
 
 /** KEYS: lock. ARGV: fencing id, lease time (ms). Extends the lease while its holder works: 1, or 0 when it is lost. */
@@ -189,7 +203,10 @@ return 1`;
 /**
  * KEYS: lock, token, epoch. ARGV: fencing id, record, TTL (ms), epoch at acquisition, channel, message, and when the
  * command was sent in Redis's clock (ms; the acquisition's `TIME` plus the time the holder spent since; '' unknown).
- * [-1, epoch]: a sign-out happened since the lock was taken; the token is dead. [0]: another holder has the lock, or
+ * [-1, epoch]: a sign-out happened since the lock was taken; the token is dead (the lock, if still ours, is given
+ * back: the others need not wait for the lease). [-2]: the epoch is gone (the
+ * acquisition made it exist): Redis lost its data since, perhaps a sign-out with it, so the token is dead too (a lost
+ * epoch reads as 0, and so would pass for the epoch 0 a request started under). [0]: another holder has the lock, or
  * (lock expired, nobody took over) a token that lives longer is stored, or the command ran so late (a paused Redis, a
  * client that queued it while reconnecting) that the token has no life left. [1]: stored, lock released, published;
  * [1, 0]: the same, but the user may not publish (the others find the token when they read Redis).
@@ -197,8 +214,14 @@ return 1`;
  * itself in Redis by that much, and every reader hand it out after it expired.
  */
 export const COMMIT_SCRIPT = `${PUBLISH}
+${EPOCH_OF}
 local epoch = redis.call('GET', KEYS[3])
-if (tonumber(epoch) or 0) ~= tonumber(ARGV[4]) then return {-1, epoch} end
+local mine = redis.call('GET', KEYS[1]) == ARGV[1]
+if not epoch or epochOf(epoch) ~= tonumber(ARGV[4]) then
+  if mine then redis.call('DEL', KEYS[1]) end
+  if not epoch then return {-2} end
+  return {-1, epoch}
+end
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return {0} end
 ${REDIS_NOW}
@@ -231,11 +254,14 @@ return 1`;
  * Sign-out: the epoch becomes one more than the highest known (so it moves forward even if Redis lost it), the token
  * and the lock go (a request in flight can no longer store its token), and every process is told. Returns
  * [epoch, published]: published 0 when the user may not publish (the others learn the epoch by reading it).
+ * The token goes before the epoch moves: a script that fails half-way (an ACL without DEL) keeps what it wrote, and
+ * an epoch moved over a token still stored would make every reader take that token as current.
  */
 export const CLEAR_SCRIPT = `${PUBLISH}
-local epoch = math.max(tonumber(redis.call('GET', KEYS[1])) or 0, tonumber(ARGV[1])) + 1
-redis.call('SET', KEYS[1], epoch)
+${EPOCH_OF}
+local epoch = math.max(epochOf(redis.call('GET', KEYS[1])), tonumber(ARGV[1])) + 1
 redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('SET', KEYS[1], epoch)
 return {epoch, publish(ARGV[2], cjson.encode({v = ${FORMAT}, from = ARGV[3], type = 'clear', epoch = epoch})) and 1 or 0}`;
 
 /** KEYS: key. ARGV: value. Deletes an unreadable record only if it is still the one read. */

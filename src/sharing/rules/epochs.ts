@@ -62,6 +62,15 @@ export class SignOutEpochs {
     return true;
   }
 
+  /**
+   * The store lost its epoch (and perhaps a sign-out with it) under a write that started before: this context is
+   * signed out, and the epoch is the store's again (0, as a missing one reads) until the next read says more.
+   */
+  lost(): void {
+    this.#set(0);
+    if (this.#clearing === 0) this.#signedOut();
+  }
+
   /** Runs this context's own sign-out: epochs read meanwhile are taken as its own. */
   async clearing<T>(run: () => Promise<T>): Promise<T> {
     this.#clearing++;
