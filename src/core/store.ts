@@ -58,6 +58,8 @@ export function subscribeTo<User>(
       timer = undefined;
       try {
         changed();
+        // Early (a clock slower than the timers, or the longest timer ran out first): look again later.
+        if (timer === undefined) expiry();
       } catch (error) {
         queueMicrotask(() => {
           throw error;

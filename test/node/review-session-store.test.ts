@@ -17,6 +17,21 @@ describe('review: the session store as a UI subscribes to it', () => {
     await session.close();
   });
 
+  it('with a clock slower than the timers (an injected, server-synchronised clock), the expiry is still told', async () => {
+    const start = Date.now();
+    const clock = { now: () => start + (Date.now() - start) / 3 };
+    const session = createSession({ provider: staticToken({ accessToken: 'slow-clock', expiresAt: start + 80 }), sharing: memorySharing(), clock });
+    const seen: SessionSnapshot[] = [];
+    const unsubscribe = session.subscribe((snapshot) => seen.push(snapshot));
+    await session.getToken();
+    expect(seen.at(-1)?.token).toBeDefined();
+    // The token runs out at 80 ms of the session's clock: 240 ms of the timers'.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(seen.at(-1)?.token).toBeUndefined();
+    unsubscribe();
+    await session.close();
+  });
+
   it('an expiry timer neither calls a listener once unsubscribed nor after close()', async () => {
     const make = () => createSession({ provider: staticToken({ accessToken: `t${Math.random()}`, expiresAt: Date.now() + 100 }), sharing: memorySharing() });
     const a = make();
