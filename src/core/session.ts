@@ -149,7 +149,8 @@ class SessionHandle implements Session {
   }
 
   subscribe(listener: SnapshotListener<never>): () => void {
-    return subscribeTo(() => this.getSnapshot(), (changed) => watch(this, this.#closed, ['token', 'cleared', 'error'], changed), listener);
+    const handle = { now: () => this.#core.clock.now(), closed: () => this.#closed };
+    return subscribeTo(() => this.getSnapshot(), (changed) => watch(this, this.#closed, ['token', 'cleared', 'error'], changed), listener, handle);
   }
 
   /**

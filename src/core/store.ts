@@ -30,22 +30,61 @@ export function snapshotOf<User>(
   return Object.freeze(token === undefined ? { signedIn, user } : { signedIn, user, token });
 }
 
+// setTimeout overflows past 2^31-1 ms and fires at once.
+const MAX_TIMER = 2_147_483_647;
+
 /**
  * The Svelte store contract over a session: `listener` gets the current snapshot at once (a throw there reaches the
  * caller, as with Svelte's own stores), then each new one when `watch`'s events say the state may have changed (the
- * session's emitter isolates a listener that throws then). Returns the unsubscribe.
+ * session's emitter isolates a listener that throws then), or when the token it was last shown runs out (no event
+ * says so: a snapshot a listener holds never shows an expired token for long). Never called once unsubscribed, even
+ * by a notification under way. Returns the unsubscribe.
  */
 export function subscribeTo<User>(
   getSnapshot: () => SessionSnapshot<User>,
   watch: (changed: () => void) => () => void,
   listener: SnapshotListener<User>,
+  handle: { readonly now: () => number; readonly closed: () => boolean },
 ): () => void {
   let last = getSnapshot();
-  listener(last);
-  return watch(() => {
+  let active = true;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expiry = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    const expiresAt = last.token?.expiresAt;
+    if (!active || expiresAt === undefined || handle.closed()) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      try {
+        changed();
+        // Early (a clock slower than the timers, or the longest timer ran out first): look again later.
+        if (timer === undefined) expiry();
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }, Math.min(MAX_TIMER, Math.max(0, expiresAt - handle.now()) + 1));
+    (timer as { unref?: () => void }).unref?.();
+  };
+  const changed = (): void => {
+    // Its listeners go with the handle's `close()`, and this one with the unsubscribe, even mid-notification.
+    if (!active || handle.closed()) return;
     const next = getSnapshot();
-    if (next !== last) listener((last = next));
-  });
+    if (next === last) return;
+    last = next;
+    expiry();
+    listener(next);
+  };
+  listener(last);
+  const unwatch = watch(changed);
+  expiry();
+  return () => {
+    active = false;
+    expiry();
+    unwatch();
+  };
 }
 
 /** The token of a snapshot: the one held now, unless it has expired (a snapshot never shows an expired token). */

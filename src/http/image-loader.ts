@@ -50,7 +50,10 @@ export async function loadImageWithToken(
       response,
     });
   }
-  const objectUrl = URL.createObjectURL(await response.blob());
+  const blob = await response.blob();
+  // Not wanted any more (the map removed the tile): its image is not shown.
+  signal?.throwIfAborted();
+  const objectUrl = URL.createObjectURL(blob);
   const release = (): void => URL.revokeObjectURL(objectUrl);
   image.addEventListener('load', release, { once: true });
   image.addEventListener('error', release, { once: true });

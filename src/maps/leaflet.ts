@@ -34,7 +34,11 @@ export class SessionTileLayer extends TileLayer {
     super(urlTemplate, tileLayerOptions);
     this.#session = session;
     this.#matches = compileTokenMatch(match);
-    this.on('tileabort', (event) => this.#loading.get(event.tile)?.abort());
+    // A tile no longer wanted: one abandoned on a zoom (`tileabort`), or removed (`tileunload`: panned away, or the
+    // redraw of a sign-in change, whose tile requests carry the token of a sign-in that may have ended).
+    const abort = (event: { tile: HTMLElement }): void => this.#loading.get(event.tile)?.abort();
+    this.on('tileabort', abort);
+    this.on('tileunload', abort);
   }
 
   override onAdd(map: LeafletMap): this {

@@ -35,6 +35,13 @@ export interface MaplibreTransformRequest {
   close(): void;
 }
 
+/** The part of a MapLibre tile source (raster, raster-dem, vector) that `follow` uses. */
+interface TileSourceLike {
+  readonly tiles?: unknown;
+  setTiles?(tiles: string[]): unknown;
+  setUrl?(url: string): unknown;
+}
+
 /** The part of a MapLibre `Map` that `follow` uses (no MapLibre import needed). */
 export interface MaplibreMapLike {
   getStyle(): { readonly sources: Readonly<Record<string, unknown>> } | undefined;
@@ -121,10 +128,17 @@ export function maplibreTransformRequest(session: Session, match: UrlMatch): Map
   const follow = (map: MaplibreMapLike): (() => void) => {
     const stop = onSignInChange(session, () => {
       for (const [id, spec] of Object.entries(map.getStyle()?.sources ?? {})) {
-        const tiles = (spec as { tiles?: unknown }).tiles;
-        if (!Array.isArray(tiles) || !tiles.some((tile) => typeof tile === 'string' && wants(tile))) continue;
+        const source = map.getSource(id) as TileSourceLike | undefined;
+        const { url, tiles } = spec as { url?: unknown; tiles?: unknown };
+        if (typeof url === 'string') {
+          // A TileJSON source: its `url` or the tiles it named (`source.tiles`, once loaded) may be the protected ones.
+          // setUrl loads the TileJSON again, then its tiles: with the token now, or without it (they go).
+          if (wants(url) || wantsAny(source?.tiles)) source?.setUrl?.(url);
+          continue;
+        }
+        if (!wantsAny(tiles)) continue;
         // setTiles clears the source's tiles and loads them again: with the token now, or without it (they go).
-        (map.getSource(id) as { setTiles?: (tiles: string[]) => unknown } | undefined)?.setTiles?.(tiles as string[]);
+        source?.setTiles?.(tiles as string[]);
       }
     });
     following.add(stop);
@@ -133,6 +147,7 @@ export function maplibreTransformRequest(session: Session, match: UrlMatch): Map
       following.delete(stop);
     };
   };
+  const wantsAny = (tiles: unknown): boolean => Array.isArray(tiles) && tiles.some((tile) => typeof tile === 'string' && wants(tile));
   const wants = (template: string): boolean => {
     try {
       return matches(new URL(template, globalThis.location?.href));

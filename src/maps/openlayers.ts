@@ -65,7 +65,29 @@ function load(session: Session, matches: UrlMatcher | undefined, target: object,
     image.src = src;
     return;
   }
+  // A tile OpenLayers lets go while it loads (a refresh on a sign-in change, a tile cache pruned after a pan) goes
+  // `EMPTY`: its request, which carries the token of a sign-in that may have ended, is aborted.
+  const controller = new AbortController();
+  const tile = target as Partial<ObservedTile>;
+  const released = (): void => {
+    if (tile.getState?.() === TILE_EMPTY) controller.abort();
+  };
+  tile.addEventListener?.('change', released);
   // OpenLayers listens for the element's `load`/`error` events (its `src` is still empty when it starts listening),
   // so a failure is reported the way a broken image would report it.
-  loadImageWithToken(session, image, src).catch(() => image.dispatchEvent(new Event('error')));
+  loadImageWithToken(session, image, src, controller.signal)
+    .catch(() => {
+      if (!controller.signal.aborted) image.dispatchEvent(new Event('error'));
+    })
+    .finally(() => tile.removeEventListener?.('change', released));
+}
+
+/** OpenLayers' `TileState.EMPTY`: what a tile the source or its cache released is set to. */
+const TILE_EMPTY = 4;
+
+/** The part of an OpenLayers tile (an `ol/events/Target`) that the load function watches. */
+interface ObservedTile {
+  getState(): number;
+  addEventListener(type: 'change', listener: () => void): void;
+  removeEventListener(type: 'change', listener: () => void): void;
 }

@@ -6,6 +6,7 @@ import { sharedRefreshToken, watch, type Session } from '../core/session.js';
 import type { SessionEvents } from '../core/session-core.js';
 import { snapshotOf, subscribeTo, type SessionSnapshot, type SnapshotListener } from '../core/store.js';
 import type { Token } from '../core/token.js';
+import { systemClock } from '../core/clock.js';
 import { createSession } from '../session/create-session.js';
 import { joinCallback, type CallbackHost } from './callback.js';
 import { checkSessionOptions, type OidcSession, type OidcSessionEvents, type OidcSessionOptions, type SignInCallbackResult, type SignInOptions, type SignOutOptions } from './options.js';
@@ -169,7 +170,8 @@ class OidcSessionHandle implements OidcSession {
 
   subscribe(listener: SnapshotListener<UserClaims>): () => void {
     const events = ['signed-in', 'signed-out', 'user-updated', 'token', 'cleared'] as const;
-    return subscribeTo(() => this.getSnapshot(), (changed) => watch(this, this.#closed, events, changed), listener);
+    const handle = { now: () => (this.#options.clock ?? systemClock).now(), closed: () => this.#closed };
+    return subscribeTo(() => this.getSnapshot(), (changed) => watch(this, this.#closed, events, changed), listener, handle);
   }
 
   /** A closed handle reads as signed out; its listeners went with `close()`. */

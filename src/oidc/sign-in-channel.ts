@@ -54,6 +54,8 @@ export class SignInChannel {
     if (typeof BroadcastChannel !== 'function') return;
     const channel = new BroadcastChannel(oidcChannelName(this.#key));
     channel.onmessage = ({ data }: MessageEvent<unknown>) => this.#receive(parseOidcMessage(data, this.#key));
+    // In Node (a server render with a session made at module level) an open channel would keep the process alive.
+    (channel as { unref?: () => void }).unref?.();
     this.#channel = channel;
   }
 
