@@ -239,6 +239,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     if (record === 'corrupt') {
       report('corrupt_storage', 'Deleted a corrupt token record');
     } else if (record !== undefined) {
+      if (record.repaired === true) report('corrupt_storage', 'Expired a stored token issued in the future; kept its refresh token');
       learnSignOut(record.clearedAt ?? 0);
       if (record.token !== undefined && record.token.issuedAt >= clearedAt) {
         // Written under the lock by the last context that fetched: the newest refresh token there is — unless this

@@ -14,8 +14,12 @@ const STORAGE_TIMEOUT = 3_000;
  * the browser's error when one operation failed (a full disk: the next one may work).
  */
 export interface RecordStore {
-  /** The stored record, validated; `corrupt` when something else was stored there (it has been deleted). */
-  read(): Promise<StoredRecord | 'corrupt' | undefined>;
+  /**
+   * The stored record, validated; `corrupt` when something else was stored there (it has been deleted); `repaired`
+   * when its token was issued in our future (the clock went back, or it was forged): stored again with that token
+   * expired, and the refresh token beside it kept.
+   */
+  read(): Promise<(StoredRecord & { readonly repaired?: true }) | 'corrupt' | undefined>;
   /**
    * Stores `token` (and `refreshToken`) in one transaction, unless the stored token is newer, or the record holds
    * a sign-out later than `clearedAt` (the latest one the writer knew when it asked for the token) or later than
@@ -45,7 +49,14 @@ export function recordStore(key: string, now: () => number): RecordStore {
     if (!parsed.success || parsed.data.key !== key) return undefined;
     const { clearedAt = 0, token } = parsed.data;
     const time = now();
-    return clearedAt > time || (token !== undefined && token.issuedAt > time) ? undefined : parsed.data;
+    if (clearedAt > time) return undefined;
+    // A token from our future is never handed out (expired as of now), but the refresh token stored with it is the
+    // newest there is: deleting it would lose the rotation, and the next context would send a spent one.
+    return token === undefined || token.issuedAt <= time ? parsed.data : { ...parsed.data, token: { ...token, issuedAt: time, expiresAt: time } };
+  };
+  const fromTheFuture = (value: unknown): boolean => {
+    const parsed = recordSchema.safeParse(value);
+    return parsed.success && parsed.data.token !== undefined && parsed.data.token.issuedAt > now();
   };
   const record = (clearedAt: number, token?: Token, refreshToken?: string): StoredRecord => ({
     v: FORMAT,
@@ -59,6 +70,11 @@ export function recordStore(key: string, now: () => number): RecordStore {
       const value = await withDatabase((store) => get(id, store));
       if (value === undefined) return undefined;
       const stored = parse(value);
+      if (stored !== undefined && fromTheFuture(value)) {
+        // In one transaction: a token written meanwhile is not overwritten.
+        await withDatabase((store) => update(id, (current) => (fromTheFuture(current) ? parse(current) : current), store));
+        return { ...stored, repaired: true };
+      }
       if (stored !== undefined) return stored;
       await withDatabase((store) => del(id, store));
       return 'corrupt';
@@ -69,8 +85,8 @@ export function recordStore(key: string, now: () => number): RecordStore {
         update(id, (value) => {
           const stored = parse(value);
           signedOut = stored?.clearedAt ?? 0;
-          const refused =
-            signedOut > known || token.issuedAt < signedOut || (stored?.token !== undefined && !isNewer(token, stored.token));
+          const older = stored?.token !== undefined && !fromTheFuture(value) && !isNewer(token, stored.token);
+          const refused = signedOut > known || token.issuedAt < signedOut || older;
           return refused ? stored : record(signedOut, token, refreshToken);
         }, store),
       );
