@@ -30,9 +30,10 @@ export interface RecordStore {
   signOut(at: number): Promise<void>;
   /**
    * Sets `rotating` to `lock` (a refresh is about to be sent under it), or, with `done`, removes it if it is still
-   * `lock` (the refresh failed without spending the refresh token). A write of a token removes it too.
+   * `lock` (the refresh failed without spending the refresh token). A write of a token removes it too. Resolves
+   * `false`, changing nothing, when another context's marker is there: it is rotating that refresh token.
    */
-  rotating(lock: string, done?: boolean): Promise<void>;
+  rotating(lock: string, done?: boolean): Promise<boolean>;
 }
 
 // Opened on first use, shared by every credential of this context.
@@ -102,13 +103,17 @@ export function recordStore(key: string, now: () => number): RecordStore {
         }, store),
       );
     },
-    rotating(lock, done) {
-      return withDatabase((store) =>
+    async rotating(lock, done) {
+      let taken = true;
+      await withDatabase((store) =>
         update(id, (value) => {
           const { rotating, ...stored } = parse(value) ?? record(0);
-          return done ? { ...stored, ...(rotating !== lock && rotating !== undefined && { rotating }) } : { ...stored, rotating: lock };
+          const other = rotating !== lock && rotating !== undefined;
+          taken = done === true || !other;
+          return done || other ? { ...stored, ...(other && { rotating }) } : { ...stored, rotating: lock };
         }, store),
       );
+      return taken;
     },
   };
 }
