@@ -239,6 +239,7 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     if (record === 'corrupt') {
       report('corrupt_storage', 'Deleted a corrupt token record');
     } else if (record !== undefined) {
+      if (record.repaired === true) report('corrupt_storage', 'Expired a stored token issued in the future; kept its refresh token');
       learnSignOut(record.clearedAt ?? 0);
       if (record.token !== undefined && record.token.issuedAt >= clearedAt) {
         // Written under the lock by the last context that fetched: the newest refresh token there is — unless this
@@ -318,7 +319,17 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     if (records === undefined) return send();
     // Recorded before the request leaves, under a lock that ends with this context: see the loop above.
     return await locks!.request(rotationLock, async () => {
-      await stored(records.rotating(rotationLock));
+      // This page may have been frozen (back/forward cache) since it read the record: another context may have
+      // started or finished a rotation meanwhile. Never over its marker; and the refresh token sent is the record's.
+      if ((await stored(records.rotating(rotationLock))) === false) {
+        throw new SessionError('timeout', 'Another context started rotating the refresh token meanwhile: not sending it');
+      }
+      await load(true);
+      if (clearedAt !== signedOut) throw clearedError();
+      if (latest !== undefined && peer.isUsable(latest, rejected)) {
+        await stored(records.rotating(rotationLock, true));
+        return latest;
+      }
       return send().catch(async (error: unknown) => {
         // Spent only if the endpoint answered 2xx (an answer refused after it, see the providers): else this
         // context may send it again, and so may the others.

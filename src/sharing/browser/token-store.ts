@@ -14,8 +14,12 @@ const STORAGE_TIMEOUT = 3_000;
  * the browser's error when one operation failed (a full disk: the next one may work).
  */
 export interface RecordStore {
-  /** The stored record, validated; `corrupt` when something else was stored there (it has been deleted). */
-  read(): Promise<StoredRecord | 'corrupt' | undefined>;
+  /**
+   * The stored record, validated; `corrupt` when something else was stored there (it has been deleted); `repaired`
+   * when its token was issued in our future (the clock went back, or it was forged): stored again with that token
+   * expired, and the refresh token beside it kept.
+   */
+  read(): Promise<(StoredRecord & { readonly repaired?: true }) | 'corrupt' | undefined>;
   /**
    * Stores `token` (and `refreshToken`) in one transaction, unless the stored token is newer, or the record holds
    * a sign-out later than `clearedAt` (the latest one the writer knew when it asked for the token) or later than
@@ -26,9 +30,10 @@ export interface RecordStore {
   signOut(at: number): Promise<void>;
   /**
    * Sets `rotating` to `lock` (a refresh is about to be sent under it), or, with `done`, removes it if it is still
-   * `lock` (the refresh failed without spending the refresh token). A write of a token removes it too.
+   * `lock` (the refresh failed without spending the refresh token). A write of a token removes it too. Resolves
+   * `false`, changing nothing, when another context's marker is there: it is rotating that refresh token.
    */
-  rotating(lock: string, done?: boolean): Promise<void>;
+  rotating(lock: string, done?: boolean): Promise<boolean>;
 }
 
 // Opened on first use, shared by every credential of this context.
@@ -45,7 +50,14 @@ export function recordStore(key: string, now: () => number): RecordStore {
     if (!parsed.success || parsed.data.key !== key) return undefined;
     const { clearedAt = 0, token } = parsed.data;
     const time = now();
-    return clearedAt > time || (token !== undefined && token.issuedAt > time) ? undefined : parsed.data;
+    if (clearedAt > time) return undefined;
+    // A token from our future is never handed out (expired as of now), but the refresh token stored with it is the
+    // newest there is: deleting it would lose the rotation, and the next context would send a spent one.
+    return token === undefined || token.issuedAt <= time ? parsed.data : { ...parsed.data, token: { ...token, issuedAt: time, expiresAt: time } };
+  };
+  const fromTheFuture = (value: unknown): boolean => {
+    const parsed = recordSchema.safeParse(value);
+    return parsed.success && parsed.data.token !== undefined && parsed.data.token.issuedAt > now();
   };
   const record = (clearedAt: number, token?: Token, refreshToken?: string): StoredRecord => ({
     v: FORMAT,
@@ -59,6 +71,11 @@ export function recordStore(key: string, now: () => number): RecordStore {
       const value = await withDatabase((store) => get(id, store));
       if (value === undefined) return undefined;
       const stored = parse(value);
+      if (stored !== undefined && fromTheFuture(value)) {
+        // In one transaction: a token written meanwhile is not overwritten.
+        await withDatabase((store) => update(id, (current) => (fromTheFuture(current) ? parse(current) : current), store));
+        return { ...stored, repaired: true };
+      }
       if (stored !== undefined) return stored;
       await withDatabase((store) => del(id, store));
       return 'corrupt';
@@ -69,8 +86,8 @@ export function recordStore(key: string, now: () => number): RecordStore {
         update(id, (value) => {
           const stored = parse(value);
           signedOut = stored?.clearedAt ?? 0;
-          const refused =
-            signedOut > known || token.issuedAt < signedOut || (stored?.token !== undefined && !isNewer(token, stored.token));
+          const older = stored?.token !== undefined && !fromTheFuture(value) && !isNewer(token, stored.token);
+          const refused = signedOut > known || token.issuedAt < signedOut || older;
           return refused ? stored : record(signedOut, token, refreshToken);
         }, store),
       );
@@ -86,13 +103,17 @@ export function recordStore(key: string, now: () => number): RecordStore {
         }, store),
       );
     },
-    rotating(lock, done) {
-      return withDatabase((store) =>
+    async rotating(lock, done) {
+      let taken = true;
+      await withDatabase((store) =>
         update(id, (value) => {
           const { rotating, ...stored } = parse(value) ?? record(0);
-          return done ? { ...stored, ...(rotating !== lock && rotating !== undefined && { rotating }) } : { ...stored, rotating: lock };
+          const other = rotating !== lock && rotating !== undefined;
+          taken = done === true || !other;
+          return done || other ? { ...stored, ...(other && { rotating }) } : { ...stored, rotating: lock };
         }, store),
       );
+      return taken;
     },
   };
 }
