@@ -51,12 +51,6 @@ export class DenoKvLink implements SharedLink {
   readonly keys: Keys;
   /** The sign-out epoch as last read; undefined before the first read. */
   #epoch: number | undefined;
-  /**
-   * Reads of the epoch issued so far, and how many had been issued when `#epoch` was last set: a read issued after
-   * that which finds a lower epoch saw it go back (a lost or repaired record, then a sign-out written over it).
-   */
-  #reads = 0;
-  #epochReads = 0;
   /** Bumped by every sign-out: a coordination that started before one stops. */
   #generation = 0;
   #closed = false;
@@ -64,8 +58,6 @@ export class DenoKvLink implements SharedLink {
   #clearing = 0;
   /** The lease versionstamp this link saw last, and when (its own clock) it first saw it: liveness without skew. */
   #leaseSeen: { readonly versionstamp: string; readonly at: number } | undefined;
-  /** The failure record this link saw last, and when (its own clock) it first saw it: its wait never grows with skew. */
-  #failureSeen: { readonly versionstamp: string; readonly at: number } | undefined;
   readonly #wakers = new Set<() => void>();
   readonly #reported = new Set<string>();
   #poll: ReturnType<typeof setInterval> | undefined;
@@ -99,7 +91,7 @@ export class DenoKvLink implements SharedLink {
       for (let attempt = 0; attempt < CLEAR_ATTEMPTS; attempt++) {
         const [entry] = await this.call(() => kv.getMany([this.keys.epoch], { consistency: 'strong' }));
         const stored = readEpoch(entry).value?.epoch ?? 0;
-        const next = this.#nextEpoch(Math.max(stored, this.#epoch ?? 0));
+        const next = Math.max(stored, this.#epoch ?? 0) + 1;
         const op = kv
           .atomic()
           .check({ key: this.keys.epoch, versionstamp: entry?.versionstamp ?? null })
@@ -109,7 +101,7 @@ export class DenoKvLink implements SharedLink {
         // A refresh-token chain that began before the sign-out ends with it, in every isolate, for good.
         if (this.peer.usesRefreshToken) op.set(this.keys.grant, { state: 'ended', epoch: next });
         if ((await this.call(() => op.commit())).ok) {
-          if (this.#epoch === undefined || next > this.#epoch) this.#setEpoch(next);
+          if (this.#epoch === undefined || next > this.#epoch) this.#epoch = next;
           return;
         }
       }
@@ -140,7 +132,7 @@ export class DenoKvLink implements SharedLink {
       if (token !== undefined && this.peer.isUsable(token, rejected)) return token;
       const failure = snapshot.failure.value;
       if (failure !== undefined) {
-        const left = this.#failureLeft(failure, snapshot.failure.versionstamp!);
+        const left = Math.min(failure.retryAfter, failure.until - this.peer.clock.now());
         if (left > 0) throw failureError(failure.code, left);
       }
       const grant = snapshot.grant.value;
@@ -195,7 +187,7 @@ export class DenoKvLink implements SharedLink {
 
   /** Ends a grant whose rotation was lost: a sign-out for every isolate, in one write. */
   async #endGrant(snapshot: Snapshot): Promise<void> {
-    const next = this.#nextEpoch(snapshot.epoch);
+    const next = snapshot.epoch + 1;
     const { keys } = this;
     const op = this.settings.kv
         .atomic()
@@ -228,16 +220,6 @@ export class DenoKvLink implements SharedLink {
     return isExpired(token, now) ? undefined : token;
   }
 
-  /**
-   * What is left of a stored wait: `until` is the writer's clock, so it is also bounded by `retryAfter` counted from
-   * when this link first saw the record (its own clock): a reader whose clock is behind never waits longer than that.
-   */
-  #failureLeft(failure: { until: number; retryAfter: number }, versionstamp: string): number {
-    const now = this.peer.clock.now();
-    if (this.#failureSeen?.versionstamp !== versionstamp) this.#failureSeen = { versionstamp, at: now };
-    return Math.min(failure.retryAfter - (now - this.#failureSeen.at), failure.until - now);
-  }
-
   /** Alive while its versionstamp changes at least every `leaseTime`, as this link sees it: no clock is compared. */
   #leaseAlive(versionstamp: string): boolean {
     const now = this.peer.clock.now();
@@ -252,7 +234,6 @@ export class DenoKvLink implements SharedLink {
   async read(): Promise<Snapshot> {
     const { keys } = this;
     for (;;) {
-      const issued = ++this.#reads;
       const [epoch, token, lease, failure, grant] = await this.call(() =>
         this.settings.kv.getMany([keys.epoch, keys.token, keys.lease, keys.failure, keys.grant], { consistency: 'strong' }),
       );
@@ -272,7 +253,7 @@ export class DenoKvLink implements SharedLink {
       for (const [name, record] of [['token', snapshot.token], ['failure', snapshot.failure], ['grant', snapshot.grant]] as const) {
         if (record.corrupt) this.#reportCorrupt(name, record.versionstamp);
       }
-      this.#observeEpoch(snapshot.epoch, issued);
+      this.#observeEpoch(snapshot.epoch);
       return snapshot;
     }
   }
@@ -299,36 +280,16 @@ export class DenoKvLink implements SharedLink {
     this.peer.report(new SessionError('corrupt_storage', `Ignored an unreadable ${name} record in Deno KV`));
   }
 
-  /**
-   * A higher epoch than this link knows is a sign-out elsewhere (or this link's own, while it writes it). So is a lower
-   * one read by a read issued after this link learnt its epoch (`issued`): the record was lost or repaired, and the
-   * sign-outs written over it would otherwise stay unseen until they passed the epoch this link knew.
-   */
-  #observeEpoch(epoch: number, issued?: number): void {
+  /** A higher epoch than this link knows is a sign-out elsewhere (or this link's own, while it writes it). */
+  #observeEpoch(epoch: number): void {
     if (this.#epoch === undefined) {
-      this.#setEpoch(epoch);
+      this.#epoch = epoch;
       return;
     }
-    const wentBack = epoch < this.#epoch && issued !== undefined && issued > this.#epochReads && this.#clearing === 0;
-    if (epoch <= this.#epoch && !wentBack) return; // known, or a read that crossed a newer sign-out
-    this.#setEpoch(epoch);
+    if (epoch <= this.#epoch) return; // known, or a read that crossed a newer sign-out
+    this.#epoch = epoch;
     this.#forget();
     if (this.#clearing === 0 && !this.#closed) this.peer.receiveClear();
-  }
-
-  /**
-   * The epoch a sign-out writes after `known`: at least the time (epoch ms), so that a sign-out written over a lost or
-   * unreadable record (a wiped prefix, a forged value; `known` restarted from 0) never repeats an epoch that a running
-   * isolate knows, which would hide it there.
-   */
-  #nextEpoch(known: number): number {
-    const now = Math.floor(this.peer.clock.now());
-    return Number.isSafeInteger(now) && now > known ? now : known + 1;
-  }
-
-  #setEpoch(epoch: number): void {
-    this.#epoch = epoch;
-    this.#epochReads = this.#reads;
   }
 
   /** Reads the epoch and the token after a watch event or a poll tick; one read at a time. */
@@ -340,20 +301,19 @@ export class DenoKvLink implements SharedLink {
     if (this.#syncing || this.#closed) return;
     this.#syncing = true;
     const generation = this.#generation;
-    const issued = ++this.#reads;
     this.call(() => this.settings.kv.getMany([this.keys.epoch, this.keys.token], { consistency: 'strong' }))
       // A read sent before a sign-out may bring the token it ended: only its epoch is news then.
-      .then((read) => this.#apply(generation === this.#generation ? read : [read[0]], issued))
+      .then((read) => this.#apply(generation === this.#generation ? read : [read[0]]))
       .catch(() => undefined) // KV unavailable: the next tick reads again; getToken reports it
       .finally(() => (this.#syncing = false));
   }
 
-  #apply([epochEntry, tokenEntry]: readonly (KvEntryMaybe | undefined)[], issued?: number): void {
+  #apply([epochEntry, tokenEntry]: readonly (KvEntryMaybe | undefined)[]): void {
     if (this.#closed) return;
     const epoch = readEpoch(epochEntry);
     if (epoch.corrupt) return; // repaired by the next `obtain`
     const current = epoch.value?.epoch ?? 0;
-    this.#observeEpoch(current, issued);
+    this.#observeEpoch(current);
     const record = readToken(tokenEntry).value;
     // While this link writes a sign-out, what it reads may still be the token the sign-out ends.
     if (record !== undefined && record.epoch === current && current === this.#epoch && this.#clearing === 0) {
