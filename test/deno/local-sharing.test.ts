@@ -46,18 +46,6 @@ async function deno(flags: string[], config: object): Promise<Result> {
   return JSON.parse(line.slice('RESULT '.length)) as Result;
 }
 
-it('3 Deno processes with the permissions the README lists (--allow-net, --allow-sys=uid, read/write on the directory): 1 token request, one leader', async () => {
-  const { id, secret } = server.addClient('deno-local');
-  const dir = path.join(parent, 'rendezvous');
-  const flags = ['--allow-net', `--allow-read=${root},${parent}`, `--allow-write=${parent}`, '--allow-sys=uid'];
-  const config = { tokenUrl: server.tokenUrl, clientId: id, clientSecret: secret, dir, hold: 3_000 };
-  const results = await Promise.all([0, 1, 2].map(() => deno(flags, config)));
-  expect(results.flatMap((result) => result.errors)).toEqual([]);
-  expect(new Set(results.flatMap((result) => result.tokens)).size).toBe(1);
-  expect(results.filter((result) => result.leading)).toHaveLength(1);
-  expect(server.stats.tokenRequests).toBe(1);
-}, 120_000);
-
 it.each([
   ['--allow-write', ['--allow-net', '--allow-sys=uid']],
   ['--allow-sys=uid', ['--allow-net', `--allow-write=${tmpdir()}`]],
