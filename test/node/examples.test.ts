@@ -46,6 +46,8 @@ const APP_CONTEXT: Record<string, string> = {
   root: 'HTMLElement',
   App: '() => import(\'react\').ReactNode',
   issuer: 'string',
+  project: 'string',
+  showUser: '(user: UserClaims) => void',
   redirectUri: 'string',
 };
 
@@ -144,7 +146,7 @@ it('every TSDoc @example in src/ type-checks', async () => {
   });
   writeFileSync(
     path.join(outDir, 'tsconfig.json'),
-    JSON.stringify({ extends: '../../tsconfig.json', compilerOptions: { noUnusedLocals: false, baseUrl: '../..', jsx: 'react-jsx' }, include: ['./*.ts', './*.tsx'] }),
+    JSON.stringify({ extends: '../../tsconfig.json', compilerOptions: { noUnusedLocals: false, baseUrl: '../..', jsx: 'react-jsx' }, include: ['./*.ts', './*.tsx', '../../test/support/earthengine.d.ts'] }),
   );
   const result = await run(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', outDir], { cwd: root }).then(
     () => '',
