@@ -73,7 +73,7 @@ export class RedisLease {
     const sentAt = this.#clock.now();
     let reply: unknown;
     try {
-      reply = await this.#store.eval(ACQUIRE_SCRIPT, [lock, token, epoch, failure], [fence, String(this.#leaseTime)]);
+      reply = await this.#store.runScript(ACQUIRE_SCRIPT, [lock, token, epoch, failure], [fence, String(this.#leaseTime)]);
     } catch (error) {
       // The script may still run once Redis answers again (clients queue commands while reconnecting). A release
       // queued behind it on the same connection frees the lock then, instead of blocking everyone for a lease.
@@ -107,7 +107,7 @@ export class RedisLease {
   renewWhileWorking(fence: string): () => void {
     const leaseTime = this.#leaseTime;
     const timer = setInterval(() => {
-      this.#store.eval(RENEW_SCRIPT, [this.#keys.lock], [fence, String(leaseTime)]).then(
+      this.#store.runScript(RENEW_SCRIPT, [this.#keys.lock], [fence, String(leaseTime)]).then(
         (renewed) => Number(renewed) === 1 || clearInterval(timer),
         () => undefined, // Redis unavailable: try again next time; the lease may lapse meanwhile
       );
@@ -129,7 +129,7 @@ export class RedisLease {
     const { lock, channel, epoch } = this.#keys;
     const message = encodeMessage(this.#sender, { type: 'token', lease: fence });
     const mark = this.#epochs.mark;
-    const reply = await this.#store.eval(
+    const reply = await this.#store.runScript(
       COMMIT_SCRIPT,
       [lock, this.#keys.token, epoch],
       [fence, encodeRecord(token), String(ttl), String(acquired.epoch), channel, message, sentInRedisClock],
@@ -160,7 +160,7 @@ export class RedisLease {
 
   release(fence: string, message = '', failure = '', failureTtl = 0): Promise<unknown> {
     const { lock, channel } = this.#keys;
-    return this.#store.eval(RELEASE_SCRIPT, [lock, this.#keys.failure], [fence, channel, message, failure, String(failureTtl)]);
+    return this.#store.runScript(RELEASE_SCRIPT, [lock, this.#keys.failure], [fence, channel, message, failure, String(failureTtl)]);
   }
 }
 

@@ -39,7 +39,7 @@ export class RedisStore {
   }
 
   /** Runs a script; its first key routes it in a Cluster (every key of a credential shares one hash tag). */
-  eval(script: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  runScript(script: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     return this.#port.command(['EVAL', script, String(keys.length), ...keys, ...args], keys[0]!);
   }
 
@@ -48,7 +48,7 @@ export class RedisStore {
     const { token, epoch, failure } = this.#keys;
     const mark = this.#epochs.mark;
     const sentAt = this.#peer.clock.now();
-    const reply = await this.eval(READ_SCRIPT, [token, epoch, failure], []);
+    const reply = await this.runScript(READ_SCRIPT, [token, epoch, failure], []);
     const [record, ttl, stored, failed, failedTtl] = parts(reply, 5);
     const current = this.#epochs.observe(decodeEpoch(stored), mark);
     return {
@@ -67,7 +67,7 @@ export class RedisStore {
   /** Sign-out: the next epoch, the token and the lock gone, in one script. `published`: the others were told. */
   async clear(sender: string): Promise<{ readonly epoch: number; readonly published: boolean }> {
     const { epoch, token, lock, channel } = this.#keys;
-    const [cleared, published] = parts(await this.eval(CLEAR_SCRIPT, [epoch, token, lock], [String(this.#epochs.known), channel, sender]), 2);
+    const [cleared, published] = parts(await this.runScript(CLEAR_SCRIPT, [epoch, token, lock], [String(this.#epochs.known), channel, sender]), 2);
     return { epoch: decodeEpoch(cleared), published: Number(published) === 1 };
   }
 
@@ -101,7 +101,7 @@ export class RedisStore {
 
   /** Only if it is still the value read: one written meanwhile stays. */
   async #deleteIf(key: string, value: unknown): Promise<void> {
-    await this.eval(DELETE_IF_SCRIPT, [key], [String(value)]);
+    await this.runScript(DELETE_IF_SCRIPT, [key], [String(value)]);
   }
 }
 
