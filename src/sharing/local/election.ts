@@ -1,4 +1,4 @@
-import { chmodSync, linkSync, lstatSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, renameSync } from 'node:fs';
 import { connect as connectSocket, createServer, type Server, type Socket } from 'node:net';
 import {
   codeOf,
@@ -48,6 +48,11 @@ export interface Ballot {
   electing(): boolean;
   /** A client connected to the server of the leader this election made. */
   accept(socket: Socket): void;
+  /**
+   * The closing leader chose this context to succeed it, through this socket file: it binds its own and renames it
+   * over that one (first round only; when the file changed meanwhile, or the rename fails, an ordinary election).
+   */
+  readonly succeeding?: FileIdentity | undefined;
 }
 
 /** Connects to the leader, or becomes it; the directory is checked again first, every round. */
@@ -58,6 +63,14 @@ export async function elect(ballot: Ballot): Promise<Elected> {
   let failures = 0;
   let transientSince: number | undefined;
   let lastError: string | undefined;
+  if (ballot.succeeding !== undefined && identityOf(path)?.id === ballot.succeeding.id) {
+    const led = await tryLead(ballot, ballot.succeeding);
+    if (led.kind === 'led') {
+      if (ballot.electing()) return { role: 'leader', server: led.server, inode: led.inode };
+      resign(path, led.server, led.inode);
+      return { role: 'abandoned' };
+    }
+  }
   for (let attempt = 0; ; attempt++) {
     if (!ballot.electing()) return { role: 'abandoned' };
     const unfit = unfitDirectory(ballot.dir);
@@ -134,9 +147,10 @@ type Led = { kind: 'led'; server: Server; inode: Inode } | { kind: 'taken' } | {
 
 /**
  * Listens on a temporary name and links the socket into place: `link` fails when the name exists, so exactly one
- * context wins, and it already listens when others can first see it (no refusals between bind and listen).
+ * context wins, and it already listens when others can first see it (no refusals between bind and listen). A
+ * successor (`replacing`: the closing leader's socket file) renames it over that file instead, unless it changed.
  */
-async function tryLead(ballot: Ballot): Promise<Led> {
+async function tryLead(ballot: Ballot, replacing?: FileIdentity): Promise<Led> {
   const { path } = ballot;
   const temporary = temporaryPath(path);
   const server = createServer((socket) => ballot.accept(socket));
@@ -157,7 +171,9 @@ async function tryLead(ballot: Ballot): Promise<Led> {
   server.on('error', () => undefined);
   try {
     chmodSync(temporary, 0o600);
-    linkSync(temporary, path);
+    if (replacing === undefined) linkSync(temporary, path);
+    else if (identityOf(path)?.id === replacing.id) renameSync(temporary, path);
+    else throw Object.assign(new Error('the leader changed'), { code: 'EEXIST' });
     const stats = lstatSync(path);
     // The server keeps the inode alive; closing it unlinks the temporary name only (gone already), never the link.
     unlinkQuietly(temporary);

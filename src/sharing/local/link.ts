@@ -24,6 +24,9 @@ export interface Settings {
  */
 const OWNERSHIP_CHECK_INTERVAL = 100;
 
+/** How often (ms) a closing leader checks whether its successor took the socket over. */
+const HAND_OVER_CHECK_INTERVAL = 5;
+
 /** Thrown inside a leader that found its socket replaced: the caller asks the new leader instead. */
 const STEPPED_DOWN = new SessionError('aborted', 'This context is no longer the leader');
 
@@ -54,6 +57,8 @@ export class LocalLink implements SharedLink {
   readonly #waiters: Waiters;
   #electing = false;
   #degradedOnce = false;
+  /** Closing as leader: waiting for the successor to take the socket over (see #handOver). */
+  #handingOver = false;
 
   constructor(peer: SharingPeer, dir: string, path: string, settings: Settings) {
     this.#peer = peer;
@@ -101,13 +106,31 @@ export class LocalLink implements SharedLink {
     this.#waiters.fail(new SessionError('closed', 'The session was closed'));
     this.#leader?.socket.destroy();
     this.#leader = undefined;
-    if (wasLeader) this.#resign();
-    return Promise.resolve();
+    if (!wasLeader) return Promise.resolve();
+    return this.#handOver().finally(() => this.#resign());
+  }
+
+  /**
+   * A leader that closes while clients hold its token asks one of them to take its socket over (`lead`), and keeps
+   * answering newcomers with its `state` until it has, for an answer timeout at most. Resigning at once would leave
+   * the socket path empty until a client noticed, and a context starting then would lead without the token and
+   * request another (seen in CI: 2 token requests for 8 processes of examples/node-process-pool).
+   */
+  async #handOver(): Promise<void> {
+    const successor = this.#clients.values().next().value;
+    if (successor === undefined || this.#store.set() === undefined) return;
+    this.#handingOver = true;
+    successor.send({ type: 'lead' });
+    const started = performance.now();
+    while (ownsPath(this.#path, this.#inode) && performance.now() - started < this.#settings.answerTimeout && !successor.socket.destroyed) {
+      await new Promise((resolve) => setTimeout(resolve, HAND_OVER_CHECK_INTERVAL));
+    }
+    this.#handingOver = false;
   }
 
   // Election (election.ts decides; this applies the outcome).
 
-  async #elect(): Promise<void> {
+  async #elect(succeeding?: FileIdentity): Promise<void> {
     if (this.#electing) return;
     this.#electing = true;
     try {
@@ -117,6 +140,7 @@ export class LocalLink implements SharedLink {
         answerTimeout: this.#settings.answerTimeout,
         electing: () => this.#role === 'electing',
         accept: (socket) => this.#accept(socket),
+        succeeding,
       });
       switch (elected.role) {
         case 'client':
@@ -226,6 +250,13 @@ export class LocalLink implements SharedLink {
 
   #accept(socket: Socket): void {
     socket.unref();
+    if (this.#handingOver) {
+      // Closing: a newcomer gets the token with our state, and reconnects to the successor when we resign.
+      const connection = new Connection(socket, () => undefined, () => undefined);
+      this.#clients.add(connection);
+      connection.send(this.#state());
+      return;
+    }
     if (this.#role !== 'leader') {
       socket.destroy();
       return;
@@ -367,6 +398,16 @@ export class LocalLink implements SharedLink {
       case 'clear':
         if (this.#signOut(message.epoch)) this.#peer.receiveClear();
         return;
+      case 'lead': {
+        // The leader is closing and chose us: take its socket over (renamed over its file, so never empty).
+        const connection = this.#leader;
+        const file = this.#leaderFile;
+        this.#leader = undefined;
+        this.#role = 'electing';
+        connection?.socket.destroy();
+        void this.#elect(file);
+        return;
+      }
       default:
         this.#invalid('Ignored a message only a client sends');
     }

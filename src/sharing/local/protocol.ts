@@ -65,6 +65,12 @@ const messageSchemas = {
     status: z.optional(z.number().check(z.int())),
     oauthError: z.optional(z.string().check(z.maxLength(200))),
   }),
+  /**
+   * The leader is closing (leader → one client, which holds its token): bind a socket and rename it over the
+   * leader's. The socket path is never empty meanwhile, so a context that starts at that moment connects to a holder
+   * of the token instead of leading alone and requesting another.
+   */
+  lead: z.object({ v, type: z.literal('lead') }),
   /** Sign-out to `epoch`, either way: tokens of earlier epochs are dead everywhere. */
   clear: z.object({ v, type: z.literal('clear'), epoch }),
 };
