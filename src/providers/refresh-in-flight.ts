@@ -12,8 +12,8 @@ import type { Clock } from '../core/clock.js';
  * What becomes of it:
  * - answered (any status): the answer is read and handed to every caller that joined; a 2xx spent the token (the
  *   rotation is recorded by `listener` before anyone reads it), anything else leaves it to be sent again.
- * - failed before it could reach the server (connection refused, DNS, offline): sent again is fine.
- * - lost (the window closed, or the connection broke after the request went out): maybe spent, so never sent again;
+ * - failed with no connection made (refused, DNS, offline): sent again is fine.
+ * - lost (the window closed, or the connection broke once made): maybe spent, so never sent again;
  *   the caller gets `invalid_grant`, which ends the grant (signed out) in every context that shares it.
  */
 export type RefreshOutcome =
@@ -35,7 +35,7 @@ export const LATE_ANSWER_WINDOW = 60_000;
  * A window timer that fires this much later than due (the process was stopped, SIGSTOP, or its event loop blocked)
  * gets one more short wait: an answer that arrived meanwhile sits in the socket, and timers run before I/O is read.
  */
-const STOPPED_GRACE = 1_000;
+export const STOPPED_GRACE = 1_000;
 
 interface Flight {
   readonly outcome: Promise<RefreshOutcome>;
@@ -115,14 +115,15 @@ function send(id: string, input: RequestInfo | URL, init: RequestInit | undefine
   const run = async (): Promise<RefreshOutcome> => {
     let response: Response;
     try {
-      response = await settings.fetch(input, { ...init, signal: stop.signal });
+      // Raced too: a fetch that does not listen to its signal (an app's own) ends with the window all the same.
+      response = await untilAborted(settings.fetch(input, { ...init, signal: stop.signal }), stop.signal);
     } catch (error) {
       if (stop.signal.aborted) return { kind: 'lost', error: stop.signal.reason };
-      return provenUnsent(error) ? { kind: 'unsent', error } : { kind: 'lost', error };
+      return mayHaveArrived(error) ? { kind: 'lost', error } : { kind: 'unsent', error };
     }
     listener.status(response.status);
     try {
-      return { kind: 'answered', status: response.status, headers: response.headers, text: await response.text() };
+      return { kind: 'answered', status: response.status, headers: response.headers, text: await untilAborted(response.text(), stop.signal) };
     } catch (error) {
       // The answer broke off (or the window closed) while its body was coming: it was sent, and maybe served.
       return { kind: 'lost', error: stop.signal.aborted ? stop.signal.reason : error };
@@ -140,30 +141,24 @@ function send(id: string, input: RequestInfo | URL, init: RequestInit | undefine
 }
 
 /**
- * Whether a failed fetch provably never reached the server: no connection was made (refused, no route, DNS, TLS
- * refused, the browser offline). Anything else — a reset, a closed socket, an opaque browser `TypeError` while online
- * — may have come after the request went out.
+ * Whether a failed fetch may have reached the server: the connection was made and broke (reset, closed by the other
+ * side, a broken pipe) — the request may have gone out and been served. A failure without that evidence (refused, no
+ * route, DNS, TLS, the browser offline) left nothing. A browser's own `TypeError` says nothing either way: it is
+ * taken as not sent, so that an unreachable provider does not sign users out (a timeout, the case that happens, is
+ * never taken so).
  */
-export function provenUnsent(error: unknown): boolean {
-  if (typeof navigator !== 'undefined' && (navigator as { onLine?: boolean }).onLine === false) return true;
+export function mayHaveArrived(error: unknown): boolean {
   for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
     const { code } = cause as { code?: unknown };
-    if (typeof code === 'string' && NOT_CONNECTED.test(code)) return true;
-    // Happy eyeballs: every address was tried, and none connected.
-    if (cause instanceof AggregateError && cause.errors.length > 0 && cause.errors.every(notConnected)) return true;
+    if (typeof code === 'string' && BROKEN_AFTER_CONNECT.test(code)) return true;
     // Deno names the failure in its message only.
-    if (/connection refused|dns error|failed to lookup address|network is unreachable/i.test(cause.message)) return true;
+    if (/connection reset|connection closed before message completed|broken pipe|incomplete message/i.test(cause.message)) return true;
   }
   return false;
 }
 
-/** Node and undici codes of a connection that was never made (so no request bytes left). */
-const NOT_CONNECTED = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EAI_NONAME|ENETUNREACH|EHOSTUNREACH|EADDRNOTAVAIL|UND_ERR_CONNECT_TIMEOUT|ERR_TLS_CERT_ALTNAME_INVALID|UNABLE_TO_VERIFY_LEAF_SIGNATURE|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_HAS_EXPIRED)$/;
-
-function notConnected(error: unknown): boolean {
-  const { code } = (error ?? {}) as { code?: unknown };
-  return typeof code === 'string' && NOT_CONNECTED.test(code);
-}
+/** Node and undici codes of a connection that was made and then broke (the request may have left on it). */
+const BROKEN_AFTER_CONNECT = /^(ECONNRESET|EPIPE|ECONNABORTED|UND_ERR_SOCKET|UND_ERR_CLOSED|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT)$/;
 
 function spentError(): SessionError {
   return new SessionError('invalid_grant', 'The refresh token was already used and no newer one is known');

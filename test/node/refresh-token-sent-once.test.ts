@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createSession, isSessionError, memorySharing, refreshTokenGrant, type RefreshTokenGrantOptions } from '../../src/index.js';
+import { mayHaveArrived } from '../../src/providers/refresh-in-flight.js';
 import { freePort } from '../support/free-port.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
@@ -104,6 +105,32 @@ it('an answer (503) is no spend: retried with the same refresh token', async () 
   expect(await outcomeOf(session.getToken())).toBe('token');
   await session.close();
   expect({ sent: server.stats.tokenRequests, reused: server.stats.refreshTokenReuse }).toEqual({ sent: 2, reused: 0 });
+});
+
+it('an app fetch that never settles once the server has served: the window still ends it (invalid_grant), nothing sent again', async () => {
+  const options = grant({ timeout: 100, lateAnswerWindow: 500 });
+  // Sends, and then hangs for ever, deaf to its signal (a broken fetch wrapper of an app).
+  const deaf: typeof fetch = (input, init) => {
+    void fetch(input, init).catch(() => undefined);
+    return new Promise<Response>(() => undefined);
+  };
+  const session = createSession({ provider: refreshTokenGrant(options), sharing: memorySharing(), fetch: deaf });
+  const started = Date.now();
+  expect(await outcomeOf(session.getToken())).toBe('invalid_grant');
+  expect(Date.now() - started).toBeLessThan(500 + 1_000 + 1_000);
+  expect(await outcomeOf(session.getToken({ forceRefresh: true }))).toMatch(/^(invalid_grant|login_required)$/);
+  await session.close();
+  expect({ sent: server.stats.tokenRequests, reused: server.stats.refreshTokenReuse }).toEqual({ sent: 1, reused: 0 });
+});
+
+it('what counts as a request that may have arrived: a connection that broke once made; not a refused one, nor a browser TypeError that says nothing', () => {
+  const failed = (code?: string, message = 'x'): TypeError => new TypeError('fetch failed', code === undefined ? {} : { cause: Object.assign(new Error(message), { code }) });
+  for (const code of ['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']) expect(mayHaveArrived(failed(code)), code).toBe(true);
+  for (const code of ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', undefined]) expect(mayHaveArrived(failed(code)), String(code)).toBe(false);
+  expect(mayHaveArrived(new TypeError('Failed to fetch'))).toBe(false);
+  // Deno: the reason is in the message.
+  expect(mayHaveArrived(new TypeError('error sending request: connection closed before message completed'))).toBe(true);
+  expect(mayHaveArrived(new TypeError('error sending request: tcp connect error: Connection refused (os error 111)'))).toBe(false);
 });
 
 it('lateAnswerWindow out of range: invalid_options at once', () => {
