@@ -3,6 +3,7 @@ import { SessionError } from '../core/errors.js';
 import type { TokenSet } from '../core/token.js';
 import { credentialKey, requireString } from '../providers/client-credentials.js';
 import type { FetchTokenContext, TokenProvider } from '../providers/provider.js';
+import { LATE_ANSWER_WINDOW, refreshSender, STOPPED_GRACE } from '../providers/refresh-in-flight.js';
 import { Rotation } from '../providers/rotations.js';
 import { tokenSetFromBody } from '../providers/token-request.js';
 import { maxAgeOf, tokenParametersKey } from './parameters.js';
@@ -31,6 +32,12 @@ export interface OidcProviderOptions {
   readonly timeout?: number | undefined;
   /** `expires_in` (s) assumed when the token response has none. Default 3600. */
   readonly defaultExpiresIn?: number | undefined;
+  /**
+   * How long (ms) a refresh request that left is waited on for its answer, past `timeout`, before its refresh token
+   * counts as spent: it is never sent twice, so with no answer in this window (or a connection broken after the
+   * request went out) every context is signed out (`invalid_grant`, then `login_required`). Default 60 000.
+   */
+  readonly lateAnswerWindow?: number | undefined;
 }
 
 /**
@@ -91,13 +98,16 @@ export interface OidcProvider extends TokenProvider {
  * the shared session: the token and the refresh token come from the context that signed in.
  */
 export function oidcProvider(options: OidcProviderOptions, internals: OidcProviderInternals = {}): OidcProvider {
-  const { issuer, clientId, scope = 'openid', timeout = DEFAULT_TIMEOUT, defaultExpiresIn = 3600, authorizationParams } = options;
+  const { issuer, clientId, scope = 'openid', timeout = DEFAULT_TIMEOUT, defaultExpiresIn = 3600, authorizationParams, lateAnswerWindow = LATE_ANSWER_WINDOW } = options;
   requireString('issuer', issuer);
   requireString('clientId', clientId);
   issuerUrl(issuer);
   // Past 2^31 - 1 ms timers fire at once: every request would time out.
   if (!(Number.isFinite(timeout) && timeout > 0 && timeout <= 2_147_483_647)) {
     throw new SessionError('invalid_options', 'timeout must be a positive number of ms, at most 2147483647');
+  }
+  if (!(Number.isFinite(lateAnswerWindow) && lateAnswerWindow > 0 && lateAnswerWindow <= 2_147_483_647)) {
+    throw new SessionError('invalid_options', 'lateAnswerWindow must be a positive number of ms, at most 2147483647');
   }
   // Refused here, not at the first sign-in.
   maxAgeOf(authorizationParams);
@@ -113,8 +123,8 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
   let lastUser: UserClaims | undefined;
 
   /** One request, discovery included, within `timeout`; 429 and 5xx as failures the session remembers. */
-  const request = (context: FetchTokenContext, label: string, run: (as: oauth.AuthorizationServer, endpoint: Endpoint) => Promise<Response>) =>
-    withTimeout(label, timeout, context.signal, async (signal) => {
+  const request = (context: FetchTokenContext, label: string, run: (as: oauth.AuthorizationServer, endpoint: Endpoint) => Promise<Response>, bound = timeout) =>
+    withTimeout(label, bound, context.signal, async (signal) => {
       const endpoint: Endpoint = { issuer, fetch: context.fetch, signal, timeout };
       const as = await discover(endpoint);
       const sentAt = context.clock.now();
@@ -162,7 +172,7 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
   };
 
   const refresh = async (context: FetchTokenContext, shared: string): Promise<TokenSet> => {
-    rotation ??= new Rotation(key, shared);
+    const grant = (rotation ??= new Rotation(key, shared));
     // Only the shared refresh token (never one kept from before a sign-out), and never twice from here: a token this
     // context has exchanged (or had answered 2xx) is spent.
     const sent = shared;
@@ -170,8 +180,31 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
       throw new SessionError('invalid_grant', 'The refresh token was already used and no newer one is known');
     }
     const label = 'The token endpoint';
-    const { as, response, sentAt } = await request(context, label, (as, endpoint) =>
-      oauth.refreshTokenGrantRequest(as, client, oauth.None(), sent, requestOptions(endpoint)),
+    // The request that carries `sent` is never abandoned, nor `sent` sent again, while its answer may still come
+    // (refresh-in-flight.ts): a later refresh with it joins the one in flight; a lost answer spends it.
+    const sender = refreshSender({
+      key,
+      refreshToken: sent,
+      fetch: context.fetch,
+      clock: context.clock,
+      signal: context.signal,
+      window: lateAnswerWindow,
+      isSpent: () => grant.isSpent(sent),
+      listener: {
+        status: (status) => {
+          if (status >= 200 && status <= 299) grant.spend(sent);
+        },
+        settled: (outcome) => {
+          if (outcome.kind === 'lost') grant.spend(sent);
+        },
+      },
+    });
+    // Bounded by the window (and its stopped-timer grace) after discovery's `timeout`, not by `timeout` alone.
+    const { as, response, sentAt } = await request(
+      context,
+      label,
+      (as, endpoint) => oauth.refreshTokenGrantRequest(as, client, oauth.None(), sent, requestOptions({ ...endpoint, fetch: sender.fetch })),
+      Math.min(2_147_483_647, timeout + lateAnswerWindow + 2 * STOPPED_GRACE),
     );
     // A 2xx answer means the provider spent the token (it rotated, or may have): spent before the answer is read,
     // so that an answer we refuse can never make us send it again.

@@ -42,25 +42,42 @@ export class Rotation {
 
   /** The refresh token to send next. */
   get current(): string {
-    return this.#grant?.current ?? this.#start;
+    return this.#known()?.current ?? this.#start;
   }
 
-  /** True for a refresh token that has been exchanged already (sending it again would revoke the grant). */
+  /**
+   * True for a refresh token that has been exchanged already, or sent without an answer (sending it again would
+   * revoke the grant) — by this provider or by another one of the same key in this process.
+   */
   isSpent(refreshToken: string): boolean {
-    return this.#grant?.spent.has(hashKey(refreshToken)) === true;
+    const digest = hashKey(refreshToken);
+    return this.#known()?.spent.has(digest) === true || grants.get(this.#key)?.spent.has(digest) === true;
+  }
+
+  /**
+   * This grant as the process knows it: another provider of the same key may have spent our start token since we
+   * were created (both sent it in one request: one sent, the other joined); then we continue from its newest.
+   */
+  #known(): Grant | undefined {
+    if (this.#grant !== undefined) return this.#grant;
+    const known = grants.get(this.#key);
+    if (known === undefined || !known.spent.has(hashKey(this.#start))) return undefined;
+    known.initial.add(hashKey(this.#start));
+    return (this.#grant = known);
   }
 
   /** A refresh token from elsewhere (shared storage): it becomes current unless it was spent. */
   offer(refreshToken: string): void {
     if (this.isSpent(refreshToken)) return;
-    if (this.#grant === undefined) this.#start = refreshToken;
-    else this.#grant.current = refreshToken;
+    const grant = this.#known();
+    if (grant === undefined) this.#start = refreshToken;
+    else grant.current = refreshToken;
   }
 
   /**
    * The server answered a request that sent `refreshToken` with a 2xx: spent, whatever the answer turns out to be
    * (an answer we refuse still rotated it at the server). Marked before the answer is read; `rotated` or `kept`
-   * follows when the answer is good.
+   * follows when the answer is good. Also a request that left and whose answer was lost: maybe spent, so spent.
    */
   spend(refreshToken: string): void {
     this.#record(refreshToken, this.current);
@@ -74,12 +91,12 @@ export class Rotation {
 
   /** The server answered without a new refresh token: the one sent stays current (a server that does not rotate). */
   kept(refreshToken: string): void {
-    this.#grant?.spent.delete(hashKey(refreshToken));
+    this.#known()?.spent.delete(hashKey(refreshToken));
     this.offer(refreshToken);
   }
 
   #record(spent: string, next: string): void {
-    const grant = (this.#grant ??= { current: next, initial: new Set([hashKey(this.#start)]), spent: new Set() });
+    const grant = (this.#grant ??= this.#known() ?? { current: next, initial: new Set([hashKey(this.#start)]), spent: new Set() });
     grant.spent.add(hashKey(spent));
     grant.current = next;
     for (const digest of grant.spent) {

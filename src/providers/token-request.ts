@@ -1,4 +1,4 @@
-import { abortError, codeForOAuthError, SessionError } from '../core/errors.js';
+import { abortError, codeForOAuthError, isSessionError, SessionError } from '../core/errors.js';
 import { delay, parseRetryAfter } from '../core/delay.js';
 import { oauthErrorSchema, tokenResponseSchema } from '../core/schemas.js';
 import type { TokenSet } from '../core/token.js';
@@ -141,6 +141,8 @@ async function sendOnce<T>(
       response = await context.fetch(url, { ...init, signal: AbortSignal.any([signal, timer.signal]) });
     } catch (error) {
       if (signal.aborted) throw abortError(signal);
+      // A fetch that fails with our own error has decided (a refresh token that must not be sent again): final.
+      if (isSessionError(error)) throw error;
       const timedOut = timer.signal.aborted;
       return {
         retry: new SessionError(

@@ -356,6 +356,50 @@ describe('sign-in failures, each typed', () => {
     await session.close();
   });
 
+  it('a refresh answered after the timeout (the provider rotated at once): waited on, kept, and its refresh token never sent again', async () => {
+    // The provider serves at once; the answer reaches us 700 ms later, after the 300 ms timeout (a slow network).
+    let late = false;
+    const slow: typeof fetch = async (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      const response = await fetch(input, init);
+      if (late && url.endsWith('/token')) await new Promise((resolve) => setTimeout(resolve, 700));
+      return response;
+    };
+    const session = createSession({ provider: oidcProvider({ issuer: op.issuer, clientId: 'web', scope, timeout: 300 }), sharing: memorySharing(), fetch: slow });
+    const as = await discover({ issuer: op.issuer, fetch });
+    const { url, transaction } = await createAuthorization(as, { key: session.key, clientId: 'web', scope, redirectUri, returnTo: '/', popup: false, now: Date.now() });
+    const callback = await userSignsIn(op, url);
+    await completeAuthorization(session, as, 'web', callback.searchParams, transaction, async () => undefined);
+    late = true;
+    const refreshed = await session.getToken({ forceRefresh: true });
+    late = false;
+    const again = await session.getToken({ forceRefresh: true });
+    expect(again.accessToken).not.toBe(refreshed.accessToken);
+    expect(op.counts).toMatchObject({ reusedRefreshTokens: 0, revokedGrants: 0, failedRefreshes: 0 });
+    await session.close();
+  });
+
+  it('a refresh whose answer never comes within lateAnswerWindow: invalid_grant, and its refresh token is never sent again', async () => {
+    let stalled = false;
+    const stalling: typeof fetch = async (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      const response = await fetch(input, init); // served: the refresh token rotated at the provider
+      if (stalled && url.endsWith('/token')) await new Promise((resolve) => setTimeout(resolve, 2_000));
+      return response;
+    };
+    const session = createSession({ provider: oidcProvider({ issuer: op.issuer, clientId: 'web', scope, timeout: 200, lateAnswerWindow: 600 }), sharing: memorySharing(), fetch: stalling });
+    const as = await discover({ issuer: op.issuer, fetch });
+    const { url, transaction } = await createAuthorization(as, { key: session.key, clientId: 'web', scope, redirectUri, returnTo: '/', popup: false, now: Date.now() });
+    const callback = await userSignsIn(op, url);
+    await completeAuthorization(session, as, 'web', callback.searchParams, transaction, async () => undefined);
+    stalled = true;
+    expect((await failure(session.getToken({ forceRefresh: true }))).code).toBe('invalid_grant');
+    stalled = false;
+    expect((await failure(session.getToken({ forceRefresh: true }))).code).toMatch(/^(invalid_grant|login_required)$/);
+    expect(op.counts).toMatchObject({ reusedRefreshTokens: 0, revokedGrants: 0 });
+    await session.close();
+  });
+
   it('issuers: https, or http only on loopback; anything else is invalid_options', () => {
     for (const issuer of ['http://127.0.0.1:8080', 'http://localhost:8080/realms/x', 'http://[::1]:8080', 'https://identity.example']) {
       expect(() => oidcProvider({ issuer, clientId: 'web' }), issuer).not.toThrow();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createSession, memorySharing, refreshTokenGrant } from '../../src/index.js';
 
 // src/providers/refresh-token.ts: "A 2xx answer spent the token at the server … marked before the answer is read, so
@@ -36,9 +36,33 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-it('a 2xx whose body comes after the attempt timeout: the refresh token it spent is not sent again', async () => {
+beforeEach(() => {
+  presented.length = 0;
+});
+
+// The late-answer window (refresh-in-flight.ts) reads a body that comes after the attempt timeout: the rotation is
+// kept and the token served. (Before it, the best outcome was `invalid_grant`: the case below, with a window shorter
+// than the body's delay.)
+it('a 2xx whose body comes after the attempt timeout, within the late-answer window: served, and the spent refresh token is not sent again', async () => {
   const session = createSession({
     provider: refreshTokenGrant({ tokenUrl, clientId: 'app', refreshToken: 'rt-0', timeout: 1_000, attempts: 2, backoff: 10 }),
+    sharing: memorySharing(),
+  });
+  try {
+    const first = await session.getToken().then((token) => token.accessToken, (error: { code?: string }) => error.code);
+    expect(first).toBe('at-1');
+    await session.getToken({ forceRefresh: true }).catch(() => undefined);
+    // rt-1 next (the server refuses it here): never rt-0 again.
+    expect(presented).toEqual(['rt-0', 'rt-1']);
+  } finally {
+    await session.close();
+  }
+}, 20_000);
+
+it('a 2xx whose body comes after the attempt timeout and after the late-answer window: the refresh token it spent is not sent again', async () => {
+  const session = createSession({
+    // Another client id: this process knows app's rt-0 as rotated already (by the case above).
+    provider: refreshTokenGrant({ tokenUrl, clientId: 'app-2', refreshToken: 'rt-0', timeout: 1_000, attempts: 2, backoff: 10, lateAnswerWindow: 1_500 }),
     sharing: memorySharing(),
   });
   try {

@@ -17,6 +17,9 @@ export interface LocalConfig {
   readonly dir?: string;
   readonly refreshBeforeExpiry?: number;
   readonly timeout?: number;
+  /** The refresh-token provider's attempt timeout (`refreshTokenGrant` `timeout`) and `lateAnswerWindow`, when set. */
+  readonly attemptTimeout?: number;
+  readonly lateAnswerWindow?: number;
   /** The API the soak loop calls with each token (the token server's `/api/…`). */
   readonly apiUrl?: string;
 }
@@ -59,7 +62,14 @@ export function providerOf(config: LocalConfig, tell: (message: object) => void)
   const base =
     refreshToken === undefined
       ? clientCredentials({ tokenUrl, clientId, clientSecret })
-      : refreshTokenGrant({ tokenUrl, clientId, clientSecret, refreshToken });
+      : refreshTokenGrant({
+          tokenUrl,
+          clientId,
+          clientSecret,
+          refreshToken,
+          ...(config.attemptTimeout === undefined ? {} : { timeout: config.attemptTimeout }),
+          ...(config.lateAnswerWindow === undefined ? {} : { lateAnswerWindow: config.lateAnswerWindow }),
+        });
   return {
     ...base,
     fetchToken(context) {

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
-import { createSession, memorySharing, refreshTokenGrant } from '../src/index.js';
-import { startTokenServer } from '../test/support/token-server.js';
+import { createSession, memorySharing, refreshTokenGrant } from '../../src/index.js';
+import { startTokenServer } from '../support/token-server.js';
 
 // Not fixed (design): an attempt of a refresh-token request that times out is retried with the same refresh token,
 // though the first one reached the server and may have rotated it. Here the server answers after 2 s, the attempt
