@@ -50,6 +50,9 @@ export const tokenSchema = z.object({
   scope: z.optional(z.string()),
 });
 
+/** `true` or `false`: what `z.boolean()` accepts, with code every bundle already has (`$ZodBoolean` is 0.2 KB more). */
+export const boolean = /* @__PURE__ */ z.custom<boolean>((value) => typeof value === 'boolean');
+
 /** The part of a zod schema that the transports use: what `oneOf` gives. */
 export interface OneOf<T> {
   safeParse(value: unknown): { readonly success: true; readonly data: T } | { readonly success: false; readonly data?: undefined };

@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { hashKey } from '../core/digest.js';
 import { SessionError } from '../core/errors.js';
 import { reopeningDatabase } from '../core/indexed-db.js';
-import { parseByType } from '../core/schemas.js';
+import { boolean, parseByType } from '../core/schemas.js';
 import type { SignedInUser, UserClaims } from './user.js';
 
 /**
@@ -34,7 +34,7 @@ const transactionSchema = z.object({
   /** Same-origin path (with search and hash) to show after the callback. */
   returnTo: z.string(),
   /** Opened in a popup: the callback tells the opener (by `state`) and closes. */
-  popup: z.boolean(),
+  popup: boolean,
   createdAt: z.number(),
   /** The `max_age` sent (s): the ID token's `auth_time` is checked against it (OpenID Connect Core §3.1.3.7 (13)). */
   maxAge: z.optional(z.number()),
