@@ -1,8 +1,8 @@
-import { sha256 } from '@noble/hashes/sha2.js';
+import { sha256 } from './sha256.js';
 
 // SHA-256 for keys that must not be collidable on purpose (one user's input must never land on another user's
 // session). Synchronous, because keys are needed inside `createSession`; `crypto.subtle` is async and `node:crypto`
-// is not in every runtime. @noble/hashes is audited, dependency-free and runs in browsers, Deno, workerd and Node.
+// is not in every runtime (see sha256.ts).
 
 const encoder = new TextEncoder();
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;

@@ -50,6 +50,9 @@ export const tokenSchema = z.object({
   scope: z.optional(z.string()),
 });
 
+/** `true` or `false`: what `z.boolean()` accepts, with code every bundle already has (`$ZodBoolean` is 0.2 KB more). */
+export const boolean = /* @__PURE__ */ z.custom<boolean>((value) => typeof value === 'boolean');
+
 /** The part of a zod schema that the transports use: what `oneOf` gives. */
 export interface OneOf<T> {
   safeParse(value: unknown): { readonly success: true; readonly data: T } | { readonly success: false; readonly data?: undefined };
@@ -81,3 +84,15 @@ export function oneOf<const S extends readonly z.ZodMiniType[]>(schemas: S): One
 
 /** What a `oneOf` schema accepts (as `z.infer` is for zod's own). */
 export type OneOfData<S> = S extends OneOf<infer T> ? T : never;
+
+/**
+ * `data` when it is an object whose `type` names one of `schemas` and that schema accepts it, else undefined: what
+ * `z.discriminatedUnion('type', …)` checks, as one lookup (for the channels' messages, whose schemas are keyed by
+ * their `type`).
+ */
+export function parseByType<S extends Readonly<Record<string, z.ZodMiniType>>>(schemas: S, data: unknown): z.infer<S[keyof S]> | undefined {
+  const type = (data as { type?: unknown } | null | undefined)?.type;
+  if (typeof type !== 'string' || !Object.hasOwn(schemas, type)) return undefined;
+  const parsed = schemas[type]!.safeParse(data);
+  return parsed.success ? (parsed.data as z.infer<S[keyof S]>) : undefined;
+}

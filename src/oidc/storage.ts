@@ -3,6 +3,7 @@ import * as z from 'zod/mini';
 import { hashKey } from '../core/digest.js';
 import { SessionError } from '../core/errors.js';
 import { reopeningDatabase } from '../core/indexed-db.js';
+import { boolean, parseByType } from '../core/schemas.js';
 import type { SignedInUser, UserClaims } from './user.js';
 
 /**
@@ -33,7 +34,7 @@ const transactionSchema = z.object({
   /** Same-origin path (with search and hash) to show after the callback. */
   returnTo: z.string(),
   /** Opened in a popup: the callback tells the opener (by `state`) and closes. */
-  popup: z.boolean(),
+  popup: boolean,
   createdAt: z.number(),
   /** The `max_age` sent (s): the ID token's `auth_time` is checked against it (OpenID Connect Core §3.1.3.7 (13)). */
   maxAge: z.optional(z.number()),
@@ -51,7 +52,7 @@ export type UserRecord = z.infer<typeof userRecordSchema>;
 
 /**
  * The sign-in's BroadcastChannel messages, by `type`: never a token, a code or a verifier. A schema per type picked by
- * `parseOidcMessage`, as `z.discriminatedUnion` would, without its code (about 0.8 KB gzip).
+ * `parseOidcMessage` (core/schemas.ts `parseByType`), as `z.discriminatedUnion` would, without its code (about 0.8 KB gzip).
  */
 const messageSchemas = {
   /** Someone signed in (the token follows on the session's own channel). */
@@ -64,10 +65,8 @@ const messageSchemas = {
 export type OidcMessage = z.infer<(typeof messageSchemas)[keyof typeof messageSchemas]>;
 
 export function parseOidcMessage(data: unknown, key: string): OidcMessage | undefined {
-  const type = (data as { type?: unknown } | null | undefined)?.type;
-  if (typeof type !== 'string' || !Object.hasOwn(messageSchemas, type)) return undefined;
-  const parsed = messageSchemas[type as OidcMessage['type']].safeParse(data);
-  return parsed.success && parsed.data.key === key ? parsed.data : undefined;
+  const message = parseByType(messageSchemas, data);
+  return message?.key === key ? message : undefined;
 }
 
 /** Tells every context of a refresh's new ID token (from whichever context refreshed: a worker has no handle). */

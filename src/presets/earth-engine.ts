@@ -135,7 +135,8 @@ const SERVICE = 'Earth Engine';
 
 const expressionSchema = z.looseObject({ result: z.string(), values: z.record(z.string(), z.unknown()) });
 const computeResponseSchema = z.looseObject({ result: z.optional(z.unknown()) });
-const mapResponseSchema = z.looseObject({ name: z.string().check(z.minLength(1)) });
+// `z.refine` rather than `z.minLength`: see core/schemas.ts.
+const mapResponseSchema = z.looseObject({ name: z.string().check(z.refine((value) => value.length > 0)) });
 const assetSchema = z.looseObject({
   type: z.string(),
   name: z.string(),

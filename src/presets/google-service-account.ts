@@ -33,11 +33,12 @@ export interface GoogleServiceAccountOptions extends TokenRequestOptions {
   readonly assertionLifetime?: number | undefined;
 }
 
+// `z.refine` with the rule written out, not `z.regex`/`z.minLength`: see core/schemas.ts.
 const serviceAccountKeySchema = z.looseObject({
   type: z.literal('service_account'),
-  client_email: z.string().check(z.regex(/^[^\s@]+@[^\s@]+$/)),
-  private_key: z.string().check(z.minLength(1)),
-  private_key_id: z.optional(z.string().check(z.regex(/^[\w-]+$/))),
+  client_email: z.string().check(z.refine((value) => /^[^\s@]+@[^\s@]+$/.test(value))),
+  private_key: z.string().check(z.refine((value) => value.length > 0)),
+  private_key_id: z.optional(z.string().check(z.refine((value) => /^[\w-]+$/.test(value)))),
   token_uri: z.string().check(z.refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol))),
 });
 

@@ -6,7 +6,8 @@ import { parseBody } from './api-call.js';
 import { errorBodySchema, MAX_MESSAGE, openEOErrorOf, SERVICE } from './openeo-errors.js';
 
 const oidcProvidersSchema = z.looseObject({
-  providers: z.array(z.looseObject({ id: z.string().check(z.regex(/^[\w-]+$/)), issuer: z.string(), title: z.optional(z.string()) })),
+  // `z.refine` rather than `z.regex`: see core/schemas.ts.
+  providers: z.array(z.looseObject({ id: z.string().check(z.refine((value) => /^[\w-]+$/.test(value))), issuer: z.string(), title: z.optional(z.string()) })),
 });
 
 export async function discoverProviders(url: string, fetch: typeof globalThis.fetch): Promise<ReadonlyArray<{ id: string; issuer: string }>> {

@@ -109,16 +109,17 @@ const DEFAULT_MARGIN_MINUTES = 10;
 // Google access tokens live an hour; used to place a header token's issue time, which SEPAL does not send.
 const GOOGLE_TOKEN_LIFETIME = 3_600_000;
 
-const nonEmpty = z.string().check(z.minLength(1));
+// `z.refine` and `z.custom` with the rule written out, not zod's named checks and unions: see core/schemas.ts.
+const nonEmpty = z.string().check(z.refine((value) => value.length > 0));
 
 const sepalUserSchema = z.looseObject({
   username: nonEmpty,
   googleTokens: z.looseObject({
     accessToken: nonEmpty,
-    accessTokenExpiryDate: z.number().check(z.positive()),
-    REFRESH_IF_EXPIRES_IN_MINUTES: z.optional(z.number().check(z.nonnegative())),
+    accessTokenExpiryDate: z.number().check(z.refine((value) => value > 0)),
+    REFRESH_IF_EXPIRES_IN_MINUTES: z.optional(z.number().check(z.refine((value) => value >= 0))),
     projectId: nonEmpty,
-    legacyProject: z.optional(z.nullable(z.union([z.boolean(), z.string()]))),
+    legacyProject: z.optional(z.nullable(z.custom<boolean | string>((value) => typeof value === 'boolean' || typeof value === 'string'))),
   }),
 });
 

@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { hashKey } from '../../core/digest.js';
 import { SHARED_FAILURE_CODES } from '../../core/errors.js';
-import { tokenSchema } from '../../core/schemas.js';
+import { parseByType, tokenSchema } from '../../core/schemas.js';
 
 /**
  * The wire and storage format of browser sharing. Its version is part of the channel and database names, so that
@@ -62,10 +62,7 @@ export type FailureCode = z.infer<typeof failureCode>;
 
 /** The message in `data` when it is a well-formed one of this format, else undefined. */
 export function parseMessage(data: unknown): Message | undefined {
-  const type = (data as { type?: unknown } | null | undefined)?.type;
-  if (typeof type !== 'string' || !Object.hasOwn(messageSchemas, type)) return undefined;
-  const parsed = messageSchemas[type as Message['type']].safeParse(data);
-  return parsed.success ? parsed.data : undefined;
+  return parseByType(messageSchemas, data);
 }
 
 /**
@@ -80,7 +77,7 @@ export const recordSchema = z.object({
   clearedAt: z.optional(time),
   token: z.optional(tokenSchema),
   refreshToken: z.optional(z.string()),
-  rotating: z.optional(z.string().check(z.maxLength(200))),
+  rotating: z.optional(z.string().check(z.refine((value) => value.length <= 200))),
 });
 
 /** A validated record of this format. */

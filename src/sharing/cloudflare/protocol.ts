@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { type ErrorCode, SessionError, SHARED_FAILURE_CODES } from '../../core/errors.js';
-import { oneOf, type OneOfData, tokenSchema } from '../../core/schemas.js';
+import { boolean, oneOf, type OneOfData, tokenSchema } from '../../core/schemas.js';
 
 /**
  * The wire format between Worker isolates and the `TokenCoordinator` Durable Object, and the state the coordinator
@@ -111,7 +111,7 @@ export const answerSchema = oneOf([
   z.object({ v, type: z.literal('failed'), failure: failureSchema }),
   z.object({ v, type: z.literal('busy') }),
   z.object({ v, type: z.literal('signed_out'), epoch }),
-  z.object({ v, type: z.literal('done'), stored: z.optional(z.boolean()), epoch: z.optional(epoch) }),
+  z.object({ v, type: z.literal('done'), stored: z.optional(boolean), epoch: z.optional(epoch) }),
 ]);
 
 export type CoordinatorAnswer = OneOfData<typeof answerSchema>;

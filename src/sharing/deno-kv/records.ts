@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { hashKey } from '../../core/digest.js';
 import { type ErrorCode, SessionError, SHARED_FAILURE_CODES } from '../../core/errors.js';
-import { tokenSchema } from '../../core/schemas.js';
+import { oneOf, type OneOf, type OneOfData, tokenSchema } from '../../core/schemas.js';
 import type { Token } from '../../core/token.js';
 import type { KvKey } from './kv.js';
 
@@ -44,17 +44,23 @@ export function keysFor(prefix: KvKey, credentialKey: string): Keys {
   };
 }
 
-const epoch = z.number().check(z.int(), z.nonnegative());
-const id = z.string().check(z.minLength(1), z.maxLength(64));
+// `z.refine` with the rule written out rather than zod's named checks, and `oneOf` rather than
+// `z.discriminatedUnion`: each brings code of its own into the bundle (see core/schemas.ts).
+const epoch = z.number().check(z.refine((value) => Number.isSafeInteger(value) && value >= 0));
+const id = z.string().check(z.refine((value) => value.length >= 1 && value.length <= 64));
 const failureCode = z.literal(SHARED_FAILURE_CODES);
 
 const epochSchema = z.object({ epoch });
 const tokenRecordSchema = z.object({ epoch, token: tokenSchema });
 const leaseSchema = z.object({ id, epoch });
-const failureSchema = z.object({ code: failureCode, until: z.number().check(z.nonnegative()), retryAfter: z.number().check(z.positive(), z.lte(MAX_DURATION)) });
-const grantSchema = z.discriminatedUnion('state', [
+const failureSchema = z.object({
+  code: failureCode,
+  until: z.number().check(z.refine((value) => value >= 0)),
+  retryAfter: z.number().check(z.refine((value) => value > 0 && value <= MAX_DURATION)),
+});
+const grantSchema = oneOf([
   /** The refresh token the next lease holder sends. */
-  z.object({ state: z.literal('ready'), epoch, refreshToken: z.string().check(z.minLength(1)) }),
+  z.object({ state: z.literal('ready'), epoch, refreshToken: z.string().check(z.refine((value) => value.length > 0)) }),
   /** Lease `lease` is sending the refresh token (recorded before the request): if it never finishes, it is spent. */
   z.object({ state: z.literal('rotating'), epoch, lease: id }),
   /** Signed out, or a rotation was lost: this grant is over; its refresh tokens are never sent again. */
@@ -64,7 +70,7 @@ const grantSchema = z.discriminatedUnion('state', [
 export type TokenRecord = z.infer<typeof tokenRecordSchema>;
 export type LeaseRecord = z.infer<typeof leaseSchema>;
 export type FailureRecord = z.infer<typeof failureSchema>;
-export type GrantRecord = z.infer<typeof grantSchema>;
+export type GrantRecord = OneOfData<typeof grantSchema>;
 export type FailureCode = z.infer<typeof failureCode>;
 
 /** One record as read: its value when well-formed, `corrupt` otherwise, and its versionstamp for the next check. */
@@ -74,7 +80,7 @@ export interface Read<T> {
   readonly versionstamp: string | null;
 }
 
-function reader<T>(schema: z.ZodMiniType<T>) {
+function reader<T>(schema: Pick<OneOf<T>, 'safeParse'>) {
   return (entry: { value: unknown; versionstamp: string | null } | undefined): Read<T> => {
     const versionstamp = entry?.versionstamp ?? null;
     if (versionstamp === null) return { value: undefined, corrupt: false, versionstamp };
