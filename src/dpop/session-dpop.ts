@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js';
 import type { DPoPKey, DPoPOptions, SessionDPoP } from '../core/dpop.js';
 import { generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
 import { sessionDPoP } from './signer.js';
-import type { DPoPNonceStore } from './nonces.js';
+import { memoryNonceStore, type DPoPNonceStore } from './nonces.js';
 
 export { createDPoPProof, type DPoPProofRequest } from './proof.js';
 export { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
@@ -15,6 +15,8 @@ export { sessionDPoP, type SessionDPoPSettings } from './signer.js';
 
 /** The key `dpop: true` uses in this process (isolate, worker): generated once, on first use. */
 let processKey: Promise<DPoPKey> | undefined;
+/** The servers' nonces, for every session of this context: one challenge per server, not one per session. */
+let processNonces: DPoPNonceStore | undefined;
 
 /** The DPoP of a session, from its `dpop` option: its key resolved (generated or imported, once) and its nonces. */
 export function loadSessionDPoP(option: true | DPoPOptions, clock: Clock, nonces?: DPoPNonceStore): SessionDPoP {
@@ -28,5 +30,5 @@ export function loadSessionDPoP(option: true | DPoPOptions, clock: Clock, nonces
       : isDPoPKey(given)
         ? given
         : importDPoPKey(given);
-  return sessionDPoP({ key, clock, nonces, allowBearer: option !== true && option.allowBearer === true });
+  return sessionDPoP({ key, clock, nonces: nonces ?? (processNonces ??= memoryNonceStore()), allowBearer: option !== true && option.allowBearer === true });
 }
