@@ -359,3 +359,44 @@ describe('token types and retries', () => {
     }
   });
 });
+
+describe('proofs and keys under hostile or concurrent input', () => {
+  it('htu is the URL without query, fragment or user:password, whatever the URL; htm is the method fetch sends', async () => {
+    const fc = await import('fast-check');
+    const key = await generateDPoPKey();
+    await fc.assert(
+      fc.asyncProperty(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.constantFrom('get', 'post', 'PATCH', 'patch', 'delete'), async (url, method) => {
+        const proof = decodeJwt(await createDPoPProof(key, { method, url }));
+        const parsed = new URL(url);
+        expect(proof.htu).toBe(`${parsed.origin}${parsed.pathname}`);
+        expect(String(proof.htu)).not.toMatch(/[?#@]/);
+        expect(proof.htm).toBe(new Request(url, { method }).method);
+      }),
+      { numRuns: 60 },
+    );
+    for (const bad of ['ftp://x.example/a', 'javascript:alert(1)', 'not a url', '']) {
+      await expect(createDPoPProof(key, { method: 'GET', url: bad })).rejects.toMatchObject({ code: 'invalid_options' });
+    }
+    for (const nonce of ['a"b', 'a\\b', 'a b', '\n']) {
+      await expect(createDPoPProof(key, { method: 'GET', url: 'https://x.example/', nonce })).rejects.toMatchObject({ code: 'invalid_options' });
+    }
+    await expect(createDPoPProof(key, { method: 'GE T', url: 'https://x.example/' })).rejects.toMatchObject({ code: 'invalid_options' });
+  });
+
+  it('dpop: true in 8 sessions at once creates one process key, never two racing', async () => {
+    const plain = await startPlainServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `t-${Math.random()}`, token_type: 'DPoP', expires_in: 300 }));
+    });
+    try {
+      const sessions = Array.from({ length: 8 }, (_, i) =>
+        createSession({ provider: clientCredentials({ tokenUrl: `${plain.url}/token`, clientId: `c-${i}`, clientSecret: 's' }), sharing: memorySharing(), dpop: true }),
+      );
+      open.push(...sessions);
+      await Promise.all(sessions.map((session) => session.getToken()));
+      const thumbprints = await Promise.all(sessions.map((session) => session.dpop!.jkt()));
+      expect(new Set(thumbprints).size).toBe(1);
+    } finally {
+      await plain.close();
+    }
+  });
+});
