@@ -3,10 +3,10 @@ import { defineConfig } from 'vitest/config';
 import packageJson from './package.json' with { type: 'json' };
 
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
-const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'deno-kv', 'jwt', 'openeo', 'node', 'oidc', 'react'];
+const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'deno-kv', 'jwt', 'openeo', 'node', 'oidc', 'react', 'dpop'];
 
 /** Modules no public entry imports, reached through package.json `imports` (the leader election without Web Locks). */
-const conditionalModules = ['sharing/browser/lock-election', 'sharing/browser/message-election'];
+const conditionalModules = ['sharing/browser/lock-election', 'sharing/browser/message-election', 'dpop/session-dpop'];
 
 const external = [
   ...Object.keys(packageJson.dependencies),

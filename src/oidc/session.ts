@@ -1,3 +1,4 @@
+import type { DPoPRequest, SessionDPoP } from '../core/dpop.js';
 import { Emitter } from '../core/events.js';
 import { onBackForwardCache } from '../core/page-cache.js';
 import { isSessionError, SessionError } from '../core/errors.js';
@@ -121,6 +122,14 @@ class OidcSessionHandle implements OidcSession {
 
   get isLeader(): boolean {
     return this.#session.isLeader;
+  }
+
+  get dpop(): SessionDPoP | undefined {
+    return this.#session.dpop;
+  }
+
+  dpopProof(request: DPoPRequest): Promise<string> {
+    return this.#session.dpopProof(request);
   }
 
   get signedIn(): boolean {

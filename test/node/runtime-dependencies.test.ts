@@ -12,6 +12,7 @@ const CHECKED = [
   'broadcast-channel@7.4.0',
   'eventemitter3@4.0.7',
   'idb-keyval@6.3.0',
+  'jose@6.2.18',
   'ky@1.14.3',
   'oauth4webapi@3.8.8',
   'oblivious-set@2.0.0',
