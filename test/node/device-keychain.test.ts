@@ -11,6 +11,13 @@ import { type OpenIdProvider, startOpenIdProvider } from '../support/openid-prov
 // session of its own (scripts/setup.sh installs dbus, gnome-keyring and libsecret-tools). The refresh token is in the
 // keychain after the sign-in, a later run signs in from it without a prompt, and signOut leaves no entry.
 
+const KEYRING_SESSION = [
+  'echo pw | gnome-keyring-daemon --foreground --unlock --components=secrets >/dev/null 2>&1 & keyring=$!',
+  'for i in $(seq 100); do dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true && break; sleep 0.1; done',
+  'node SCRIPT; status=$?',
+  'kill $keyring; wait $keyring 2>/dev/null; exit $status',
+].join('\n');
+
 let provider: OpenIdProvider;
 const clientId = 'device-keychain';
 
@@ -25,7 +32,9 @@ it('keeps the refresh token in the Secret Service: one entry after sign-in, 0 pr
   const data = mkdtempSync(path.join(tmpdir(), 'device-keyring-'));
   const child = spawn(
     'dbus-run-session',
-    ['--', 'sh', '-c', `echo pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; exec node ${JSON.stringify(script)}`],
+    // The keyring in the foreground, so that its pid is known and it is stopped with the bus (daemonized, it would
+    // outlive the test); the script starts once it owns org.freedesktop.secrets.
+    ['--', 'sh', '-c', KEYRING_SESSION.replace('SCRIPT', JSON.stringify(script))],
     { env: { ...process.env, XDG_DATA_HOME: data, DEVICE_KEYCHAIN: JSON.stringify({ issuer: provider.issuer, clientId }) }, stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const said: Record<string, unknown>[] = [];
@@ -43,8 +52,10 @@ it('keeps the refresh token in the Secret Service: one entry after sign-in, 0 pr
     }
   } finally {
     child.stdin.destroy();
-    child.kill();
+    // It ends by itself (the script exits, then the keyring and the bus are stopped); killed only when stuck.
+    const stuck = setTimeout(() => child.kill(), 10_000);
     await exited;
+    clearTimeout(stuck);
     rmSync(data, { recursive: true, force: true });
   }
   const outcome = Object.assign({}, ...said) as Record<string, unknown>;
