@@ -14,6 +14,8 @@ const external = [
   ...builtinModules,
   /^node:/,
   /^cloudflare:/,
+  // The OS keychain binding of `deviceSignIn({ store: 'keychain' })`: optional, loaded by the app's runtime when asked.
+  '@napi-rs/keyring',
   // package.json `imports`: resolved by the app's runtime or bundler, per condition (see conditionalModules).
   /^#/,
 ];
