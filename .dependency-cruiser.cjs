@@ -78,9 +78,10 @@ module.exports = {
       comment:
         'every module runs unchanged in browsers, Deno, workerd and Node: no Node built-in anywhere in src/, except in ' +
         'src/sharing/local/ (Unix domain sockets and the checks of their directory need node:net, node:fs, node:os, ' +
-        'node:path), which only the Node-only entry src/node.ts re-exports',
+        'node:path), which only the Node-only entry src/node.ts re-exports, and src/cli/ (the command line, a Node program ' +
+        'that no entry imports)',
       severity: 'error',
-      from: { path: '^src/', pathNot: '^src/sharing/local/' },
+      from: { path: '^src/', pathNot: ['^src/sharing/local/', '^src/cli/'] },
       to: { dependencyTypes: ['core'] },
     },
     {
@@ -89,6 +90,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: ['^src/node\\.ts$', '^src/sharing/local/'] },
       to: { path: '^src/sharing/local/' },
+    },
+    {
+      name: 'nothing-imports-the-command-line',
+      comment: 'src/cli/ is the `shared-session` program (package.json `bin`): it uses the library, the library never uses it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^src/cli/' },
     },
     {
       name: 'deno-kv-sharing-stands-alone',

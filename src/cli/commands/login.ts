@@ -1,0 +1,116 @@
+import { printable, stringOption as str } from '../arguments.js';
+import { browserCommand, openBrowser } from '../browser.js';
+import { usageError } from '../cli-error.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { loopbackSignIn } from '../loopback.js';
+import { discoverOpenEO } from '../openeo.js';
+import { DEFAULT_SCOPE, presetProfile } from '../presets.js';
+import { findProfile, profileName, saveProfile, type Profile } from '../profiles.js';
+import type { Command } from '../run.js';
+import { openProfileSession } from '../session.js';
+
+const DEFAULT_TIMEOUT = 600;
+
+/**
+ * `login`: signs the person in for the profile (saved with what was given), with the device flow or, when a browser
+ * can open (or `--browser`), the loopback redirect. The sign-in is shared at once with every process of this user.
+ */
+export const login: Command = async (values, { output, env, signal }): Promise<ExitCode> => {
+  const name = profileName(str(values.profile), env);
+  if (values.browser === true && values.device === true) throw usageError('login: --browser and --device exclude each other');
+  const opener = browserCommand(env);
+  const flow = values.browser === true ? 'browser' : values.device === true ? 'device' : opener !== undefined ? 'browser' : 'device';
+  const timeout = seconds(str(values.timeout) ?? String(DEFAULT_TIMEOUT));
+  const store = str(values.store) ?? 'file';
+  if (store !== 'file' && store !== 'keychain') throw usageError('login: --store is file or keychain');
+
+  const profile = await resolveProfile(name, values, flow, store, env);
+  const session = await openProfileSession(profile, env);
+  try {
+    const onSignal = (): void => void session.close();
+    signal.addEventListener('abort', onSignal, { once: true });
+    let expiresAt: number;
+    if (flow === 'browser') {
+      const set = await loopbackSignIn({
+        issuer: profile.issuer,
+        clientId: profile.clientId,
+        scope: profile.scope,
+        timeout: timeout * 1000,
+        signal,
+        open: (url) => {
+          output.tell(`Open this address in your browser to sign in to ${profile.issuer}:\n\n  ${url}\n`);
+          if (opener !== undefined) void openBrowser(opener, url);
+        },
+      });
+      expiresAt = (await session.adopt(set, signal)).expiresAt;
+    } else {
+      const token = await session.signIn({
+        timeout: timeout * 1000,
+        signal,
+        onPrompt: ({ verificationUri, verificationUriComplete, userCode }) => {
+          output.tell(
+            verificationUriComplete !== undefined
+              ? `To sign in to ${profile.issuer}, open\n\n  ${verificationUriComplete}\n\nand check that it shows the code ${userCode}.`
+              : `To sign in to ${profile.issuer}, open\n\n  ${verificationUri}\n\nand enter the code ${userCode}.`,
+          );
+        },
+      });
+      expiresAt = token.expiresAt;
+    }
+    signal.removeEventListener('abort', onSignal);
+    saveProfile(name, profile, env);
+    output.tell(`Signed in (profile ${name}); the access token is valid until ${new Date(expiresAt).toISOString()}.`);
+    return EXIT.ok;
+  } finally {
+    await session.close();
+  }
+};
+
+async function resolveProfile(
+  name: string,
+  values: Readonly<Record<string, string | boolean | undefined>>,
+  flow: 'device' | 'browser',
+  store: 'file' | 'keychain',
+  env: NodeJS.ProcessEnv,
+): Promise<Profile> {
+  const openeoUrl = str(values.openeo);
+  const saved = findProfile(name, env);
+  const preset = presetProfile(name);
+  const given = { issuer: str(values.issuer), clientId: str(values['client-id']), scope: str(values.scope) };
+  if (openeoUrl !== undefined) {
+    if (given.issuer !== undefined) throw usageError('login: --openeo discovers the issuer; leave --issuer out');
+    const found = await discoverOpenEO(openeoUrl, str(values['provider-id']), flow);
+    const clientId = given.clientId ?? found.clientId;
+    if (clientId === undefined) {
+      throw usageError(`login: the openEO back-end lists no default client for the ${flow} flow of provider ${found.providerId}: pass --client-id${flow === 'browser' ? ' or --device' : ' or --browser'}`);
+    }
+    return { issuer: checkIssuer(found.issuer), clientId, scope: given.scope ?? found.scope, store, openeo: { url: found.url, providerId: found.providerId } };
+  }
+  if (values['provider-id'] !== undefined) throw usageError('login: --provider-id goes with --openeo');
+  const issuer = given.issuer ?? saved?.issuer ?? preset?.issuer;
+  const clientId = given.clientId ?? saved?.clientId ?? preset?.clientId;
+  if (issuer === undefined) throw usageError(`login: profile ${name} is new: pass --issuer and --client-id (or --openeo <url>)`);
+  if (clientId === undefined) throw usageError(`login: pass --client-id (a public client of ${printable(issuer)} that allows the ${flow} flow)`);
+  const keep = saved !== undefined && given.issuer === undefined ? saved.openeo : undefined;
+  return { issuer: checkIssuer(issuer), clientId, scope: given.scope ?? saved?.scope ?? DEFAULT_SCOPE, store, ...(keep !== undefined && { openeo: keep }) };
+}
+
+/** An `https:` issuer (`http:` only on this machine), without a trailing slash. */
+function checkIssuer(issuer: string): string {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw usageError('login: --issuer must be an absolute URL');
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) throw usageError('login: --issuer must be an https: URL (http: only on this machine)');
+  if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') throw usageError('login: --issuer must have no query, fragment or user name');
+  return issuer.replace(/\/+$/, '');
+}
+
+function seconds(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1 || value > 86_400) throw usageError('login: --timeout is a whole number of seconds from 1 to 86400');
+  return value;
+}
