@@ -60,7 +60,7 @@ module.exports = {
       name: 'capabilities-do-not-import-entries',
       comment: 'entries re-export capabilities; a capability importing an entry would turn the arrows around (presets excepted)',
       severity: 'error',
-      from: { path: '^src/(core|providers|sharing|session|http|maps|server|oidc)/' },
+      from: { path: '^src/(core|providers|sharing|session|http|maps|server|oidc|device)/' },
       to: { path: '^src/[^/]+\\.ts$' },
     },
     {
@@ -78,18 +78,28 @@ module.exports = {
       comment:
         'every module runs unchanged in browsers, Deno, workerd and Node: no Node built-in anywhere in src/, except in ' +
         'src/sharing/local/ (Unix domain sockets and the checks of their directory need node:net, node:fs, node:os, ' +
+        'node:path), and src/device/ (the device sign-in keeps its refresh token in a file: node:fs, node:os, ' +
         'node:path), which only the Node-only entry src/node.ts re-exports, and src/cli/ (the command line, a Node program ' +
         'that no entry imports)',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['^src/sharing/local/', '^src/cli/'] },
+      from: { path: '^src/', pathNot: ['^src/sharing/local/', '^src/device/', '^src/cli/'] },
       to: { dependencyTypes: ['core'] },
     },
     {
       name: 'local-sharing-only-through-the-node-entry',
       comment: 'src/sharing/local/ imports Node built-ins: only the Node-only entry src/node.ts may import it',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['^src/node\\.ts$', '^src/sharing/local/'] },
+      from: { path: '^src/', pathNot: ['^src/node\\.ts$', '^src/sharing/local/', '^src/device/'] },
       to: { path: '^src/sharing/local/' },
+    },
+    {
+      name: 'device-sign-in-only-through-the-node-entry',
+      comment:
+        'src/device/ imports Node built-ins and local sharing: only the Node-only entry src/node.ts may import it (and ' +
+        'the command line, which adopts a browser sign-in into it)',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/node\\.ts$', '^src/device/', '^src/cli/'] },
+      to: { path: '^src/device/' },
     },
     {
       name: 'nothing-imports-the-command-line',

@@ -11,3 +11,5 @@
  * @packageDocumentation
  */
 export { localSharing, type LocalSharingOptions } from './sharing/local/sharing.js';
+export { deviceSignIn } from './device/session.js';
+export type { DevicePrompt, DeviceSession, DeviceSignInCallOptions, DeviceSignInOptions, DeviceTokenStore } from './device/options.js';

@@ -32,6 +32,8 @@ export type ErrorCode =
   | 'temporarily_unavailable'
   | 'popup_blocked'
   | 'popup_closed'
+  // The device authorization grant (RFC 8628, `deviceSignIn`): the user code expired before the person approved it
+  | 'expired_token'
   // The provider does not offer what a safe sign-in needs (PKCE with S256, an authorization endpoint)
   | 'unsupported_provider'
   // This context cannot sign in: a worker, or no IndexedDB to keep the transaction in
@@ -41,6 +43,9 @@ export type ErrorCode =
   // Sharing between contexts
   | 'invalid_message'
   | 'corrupt_storage'
+  // A file that would keep a secret (the refresh token of `deviceSignIn`) or its directory is open to another user, or
+  // not ours: refused before anything is read or written
+  | 'insecure_storage'
   | 'sharing_degraded'
   | 'sharing_unavailable'
   // A store the sharing needs refused this process (a Redis ACL without a command, the keys or the channels): the

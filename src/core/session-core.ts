@@ -244,8 +244,8 @@ export class SessionCore implements SharingPeer {
    * `retryAfter` of a failure (a 429 with `Retry-After`, an endpoint that stayed down), which every caller then gets
    * with the time that is left — in this context, and in those that ask this one.
    */
-  #refusal(): SessionError | undefined {
-    if (this.#signedOut) return refusal(new SessionError('login_required', 'Signed out: the session needs a new sign-in'));
+  #refusal(signingIn = false): SessionError | undefined {
+    if (this.#signedOut && !signingIn) return refusal(new SessionError('login_required', 'Signed out: the session needs a new sign-in'));
     const backoff = this.#backoff;
     if (backoff === undefined) return undefined;
     const left = backoff.until - this.clock.now();
@@ -343,7 +343,9 @@ export class SessionCore implements SharingPeer {
   }
 
   async fetchToken(refreshToken?: string, signIn?: boolean): Promise<TokenSet> {
-    const refusal = this.#refusal();
+    // A sign-in sends no refresh token: being signed out is no reason to refuse it (in the context that runs it for
+    // another, which `signIn()` did not reach).
+    const refusal = this.#refusal(signIn === true);
     if (refusal !== undefined) throw refusal;
     const signal = this.#flightAbort?.signal ?? new AbortController().signal;
     const generation = this.#generation;

@@ -59,8 +59,10 @@ export function openSession(options: SessionOptions, sharing: Sharing): Session 
  * Signs in through `session` (made by `openSession` with a provider that `signsIn`): see `SessionCore.signIn`. For
  * `shared-session/oidc`, not a method of `Session`: only a sign-in library has the authorization code it needs.
  */
-export async function signInSession(session: Session): Promise<Token> {
+export async function signInSession(session: Session, { signOutFirst = true }: { signOutFirst?: boolean } = {}): Promise<Token> {
   const core = SessionHandle.coreOf(session);
+  // The device flow signs in only when nobody is (`deviceSignIn`): a sign-in of another process under way is joined.
+  if (!signOutFirst) return core.signIn();
   // Signed out everywhere first: no token or refresh token of an earlier grant (perhaps another user's) outlives
   // the sign-in.
   await core.clear();

@@ -24,6 +24,12 @@ export interface Settings {
  */
 const OWNERSHIP_CHECK_INTERVAL = 100;
 
+/**
+ * How long a context that joined a sign-in run by the leader waits for it (ms): a person types a code meanwhile. The
+ * sign-in bounds itself (a device code's `expires_in`, 30 min at most); this bounds the wait when it does not say.
+ */
+const SIGN_IN_TIMEOUT = 31 * 60_000;
+
 /** Thrown inside a leader that found its socket replaced: the caller asks the new leader instead. */
 const STEPPED_DOWN = new SessionError('aborted', 'This context is no longer the leader');
 
@@ -49,6 +55,8 @@ export class LocalLink implements SharedLink {
   readonly #watch = new LeaderWatch();
   /** Leader: the one token request of this context. */
   #flight: Promise<Token> | undefined;
+  /** Leader: the one sign-in of this context, which every context that signs in meanwhile joins. */
+  #signInFlight: Promise<Token> | undefined;
   /** The refresh token the provider refused (`invalid_grant`): never sent again. */
   #refusedRefreshToken: string | undefined | null = null;
   readonly #waiters: Waiters;
@@ -79,6 +87,23 @@ export class LocalLink implements SharedLink {
       if (!this.leading) return { token: await this.#ask(rejected) };
       try {
         return { token: await this.#fetchShared(rejected) };
+      } catch (error) {
+        if (error !== STEPPED_DOWN) throw error;
+      }
+    }
+  }
+
+  /**
+   * A sign-in for every context: the leader runs it (its provider's sign-in: a device authorization), once for all
+   * that ask while it runs; a context that is not the leader asks it, and waits (bounded by `SIGN_IN_TIMEOUT`). A
+   * usable token the leader holds is the answer instead: someone signed in already.
+   */
+  async obtainHere(): Promise<TokenSet> {
+    for (;;) {
+      this.#assertOpen();
+      if (!this.leading) return { token: await this.#ask(undefined, true) };
+      try {
+        return { token: await this.#signInShared() };
       } catch (error) {
         if (error !== STEPPED_DOWN) throw error;
       }
@@ -251,7 +276,7 @@ export class LocalLink implements SharedLink {
       }
       case 'request': {
         const { id, rejected } = message;
-        this.#fetchShared(rejected).then(
+        (message.signIn === true ? this.#signInShared() : this.#fetchShared(rejected)).then(
           (token) => {
             // A sign-out may have come (on this very connection) while the answer was on its way: the token it
             // ended is never sent with the new epoch. The asker's wait was aborted by that sign-out already.
@@ -280,6 +305,8 @@ export class LocalLink implements SharedLink {
     for (let round = 0; ; round++) {
       const latest = this.#store.latest;
       if (latest !== undefined && this.#peer.isUsable(latest, rejected)) return latest;
+      // No token, and a sign-in under way: it brings the first one.
+      if (latest === undefined && this.#signInFlight !== undefined) return this.#signInFlight;
       if (this.#flight === undefined) {
         const started: Promise<Token> = this.#refresh().finally(() => {
           if (this.#flight === started) this.#flight = undefined;
@@ -292,7 +319,21 @@ export class LocalLink implements SharedLink {
     }
   }
 
-  async #refresh(): Promise<Token> {
+  /** The token held, when usable; else the sign-in of this context, started now or joined. */
+  #signInShared(): Promise<Token> {
+    const latest = this.#store.latest;
+    if (latest !== undefined && this.#peer.isUsable(latest)) return Promise.resolve(latest);
+    if (this.#signInFlight === undefined) {
+      const started: Promise<Token> = this.#refresh(true).finally(() => {
+        if (this.#signInFlight === started) this.#signInFlight = undefined;
+      });
+      this.#signInFlight = started;
+    }
+    return this.#signInFlight;
+  }
+
+  /** One token request: a refresh (with the newest refresh token known), or with `signIn` the provider's sign-in. */
+  async #refresh(signIn = false): Promise<Token> {
     // Before each request: a context that took our socket for stale (or us for silent) may lead now. Then it
     // fetches, not us.
     if (this.#role === 'leader' && !ownsPath(this.#path, this.#inode)) {
@@ -300,17 +341,18 @@ export class LocalLink implements SharedLink {
       throw STEPPED_DOWN;
     }
     this.#assertOpen();
-    const refreshToken = this.#store.refreshToken;
-    if (this.#peer.usesRefreshToken && this.#refusedRefreshToken === refreshToken) {
+    // A sign-in starts a new grant: no refresh token of the earlier one is sent, refused or not.
+    const refreshToken = signIn ? undefined : this.#store.refreshToken;
+    if (!signIn && this.#peer.usesRefreshToken && this.#refusedRefreshToken === refreshToken) {
       throw new SessionError('login_required', 'Signed out: the refresh token was refused');
     }
     const epoch = this.#store.epoch;
     const quiet = heartbeat(() => this.#broadcast({ type: 'busy' }));
     let set: TokenSet;
     try {
-      set = await this.#peer.fetchToken(refreshToken);
+      set = signIn ? await this.#peer.fetchToken(undefined, true) : await this.#peer.fetchToken(refreshToken);
     } catch (error) {
-      if (this.#peer.usesRefreshToken && isSessionError(error, 'invalid_grant') && this.#store.epoch === epoch) {
+      if (!signIn && this.#peer.usesRefreshToken && isSessionError(error, 'invalid_grant') && this.#store.epoch === epoch) {
         // The newest refresh token known is dead: revoked, or its rotation was lost when a leader died before
         // passing on the next one. Never sent again from here; and every context is signed out, instead of each
         // trying it — after the failure has gone out to the contexts that asked (their answers run as microtasks).
@@ -384,8 +426,8 @@ export class LocalLink implements SharedLink {
   }
 
   /** Asks the leader (now, or once connected) and waits for its answer. */
-  #ask(rejected: string | undefined): Promise<Token> {
-    const { waiter, answer } = this.#waiters.add(rejected, this.#store.epoch);
+  #ask(rejected: string | undefined, signIn = false): Promise<Token> {
+    const { waiter, answer } = this.#waiters.add(rejected, this.#store.epoch, signIn, SIGN_IN_TIMEOUT);
     if (this.leading) this.#serve(waiter);
     else if (this.#leader !== undefined) this.#send(waiter);
     return answer;
@@ -393,7 +435,12 @@ export class LocalLink implements SharedLink {
 
   #send(waiter: Waiter): void {
     waiter.askedAt = performance.now();
-    this.#leader?.send({ type: 'request', id: waiter.id, ...(waiter.rejected === undefined ? {} : { rejected: waiter.rejected }) });
+    this.#leader?.send({
+      type: 'request',
+      id: waiter.id,
+      ...(waiter.rejected === undefined ? {} : { rejected: waiter.rejected }),
+      ...(waiter.signIn ? { signIn: true as const } : {}),
+    });
   }
 
   /** This context leads now: it serves the callers that were waiting for an answer itself. */
@@ -402,7 +449,7 @@ export class LocalLink implements SharedLink {
   }
 
   #serve(waiter: Waiter): void {
-    this.#fetchShared(waiter.rejected).then(
+    (waiter.signIn ? this.#signInShared() : this.#fetchShared(waiter.rejected)).then(
       (token) => waiter.settle(token),
       (error: unknown) => {
         // Stepped down: the waiter stays, and is asked of the new leader once connected.

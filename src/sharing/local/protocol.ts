@@ -21,9 +21,10 @@ export const HEARTBEAT = 200;
 
 /**
  * The codes a failed token request carries from the leader to the contexts that asked it: the shared ones, plus
- * `login_required` (signed out with a spent refresh token) and `aborted` (a sign-out overtook the request).
+ * `login_required` (signed out with a spent refresh token), `aborted` (a sign-out overtook the request), and the
+ * outcomes of a sign-in the leader ran for the contexts that joined it (`access_denied`, `expired_token`).
  */
-export const LOCAL_FAILURE_CODES = [...SHARED_FAILURE_CODES, 'login_required', 'aborted'] as const satisfies readonly ErrorCode[];
+export const LOCAL_FAILURE_CODES = [...SHARED_FAILURE_CODES, 'login_required', 'aborted', 'access_denied', 'expired_token'] as const satisfies readonly ErrorCode[];
 
 const failureCode = z.literal(LOCAL_FAILURE_CODES);
 const v = z.literal(FORMAT);
@@ -43,8 +44,12 @@ const messageSchemas = {
    * new leader adopts a token instead of fetching one, and a sign-out survives the leader that saw it.
    */
   state: z.object({ v, type: z.literal('state'), epoch, token: z.optional(tokenSchema), refreshToken }),
-  /** A context needs a token (client → leader); `rejected` is one it must not get back. */
-  request: z.object({ v, type: z.literal('request'), id, rejected: z.optional(z.string()) }),
+  /**
+   * A context needs a token (client → leader); `rejected` is one it must not get back. With `signIn`, it signs in
+   * (`SharedLink.obtainHere`): the leader runs the sign-in — one for every context that asks while it runs — unless
+   * it holds a usable token, which it answers with.
+   */
+  request: z.object({ v, type: z.literal('request'), id, rejected: z.optional(z.string()), signIn: z.optional(z.literal(true)) }),
   /**
    * A token became current (leader → clients), requested in sign-out `epoch`; with `id`, it also answers that
    * request of the receiver.

@@ -5,6 +5,8 @@ import type { Token } from '../../core/token.js';
 export interface Waiter {
   readonly id: number;
   readonly rejected: string | undefined;
+  /** A sign-in (`obtainHere`) rather than a token. */
+  readonly signIn: boolean;
   /** The sign-out epoch when it started waiting: a sign-out after this aborts it. */
   readonly since: number;
   /** When it was last sent to a leader (performance.now()), for the leader's silence. */
@@ -31,18 +33,22 @@ export class Waiters {
     this.#watchEvery = watchEvery;
   }
 
-  /** A new waiter, settled by the returned promise; `timeout` after now it fails as `timeout`. */
-  add(rejected: string | undefined, since: number): { waiter: Waiter; answer: Promise<Token> } {
+  /**
+   * A new waiter, settled by the returned promise; `timeout` after now (or `signInTimeout` for a sign-in, which waits
+   * for a person) it fails as `timeout`.
+   */
+  add(rejected: string | undefined, since: number, signIn = false, signInTimeout = this.#timeout): { waiter: Waiter; answer: Promise<Token> } {
     let waiter!: Waiter;
     const answer = new Promise<Token>((resolve, reject) => {
       const id = this.#nextId++;
       const timer = setTimeout(
         () => waiter.settle(new SessionError('timeout', 'Timed out waiting for the leader to get the token')),
-        this.#timeout,
+        signIn ? Math.max(this.#timeout, signInTimeout) : this.#timeout,
       );
       waiter = {
         id,
         rejected,
+        signIn,
         since,
         askedAt: performance.now(),
         settle: (outcome) => {
