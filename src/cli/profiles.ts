@@ -2,7 +2,7 @@ import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, ren
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { CliError, usageError } from './cli-error.js';
-import { configDirectory } from './config-directory.js';
+import { configDirectory } from '../device/stores/config-directory.js';
 import { EXIT } from './exit-codes.js';
 
 /** What a profile remembers: where to sign in, never a token (tokens live in the token store). */
@@ -43,8 +43,13 @@ export function profileName(given: string | undefined, env: NodeJS.ProcessEnv = 
   return checkProfileName(given ?? (env.SHARED_SESSION_PROFILE || 'default'));
 }
 
+/** The profiles' directory: shared-session's in the user's configuration directory, beside the device sign-in's tokens. */
+export function profilesDirectory(env: NodeJS.ProcessEnv = process.env): string {
+  return join(configDirectory(process.platform, env), 'shared-session');
+}
+
 export function profilesPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(configDirectory(env), 'profiles.json');
+  return join(profilesDirectory(env), 'profiles.json');
 }
 
 /**
@@ -98,7 +103,7 @@ export function deleteProfile(name: string, env: NodeJS.ProcessEnv = process.env
 }
 
 function writeConfig(config: Config, env: NodeJS.ProcessEnv): void {
-  const directory = configDirectory(env);
+  const directory = profilesDirectory(env);
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   const stat = lstatSync(directory);
   const uid = process.getuid?.();

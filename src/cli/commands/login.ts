@@ -1,6 +1,7 @@
 import { printable, stringOption as str } from '../arguments.js';
 import { browserCommand, openBrowser } from '../browser.js';
-import { usageError } from '../cli-error.js';
+import type { Token } from '../../index.js';
+import { CliError, usageError } from '../cli-error.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { loopbackSignIn } from '../loopback.js';
 import { discoverOpenEO } from '../openeo.js';
@@ -25,12 +26,17 @@ export const login: Command = async (values, { output, env, signal }): Promise<E
   if (store !== 'file' && store !== 'keychain') throw usageError('login: --store is file or keychain');
 
   const profile = await resolveProfile(name, values, flow, store, env);
-  const session = await openProfileSession(profile, env);
+  const session = openProfileSession(profile, { forSignIn: true });
+  // Ctrl-C: the device flow's polling stops, the browser's listener closes, and the session lets go of the socket.
   try {
-    const onSignal = (): void => void session.close();
-    signal.addEventListener('abort', onSignal, { once: true });
-    let expiresAt: number;
+    let token: Token | undefined;
     if (flow === 'browser') {
+      const now = await session.state(signal);
+      if (now.signedIn) {
+        output.tell(`Already signed in (profile ${name}); run shared-session logout first to sign in again.`);
+        saveProfile(name, profile, env);
+        return EXIT.ok;
+      }
       const set = await loopbackSignIn({
         issuer: profile.issuer,
         clientId: profile.clientId,
@@ -42,11 +48,11 @@ export const login: Command = async (values, { output, env, signal }): Promise<E
           if (opener !== undefined) void openBrowser(opener, url);
         },
       });
-      expiresAt = (await session.adopt(set, signal)).expiresAt;
+      token = await session.adopt(set);
     } else {
-      const token = await session.signIn({
-        timeout: timeout * 1000,
-        signal,
+      const timer = AbortSignal.timeout(timeout * 1000);
+      token = await session.signIn({
+        signal: AbortSignal.any([signal, timer]),
         onPrompt: ({ verificationUri, verificationUriComplete, userCode }) => {
           output.tell(
             verificationUriComplete !== undefined
@@ -54,12 +60,13 @@ export const login: Command = async (values, { output, env, signal }): Promise<E
               : `To sign in to ${profile.issuer}, open\n\n  ${verificationUri}\n\nand enter the code ${userCode}.`,
           );
         },
+      }).catch((error: unknown) => {
+        if (timer.aborted && !signal.aborted) throw new CliError(EXIT.expired, `the sign-in was not completed within ${timeout} s`);
+        throw error;
       });
-      expiresAt = token.expiresAt;
     }
-    signal.removeEventListener('abort', onSignal);
     saveProfile(name, profile, env);
-    output.tell(`Signed in (profile ${name}); the access token is valid until ${new Date(expiresAt).toISOString()}.`);
+    output.tell(`Signed in (profile ${name}); the access token is valid until ${new Date(token.expiresAt).toISOString()}.`);
     return EXIT.ok;
   } finally {
     await session.close();

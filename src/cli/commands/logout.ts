@@ -7,11 +7,11 @@ import { savedProfile } from './profile-of.js';
  * `logout`: revokes the sign-in at the provider, deletes the stored refresh token and signs out every process that
  * shares the session (they stop getting tokens). The profile itself stays, so `login` needs no options next time.
  */
-export const logout: Command = async (values, { output, env, signal }): Promise<ExitCode> => {
+export const logout: Command = async (values, { output, env }): Promise<ExitCode> => {
   const { name, profile } = savedProfile(values, env);
-  const session = await openProfileSession(profile, env);
+  const session = openProfileSession(profile);
   try {
-    await session.signOut(signal);
+    await session.signOut();
     output.tell(`Signed out (profile ${name}).`);
     return EXIT.ok;
   } finally {

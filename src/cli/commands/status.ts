@@ -7,11 +7,11 @@ import { savedProfile } from './profile-of.js';
  * `status`: whether the profile is signed in, its issuer, client and the expiry of the token the processes share —
  * never a token. Exit code 0 when signed in, 3 when not, so that scripts can test it.
  */
-export const status: Command = async (values, { output, env }): Promise<ExitCode> => {
+export const status: Command = async (values, { output, env, signal }): Promise<ExitCode> => {
   const { name, profile } = savedProfile(values, env);
-  const session = await openProfileSession(profile, env);
+  const session = openProfileSession(profile);
   try {
-    const state = await session.state();
+    const state = await session.state(signal);
     const facts = {
       profile: name,
       signed_in: state.signedIn,

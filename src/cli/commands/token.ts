@@ -10,7 +10,7 @@ import { savedProfile } from './profile-of.js';
  */
 export const token: Command = async (values, { output, env, signal }): Promise<ExitCode> => {
   const { profile } = savedProfile(values, env);
-  const session = await openProfileSession(profile, env);
+  const session = openProfileSession(profile);
   try {
     const found = await session.getToken(signal);
     output.result(
