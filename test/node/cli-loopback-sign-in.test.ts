@@ -43,9 +43,9 @@ describe('loopback sign-in (RFC 8252)', () => {
     expect(set.refreshToken).toEqual(expect.any(String));
     // The page the browser shows holds no token or code.
     expect(visit.body).not.toContain(set.token.accessToken);
-    expect(visit.body).not.toContain(new URL(visit.redirectedTo).searchParams.get('code')!);
+    expect(visit.body).not.toContain(new URL(visit.url).searchParams.get('code')!);
     // One-shot: the listener is gone once the sign-in is over.
-    await expect(fetch(visit.redirectedTo)).rejects.toThrow();
+    await expect(fetch(visit.url)).rejects.toThrow();
   });
 
   it('answers a callback with another state 400 and keeps waiting for its own', async () => {

@@ -1,26 +1,48 @@
 /**
- * A person's browser played with fetch, for sign-ins driven from Node tests (the command line's loopback redirect):
- * follows redirects by hand keeping the provider's cookies, fills the login form of test/support/openid-provider.ts
- * (any user name works) or presses its Cancel button, and stops at the first URL outside the provider (the app's
- * redirect URI), which it requests as a browser would. Bounded: at most 20 steps.
+ * A person's browser played with fetch, for sign-ins driven from Node tests (the command line): follows redirects by
+ * hand keeping the provider's cookies, and fills the forms of test/support/openid-provider.ts as a person would — the
+ * device flow's user code and confirmation pages (oidc-provider's own), and the login form (any user name works) —
+ * or refuses (Cancel, Abort). It stops at the first URL outside the provider (the app's redirect URI), which it
+ * requests as a browser would, or at a page with no form (the device flow's success page). Bounded: 20 steps.
  */
 export interface BrowserVisit {
-  /** The URL the provider finally sent the browser to (the redirect URI with its query). */
-  readonly redirectedTo: string;
-  /** What the redirect URI's server answered. */
+  /** The last URL requested. */
+  readonly url: string;
+  /** Its answer. */
   readonly status: number;
   readonly body: string;
 }
 
-export async function signInAsBrowser(authorizationUrl: string, options: { login?: string; deny?: boolean } = {}): Promise<BrowserVisit> {
-  const providerOrigin = new URL(authorizationUrl).origin;
+export interface PersonChoices {
+  /** The user name typed into the login form. Default `alice`. */
+  readonly login?: string;
+  /** Refuse at the login form (Cancel), or at the device confirmation (Abort). */
+  readonly deny?: boolean;
+  /** The user code typed on the device page when the URL does not carry it. */
+  readonly userCode?: string;
+}
+
+/** Follows `authorizationUrl` through the provider's pages to the app's redirect URI. */
+export function signInAsBrowser(authorizationUrl: string, choices: PersonChoices = {}): Promise<BrowserVisit> {
+  return browse(authorizationUrl, choices);
+}
+
+/** Approves (or, with `deny`, refuses) a device flow's user code through the provider's own pages. */
+export async function approveDeviceCode(verificationUri: string, choices: PersonChoices = {}): Promise<BrowserVisit> {
+  const visit = await browse(verificationUri, choices);
+  if (visit.status !== 200) throw new Error(`the device approval ended with ${visit.status}: ${visit.body.slice(0, 200)}`);
+  return visit;
+}
+
+async function browse(start: string, choices: PersonChoices): Promise<BrowserVisit> {
+  const providerOrigin = new URL(start).origin;
   const cookies = new Map<string, string>();
-  let url = authorizationUrl;
+  let url = start;
   let init: RequestInit = {};
   for (let step = 0; step < 20; step++) {
     if (new URL(url).origin !== providerOrigin) {
       const response = await fetch(url, { redirect: 'manual' });
-      return { redirectedTo: url, status: response.status, body: await response.text() };
+      return { url, status: response.status, body: await response.text() };
     }
     const headers = new Headers(init.headers);
     if (cookies.size > 0) headers.set('cookie', [...cookies].map(([name, value]) => `${name}=${value}`).join('; '));
@@ -40,11 +62,32 @@ export async function signInAsBrowser(authorizationUrl: string, options: { login
       continue;
     }
     const html = await response.text();
-    const form = /<form method="post" action="([^"]+)" id="sign-in-form">/.exec(html);
-    if (response.status !== 200 || form === null) throw new Error(`the provider showed no login form (${response.status}): ${html.slice(0, 200)}`);
-    url = new URL(form[1]!.replace(/&amp;/g, '&'), url).href;
-    const body = options.deny === true ? new URLSearchParams({ error: 'access_denied' }) : new URLSearchParams({ login: options.login ?? 'alice' });
-    init = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() };
+    const next = submission(html, choices);
+    if (next === undefined) return { url, status: response.status, body: html };
+    url = new URL(next.action.replace(/&amp;/g, '&'), url).href;
+    init = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: next.form.toString() };
   }
   throw new Error('the sign-in took more than 20 steps');
+}
+
+/** What a person submits on this page, or undefined when it has no form to fill (a final page). */
+function submission(html: string, choices: PersonChoices): { action: string; form: URLSearchParams } | undefined {
+  const login = /<form method="post" action="([^"]+)" id="sign-in-form">/.exec(html);
+  if (login !== null) {
+    return { action: login[1]!, form: new URLSearchParams(choices.deny === true ? { error: 'access_denied' } : { login: choices.login ?? 'alice' }) };
+  }
+  const device = /<form id="op\.(deviceInputForm|deviceConfirmForm)"[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/.exec(html);
+  if (device === null) return undefined;
+  const form = new URLSearchParams();
+  for (const input of device[3]!.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) form.set(input[1]!, input[2]!);
+  if (device[1] === 'deviceInputForm') {
+    // verification_uri_complete fills the code in; a bare verification_uri needs it typed.
+    const typed = /value="([^"]*)"[^>]*name="user_code"/.exec(device[3]!)?.[1] ?? choices.userCode;
+    if (typed === undefined) throw new Error('the device page asks for a user code: pass userCode');
+    form.set('user_code', typed);
+  } else if (choices.deny === true) {
+    form.delete('confirm');
+    form.set('abort', 'yes');
+  }
+  return { action: device[2]!, form };
 }

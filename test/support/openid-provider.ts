@@ -109,6 +109,11 @@ export interface OpenIdProviderOptions {
   revocation?: boolean;
   /** Port on 127.0.0.1. Default 0: one the OS picks. */
   port?: number;
+  /**
+   * The device authorization grant (RFC 8628) for every client, with oidc-provider's own pages at `/device` (user
+   * code, confirmation, then the login form). Default false.
+   */
+  deviceFlow?: boolean;
 }
 
 /** The login form's selectors, for playwright. */
@@ -171,7 +176,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       client_id: client.clientId,
       token_endpoint_auth_method: 'none',
       application_type: client.applicationType ?? 'web',
-      grant_types: ['authorization_code', 'refresh_token'],
+      grant_types: ['authorization_code', 'refresh_token', ...(options.deviceFlow === true ? ['urn:ietf:params:oauth:grant-type:device_code'] : [])],
       response_types: ['code'],
       redirect_uris: client.redirectUris,
       post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
@@ -204,6 +209,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     clientBasedCORS: (_ctx: unknown, origin: string, client: { clientId: string }) => corsOrigins.get(client.clientId)?.has(origin) ?? false,
     features: {
       devInteractions: { enabled: false },
+      deviceFlow: { enabled: options.deviceFlow === true },
       // Public clients revoke their own tokens (the default policy, stated to keep its notice quiet).
       revocation: { enabled: options.revocation ?? true, allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId: string }) => token.clientId === client.clientId },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },

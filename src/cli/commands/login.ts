@@ -50,9 +50,11 @@ export const login: Command = async (values, { output, env, signal }): Promise<E
       });
       token = await session.adopt(set);
     } else {
-      const timer = AbortSignal.timeout(timeout * 1000);
+      // Our own timer: Node 20's AbortSignal.any holds an AbortSignal.timeout weakly, so it might never fire.
+      const timer = new AbortController();
+      const timeoutId = setTimeout(() => timer.abort(), timeout * 1000);
       token = await session.signIn({
-        signal: AbortSignal.any([signal, timer]),
+        signal: AbortSignal.any([signal, timer.signal]),
         onPrompt: ({ verificationUri, verificationUriComplete, userCode }) => {
           output.tell(
             verificationUriComplete !== undefined
@@ -60,10 +62,12 @@ export const login: Command = async (values, { output, env, signal }): Promise<E
               : `To sign in to ${profile.issuer}, open\n\n  ${verificationUri}\n\nand enter the code ${userCode}.`,
           );
         },
-      }).catch((error: unknown) => {
-        if (timer.aborted && !signal.aborted) throw new CliError(EXIT.expired, `the sign-in was not completed within ${timeout} s`);
-        throw error;
-      });
+      })
+        .catch((error: unknown) => {
+          if (timer.signal.aborted && !signal.aborted) throw new CliError(EXIT.expired, `the sign-in was not completed within ${timeout} s`);
+          throw error;
+        })
+        .finally(() => clearTimeout(timeoutId));
     }
     saveProfile(name, profile, env);
     output.tell(`Signed in (profile ${name}); the access token is valid until ${new Date(token.expiresAt).toISOString()}.`);
