@@ -1,5 +1,5 @@
 import * as oauth from 'oauth4webapi';
-import { abortError, SessionError } from '../core/errors.js';
+import { abortError, isSessionError, SessionError } from '../core/errors.js';
 import type { Clock } from '../core/clock.js';
 import { discover, type Endpoint, requestOptions, statusFailure, toSessionError, withoutSecrets, withTimeout } from '../oidc/protocol.js';
 import type { DevicePrompt } from './options.js';
@@ -78,7 +78,8 @@ export async function runDeviceFlow(settings: DeviceFlowSettings): Promise<Devic
         return { as, response: await oauth.processDeviceCodeResponse(as, client, response), sentAt };
       });
     } catch (error) {
-      const oauthError = error instanceof oauth.ResponseBodyError ? error.error : undefined;
+      // withTimeout turned oauth4webapi's ResponseBodyError into a SessionError with its `error` kept.
+      const oauthError = isSessionError(error) ? error.oauthError : undefined;
       if (oauthError === 'authorization_pending') continue;
       if (oauthError === 'slow_down') {
         interval = Math.min(MAX_INTERVAL, interval + SLOW_DOWN_STEP);

@@ -6,6 +6,7 @@ import type { Token, TokenSet } from '../core/token.js';
 import { requireString } from '../providers/client-credentials.js';
 import { issuerUrl } from '../oidc/protocol.js';
 import { localSharing } from '../sharing/local/sharing.js';
+import type { Sharing } from '../sharing/sharing.js';
 import type { DevicePrompt, DeviceSession, DeviceSignInCallOptions, DeviceSignInOptions, DeviceTokenStore } from './options.js';
 import { type DeviceProvider, deviceProvider } from './provider.js';
 import { configDirectory } from './stores/config-directory.js';
@@ -16,16 +17,10 @@ import { memoryStore, type RefreshTokenStore } from './stores/store.js';
 const DEFAULT_SCOPE = 'openid offline_access';
 const DEFAULT_TIMEOUT = 10_000;
 const MAX_DURATION = 2_147_483_647;
-/**
- * How long a process that joined another's sign-in waits for it: the longest device code life the flow accepts
- * (30 min) and a minute more. The leader's own flow is bounded by its code's `expires_in`; this bounds the wait
- * when the leader stays silent about it.
- */
-const SIGN_IN_WAIT = 31 * 60_000;
 
-// One provider per credential in this process: every `deviceSignIn` of it shares one session core, so they must
-// share the provider that core keeps (its store, its rotations, its sign-in).
-const providers = new Map<string, DeviceProvider>();
+// One provider per credential and transport in this process: the `deviceSignIn`s of one credential on one transport
+// share one session core, which keeps the provider it was created with (its store, its prompt, its rotations).
+const providers = new WeakMap<Sharing, Map<string, DeviceProvider>>();
 
 /**
  * Signs a person in with the OAuth device authorization grant (RFC 8628) — for command lines and batch jobs, where no
@@ -53,12 +48,14 @@ export function deviceSignIn(options: DeviceSignInOptions): DeviceSession {
     throw new SessionError('invalid_options', `timeout must be a whole number of ms between 1 and ${MAX_DURATION}`);
   }
   if (typeof onPrompt !== 'function') throw new SessionError('invalid_options', 'onPrompt must be a function');
-  const sharing = options.sharing ?? localSharing({ timeout: SIGN_IN_WAIT });
+  const sharing = options.sharing ?? localSharing();
   const probe = deviceProvider({ issuer, clientId, scope, timeout, store: memoryStore(), onPrompt });
-  let provider = providers.get(probe.key);
+  let byKey = providers.get(sharing);
+  if (byKey === undefined) providers.set(sharing, (byKey = new Map()));
+  let provider = byKey.get(probe.key);
   if (provider === undefined) {
     provider = deviceProvider({ issuer, clientId, scope, timeout, store: storeFor(options.store ?? 'file', probe.key), onPrompt });
-    providers.set(provider.key, provider);
+    byKey.set(provider.key, provider);
   }
   const session = openSession(
     {

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runCli, startCli } from '../support/cli-process.js';
-import { approveDeviceCode, signInAsBrowser } from '../support/fetch-browser.js';
+import { approveDeviceSignIn } from '../support/device-person.js';
+import { signInAsBrowser } from '../support/fetch-browser.js';
 import { startOpenIdProvider, type OpenIdProvider } from '../support/openid-provider.js';
 import { solidPng } from '../support/tiles.js';
 
@@ -41,8 +42,8 @@ async function cli(args: readonly string[], extra: Record<string, string | undef
 /** `login` with the device flow, the person approving (or refusing) through the provider's pages. */
 async function deviceLogin(args: readonly string[], choices: { deny?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const run = startCli(['login', '--device', ...args], env);
-  const [, where] = await run.waitForStderr(/open\n\n {2}(\S+)\n\nand check that it shows the code \S+\./);
-  await approveDeviceCode(where!, choices);
+  const [, where, userCode] = await run.waitForStderr(/open\n\n {2}(\S+)\n\nand (?:check that it shows|enter) the code (\S+)\./);
+  await approveDeviceSignIn(where!, userCode!, { login: 'alice', refuse: choices.deny === true });
   const code = await run.exit;
   stderrs.push(run.stderr());
   return { code, stdout: run.stdout(), stderr: run.stderr() };

@@ -1,9 +1,9 @@
 /**
  * A person's browser played with fetch, for sign-ins driven from Node tests (the command line): follows redirects by
- * hand keeping the provider's cookies, and fills the forms of test/support/openid-provider.ts as a person would — the
- * device flow's user code and confirmation pages (oidc-provider's own), and the login form (any user name works) —
- * or refuses (Cancel, Abort). It stops at the first URL outside the provider (the app's redirect URI), which it
- * requests as a browser would, or at a page with no form (the device flow's success page). Bounded: 20 steps.
+ * hand keeping the provider's cookies, and fills the login form of test/support/openid-provider.ts as a person would
+ * (any user name works) or refuses (Cancel). It stops at the first URL outside the provider (the app's redirect URI),
+ * which it requests as a browser would, or at a page with no form. Bounded: 20 steps. (The device flow's pages:
+ * test/support/device-person.ts.)
  */
 export interface BrowserVisit {
   /** The last URL requested. */
@@ -16,22 +16,13 @@ export interface BrowserVisit {
 export interface PersonChoices {
   /** The user name typed into the login form. Default `alice`. */
   readonly login?: string;
-  /** Refuse at the login form (Cancel), or at the device confirmation (Abort). */
+  /** Refuse at the login form (Cancel). */
   readonly deny?: boolean;
-  /** The user code typed on the device page when the URL does not carry it. */
-  readonly userCode?: string;
 }
 
 /** Follows `authorizationUrl` through the provider's pages to the app's redirect URI. */
 export function signInAsBrowser(authorizationUrl: string, choices: PersonChoices = {}): Promise<BrowserVisit> {
   return browse(authorizationUrl, choices);
-}
-
-/** Approves (or, with `deny`, refuses) a device flow's user code through the provider's own pages. */
-export async function approveDeviceCode(verificationUri: string, choices: PersonChoices = {}): Promise<BrowserVisit> {
-  const visit = await browse(verificationUri, choices);
-  if (visit.status !== 200) throw new Error(`the device approval ended with ${visit.status}: ${visit.body.slice(0, 200)}`);
-  return visit;
 }
 
 async function browse(start: string, choices: PersonChoices): Promise<BrowserVisit> {
@@ -76,18 +67,5 @@ function submission(html: string, choices: PersonChoices): { action: string; for
   if (login !== null) {
     return { action: login[1]!, form: new URLSearchParams(choices.deny === true ? { error: 'access_denied' } : { login: choices.login ?? 'alice' }) };
   }
-  const device = /<form id="op\.(deviceInputForm|deviceConfirmForm)"[^>]*action="([^"]+)"[^>]*>([\s\S]*?)<\/form>/.exec(html);
-  if (device === null) return undefined;
-  const form = new URLSearchParams();
-  for (const input of device[3]!.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) form.set(input[1]!, input[2]!);
-  if (device[1] === 'deviceInputForm') {
-    // verification_uri_complete fills the code in; a bare verification_uri needs it typed.
-    const typed = /value="([^"]*)"[^>]*name="user_code"/.exec(device[3]!)?.[1] ?? choices.userCode;
-    if (typed === undefined) throw new Error('the device page asks for a user code: pass userCode');
-    form.set('user_code', typed);
-  } else if (choices.deny === true) {
-    form.delete('confirm');
-    form.set('abort', 'yes');
-  }
-  return { action: device[2]!, form };
+  return undefined;
 }

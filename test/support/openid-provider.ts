@@ -36,6 +36,10 @@ export interface OpenIdProvider {
   failNextAuthorization(error: AuthorizationError, count?: number): void;
   /** Calls `listener` after every change of `counts` (the demo's live counters); returns the unsubscribe. */
   subscribe(listener: () => void): () => void;
+  /** The next `count` device_code polls are answered `slow_down` (RFC 8628 §3.5) before oidc-provider sees them. */
+  slowDownNext(count: number): void;
+  /** The times (ms since start) of every device_code poll, in order. */
+  readonly devicePollTimes: readonly number[];
   /** Zeroes the counters and the log, forgets queued failures, restores `accessTokenTtl` and `tokenLatency`. */
   reset(): void;
   close(): Promise<void>;
@@ -67,6 +71,14 @@ export interface OpenIdProviderCounts {
   /** Calls to `apiUrl`, and those answered 401. */
   apiCalls: number;
   failedApiCalls: number;
+  /** Device authorization requests answered with a device code (`deviceFlow` only). */
+  deviceAuthorizations: number;
+  /** device_code grants that issued tokens. */
+  deviceGrants: number;
+  /** device_code polls answered with an error (`authorization_pending`, `slow_down`, `access_denied`, `expired_token`). */
+  devicePolls: number;
+  /** The device_code polls answered `slow_down`, and the ms since the poll before each of them, in order. */
+  slowDowns: number;
 }
 
 export interface OpenIdProviderLogEntry {
@@ -110,10 +122,12 @@ export interface OpenIdProviderOptions {
   /** Port on 127.0.0.1. Default 0: one the OS picks. */
   port?: number;
   /**
-   * The device authorization grant (RFC 8628) for every client, with oidc-provider's own pages at `/device` (user
-   * code, confirmation, then the login form). Default false.
+   * The device authorization grant (RFC 8628) for every client, with oidc-provider's own user-code pages at
+   * `${issuer}/device`. Default false.
    */
   deviceFlow?: boolean;
+  /** Lifetime in seconds of device codes. Default 600. */
+  deviceCodeTtl?: number;
 }
 
 /** The login form's selectors, for playwright. */
@@ -148,6 +162,10 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     endSessions: 0,
     apiCalls: 0,
     failedApiCalls: 0,
+    deviceAuthorizations: 0,
+    deviceGrants: 0,
+    devicePolls: 0,
+    slowDowns: 0,
   });
   const state = {
     counts: freshCounts(),
@@ -156,6 +174,8 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     tokenLatency: 0,
     failures: [] as AuthorizationError[],
     accountClaims: new Map<string, Record<string, unknown>>(),
+    slowDowns: 0,
+    devicePollTimes: [] as number[],
   };
   const listeners = new Set<() => void>();
   const record = (event: string, detail?: string): void => {
@@ -176,7 +196,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       client_id: client.clientId,
       token_endpoint_auth_method: 'none',
       application_type: client.applicationType ?? 'web',
-      grant_types: ['authorization_code', 'refresh_token', ...(options.deviceFlow === true ? ['urn:ietf:params:oauth:grant-type:device_code'] : [])],
+      grant_types: ['authorization_code', 'refresh_token', ...(options.deviceFlow === true ? [DEVICE_CODE] : [])],
       response_types: ['code'],
       redirect_uris: client.redirectUris,
       post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
@@ -209,10 +229,10 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     clientBasedCORS: (_ctx: unknown, origin: string, client: { clientId: string }) => corsOrigins.get(client.clientId)?.has(origin) ?? false,
     features: {
       devInteractions: { enabled: false },
-      deviceFlow: { enabled: options.deviceFlow === true },
       // Public clients revoke their own tokens (the default policy, stated to keep its notice quiet).
       revocation: { enabled: options.revocation ?? true, allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId: string }) => token.clientId === client.clientId },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      deviceFlow: { enabled: options.deviceFlow === true, successSource: deviceSuccessSource },
     },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     renderError: (ctx: { type: string; body: string }, out: Record<string, string>) => {
@@ -224,6 +244,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       RefreshToken: options.refreshTokenTtl ?? 86_400,
       IdToken: 3600,
       AuthorizationCode: 60,
+      DeviceCode: options.deviceCodeTtl ?? 600,
       Interaction: 600,
       Session: 86_400,
       Grant: 86_400,
@@ -243,12 +264,14 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     const grantType = grantTypeOf(ctx);
     if (grantType === 'authorization_code') state.counts.codeExchanges++;
     if (grantType === 'refresh_token') state.counts.refreshRequests++;
+    if (grantType === DEVICE_CODE) state.counts.deviceGrants++;
     record('grant.success', grantType);
   });
   provider.on('grant.error', (ctx, error) => {
     const grantType = grantTypeOf(ctx);
     const name = errorName(error);
     if (grantType === 'authorization_code') state.counts.failedCodeExchanges++;
+    if (grantType === DEVICE_CODE) state.counts.devicePolls++;
     if (grantType === 'refresh_token') {
       state.counts.refreshRequests++;
       state.counts.failedRefreshes++;
@@ -261,6 +284,10 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     if (route === 'token') state.counts.revokedGrants++;
     record('grant.revoked', route);
   });
+  provider.on('device_authorization.success', () => {
+    state.counts.deviceAuthorizations++;
+    record('device_authorization.success');
+  });
   provider.on('end_session.success', () => {
     state.counts.endSessions++;
     record('end_session.success');
@@ -268,6 +295,29 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   provider.on('server_error', (_ctx, error) => record('server_error', errorName(error)));
 
   provider.use(async (ctx: KoaContext, next: () => Promise<void>) => {
+    if (ctx.path === '/token' && ctx.method === 'POST' && options.deviceFlow === true) {
+      // Read here only for device_code polls: the form is parsed again by oidc-provider from the raw text.
+      const type = ctx.request.type;
+      if (type === 'application/x-www-form-urlencoded') {
+        const raw = await readBody(ctx.req);
+        const form = new URLSearchParams(raw);
+        if (form.get('grant_type') === DEVICE_CODE) {
+          state.devicePollTimes.push(Date.now() - started);
+          if (state.slowDowns > 0) {
+            state.slowDowns--;
+            state.counts.slowDowns++;
+            record('device.slow_down');
+            ctx.status = 400;
+            ctx.type = 'application/json';
+            ctx.set('cache-control', 'no-store');
+            ctx.body = { error: 'slow_down', error_description: 'polling too fast (test provider)' };
+            return;
+          }
+        }
+        // The stream is read: oidc-provider takes an upstream parser's `request.body` instead (it warns once).
+        ctx.request.body = Object.fromEntries(form);
+      }
+    }
     if (ctx.path === '/token' && ctx.method === 'POST' && state.tokenLatency > 0) {
       await new Promise((resolve) => setTimeout(resolve, state.tokenLatency));
     }
@@ -397,6 +447,12 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       if (claims === undefined) state.accountClaims.delete(login);
       else state.accountClaims.set(login, claims);
     },
+    slowDownNext(count) {
+      state.slowDowns += count;
+    },
+    get devicePollTimes() {
+      return state.devicePollTimes;
+    },
     failNextAuthorization(error, count = 1) {
       for (let index = 0; index < count; index++) state.failures.push(error);
     },
@@ -404,6 +460,8 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       state.counts = freshCounts();
       state.log = [];
       state.failures = [];
+      state.slowDowns = 0;
+      state.devicePollTimes = [];
       state.accountClaims.clear();
       state.accessTokenTtl = options.accessTokenTtl ?? defaultAccessTokenTtl;
       state.tokenLatency = 0;
@@ -416,11 +474,17 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   };
 }
 
+const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
+
 interface KoaContext {
   path: string;
   method: string;
   status: number;
   body: unknown;
+  type: string;
+  req: IncomingMessage;
+  request: { type: string; body?: unknown };
+  set(name: string, value: string): void;
   oidc?: { route?: string };
   response: { get(name: string): string };
   redirect(url: string): void;
@@ -463,6 +527,11 @@ function loginPage(uid: string, message = ''): string {
 </form>
 <form method="post" action="${action}"><button type="submit" name="error" value="access_denied" id="sign-in-deny">Cancel</button></form>`,
   );
+}
+
+/** The page after an approved device sign-in. */
+function deviceSuccessSource(ctx: { body: string }): void {
+  ctx.body = page('Signed in (test provider)', '<h1 id="device-success">Sign-in complete</h1><p>You can close this page and return to your device.</p>');
 }
 
 /** RP-initiated logout confirms itself (as providers do when `id_token_hint` is valid). */
