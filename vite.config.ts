@@ -14,6 +14,8 @@ const binaries = ['cli/main'];
 const external = [
   ...Object.keys(packageJson.dependencies),
   ...Object.keys((packageJson as { peerDependencies?: Record<string, string> }).peerDependencies ?? {}),
+  // The keychain binding of `deviceSignIn({ store: 'keychain' })`: optional, loaded by the app's runtime only then.
+  '@napi-rs/keyring',
   ...builtinModules,
   /^node:/,
   /^cloudflare:/,
