@@ -1,9 +1,5 @@
 import { parseCommand, USAGE } from './arguments.js';
 import { toCliError } from './cli-error.js';
-import { login } from './commands/login.js';
-import { logout } from './commands/logout.js';
-import { status } from './commands/status.js';
-import { token } from './commands/token.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import type { Output } from './output.js';
 
@@ -16,7 +12,13 @@ export interface CommandContext {
 
 export type Command = (values: Readonly<Record<string, string | boolean | undefined>>, context: CommandContext) => Promise<ExitCode>;
 
-const commands: Record<'login' | 'token' | 'logout' | 'status', Command> = { login, token, logout, status };
+// Loaded when run: `help` and usage errors answer without loading the SDK, a sign-in flow or an HTTP client.
+const commands: Record<'login' | 'token' | 'logout' | 'status', () => Promise<Command>> = {
+  login: async () => (await import('./commands/login.js')).login,
+  token: async () => (await import('./commands/token.js')).token,
+  logout: async () => (await import('./commands/logout.js')).logout,
+  status: async () => (await import('./commands/status.js')).status,
+};
 
 /** Runs one command line; resolves with the exit code. Every failure is one line on stderr, never a secret. */
 export async function run(argv: readonly string[], context: CommandContext): Promise<ExitCode> {
@@ -30,7 +32,7 @@ export async function run(argv: readonly string[], context: CommandContext): Pro
       context.output.result(await version());
       return EXIT.ok;
     }
-    return await commands[command](values, context);
+    return await (await commands[command]())(values, context);
   } catch (error) {
     const failure = context.signal.aborted ? toCliError(new DOMException('interrupted', 'AbortError')) : toCliError(error);
     context.output.tell(`shared-session: ${context.signal.aborted ? 'interrupted' : failure.message}`);

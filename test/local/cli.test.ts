@@ -42,7 +42,7 @@ async function cli(args: readonly string[], extra: Record<string, string | undef
 /** `login` with the device flow, the person approving (or refusing) through the provider's pages. */
 async function deviceLogin(args: readonly string[], choices: { deny?: boolean } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const run = startCli(['login', '--device', ...args], env);
-  const [, where, userCode] = await run.waitForStderr(/open\n\n {2}(\S+)\n\nand (?:check that it shows|enter) the code (\S+)\./);
+  const [, where, userCode] = await run.waitForStderr(/open\n\n {2}(\S+)\n\nand enter the code (\S+)\./);
   await approveDeviceSignIn(where!, userCode!, { login: 'alice', refuse: choices.deny === true });
   const code = await run.exit;
   stderrs.push(run.stderr());

@@ -56,11 +56,8 @@ export const login: Command = async (values, { output, env, signal }): Promise<E
       token = await session.signIn({
         signal: AbortSignal.any([signal, timer.signal]),
         onPrompt: ({ verificationUri, verificationUriComplete, userCode }) => {
-          output.tell(
-            verificationUriComplete !== undefined
-              ? `To sign in to ${profile.issuer}, open\n\n  ${verificationUriComplete}\n\nand check that it shows the code ${userCode}.`
-              : `To sign in to ${profile.issuer}, open\n\n  ${verificationUri}\n\nand enter the code ${userCode}.`,
-          );
+          const direct = verificationUriComplete === undefined ? '' : `\n(or open ${verificationUriComplete}, which fills the code in)`;
+          output.tell(`To sign in to ${profile.issuer}, open\n\n  ${verificationUri}\n\nand enter the code ${userCode}.${direct}`);
         },
       })
         .catch((error: unknown) => {
