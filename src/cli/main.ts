@@ -12,3 +12,6 @@ process.once('SIGINT', () => controller.abort());
 process.once('SIGTERM', () => controller.abort());
 
 process.exitCode = await run(process.argv.slice(2), { output: processOutput, env: process.env, signal: controller.signal });
+// The session is closed by now; what may still hold the event loop (fetch's idle keep-alive connections to the
+// provider) holds nothing we need: a script's `$(shared-session token)` should not wait seconds for it.
+setTimeout(() => process.exit(), 100).unref();
