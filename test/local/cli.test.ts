@@ -204,6 +204,58 @@ describe('shared-session, signed in with the browser (RFC 8252 loopback redirect
   });
 });
 
+describe('shared-session with an openEO back-end (--openeo): its OIDC provider and default client discovered', () => {
+  let backEnd: Server;
+  let url: string;
+  beforeAll(async () => {
+    // /credentials/oidc as openEO API 1.2 specifies it, naming the test provider and a device-flow default client.
+    backEnd = createServer((req, res) => {
+      if (req.url !== '/openeo/1.2/credentials/oidc') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          providers: [
+            { id: 'other', issuer: 'https://other.example', title: 'Other', scopes: ['openid'] },
+            {
+              id: 'egi',
+              issuer: `${provider.issuer}/`,
+              title: 'Test provider',
+              scopes: ['openid', 'email'],
+              default_clients: [
+                { id: 'browser-only', grant_types: ['authorization_code+pkce'], redirect_urls: ['http://localhost:8080/callback'] },
+                { id: clientId, grant_types: ['urn:ietf:params:oauth:grant-type:device_code+pkce', 'refresh_token'] },
+              ],
+            },
+          ],
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => backEnd.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(backEnd.address() as AddressInfo).port}/openeo/1.2/`;
+  });
+  afterAll(async () => {
+    backEnd.closeAllConnections();
+    await new Promise((resolve) => backEnd.close(resolve));
+  });
+
+  it('login --openeo <url> --provider-id egi signs in with the listed device client; status names the back-end', async () => {
+    const result = await deviceLogin(['--profile', 'eo', '--openeo', url, '--provider-id', 'egi']);
+    expect(result.code).toBe(0);
+    const status = JSON.parse((await cli(['status', '--json', '--profile', 'eo'])).stdout) as Record<string, unknown>;
+    expect(status).toMatchObject({ signed_in: true, issuer: provider.issuer, client_id: clientId, openeo: url.replace(/\/$/, ''), openeo_provider: 'egi' });
+    expect(String(status.scope).split(' ').sort()).toEqual(['email', 'offline_access', 'openid']);
+    expect(await cli(['logout', '--profile', 'eo'])).toMatchObject({ code: 0 });
+  });
+
+  it('a provider the back-end does not list, or one without a default client for the flow, is a usage error (2)', async () => {
+    const unknown = await cli(['login', '--device', '--profile', 'eo2', '--openeo', url, '--provider-id', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('has no OIDC provider "nope" (providers: other, egi)');
+    const noClient = await cli(['login', '--device', '--profile', 'eo2', '--openeo', url]);
+    expect(noClient.code).toBe(2);
+    expect(noClient.stderr).toContain('lists no default client for the device flow of provider other');
+  });
+});
+
 describe('shared-session: exit codes and messages for every failure', () => {
   it('usage: no command, an unknown command or option, a missing value, both flows, a bad URL → 2', async () => {
     for (const args of [[], ['frobnicate'], ['token', '--frob'], ['login', '--issuer'], ['login', '--browser', '--device'], ['login', '--issuer', 'not a url', '--client-id', 'x'], ['login', '--issuer', 'http://example.com', '--client-id', 'x'], ['token', 'extra'], ['status', '--profile', '../etc']]) {
