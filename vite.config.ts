@@ -14,11 +14,11 @@ const binaries = ['cli/main'];
 const external = [
   ...Object.keys(packageJson.dependencies),
   ...Object.keys((packageJson as { peerDependencies?: Record<string, string> }).peerDependencies ?? {}),
-  // The keychain binding of `deviceSignIn({ store: 'keychain' })`: optional, loaded by the app's runtime only then.
-  '@napi-rs/keyring',
   ...builtinModules,
   /^node:/,
   /^cloudflare:/,
+  // The OS keychain binding of `deviceSignIn({ store: 'keychain' })`: optional, loaded by the app's runtime when asked.
+  '@napi-rs/keyring',
   // package.json `imports`: resolved by the app's runtime or bundler, per condition (see conditionalModules).
   /^#/,
 ];

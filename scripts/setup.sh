@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the demo need on a fresh Debian machine: npm packages from the lock file, and
 # the system packages the tests run for real (Chromium, Firefox ESR and WebKitGTK with its WebDriver for the browser
-# tests, Xvfb for WebKit, which has no headless mode; redis-server for the Redis tests). Safe to run again.
+# tests, Xvfb for WebKit, which has no headless mode; redis-server for the Redis tests; a real Secret Service for
+# deviceSignIn's keychain store: GNOME Keyring under its own D-Bus session, and libsecret's secret-tool). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 [ -x /usr/bin/WebKitWebDriver ] || missing+=(webkit2gtk-driver)
 command -v xvfb-run >/dev/null || missing+=(xvfb)
 command -v xauth >/dev/null || missing+=(xauth)
+command -v dbus-run-session >/dev/null || missing+=(dbus)
+command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
+command -v secret-tool >/dev/null || missing+=(libsecret-tools)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
     echo "setup: need root (or sudo) to install: ${missing[*]}" >&2

@@ -107,6 +107,8 @@ class DeviceSessionHandle implements DeviceSession {
   readonly #provider: DeviceProvider;
   readonly #fetch: typeof globalThis.fetch | undefined;
   readonly #offCleared: () => void;
+  /** Bumped when a sign-in of this handle is ended on purpose (its signal, `signOut()`): it is not asked again. */
+  #ended = 0;
 
   constructor(session: Session, provider: DeviceProvider, fetch: typeof globalThis.fetch | undefined) {
     this.#session = session;
@@ -129,7 +131,10 @@ class DeviceSessionHandle implements DeviceSession {
 
   async signIn({ signal }: DeviceSignInCallOptions = {}): Promise<Token> {
     if (signal?.aborted) throw abortError(signal);
-    const onAbort = (): void => this.#provider.abortSignIn();
+    const onAbort = (): void => {
+      this.#ended++;
+      this.#provider.abortSignIn();
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return await raceAbort(this.#signIn(), signal);
@@ -139,6 +144,7 @@ class DeviceSessionHandle implements DeviceSession {
   }
 
   async #signIn(): Promise<Token> {
+    const ended = this.#ended;
     // Signed in already: by a stored refresh token, or by another process.
     try {
       return await this.#session.getToken();
@@ -151,7 +157,7 @@ class DeviceSessionHandle implements DeviceSession {
       } catch (error) {
         // A sign-out that a dead refresh token caused (told to every process a moment after the failure) may
         // overtake this sign-in's request: asked once more.
-        if (attempt > 0 || !isSessionError(error, 'aborted')) throw error;
+        if (attempt > 0 || !isSessionError(error, 'aborted') || this.#ended !== ended) throw error;
       }
     }
   }
@@ -164,6 +170,7 @@ class DeviceSessionHandle implements DeviceSession {
     // The newest one: what the processes share, else what a run before this one stored.
     const refreshToken = (await sharedRefreshToken(this.#session).catch(() => undefined)) ?? (await this.#provider.stored().catch(() => undefined));
     await this.#session.clear();
+    this.#ended++;
     this.#provider.abortSignIn();
     this.#provider.signedOut();
     await this.#provider.deleteStored();

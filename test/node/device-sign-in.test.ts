@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { isSessionError, memorySharing } from '../../src/index.js';
 import { deviceSignIn, type DevicePrompt } from '../../src/node.js';
@@ -93,6 +94,35 @@ it('honours slow_down: each one adds 5 s to the interval, and the sign-in still 
   await session.close();
 }, 40_000);
 
+it('no access token, refresh token or user code in any error or event: a sign-in, then a refresh the provider refuses (revoked)', async () => {
+  const { session, prompts, file } = open('secrets');
+  const seen: unknown[] = [];
+  session.on('error', (error) => seen.push(error));
+  session.on('token', (token, source) => seen.push({ event: 'token', expiresAt: token.expiresAt, source }));
+  const signedIn = session.signIn();
+  const prompt = await promptOf(prompts);
+  await approveDeviceSignIn(prompt.verificationUri, prompt.userCode, { login: 'erin' });
+  const token = await signedIn;
+  const refreshToken = (JSON.parse(readFileSync(file, 'utf8')) as { refreshToken: string }).refreshToken;
+  await session.close();
+  // The refresh token is revoked behind the session's back: the next run's refresh fails with invalid_grant.
+  const again = deviceSignIn({ issuer: provider.issuer, clientId, sharing: memorySharing(), store: { path: file }, onPrompt: () => undefined });
+  again.on('error', (error) => seen.push(error));
+  await fetch(`${provider.issuer}/token/revocation`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: refreshToken, client_id: clientId }),
+  });
+  const failed = await again.getToken().catch((caught: unknown) => caught);
+  seen.push(failed);
+  expect(failed).toMatchObject({ code: 'invalid_grant' });
+  // The dead refresh token is not kept for the next run.
+  expect(() => statSync(file)).toThrow();
+  await again.close();
+  const text = seen.map((item) => `${inspect(item, { depth: 8, showHidden: true })} ${JSON.stringify(item)}`).join('\n');
+  for (const secret of [token.accessToken, refreshToken, prompt.userCode]) expect(text).not.toContain(secret);
+}, 30_000);
+
 it('a refused sign-in fails with access_denied, and nothing is stored', async () => {
   const { session, prompts, file } = open('denied');
   const signedIn = session.signIn();
@@ -117,12 +147,16 @@ it('a code nobody approves fails with expired_token once it expires (bounded by 
   await session.close();
 }, 20_000);
 
-it('is abortable: the polling stops and the caller gets aborted', async () => {
+it('is abortable: the polling stops and the caller gets aborted', { timeout: 20_000 }, async () => {
   const { session, prompts } = open('aborted');
   const controller = new AbortController();
   const signedIn = session.signIn({ signal: controller.signal });
   await promptOf(prompts);
   controller.abort();
   await expect(signedIn).rejects.toMatchObject({ code: 'aborted' });
+  // The polling stopped with it: no poll in the next interval and a half.
+  const polls = provider.devicePollTimes.length;
+  await new Promise((resolve) => setTimeout(resolve, 7_500));
+  expect(provider.devicePollTimes.length).toBe(polls);
   await session.close();
 });

@@ -25,6 +25,8 @@ export interface OpenIdProvider {
   accessTokenTtl: number;
   /** Delay before the token endpoint handles a request (ms), to widen races. Default 0. */
   tokenLatency: number;
+  /** Delay after the token endpoint handled a request and before its answer leaves (ms): a refresh has rotated by then. Default 0. */
+  responseLatency: number;
   /** Whether `accessToken` is a live access token of this provider, and whose. */
   introspect(accessToken: string): Promise<{ active: false } | { active: true; sub: string; clientId: string; scope: string }>;
   /**
@@ -172,6 +174,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     log: [] as OpenIdProviderLogEntry[],
     accessTokenTtl: options.accessTokenTtl ?? defaultAccessTokenTtl,
     tokenLatency: 0,
+    responseLatency: 0,
     failures: [] as AuthorizationError[],
     accountClaims: new Map<string, Record<string, unknown>>(),
     slowDowns: 0,
@@ -322,6 +325,9 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       await new Promise((resolve) => setTimeout(resolve, state.tokenLatency));
     }
     await next();
+    if (ctx.path === '/token' && ctx.method === 'POST' && state.responseLatency > 0) {
+      await new Promise((resolve) => setTimeout(resolve, state.responseLatency));
+    }
     if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200 && typeof ctx.body === 'object' && ctx.body !== null) {
       const discovery = ctx.body as Record<string, unknown>;
       if (options.advertisePkce === false) delete discovery.code_challenge_methods_supported;
@@ -438,6 +444,12 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     set tokenLatency(value) {
       state.tokenLatency = value;
     },
+    get responseLatency() {
+      return state.responseLatency;
+    },
+    set responseLatency(value) {
+      state.responseLatency = value;
+    },
     introspect,
     subscribe(listener) {
       listeners.add(listener);
@@ -465,6 +477,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       state.accountClaims.clear();
       state.accessTokenTtl = options.accessTokenTtl ?? defaultAccessTokenTtl;
       state.tokenLatency = 0;
+      state.responseLatency = 0;
     },
     close: () =>
       new Promise<void>((resolve) => {

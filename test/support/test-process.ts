@@ -28,10 +28,11 @@ export interface TestProcess<E extends Event, Command> {
 export async function forkTestProcess<E extends Event, Command extends object>(
   script: string,
   env: Record<string, string>,
-  options: { capture?: boolean } = {},
+  options: { capture?: boolean; plain?: boolean } = {},
 ): Promise<TestProcess<E, Command>> {
   const output = options.capture === true ? 'pipe' : 'inherit';
-  const child = fork(script, { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', output, output, 'ipc'] });
+  // `plain`: a JavaScript script (one that runs the built package) starts without tsx, several times faster.
+  const child = fork(script, { execArgv: options.plain === true ? [] : ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', output, output, 'ipc'] });
   const written: string[] = [];
   child.stdout?.on('data', (chunk: Buffer) => written.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => written.push(chunk.toString()));
