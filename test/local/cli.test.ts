@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,9 @@ let home: string;
 let env: Record<string, string | undefined>;
 /** Every access token the command line printed: none may appear on any stderr. */
 const printed = new Set<string>();
+/** Every refresh token stored: never on any stdout or stderr. */
+const refreshTokens = new Set<string>();
+const stdouts: string[] = [];
 const stderrs: string[] = [];
 let batch: ChildProcess[] = [];
 
@@ -36,6 +39,7 @@ const configDir = (): string => path.join(home, 'config', 'shared-session');
 async function cli(args: readonly string[], extra: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const result = await runCli(args, { ...env, ...extra });
   stderrs.push(result.stderr);
+  stdouts.push(result.stdout);
   return result;
 }
 
@@ -80,6 +84,8 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
   // Never a token on stderr, whatever happened.
   for (const stderr of stderrs) for (const token of printed) expect(stderr).not.toContain(token);
+  expect(refreshTokens.size).toBeGreaterThan(0);
+  for (const output of [...stderrs, ...stdouts]) for (const token of refreshTokens) expect(output).not.toContain(token);
 });
 
 describe('shared-session, signed in with the device flow', () => {
@@ -90,6 +96,9 @@ describe('shared-session, signed in with the device flow', () => {
     expect(statSync(configDir()).mode & 0o777).toBe(0o700);
     for (const file of readdirSync(configDir())) expect(statSync(path.join(configDir(), file)).mode & 0o777, file).toBe(0o600);
     expect(readdirSync(configDir()).sort()).toEqual([expect.stringMatching(/^device-.+\.json$/), 'profiles.json']);
+    const stored = readdirSync(configDir()).find((file) => file.startsWith('device-'))!;
+    refreshTokens.add((JSON.parse(readFileSync(path.join(configDir(), stored), 'utf8')) as { refreshToken: string }).refreshToken);
+    expect(readFileSync(path.join(configDir(), 'profiles.json'), 'utf8')).not.toContain([...refreshTokens][0]);
   });
 
   it('token: a live access token on stdout and nothing else; --json gives access_token, token_type, expires_at', async () => {
@@ -283,6 +292,22 @@ describe('shared-session: exit codes and messages for every failure', () => {
     const result = await cli(['login', '--device', '--profile', 'slow', '--issuer', provider.issuer, '--client-id', clientId, '--timeout', '1']);
     expect(result.code).toBe(5);
     expect(result.stderr).toContain('shared-session: the sign-in was not completed within 1 s');
+  });
+
+  it('interrupted: Ctrl-C while the device sign-in waits → 130, at once', async () => {
+    // Baseline on this machine now: a whole run of the command line that does nothing (start, load, exit).
+    const began = Date.now();
+    await cli(['help']);
+    const baseline = Date.now() - began;
+    const run = startCli(['login', '--device', '--profile', 'interrupted', '--issuer', provider.issuer, '--client-id', clientId], env);
+    await run.waitForStderr(/and enter the code/);
+    const sent = Date.now();
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(130);
+    stderrs.push(run.stderr());
+    expect(run.stderr()).toContain('shared-session: interrupted');
+    // Bounded by the abort, not by the device code's life (600 s) or the next poll (5 s): a full run's time at most.
+    expect(Date.now() - sent).toBeLessThan(Math.max(baseline, 1_000) + 2_000);
   });
 
   it('network: an issuer nobody answers at → 6', async () => {
