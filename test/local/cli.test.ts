@@ -282,14 +282,14 @@ describe('shared-session: exit codes and messages for every failure', () => {
   });
 
   it('denied: the person aborts the device code → 4', async () => {
-    const result = await deviceLogin(['--profile', 'denied', '--issuer', provider.issuer, '--client-id', clientId], { deny: true });
+    const result = await deviceLogin(['--profile', 'denied', '--issuer', provider.issuer, '--client-id', clientId, '--scope', 'openid offline_access profile'], { deny: true });
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/shared-session: .*access_denied/);
     expect(result.stdout).toBe('');
   });
 
   it('expired: the sign-in not completed within --timeout → 5', async () => {
-    const result = await cli(['login', '--device', '--profile', 'slow', '--issuer', provider.issuer, '--client-id', clientId, '--timeout', '1']);
+    const result = await cli(['login', '--device', '--profile', 'slow', '--issuer', provider.issuer, '--client-id', clientId, '--scope', 'openid offline_access api', '--timeout', '1']);
     expect(result.code).toBe(5);
     expect(result.stderr).toContain('shared-session: the sign-in was not completed within 1 s');
   });
@@ -299,7 +299,7 @@ describe('shared-session: exit codes and messages for every failure', () => {
     const began = Date.now();
     await cli(['help']);
     const baseline = Date.now() - began;
-    const run = startCli(['login', '--device', '--profile', 'interrupted', '--issuer', provider.issuer, '--client-id', clientId], env);
+    const run = startCli(['login', '--device', '--profile', 'interrupted', '--issuer', provider.issuer, '--client-id', clientId, '--scope', 'openid offline_access email'], env);
     await run.waitForStderr(/and enter the code/);
     const sent = Date.now();
     run.child.kill('SIGINT');
