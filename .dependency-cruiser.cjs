@@ -79,9 +79,10 @@ module.exports = {
         'every module runs unchanged in browsers, Deno, workerd and Node: no Node built-in anywhere in src/, except in ' +
         'src/sharing/local/ (Unix domain sockets and the checks of their directory need node:net, node:fs, node:os, ' +
         'node:path), and src/device/ (the device sign-in keeps its refresh token in a file: node:fs, node:os, ' +
-        'node:path), which only the Node-only entry src/node.ts re-exports',
+        'node:path), which only the Node-only entry src/node.ts re-exports, and src/cli/ (the command line, a Node program ' +
+        'that no entry imports)',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['^src/sharing/local/', '^src/device/'] },
+      from: { path: '^src/', pathNot: ['^src/sharing/local/', '^src/device/', '^src/cli/'] },
       to: { dependencyTypes: ['core'] },
     },
     {
@@ -93,10 +94,19 @@ module.exports = {
     },
     {
       name: 'device-sign-in-only-through-the-node-entry',
-      comment: 'src/device/ imports Node built-ins and local sharing: only the Node-only entry src/node.ts may import it',
+      comment:
+        'src/device/ imports Node built-ins and local sharing: only the Node-only entry src/node.ts may import it (and ' +
+        'the command line, which adopts a browser sign-in into it)',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['^src/node\\.ts$', '^src/device/'] },
+      from: { path: '^src/', pathNot: ['^src/node\\.ts$', '^src/device/', '^src/cli/'] },
       to: { path: '^src/device/' },
+    },
+    {
+      name: 'nothing-imports-the-command-line',
+      comment: 'src/cli/ is the `shared-session` program (package.json `bin`): it uses the library, the library never uses it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^src/cli/' },
     },
     {
       name: 'deno-kv-sharing-stands-alone',

@@ -8,6 +8,9 @@ const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 
 /** Modules no public entry imports, reached through package.json `imports` (the leader election without Web Locks). */
 const conditionalModules = ['sharing/browser/lock-election', 'sharing/browser/message-election', 'dpop/session-dpop'];
 
+/** The command line (`bin` in package.json): `src/cli/main.ts` → `dist/cli/main.js`, Node only. */
+const binaries = ['cli/main'];
+
 const external = [
   ...Object.keys(packageJson.dependencies),
   ...Object.keys((packageJson as { peerDependencies?: Record<string, string> }).peerDependencies ?? {}),
@@ -28,7 +31,7 @@ export default defineConfig({
     minify: false,
     sourcemap: true,
     lib: {
-      entry: Object.fromEntries([...entries, ...conditionalModules].map((name) => [name, `src/${name}.ts`])),
+      entry: Object.fromEntries([...entries, ...conditionalModules, ...binaries].map((name) => [name, `src/${name}.ts`])),
       formats: ['es'],
     },
     rollupOptions: {

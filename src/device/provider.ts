@@ -35,6 +35,11 @@ export interface DeviceProvider extends TokenProvider {
   deleteStored(): Promise<void>;
   /** Revokes `refreshToken` at the provider's revocation endpoint, if it has one. */
   revoke(refreshToken: string, fetch: typeof globalThis.fetch): Promise<void>;
+  /**
+   * The next sign-in here takes `set` — a grant the person made elsewhere (the command line's browser sign-in, RFC
+   * 8252) — instead of running the device flow: stored and shared as the device flow's would be.
+   */
+  adopt(set: TokenSet): void;
 }
 
 /** `expires_in` (s) assumed when a token response has none. */
@@ -56,6 +61,8 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
   /** The refresh token this process last read from or wrote to the store. */
   let known: string | undefined;
   let signInAbort = new AbortController();
+  /** A grant made elsewhere, taken by the next sign-in (`adopt`). */
+  let adopted: TokenSet | undefined;
 
   const endpoint = (context: FetchTokenContext, signal: AbortSignal): Endpoint => ({ issuer, fetch: context.fetch, signal, timeout });
 
@@ -70,8 +77,15 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
     await store.open();
     const started = generation;
     const signal = AbortSignal.any([context.signal, signInAbort.signal]);
-    const { response, sentAt } = await runDeviceFlow({ issuer, client, scope, timeout, fetch: context.fetch, clock: context.clock, signal, onPrompt: settings.onPrompt });
-    const set = tokenSetFromBody(response, sentAt, DEFAULT_EXPIRES_IN);
+    const given = adopted;
+    adopted = undefined;
+    let set: TokenSet;
+    if (given !== undefined) {
+      set = given;
+    } else {
+      const { response, sentAt } = await runDeviceFlow({ issuer, client, scope, timeout, fetch: context.fetch, clock: context.clock, signal, onPrompt: settings.onPrompt });
+      set = tokenSetFromBody(response, sentAt, DEFAULT_EXPIRES_IN);
+    }
     if (set.refreshToken === undefined) {
       throw new SessionError('invalid_response', 'The provider issued no refresh token (is offline_access in the scope, or refresh tokens enabled for the client?)');
     }
@@ -161,6 +175,9 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
       await store.open();
       store.remove();
       known = undefined;
+    },
+    adopt(set) {
+      adopted = set;
     },
     async revoke(refreshToken, fetch) {
       const label = 'The revocation endpoint';

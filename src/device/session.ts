@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { hashKey } from '../core/digest.js';
 import { abortError, isSessionError, SessionError } from '../core/errors.js';
 import { openSession, sharedRefreshToken, signInSession, type Session } from '../core/session.js';
-import type { Token } from '../core/token.js';
+import type { Token, TokenSet } from '../core/token.js';
 import { requireString } from '../providers/client-credentials.js';
 import { issuerUrl } from '../oidc/protocol.js';
 import { localSharing } from '../sharing/local/sharing.js';
@@ -67,7 +67,24 @@ export function deviceSignIn(options: DeviceSignInOptions): DeviceSession {
     },
     sharing,
   );
-  return new DeviceSessionHandle(session, provider, options.fetch);
+  const handle = new DeviceSessionHandle(session, provider, options.fetch);
+  adoptable.set(handle, { session, provider });
+  return handle;
+}
+
+// What `adoptSignIn` needs of a handle, kept out of the handle's own properties (no public name).
+const adoptable = new WeakMap<DeviceSession, { session: Session; provider: DeviceProvider }>();
+
+/**
+ * Signs `deviceSession` in with a grant the person made elsewhere — the command line's browser sign-in (RFC 8252
+ * loopback redirect) — instead of the device flow: its refresh token is stored and the session shared as after a
+ * device sign-in. For `shared-session login --browser`; not re-exported by any entry.
+ */
+export async function adoptSignIn(deviceSession: DeviceSession, set: TokenSet): Promise<Token> {
+  const found = adoptable.get(deviceSession);
+  if (found === undefined) throw new SessionError('closed', 'Not an open device session');
+  found.provider.adopt(set);
+  return signInSession(found.session, { signOutFirst: false });
 }
 
 /** The store an option names; the keychain account and the file name are a digest of the credential key. */

@@ -97,6 +97,11 @@ export interface OpenIdClientOptions {
   postLogoutRedirectUris?: string[];
   /** Further origins allowed to call the token endpoint with fetch (CORS). */
   corsOrigins?: string[];
+  /**
+   * `native`: a command-line or desktop app (RFC 8252), whose `http://127.0.0.1/...` redirect URIs match any port.
+   * Default `web`.
+   */
+  applicationType?: 'web' | 'native';
 }
 
 export interface OpenIdProviderOptions {
@@ -193,7 +198,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     clients: options.clients.map((client) => ({
       client_id: client.clientId,
       token_endpoint_auth_method: 'none',
-      application_type: 'web',
+      application_type: client.applicationType ?? 'web',
       grant_types: ['authorization_code', 'refresh_token', ...(options.deviceFlow === true ? [DEVICE_CODE] : [])],
       response_types: ['code'],
       redirect_uris: client.redirectUris,
