@@ -7,6 +7,7 @@
  */
 export { oidcSession } from './oidc/session.js';
 export type {
+  DPoPProofRequest,
   OidcSession,
   OidcSessionEvents,
   OidcSessionOptions,

@@ -54,6 +54,16 @@ export interface SignOutOptions {
   readonly redirect?: boolean | undefined;
 }
 
+/** What `dpopProof` signs: one request to a resource. */
+export interface DPoPProofRequest {
+  /** The request's method (`htm`), e.g. `GET`. */
+  readonly method: string;
+  /** The request's URL (`htu`: sent without its query and fragment). */
+  readonly url: string | URL;
+  /** The access token the request carries (`ath`). Default: the session's token now (`getToken()`). */
+  readonly accessToken?: string | undefined;
+}
+
 /** The events of an `oidcSession`: every event of a `Session`, and these. */
 export interface OidcSessionEvents extends SessionEvents {
   /** Someone signed in, in this context or another: `user` holds the ID token's claims. */
@@ -91,6 +101,12 @@ export interface OidcSession extends Session {
    */
   signOut(options?: SignOutOptions): Promise<void>;
   on<E extends keyof OidcSessionEvents>(event: E, listener: OidcSessionEvents[E]): () => void;
+  /**
+   * With `dpop`: a DPoP proof (RFC 9449) for one request to a resource, signed with the origin's key, with `ath` of the
+   * token, and the server's latest nonce. Send it as the `DPoP` header with `Authorization: DPoP <token>`; a new
+   * proof for every request and retry. Without `dpop`: `invalid_options`.
+   */
+  dpopProof(request: DPoPProofRequest): Promise<string>;
   /** As `Session.subscribe`, with who signed in: `{ signedIn, user, token? }`, from any tab's sign-in or sign-out. */
   subscribe(listener: SnapshotListener<UserClaims>): () => void;
   /** As `Session.getSnapshot`: `signedIn` and `user` as the properties say, the token held now while signed in. */

@@ -213,7 +213,8 @@ export function tokenSetFromBody(body: unknown, sentAt: number, defaultExpiresIn
   if (!Number.isFinite(expiresIn) || expiresIn <= 0) {
     throw new SessionError('invalid_response', 'The token response has an invalid expires_in', { status });
   }
-  const tokenType = data.token_type === undefined || /^bearer$/i.test(data.token_type) ? 'Bearer' : data.token_type;
+  // RFC 6749 §5.1: case-insensitive; written as the `Authorization` schemes are (oauth4webapi lower-cases them).
+  const tokenType = data.token_type === undefined || /^bearer$/i.test(data.token_type) ? 'Bearer' : /^dpop$/i.test(data.token_type) ? 'DPoP' : data.token_type;
   return {
     token: {
       accessToken: data.access_token,
