@@ -3,13 +3,13 @@ import { defineConfig } from 'vitest/config';
 import packageJson from './package.json' with { type: 'json' };
 
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
-const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'deno-kv', 'jwt', 'openeo', 'node', 'oidc', 'react'];
+const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'deno-kv', 'jwt', 'openeo', 'node', 'oidc', 'react', 'dpop'];
 
 /**
  * Modules no public entry imports, reached through package.json `imports`: the leader election without Web Locks, and
  * the sign-in's DPoP (loaded only by sessions with `dpop`, so that the others do not count it in their bundle).
  */
-const conditionalModules = ['sharing/browser/lock-election', 'sharing/browser/message-election', 'oidc/dpop'];
+const conditionalModules = ['sharing/browser/lock-election', 'sharing/browser/message-election', 'oidc/dpop', 'dpop/session-dpop'];
 
 const external = [
   ...Object.keys(packageJson.dependencies),

@@ -18,6 +18,7 @@ export { customProvider, type CustomProviderOptions } from './providers/custom.j
 export { staticToken, type StaticTokenOptions } from './providers/static-token.js';
 export type { FetchTokenContext, TokenProvider } from './providers/provider.js';
 export type { TokenRequestOptions } from './providers/token-request.js';
+export type { DPoPKey, DPoPOptions, DPoPRequest, SessionDPoP } from './core/dpop.js';
 export { memorySharing } from './sharing/memory.js';
 export { browserSharing, type BrowserSharingOptions } from './sharing/browser/sharing.js';
 export type { SharedLink, Sharing, SharingPeer } from './sharing/sharing.js';

@@ -7,7 +7,6 @@
  */
 export { oidcSession } from './oidc/session.js';
 export type {
-  DPoPProofRequest,
   OidcSession,
   OidcSessionEvents,
   OidcSessionOptions,

@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import type { DPoPOptions } from './dpop.js';
 import type { TokenProvider } from '../providers/provider.js';
 import type { Sharing } from '../sharing/sharing.js';
 
@@ -19,6 +20,13 @@ export interface SessionOptions {
   readonly fetch?: typeof globalThis.fetch | undefined;
   /** Aborting it closes this session (as `close()` does). */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Sender-constrained tokens, DPoP (RFC 9449): every token request carries a proof signed with a non-extractable
+   * key, the token is bound to that key (`tokenType: 'DPoP'`), and `createClient`/`fetchWithToken` send a fresh
+   * proof with every request. `true`: a key generated for this process; `{ key }`: the app's key (needed by fleets
+   * that share tokens). Default: off (Bearer). The DPoP code is loaded only by sessions that set it.
+   */
+  readonly dpop?: boolean | DPoPOptions | undefined;
 }
 
 /** Per-call options of `getToken`. */

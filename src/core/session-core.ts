@@ -1,4 +1,5 @@
 import type { Clock } from './clock.js';
+import type { SessionDPoP } from './dpop.js';
 import { abortError, isSessionError, SessionError } from './errors.js';
 import { Emitter } from './events.js';
 import type { TokenProvider } from '../providers/provider.js';
@@ -28,6 +29,8 @@ export interface CoreSettings {
   readonly refreshBeforeExpiry: number;
   readonly clock: Clock;
   readonly fetch: typeof globalThis.fetch;
+  /** The session's DPoP, when it was created with `dpop` (its provider then signs every token request with it). */
+  readonly dpop?: SessionDPoP | undefined;
 }
 
 // setTimeout overflows past 2^31-1 ms and fires at once.
@@ -46,6 +49,7 @@ const MAX_REMEMBERED_FAILURE = 3_600_000;
 export class SessionCore implements SharingPeer {
   readonly provider: TokenProvider;
   readonly clock: Clock;
+  readonly dpop: SessionDPoP | undefined;
   readonly #refreshBeforeExpiry: number;
   readonly #fetch: typeof globalThis.fetch;
   /** The cores of this transport in this context, by credential key: this core leaves it when its last handle goes. */
@@ -71,6 +75,7 @@ export class SessionCore implements SharingPeer {
   constructor(settings: CoreSettings, registry: Map<string, SessionCore>) {
     this.provider = settings.provider;
     this.clock = settings.clock;
+    this.dpop = settings.dpop;
     this.#refreshBeforeExpiry = settings.refreshBeforeExpiry;
     this.#fetch = settings.fetch;
     this.#registry = registry;

@@ -1,4 +1,5 @@
 import { systemClock } from './clock.js';
+import type { DPoPRequest, SessionDPoP } from './dpop.js';
 import { delay } from './delay.js';
 import { SessionError } from './errors.js';
 import { DEFAULT_REFRESH_BEFORE_EXPIRY, type GetTokenOptions, type SessionOptions } from './options.js';
@@ -24,6 +25,17 @@ export interface Session {
   subscribe(listener: SnapshotListener): () => void;
   /** The session's state now: `{ signedIn, user, token? }`, the same object until it changes (`useSyncExternalStore`). */
   getSnapshot(): SessionSnapshot;
+  /**
+   * The session's DPoP (RFC 9449) when it was created with `dpop`; undefined for a Bearer session. `createClient`,
+   * `fetchWithToken` and the service worker sign every request with it.
+   */
+  readonly dpop?: SessionDPoP | undefined;
+  /**
+   * A fresh DPoP proof for a request the app builds itself: send it as the `DPoP` header, with
+   * `Authorization: DPoP <accessToken>`. `accessToken` defaults to the session's token (`getToken()`). One proof per
+   * request: make a new one for every retry. `invalid_options` for a session created without `dpop`.
+   */
+  dpopProof(request: DPoPRequest): Promise<string>;
   /** Signs out everywhere: drops the token here and in every context that shares it. */
   clear(): Promise<void>;
   /** Releases this handle; the shared state goes when the last handle for the credential is closed. */
@@ -37,7 +49,7 @@ const cores = new WeakMap<Sharing, Map<string, SessionCore>>();
  * Joins the session of `options.provider`'s credential on `sharing`, creating its core on first use. The public
  * `createSession` picks `sharing` (the option, or the runtime's default transport); the core never chooses one.
  */
-export function openSession(options: SessionOptions, sharing: Sharing): Session {
+export function openSession(options: SessionOptions, sharing: Sharing, dpop?: SessionDPoP): Session {
   const { provider, refreshBeforeExpiry = DEFAULT_REFRESH_BEFORE_EXPIRY, signal } = options;
   if (provider === undefined || typeof provider.fetchToken !== 'function' || typeof provider.key !== 'string') {
     throw new SessionError('invalid_options', 'createSession needs a provider');
@@ -49,7 +61,7 @@ export function openSession(options: SessionOptions, sharing: Sharing): Session 
   if (byKey === undefined) cores.set(sharing, (byKey = new Map()));
   let core = byKey.get(provider.key);
   if (core === undefined) {
-    const settings = { provider, sharing, refreshBeforeExpiry, clock: options.clock ?? systemClock, fetch: options.fetch ?? globalFetch };
+    const settings = { provider, sharing, refreshBeforeExpiry, clock: options.clock ?? systemClock, fetch: options.fetch ?? globalFetch, dpop };
     byKey.set(provider.key, (core = new SessionCore(settings, byKey)));
   }
   return new SessionHandle(core, refreshBeforeExpiry, signal);
@@ -117,6 +129,18 @@ class SessionHandle implements Session {
 
   get isLeader(): boolean {
     return this.#core.leading;
+  }
+
+  get dpop(): SessionDPoP | undefined {
+    return this.#core.dpop;
+  }
+
+  async dpopProof(request: DPoPRequest): Promise<string> {
+    this.#assertOpen();
+    const dpop = this.#core.dpop;
+    if (dpop === undefined) throw new SessionError('invalid_options', 'This session was created without dpop: it has no DPoP key');
+    const { method, url, accessToken } = request ?? {};
+    return dpop.proof({ method, url, accessToken: accessToken ?? (await this.getToken()).accessToken });
   }
 
   async getToken({ forceRefresh = false, minValidity, rejected, signal }: GetTokenOptions = {}): Promise<Token> {

@@ -1,4 +1,5 @@
 import { SessionError } from '../core/errors.js';
+import type { SessionDPoP } from '../core/dpop.js';
 import type { Session } from '../core/session.js';
 import type { Token } from '../core/token.js';
 
@@ -47,22 +48,45 @@ export interface FetchWithTokenOptions {
 export async function fetchWithToken(session: Session, request: Request, options: FetchWithTokenOptions = {}): Promise<Response> {
   const send = options.fetch ?? ((input: Request, init?: RequestInit) => globalThis.fetch(input, init));
   const header = options.authorization ?? authorizationHeader;
-  for (let retried = false; ; retried = true) {
+  let nonceAnswered = false;
+  for (let retried = false; ; ) {
     const token = await session.getToken({ signal: request.signal });
-    // The first attempt of a request with a body sends a copy, so that the body is still there for the one retry.
-    const attempt = retried || request.body === null ? request : request.clone();
-    const response = await send(...withAuthorization(attempt, await header(token)));
+    const dpop = token.tokenType === 'DPoP' ? dpopOf(session) : undefined;
+    // A DPoP proof is for one attempt (RFC 9449 §4.2): made anew for each, with the newest nonce of the API.
+    const proof = dpop && (await dpop.proof({ method: request.method, url: request.url, accessToken: token.accessToken }));
+    // Every attempt but the last possible one sends a copy, so that the body is still there for a retry.
+    const last = retried && (nonceAnswered || dpop === undefined);
+    const attempt = last || request.body === null ? request : request.clone();
+    const response = await send(...withAuthorization(attempt, await header(token), proof));
+    if (dpop !== undefined && (await dpop.received(request.url, response).catch(() => false))) {
+      // A nonce challenge (`use_dpop_nonce`) is answered once, with a new proof; a second one is the API's answer.
+      if (nonceAnswered) return response;
+      nonceAnswered = true;
+      void response.body?.cancel().catch(() => undefined);
+      continue;
+    }
     if (response.status !== 401) return response;
     if (!retried) void response.body?.cancel().catch(() => undefined);
     await afterUnauthorized(session, { presented: token.accessToken, retried, signal: request.signal }, response);
+    retried = true;
   }
 }
 
-/** The request and the init that add the header: fetch builds one Request from both, so we build none. */
-function withAuthorization(request: Request, value: string): [Request, RequestInit] {
+/** The session's DPoP for a DPoP-bound token: such a token is never sent without a proof. */
+function dpopOf(session: Session): SessionDPoP {
+  const { dpop } = session;
+  if (dpop === undefined) {
+    throw new SessionError('invalid_options', 'The token is DPoP-bound, but this session has no DPoP key to sign proofs with');
+  }
+  return dpop;
+}
+
+/** The request and the init that add the headers: fetch builds one Request from both, so we build none. */
+function withAuthorization(request: Request, value: string, proof: string | undefined): [Request, RequestInit] {
   const headers = new Headers(request.headers);
   try {
     headers.set('authorization', value);
+    if (proof !== undefined) headers.set('dpop', proof);
   } catch {
     // Every token is validated where it enters; this guards the header anyway, without the TypeError that quotes it.
     throw new SessionError('invalid_response', 'The token cannot be sent in an Authorization header');

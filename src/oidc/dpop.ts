@@ -2,6 +2,8 @@ import * as oauth from 'oauth4webapi';
 import { SessionError } from '../core/errors.js';
 import { createSignInKey, deleteCurrentKey, readCurrentKey, saveCurrentKey, takeSignInKey, type BrowserDPoPKey } from '../dpop/browser-key.js';
 import { readNonce, saveNonce } from '../dpop/browser-nonces.js';
+import { isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
+import type { SessionDPoP } from '../core/dpop.js';
 
 /**
  * DPoP (RFC 9449) for `oidcSession({ dpop: true })`, loaded only by sessions that ask for it (a dynamic import): the
@@ -49,7 +51,7 @@ function signerOf(key: BrowserDPoPKey): DPoPSigner {
   };
   /** Keeps the nonce of an answer for the next proof and every context (when it brought one). */
   const keep = async (response: Response, url: URL): Promise<void> => {
-    const answered = response.headers.get('dpop-nonce');
+    const answered = nonceOf(response);
     if (!answered || answered === nonce) return;
     nonce = answered;
     await saveNonce(url.origin, answered).catch(() => undefined);
@@ -61,7 +63,7 @@ function signerOf(key: BrowserDPoPKey): DPoPSigner {
       await prime(url);
       let response = await send(handle);
       await keep(response, url);
-      if (response.headers.has('dpop-nonce') && (await isNonceChallenge(response))) {
+      if (nonceOf(response) !== undefined && (await isNonceChallenge(response))) {
         response = await send(handle);
         await keep(response, url);
       }
@@ -117,6 +119,31 @@ export async function signOutKey(dpop: boolean, credential: string): Promise<{ s
   const signer = dpop ? await currentSigner(credential).catch(() => undefined) : undefined;
   if (signer === undefined) return { forget: () => Promise.resolve() };
   return { signer, forget: () => deleteCurrentKey(credential, signer.jkt).catch(() => undefined) };
+}
+
+/**
+ * The `SessionDPoP` of an `oidcSession` with `dpop` (what `createClient`, `fetchWithToken` and the service worker
+ * sign with): the credential's current key, the nonces every context shares. Its token requests are the sign-in's
+ * own (oauth4webapi), so `requestToken` is never called.
+ */
+export function browserSessionDPoP(credential: string): SessionDPoP {
+  const signer = async (): Promise<DPoPSigner> => {
+    const found = await currentSigner(credential);
+    if (found === undefined) throw new SessionError('login_required', 'Not signed in: no DPoP key');
+    return found;
+  };
+  return {
+    allowBearer: false,
+    jkt: async () => (await signer()).jkt,
+    proof: async ({ method, url, accessToken }) => (await signer()).proof(method, String(url), accessToken),
+    async received(url, response, oauthError) {
+      const nonce = nonceOf(response);
+      if (nonce === undefined) return false;
+      await saveNonce(nonceOrigin(url), nonce).catch(() => undefined);
+      return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response);
+    },
+    requestToken: () => Promise.reject(new SessionError('invalid_options', 'The sign-in sends its own token requests')),
+  };
 }
 
 /** `session.dpopProof`: a proof of the credential's key for a request carrying `accessToken` (default: the session's now). */

@@ -11,7 +11,7 @@ import type { SessionSnapshot, SnapshotListener } from '../core/store.js';
  * `clock`, `fetch`, `signal`, `refreshBeforeExpiry`), and where the browser comes back. `redirectUri` is required
  * where users sign in.
  */
-export interface OidcSessionOptions extends OidcProviderOptions, Omit<SessionOptions, 'provider'> {
+export interface OidcSessionOptions extends OidcProviderOptions, Omit<SessionOptions, 'provider' | 'dpop'> {
   /**
    * Where the provider sends the browser back, registered with the client: an absolute `https:` (or `http:`) URL,
    * e.g. `https://app.example/callback` or the app's own page. The page there creates the same `oidcSession`; its
@@ -54,16 +54,6 @@ export interface SignOutOptions {
   readonly redirect?: boolean | undefined;
 }
 
-/** What `dpopProof` signs: one request to a resource. */
-export interface DPoPProofRequest {
-  /** The request's method (`htm`), e.g. `GET`. */
-  readonly method: string;
-  /** The request's URL (`htu`: sent without its query and fragment). */
-  readonly url: string | URL;
-  /** The access token the request carries (`ath`). Default: the session's token now (`getToken()`). */
-  readonly accessToken?: string | undefined;
-}
-
 /** The events of an `oidcSession`: every event of a `Session`, and these. */
 export interface OidcSessionEvents extends SessionEvents {
   /** Someone signed in, in this context or another: `user` holds the ID token's claims. */
@@ -101,12 +91,6 @@ export interface OidcSession extends Session {
    */
   signOut(options?: SignOutOptions): Promise<void>;
   on<E extends keyof OidcSessionEvents>(event: E, listener: OidcSessionEvents[E]): () => void;
-  /**
-   * With `dpop`: a DPoP proof (RFC 9449) for one request to a resource, signed with the origin's key, with `ath` of the
-   * token, and the server's latest nonce. Send it as the `DPoP` header with `Authorization: DPoP <token>`; a new
-   * proof for every request and retry. Without `dpop`: `invalid_options`.
-   */
-  dpopProof(request: DPoPProofRequest): Promise<string>;
   /** As `Session.subscribe`, with who signed in: `{ signedIn, user, token? }`, from any tab's sign-in or sign-out. */
   subscribe(listener: SnapshotListener<UserClaims>): () => void;
   /** As `Session.getSnapshot`: `signedIn` and `user` as the properties say, the token held now while signed in. */

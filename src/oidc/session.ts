@@ -1,3 +1,4 @@
+import type { DPoPRequest, SessionDPoP } from '../core/dpop.js';
 import { Emitter } from '../core/events.js';
 import { onBackForwardCache } from '../core/page-cache.js';
 import { isSessionError, SessionError } from '../core/errors.js';
@@ -9,7 +10,7 @@ import type { Token } from '../core/token.js';
 import { systemClock } from '../core/clock.js';
 import { createSession } from '../session/create-session.js';
 import { joinCallback, type CallbackHost } from './callback.js';
-import { checkSessionOptions, type DPoPProofRequest, type OidcSession, type OidcSessionEvents, type OidcSessionOptions, type SignInCallbackResult, type SignInOptions, type SignOutOptions } from './options.js';
+import { checkSessionOptions, type OidcSession, type OidcSessionEvents, type OidcSessionOptions, type SignInCallbackResult, type SignInOptions, type SignOutOptions } from './options.js';
 import { openPopup, popupsSevered, waitForPopup, whilePopupOpen, type PopupWindow } from './popup.js';
 import { signInParameters } from './parameters.js';
 import { DEFAULT_TIMEOUT, discover, toSessionError, type Endpoint } from './protocol.js';
@@ -62,6 +63,7 @@ class OidcSessionHandle implements OidcSession {
   readonly #key: string;
   readonly #scope: string;
   readonly #dpop: boolean;
+  #sessionDPoP: SessionDPoP | undefined;
   readonly #options: OidcSessionOptions;
   readonly #events = new Emitter<OwnEvents>();
   readonly #errors = new Emitter<Pick<SessionEvents, 'error'>>();
@@ -123,6 +125,16 @@ class OidcSessionHandle implements OidcSession {
 
   get isLeader(): boolean {
     return this.#session.isLeader;
+  }
+
+  /** With `dpop`: the origin's key, for `createClient`, `fetchWithToken` and the service worker (loaded on first use). */
+  get dpop(): SessionDPoP | undefined {
+    if (!this.#dpop) return undefined;
+    const lazy =
+      (method: 'jkt' | 'proof' | 'received' | 'requestToken') =>
+      async (...args: unknown[]): Promise<never> =>
+        ((await loadDPoP()).browserSessionDPoP(this.#key) as unknown as Record<string, (...a: unknown[]) => Promise<never>>)[method]!(...args);
+    return (this.#sessionDPoP ??= { allowBearer: false, jkt: lazy('jkt'), proof: lazy('proof'), received: lazy('received'), requestToken: lazy('requestToken') });
   }
 
   get signedIn(): boolean {
@@ -302,7 +314,7 @@ class OidcSessionHandle implements OidcSession {
     location.assign(url.href);
   }
 
-  async dpopProof(request: DPoPProofRequest): Promise<string> {
+  async dpopProof(request: DPoPRequest): Promise<string> {
     this.#assertOpen();
     return (await loadDPoP()).sessionProof(this.#dpop, this.#key, request, () => this.getToken());
   }

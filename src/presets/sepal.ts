@@ -265,7 +265,11 @@ function takenAtEachUse(take: () => Session): Session {
     get isLeader() {
       return current.isLeader;
     },
+    get dpop() {
+      return current.dpop;
+    },
     getToken: (getTokenOptions) => fresh().getToken(getTokenOptions),
+    dpopProof: (request) => fresh().dpopProof(request),
     on: (event, listener) => current.on(event, listener),
     subscribe: (listener) => current.subscribe(listener),
     getSnapshot: () => current.getSnapshot(),

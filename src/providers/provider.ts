@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import type { SessionDPoP } from '../core/dpop.js';
 import type { TokenSet } from '../core/token.js';
 
 /** What the session hands a provider for one token request. */
@@ -17,6 +18,11 @@ export interface FetchTokenContext {
    * left in this context (an authorization code), and no refresh token is given.
    */
   readonly signIn?: boolean | undefined;
+  /**
+   * The session's DPoP (RFC 9449), when it was created with `dpop`: every attempt of a token request carries a fresh
+   * proof, a `use_dpop_nonce` challenge is answered once, and the answer must be a `DPoP` token (see `requestToken`).
+   */
+  readonly dpop?: SessionDPoP | undefined;
 }
 
 /**

@@ -18,7 +18,7 @@ export interface TokenRequestOptions {
   readonly defaultExpiresIn?: number | undefined;
 }
 
-type Settings = { readonly [K in keyof TokenRequestOptions]-?: number };
+export type Settings = { readonly [K in keyof TokenRequestOptions]-?: number };
 
 function resolve(options: TokenRequestOptions): Settings {
   return {
@@ -55,9 +55,13 @@ export async function sendWithRetries<T>(
   context: FetchTokenContext,
   policy: RetryPolicy,
   read: (response: Response, text: string, sentAt: number) => T,
+  prepare?: (init: RequestInit) => Promise<RequestInit>,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const outcome = await sendOnce(server, url, init, context, policy.timeout, read);
+    // Each attempt its own headers (a DPoP proof is for one attempt), made outside the attempt's error handling: a
+    // key that cannot sign is a configuration mistake, not an outage to retry.
+    const attemptInit = prepare === undefined ? init : await prepare(init);
+    const outcome = await sendOnce(server, url, attemptInit, context, policy.timeout, read);
     if ('value' in outcome) return outcome.value;
     const { retry } = outcome;
     const wait = outcome.wait ?? jittered(policy.backoff * 2 ** (attempt - 1));
@@ -105,13 +109,30 @@ export function requestToken(
       return response;
     },
   };
-  return sendWithRetries('The token endpoint', url, init, noting, settings, (response, text, sentAt) => {
-    if (response.ok) {
-      answered?.();
-      return parseTokenResponse(text, sentAt, settings.defaultExpiresIn, response.status);
-    }
-    throw oauthFailure(text, response.status);
-  });
+  const { dpop } = context;
+  if (dpop === undefined) {
+    return sendWithRetries('The token endpoint', url, init, noting, settings, (response, text, sentAt) => {
+      if (response.ok) {
+        answered?.();
+        return refuseUnprovedDPoP(parseTokenResponse(text, sentAt, settings.defaultExpiresIn, response.status));
+      }
+      throw oauthFailure(text, response.status);
+    });
+  }
+  // The DPoP code (proofs, nonce challenges) is loaded only by sessions created with `dpop`.
+  return dpop.requestToken(url, init, noting, settings, answered);
+}
+
+/**
+ * A request without a DPoP proof must not get a `DPoP` token (RFC 9449 §5): no request of this session could use
+ * it. (With a proof, `src/dpop/token-request.ts` checks the other way round.) Exported for the sign-in, which reads
+ * token answers with oauth4webapi.
+ */
+export function refuseUnprovedDPoP(set: TokenSet): TokenSet {
+  if (set.token.tokenType === 'DPoP') {
+    throw new SessionError('invalid_response', 'The token endpoint issued a DPoP-bound token, but no DPoP proof was sent (set the dpop option)');
+  }
+  return set;
 }
 
 function jittered(ms: number): number {
@@ -213,8 +234,8 @@ export function tokenSetFromBody(body: unknown, sentAt: number, defaultExpiresIn
   if (!Number.isFinite(expiresIn) || expiresIn <= 0) {
     throw new SessionError('invalid_response', 'The token response has an invalid expires_in', { status });
   }
-  // RFC 6749 §5.1: case-insensitive; written as the `Authorization` schemes are (oauth4webapi lower-cases them).
-  const tokenType = data.token_type === undefined || /^bearer$/i.test(data.token_type) ? 'Bearer' : /^dpop$/i.test(data.token_type) ? 'DPoP' : data.token_type;
+  const tokenType =
+    data.token_type === undefined || /^bearer$/i.test(data.token_type) ? 'Bearer' : /^dpop$/i.test(data.token_type) ? 'DPoP' : data.token_type;
   return {
     token: {
       accessToken: data.access_token,
@@ -227,7 +248,7 @@ export function tokenSetFromBody(body: unknown, sentAt: number, defaultExpiresIn
   };
 }
 
-function oauthFailure(text: string, status: number): SessionError {
+export function oauthFailure(text: string, status: number): SessionError {
   const parsed = oauthErrorSchema.safeParse(parseJson(text));
   if (parsed.success) {
     const { error, error_description: description } = parsed.data;

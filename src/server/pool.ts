@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from '../core/clock.js';
+import type { DPoPRequest, SessionDPoP } from '../core/dpop.js';
 import { isSessionError, SessionError } from '../core/errors.js';
 import type { SessionEvents } from '../core/session-core.js';
 import type { GetTokenOptions } from '../core/options.js';
@@ -106,6 +107,19 @@ class Entry implements Session {
 
   get isLeader(): boolean {
     return this.session.isLeader;
+  }
+
+  get dpop(): SessionDPoP | undefined {
+    return this.session.dpop;
+  }
+
+  async dpopProof(request: DPoPRequest): Promise<string> {
+    const release = this.pool.hold(this);
+    try {
+      return await this.session.dpopProof(request);
+    } finally {
+      release();
+    }
   }
 
   async getToken(options?: GetTokenOptions): Promise<Token> {

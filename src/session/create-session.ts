@@ -1,6 +1,8 @@
+import { systemClock } from '../core/clock.js';
 import type { SessionOptions } from '../core/options.js';
 import { openSession, type Session } from '../core/session.js';
 import { defaultSharing } from '../sharing/default.js';
+import { withDPoP } from './dpop.js';
 
 /**
  * Creates (or joins) the session for a credential. Without a `sharing` option it uses the runtime's default
@@ -11,5 +13,10 @@ import { defaultSharing } from '../sharing/default.js';
  * const { accessToken } = await session.getToken();
  */
 export function createSession(options: SessionOptions): Session {
-  return openSession(options, options.sharing ?? defaultSharing());
+  const sharing = options.sharing ?? defaultSharing();
+  if (options.dpop === undefined || options.dpop === false || typeof options.provider?.fetchToken !== 'function') {
+    return openSession(options, sharing);
+  }
+  const { provider, dpop } = withDPoP(options.provider, options.dpop, options.clock ?? systemClock);
+  return openSession({ ...options, provider }, sharing, dpop);
 }

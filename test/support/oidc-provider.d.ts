@@ -32,5 +32,6 @@ declare module 'oidc-provider' {
     interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
     Grant: { new (properties: { accountId: string | undefined; clientId: string }): Grant; find(id: string): Promise<Grant | undefined> };
     AccessToken: { find(value: string): Promise<unknown> };
+    ClientCredentials: { find(value: string): Promise<unknown> };
   }
 }

@@ -1,0 +1,88 @@
+import { targetUri } from './proof.js';
+
+/**
+ * Where the latest `DPoP-Nonce` of each server is kept (RFC 9449 §8, §9), keyed by origin: the token endpoint's and
+ * each API's. Shared by every request of the session, so that one request's challenge does not cost the next one a
+ * round trip; the browser backs it with storage every tab sees. Methods may be async.
+ */
+export interface DPoPNonceStore {
+  get(origin: string): string | undefined | Promise<string | undefined>;
+  set(origin: string, nonce: string): void | Promise<void>;
+}
+
+/** RFC 9449 §8.1: `nonce = 1*NQCHAR`; anything else in the header is ignored rather than signed into a proof. */
+const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+/** The origins remembered by `memoryNonceStore`, newest kept: a server that makes up origins cannot grow it. */
+const REMEMBERED_ORIGINS = 100;
+
+/** A nonce store in this context's memory, the newest 100 origins. */
+export function memoryNonceStore(): DPoPNonceStore {
+  const nonces = new Map<string, string>();
+  return {
+    get: (origin) => nonces.get(origin),
+    set(origin, nonce) {
+      nonces.delete(origin);
+      nonces.set(origin, nonce);
+      if (nonces.size > REMEMBERED_ORIGINS) nonces.delete(nonces.keys().next().value!);
+    },
+  };
+}
+
+/** The origin a nonce of `url` is kept under. */
+export function nonceOrigin(url: string | URL): string {
+  return new URL(targetUri(url)).origin;
+}
+
+/** The response's `DPoP-Nonce`, if it has a well-formed one. */
+export function nonceOf(response: Response): string | undefined {
+  const nonce = response.headers.get('dpop-nonce')?.trim();
+  return nonce !== undefined && NONCE.test(nonce) ? nonce : undefined;
+}
+
+/**
+ * Whether an API's answer asks for a nonce (RFC 9449 §9): a 401 whose `WWW-Authenticate` holds a `DPoP` challenge
+ * with `error="use_dpop_nonce"`, and a `DPoP-Nonce` to use.
+ */
+export function isResourceNonceChallenge(response: Response): boolean {
+  if (response.status !== 401 || nonceOf(response) === undefined) return false;
+  const header = response.headers.get('www-authenticate');
+  return header !== null && challenges(header).some((c) => c.scheme === 'dpop' && c.params.get('error') === 'use_dpop_nonce');
+}
+
+/**
+ * Whether a token endpoint's answer asks for a nonce (RFC 9449 §8): a 400 with the OAuth error `use_dpop_nonce`
+ * and a `DPoP-Nonce` to use.
+ */
+export function isTokenEndpointNonceChallenge(response: Response, oauthError: string | undefined): boolean {
+  return response.status === 400 && oauthError === 'use_dpop_nonce' && nonceOf(response) !== undefined;
+}
+
+interface Challenge {
+  readonly scheme: string;
+  readonly params: Map<string, string>;
+}
+
+// RFC 9110 §11.6.1: challenge = auth-scheme [ 1*SP ( token68 / #auth-param ) ], several per header, comma-separated.
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const PARAM = new RegExp(`^\\s*(${TOKEN})\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|(${TOKEN}))\\s*(?:,|$)`);
+const SCHEME = new RegExp(`^\\s*,*\\s*(${TOKEN})(?:\\s+|\\s*(?:,|$))`);
+
+/** The challenges of a `WWW-Authenticate` header, schemes lower-cased, parameter names lower-cased. */
+export function challenges(header: string): Challenge[] {
+  const out: Challenge[] = [];
+  let rest = header;
+  // Bounded: each round consumes at least one character.
+  while (rest.trim() !== '') {
+    const scheme = SCHEME.exec(rest);
+    if (scheme === null) break;
+    rest = rest.slice(scheme[0].length);
+    const params = new Map<string, string>();
+    for (let param = PARAM.exec(rest); param !== null; param = PARAM.exec(rest)) {
+      // A parameter's `=` is what tells it from the next challenge's scheme.
+      params.set(param[1]!.toLowerCase(), param[2] !== undefined ? param[2].replace(/\\(.)/g, '$1') : param[3]!);
+      rest = rest.slice(param[0].length);
+    }
+    out.push({ scheme: scheme[1]!.toLowerCase(), params });
+  }
+  return out;
+}

@@ -1,0 +1,34 @@
+/**
+ * What a session created with `dpop` loads on first use (package.json `imports` `#dpop`): the key, proofs and
+ * nonces. No core bundle holds it; the browser's sign-in loads it the same way.
+ */
+import type { Clock } from '../core/clock.js';
+import type { DPoPKey, DPoPOptions, SessionDPoP } from '../core/dpop.js';
+import { generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
+import { sessionDPoP } from './signer.js';
+import { memoryNonceStore, type DPoPNonceStore } from './nonces.js';
+
+export { createDPoPProof, type DPoPProofRequest } from './proof.js';
+export { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
+export { challenges, memoryNonceStore, nonceOf, nonceOrigin, type DPoPNonceStore } from './nonces.js';
+export { sessionDPoP, type SessionDPoPSettings } from './signer.js';
+
+/** The key `dpop: true` uses in this process (isolate, worker): generated once, on first use. */
+let processKey: Promise<DPoPKey> | undefined;
+/** The servers' nonces, for every session of this context: one challenge per server, not one per session. */
+let processNonces: DPoPNonceStore | undefined;
+
+/** The DPoP of a session, from its `dpop` option: its key resolved (generated or imported, once) and its nonces. */
+export function loadSessionDPoP(option: true | DPoPOptions, clock: Clock, nonces?: DPoPNonceStore): SessionDPoP {
+  const given = option === true ? undefined : option.key;
+  const key =
+    given === undefined
+      ? (processKey ??= generateDPoPKey().catch((error: unknown) => {
+          processKey = undefined;
+          throw error;
+        }))
+      : isDPoPKey(given)
+        ? given
+        : importDPoPKey(given);
+  return sessionDPoP({ key, clock, nonces: nonces ?? (processNonces ??= memoryNonceStore()), allowBearer: option !== true && option.allowBearer === true });
+}

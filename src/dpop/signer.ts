@@ -1,0 +1,45 @@
+import type { Clock } from '../core/clock.js';
+import type { DPoPRequest, SessionDPoP } from '../core/dpop.js';
+import { isTokenEndpointNonceChallenge, isResourceNonceChallenge, memoryNonceStore, nonceOf, nonceOrigin, type DPoPNonceStore } from './nonces.js';
+import { createDPoPProof } from './proof.js';
+import type { DPoPKey } from './key.js';
+import { requestDPoPToken } from './token-request.js';
+
+/** What a session's DPoP is made of. */
+export interface SessionDPoPSettings {
+  /** The key, or the promise of it (generated or imported on first use). */
+  readonly key: DPoPKey | Promise<DPoPKey>;
+  /** Accept a `Bearer` answer to a DPoP token request. Default false. */
+  readonly allowBearer?: boolean | undefined;
+  /** Where the servers' nonces are kept. Default: this context's memory. */
+  readonly nonces?: DPoPNonceStore | undefined;
+  readonly clock?: Clock | undefined;
+}
+
+/** The DPoP of one session: proofs signed with its key, nonces kept per server. */
+export function sessionDPoP(settings: SessionDPoPSettings): SessionDPoP {
+  const { allowBearer = false, nonces = memoryNonceStore(), clock } = settings;
+  const key = Promise.resolve(settings.key);
+  // Observed at once: a key that fails to import is reported by the first proof, not as an unhandled rejection.
+  key.catch(() => undefined);
+  const dpop: SessionDPoP = {
+    allowBearer,
+    jkt: async () => (await key).jkt,
+    async proof(request: DPoPRequest) {
+      const nonce = await nonces.get(nonceOrigin(request.url));
+      return createDPoPProof(await key, { ...request, nonce }, clock);
+    },
+    async received(url, response, oauthError) {
+      const nonce = nonceOf(response);
+      if (nonce === undefined) return false;
+      const origin = nonceOrigin(url);
+      if ((await nonces.get(origin)) !== nonce) await nonces.set(origin, nonce);
+      // The caller retries once at most: a server that challenges every proof costs one more request, not a loop.
+      return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response);
+    },
+    requestToken(url, init, context, settings, answered) {
+      return requestDPoPToken(url, init, context, settings, dpop, answered);
+    },
+  };
+  return dpop;
+}

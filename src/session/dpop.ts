@@ -1,0 +1,46 @@
+import type { Clock } from '../core/clock.js';
+import type { DPoPOptions, SessionDPoP } from '../core/dpop.js';
+import { SessionError } from '../core/errors.js';
+import { secretDigest } from '../providers/client-credentials.js';
+import type { TokenProvider } from '../providers/provider.js';
+
+/** Tells this process's generated key from every other process's: sessions that use it share tokens only here. */
+let processKeyId: string | undefined;
+
+/**
+ * `provider` with DPoP, for a session created with `dpop`. Its credential key names the DPoP key, so a session bound
+ * to one key never shares a token with a Bearer session or with one bound to another key; every token request it
+ * sends gets the session's DPoP to sign its proofs. The DPoP code (`#dpop`, a module no core bundle holds) is loaded
+ * on first use: a session without `dpop` never loads it, so the core does not grow.
+ */
+export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock): { provider: TokenProvider; dpop: SessionDPoP } {
+  if (option !== true && (typeof option !== 'object' || option === null)) {
+    throw new SessionError('invalid_options', 'dpop must be true or an object ({ key, allowBearer })');
+  }
+  const { key, allowBearer = false } = option === true ? {} : (option as DPoPOptions);
+  if (typeof allowBearer !== 'boolean') throw new SessionError('invalid_options', 'dpop.allowBearer must be a boolean');
+  let loaded: Promise<SessionDPoP> | undefined;
+  const lazy =
+    <M extends 'jkt' | 'proof' | 'received' | 'requestToken'>(method: M) =>
+    async (...args: Parameters<SessionDPoP[M]>): Promise<Awaited<ReturnType<SessionDPoP[M]>>> => {
+      loaded ??= import('#dpop').then(({ loadSessionDPoP }) => loadSessionDPoP(option as true | DPoPOptions, clock));
+      return ((await loaded)[method] as (...a: typeof args) => Promise<Awaited<ReturnType<SessionDPoP[M]>>>)(...args);
+    };
+  const dpop: SessionDPoP = { allowBearer, jkt: lazy('jkt'), proof: lazy('proof'), received: lazy('received'), requestToken: lazy('requestToken') };
+  // What tells the key from every other, never key material: this process's id for its generated key, else the
+  // collision-resistant digest used for secrets, of the PEM or of the key object (a `DPoPKey` reads as its public
+  // JWK and thumbprint; a `CryptoKey` inside reads as `{}`).
+  const identity =
+    key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(key))!;
+  const { canRefresh, usesRefreshToken, signsIn } = provider;
+  return {
+    dpop,
+    provider: {
+      key: `${provider.key}|dpop=${encodeURIComponent(identity)}`,
+      canRefresh,
+      usesRefreshToken,
+      ...(signsIn === undefined ? {} : { signsIn }),
+      fetchToken: (context) => provider.fetchToken({ ...context, dpop }),
+    },
+  };
+}
