@@ -49,7 +49,7 @@ function proofIn(page: Page): Promise<string> {
 }
 
 /** What the DPoP database holds, as the page can read it (runs in the page). */
-async function readKeyRecords(): Promise<{ id: string; extractable: boolean; type: string; exported: string; json: string; fields: string[] }[]> {
+async function readKeyRecords(): Promise<{ id: string; jkt: string; extractable: boolean; type: string; exported: string; json: string; fields: string[] }[]> {
   const db = await new Promise<IDBDatabase>((resolve, reject) => {
     const opening = indexedDB.open('shared-session-dpop-v1');
     opening.onerror = () => reject(opening.error);
@@ -64,8 +64,9 @@ async function readKeyRecords(): Promise<{ id: string; extractable: boolean; typ
   );
   db.close();
   return Promise.all(
-    (values as { privateKey: CryptoKey }[]).map(async (record, index) => ({
+    (values as { privateKey: CryptoKey; jkt: string }[]).map(async (record, index) => ({
       id: String(keys![index]),
+      jkt: record.jkt,
       extractable: record.privateKey.extractable,
       type: record.privateKey.type,
       exported: await crypto.subtle.exportKey('jwk', record.privateKey).then(
@@ -122,5 +123,31 @@ it('a session without dpop against a provider that requires it: the code exchang
   expect(await userSignsIn(tab!)).not.toBe('ok');
   expect(await inApp(tab!, (app) => app.state().signedIn)).toBe(false);
   expect(env.op.counts.codeExchanges).toBe(0);
+  await context.close();
+});
+
+it('sign-out revokes the refresh token and deletes the key; the next sign-in binds its tokens to a new key', async () => {
+  dpopConfig();
+  const context = await env.browser.newContext();
+  const tabs = await openApps(context, env.appUrl, 2);
+  expect(await userSignsIn(tabs[0]!)).toBe('ok');
+  await tabs[1]!.waitForFunction(() => (globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn);
+  const [first] = await tabs[1]!.evaluate(readKeyRecords);
+  expect(first!.id).toMatch(/^key:/);
+
+  expect(await inApp(tabs[1]!, (app) => app.signOut(false))).toBe('ok');
+  expect(env.op.counts.revocations).toBe(1);
+  expect(await tabs[0]!.evaluate(readKeyRecords)).toEqual([]);
+  expect(await inApp(tabs[0]!, (app) => app.session.dpopProof({ method: 'GET', url: 'https://api.example/x', accessToken: 'x' }).catch((error: { code: string }) => error.code))).toBe('login_required');
+
+  // The provider still has the user's session: `prompt=login` shows the form again.
+  expect(await userSignsIn(tabs[0]!, 'ada.lovelace', { anotherUser: true })).toBe('ok');
+  await tabs[1]!.waitForFunction(() => (globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn);
+  const records = await tabs[1]!.evaluate(readKeyRecords);
+  expect(records).toHaveLength(1);
+  expect(records[0]!.jkt).not.toBe(first!.jkt);
+  expect(await jktOf(await proofIn(tabs[1]!))).toBe(records[0]!.jkt);
+  for (const call of await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.callApi())))) expect(call).toMatchObject({ status: 200 });
+  expect(env.op.counts).toMatchObject({ codeExchanges: 2, revokedGrants: 0, reusedRefreshTokens: 0, failedApiCalls: 0 });
   await context.close();
 });
