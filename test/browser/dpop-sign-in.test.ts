@@ -96,6 +96,9 @@ it('one sign-in with DPoP: 1 code exchange bound by dpop_jkt, DPoP tokens, the s
   const fromWorker = await worker('token');
   expect(fromWorker).toMatchObject({ signedIn: true, status: 200, token: token.accessToken });
 
+  // fetchWithToken signs with the session's DPoP (the browser key) on its own.
+  for (const tab of tabs) expect(await inApp(tab, (app) => app.fetchApi())).toBe(200);
+
   // One key everywhere: the thumbprint the code was bound to, in every tab's and the worker's proofs.
   const jkt = authorization.searchParams.get('dpop_jkt');
   expect(jkt).toMatch(/^[\w-]{43}$/);
