@@ -154,3 +154,17 @@ it('sign-out revokes the refresh token and deletes the key; the next sign-in bin
   expect(env.op.counts).toMatchObject({ codeExchanges: 2, revokedGrants: 0, reusedRefreshTokens: 0, failedApiCalls: 0 });
   await context.close();
 });
+
+it('a key created under the Web Lock: 4 tabs asking at once for a credential without a key all get the same one', async () => {
+  const context = await env.browser.newContext();
+  const tabs = await openApps(context, env.appUrl, 4);
+  for (let round = 0; round < 3; round++) {
+    const credential = `race-${round}`;
+    const jkts = await Promise.all(tabs.map((tab) => inApp(tab, (app, name) => app.loadOrCreateKey(name), credential)));
+    expect(new Set(jkts).size).toBe(1);
+  }
+  const records = await tabs[0]!.evaluate(readKeyRecords);
+  expect(records).toHaveLength(3);
+  for (const record of records) expect(record).toMatchObject({ extractable: false, exported: 'InvalidAccessError' });
+  await context.close();
+});
