@@ -5,8 +5,11 @@ import packageJson from './package.json' with { type: 'json' };
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
 const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'deno-kv', 'jwt', 'openeo', 'node', 'oidc', 'react', 'dpop'];
 
-/** Modules no public entry imports, reached through package.json `imports` (the leader election without Web Locks). */
-const conditionalModules = ['sharing/browser/lock-election', 'sharing/browser/message-election', 'dpop/session-dpop'];
+/**
+ * Modules no public entry imports, reached through package.json `imports`: the leader election without Web Locks, and
+ * the sign-in's DPoP (loaded only by sessions with `dpop`, so that the others do not count it in their bundle).
+ */
+const conditionalModules = ['sharing/browser/lock-election', 'sharing/browser/message-election', 'oidc/dpop', 'dpop/session-dpop'];
 
 /** The command line (`bin` in package.json): `src/cli/main.ts` → `dist/cli/main.js`, Node only. */
 const binaries = ['cli/main'];

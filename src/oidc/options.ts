@@ -11,7 +11,7 @@ import type { SessionSnapshot, SnapshotListener } from '../core/store.js';
  * `clock`, `fetch`, `signal`, `refreshBeforeExpiry`), and where the browser comes back. `redirectUri` is required
  * where users sign in.
  */
-export interface OidcSessionOptions extends OidcProviderOptions, Omit<SessionOptions, 'provider'> {
+export interface OidcSessionOptions extends OidcProviderOptions, Omit<SessionOptions, 'provider' | 'dpop'> {
   /**
    * Where the provider sends the browser back, registered with the client: an absolute `https:` (or `http:`) URL,
    * e.g. `https://app.example/callback` or the app's own page. The page there creates the same `oidcSession`; its

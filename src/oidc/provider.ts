@@ -10,8 +10,16 @@ import { maxAgeOf, tokenParametersKey } from './parameters.js';
 import { DEFAULT_TIMEOUT, discover, type Endpoint, issuerUrl, requestOptions, statusFailure, toSessionError, withoutSecrets, withTimeout } from './protocol.js';
 import { postUserUpdate, readUser, updateUser } from './storage.js';
 import type { SignedInUser, UserClaims } from './user.js';
+import type * as DPoPModule from './dpop.js';
+import type { DPoPSigner } from './dpop.js';
 
 export type { SignedInUser, UserClaims };
+
+/**
+ * The DPoP module, loaded by the first session that asks for DPoP: apps without it never load it (package.json
+ * `imports`, so that bundlers make it a chunk of its own and the size budgets of the sign-in leave it out).
+ */
+export const loadDPoP = (): Promise<typeof DPoPModule> => import('#oidc-dpop');
 
 /** What `oidcProvider` takes: the public client of one OpenID provider. */
 export interface OidcProviderOptions {
@@ -38,6 +46,14 @@ export interface OidcProviderOptions {
    * request went out) every context is signed out (`invalid_grant`, then `login_required`). Default 60 000.
    */
   readonly lateAnswerWindow?: number | undefined;
+  /**
+   * Sender-constrained tokens (DPoP, RFC 9449): one non-extractable key for every context of the origin, kept in
+   * IndexedDB; `dpop_jkt` binds the sign-in's code to it, and every token request carries a proof of it. The tokens
+   * are `DPoP` tokens: an API needs `Authorization: DPoP <token>` and a proof (`session.dpopProof`, `createClient`).
+   * A `Bearer` answer is refused, unless `{ allowBearer: true }`. Part of the credential key: give a worker's
+   * `oidcProvider` the same. Default false (Bearer).
+   */
+  readonly dpop?: boolean | { readonly allowBearer?: boolean | undefined } | undefined;
 }
 
 /**
@@ -60,6 +76,8 @@ export interface CodeExchange {
   readonly redirectUri: string;
   /** The `max_age` sent (s), if any: the ID token must have an `auth_time` that recent. */
   readonly maxAge?: number | undefined;
+  /** The sign-in's `state` (its DPoP key is kept under it). */
+  readonly state?: string | undefined;
   /** Told who signed in before the token is shared, so that every context that gets the token can find the user. */
   readonly received: (user: SignedInUser, issuedAt: number) => Promise<void>;
 }
@@ -89,6 +107,8 @@ export interface OidcProvider extends TokenProvider {
   readonly issuer: string;
   readonly clientId: string;
   readonly scope: string;
+  /** Whether tokens are DPoP-bound (the `dpop` option). */
+  readonly dpop: boolean;
 }
 
 /**
@@ -98,7 +118,7 @@ export interface OidcProvider extends TokenProvider {
  * the shared session: the token and the refresh token come from the context that signed in.
  */
 export function oidcProvider(options: OidcProviderOptions, internals: OidcProviderInternals = {}): OidcProvider {
-  const { issuer, clientId, scope = 'openid', timeout = DEFAULT_TIMEOUT, defaultExpiresIn = 3600, authorizationParams, lateAnswerWindow = LATE_ANSWER_WINDOW } = options;
+  const { issuer, clientId, scope = 'openid', timeout = DEFAULT_TIMEOUT, defaultExpiresIn = 3600, authorizationParams, lateAnswerWindow = LATE_ANSWER_WINDOW, dpop } = options;
   requireString('issuer', issuer);
   requireString('clientId', clientId);
   issuerUrl(issuer);
@@ -111,10 +131,13 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
   }
   // Refused here, not at the first sign-in.
   maxAgeOf(authorizationParams);
-  const tokenTypes = new Set(internals.tokenTypes ?? ['bearer']);
+  const bound = dpop !== undefined && dpop !== false;
+  // With DPoP: only a DPoP token, or a Bearer one where the app allows the downgrade; without, only Bearer (a DPoP
+  // token would fail at every API without the proofs this session then does not make).
+  const tokenTypes = new Set(internals.tokenTypes ?? (bound ? ['dpop', ...(typeof dpop === 'object' && dpop.allowBearer === true ? ['bearer'] : [])] : ['bearer']));
   const parametersKey = tokenParametersKey(authorizationParams);
-  // Without such parameters the key is what it always was: a stored sign-in survives an upgrade.
-  const key = credentialKey('authorization_code', issuer, clientId, scope, ...(parametersKey === undefined ? [] : [parametersKey]));
+  // Without such parameters (and DPoP) the key is what it always was: a stored sign-in survives an upgrade.
+  const key = credentialKey('authorization_code', issuer, clientId, scope, ...(parametersKey === undefined ? [] : [parametersKey]), ...(bound ? ['dpop'] : []));
   const client: oauth.Client = { client_id: clientId };
   // The refresh tokens this context has spent (shared with every provider of this key in this JavaScript context).
   let rotation: Rotation | undefined;
@@ -122,13 +145,22 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
   // record of who signed in can be read (no IndexedDB: Node, Deno, Workers).
   let lastUser: UserClaims | undefined;
 
-  /** One request, discovery included, within `timeout`; 429 and 5xx as failures the session remembers. */
-  const request = (context: FetchTokenContext, label: string, run: (as: oauth.AuthorizationServer, endpoint: Endpoint) => Promise<Response>, bound = timeout) =>
-    withTimeout(label, bound, context.signal, async (signal) => {
+  /**
+   * One request, discovery included, within `timeout` (or `limit`); 429 and 5xx as failures the session remembers.
+   * With a DPoP `signer`: a proof of its key, and a nonce challenge answered once (see `DPoPSigner.send`).
+   */
+  const request = (
+    context: FetchTokenContext,
+    label: string,
+    signer: DPoPSigner | undefined,
+    run: (as: oauth.AuthorizationServer, endpoint: Endpoint, DPoP?: oauth.DPoPHandle) => Promise<Response>,
+    limit = timeout,
+  ) =>
+    withTimeout(label, limit, context.signal, async (signal) => {
       const endpoint: Endpoint = { issuer, fetch: context.fetch, signal, timeout };
       const as = await discover(endpoint);
       const sentAt = context.clock.now();
-      const response = await run(as, endpoint);
+      const response = await (signer ? signer.send(as.token_endpoint!, (DPoP) => run(as, endpoint, DPoP)) : run(as, endpoint));
       const failure = statusFailure(response, label, context.clock.now());
       if (failure !== undefined) throw failure;
       return { as, response, sentAt };
@@ -143,8 +175,9 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
 
   const exchangeCode = async (context: FetchTokenContext, exchange: CodeExchange): Promise<TokenSet> => {
     const label = 'The code exchange';
-    const { as, response, sentAt } = await request(context, label, (as, endpoint) =>
-      oauth.authorizationCodeGrantRequest(as, client, oauth.None(), exchange.parameters, exchange.redirectUri, exchange.codeVerifier, requestOptions(endpoint)),
+    const signer = bound ? await (await loadDPoP()).signInSigner(exchange.state, key) : undefined;
+    const { as, response, sentAt } = await request(context, label, signer, (as, endpoint, DPoP) =>
+      oauth.authorizationCodeGrantRequest(as, client, oauth.None(), exchange.parameters, exchange.redirectUri, exchange.codeVerifier, { ...requestOptions(endpoint), ...(DPoP && { DPoP }) }),
     );
     let result: oauth.TokenEndpointResponse;
     try {
@@ -164,6 +197,8 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
       // Without one, no other context could renew the session: say why instead of failing an hour later.
       throw new SessionError('invalid_response', 'The provider issued no refresh token (is offline_access in the scope, or refresh tokens enabled for the client?)');
     }
+    // Every context that gets the token must find its key: the sign-in's key is the credential's from now on.
+    await signer?.keep();
     const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined;
     lastUser = claims;
     // Without `openid` in the scope there is no ID token: signed in all the same, as a user without claims.
@@ -199,11 +234,13 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
         },
       },
     });
+    const signer = bound ? await (await loadDPoP()).refreshSigner(key) : undefined;
     // Bounded by the window (and its stopped-timer grace) after discovery's `timeout`, not by `timeout` alone.
     const { as, response, sentAt } = await request(
       context,
       label,
-      (as, endpoint) => oauth.refreshTokenGrantRequest(as, client, oauth.None(), sent, requestOptions({ ...endpoint, fetch: sender.fetch })),
+      signer,
+      (as, endpoint, DPoP) => oauth.refreshTokenGrantRequest(as, client, oauth.None(), sent, { ...requestOptions({ ...endpoint, fetch: sender.fetch }), ...(DPoP && { DPoP }) }),
       Math.min(2_147_483_647, timeout + lateAnswerWindow + 2 * STOPPED_GRACE),
     );
     // A 2xx answer means the provider spent the token (it rotated, or may have): spent before the answer is read,
@@ -260,6 +297,7 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
     issuer,
     clientId,
     scope,
+    dpop: bound,
     canRefresh: true,
     usesRefreshToken: true,
     signsIn: true,

@@ -14,7 +14,7 @@ import { checkSessionOptions, type OidcSession, type OidcSessionEvents, type Oid
 import { openPopup, popupsSevered, waitForPopup, whilePopupOpen, type PopupWindow } from './popup.js';
 import { signInParameters } from './parameters.js';
 import { DEFAULT_TIMEOUT, discover, toSessionError, type Endpoint } from './protocol.js';
-import { oidcProvider } from './provider.js';
+import { loadDPoP, oidcProvider } from './provider.js';
 import { createAuthorization, isAuthorizationResponse, sameOriginPath } from './sign-in.js';
 import { endSessionUrl, revokeRefreshToken } from './sign-out.js';
 import { SignInChannel } from './sign-in-channel.js';
@@ -47,7 +47,7 @@ export function oidcSession(options: OidcSessionOptions): OidcSession {
   const provider = oidcProvider(options);
   const { refreshBeforeExpiry, sharing, clock, fetch, signal } = options;
   const session = createSession({ provider, refreshBeforeExpiry, sharing, clock, fetch, signal });
-  return new OidcSessionHandle(session, provider.key, provider.scope, options);
+  return new OidcSessionHandle(session, provider.key, provider.scope, provider.dpop, options);
 }
 
 /** Whether this context is a window that can navigate (workers have `location` too, but no `document` or history). */
@@ -62,6 +62,8 @@ class OidcSessionHandle implements OidcSession {
   readonly #session: Session;
   readonly #key: string;
   readonly #scope: string;
+  readonly #dpop: boolean;
+  #sessionDPoP: SessionDPoP | undefined;
   readonly #options: OidcSessionOptions;
   readonly #events = new Emitter<OwnEvents>();
   readonly #errors = new Emitter<Pick<SessionEvents, 'error'>>();
@@ -75,10 +77,11 @@ class OidcSessionHandle implements OidcSession {
   #snapshot: SessionSnapshot<UserClaims> | undefined;
   #closed = false;
 
-  constructor(session: Session, key: string, scope: string, options: OidcSessionOptions) {
+  constructor(session: Session, key: string, scope: string, dpop: boolean, options: OidcSessionOptions) {
     this.#session = session;
     this.#key = key;
     this.#scope = scope;
+    this.#dpop = dpop;
     this.#options = options;
     // A message is only a hint (any page of the origin can post one): who signed in is read from storage, where the
     // sender wrote it before telling.
@@ -124,12 +127,14 @@ class OidcSessionHandle implements OidcSession {
     return this.#session.isLeader;
   }
 
+  /** With `dpop`: the origin's key, for `createClient`, `fetchWithToken` and the service worker (loaded on first use). */
   get dpop(): SessionDPoP | undefined {
-    return this.#session.dpop;
-  }
-
-  dpopProof(request: DPoPRequest): Promise<string> {
-    return this.#session.dpopProof(request);
+    if (!this.#dpop) return undefined;
+    const lazy =
+      (method: 'jkt' | 'proof' | 'received' | 'requestToken') =>
+      async (...args: unknown[]): Promise<never> =>
+        ((await loadDPoP()).browserSessionDPoP(this.#key) as unknown as Record<string, (...a: unknown[]) => Promise<never>>)[method]!(...args);
+    return (this.#sessionDPoP ??= { allowBearer: false, jkt: lazy('jkt'), proof: lazy('proof'), received: lazy('received'), requestToken: lazy('requestToken') });
   }
 
   get signedIn(): boolean {
@@ -194,8 +199,10 @@ class OidcSessionHandle implements OidcSession {
   async clear(): Promise<void> {
     this.#assertOpen();
     const record = await this.#signedInRecord();
+    const key = await this.#signOutKey();
     await this.#session.clear();
     if (record !== undefined) await deleteUser(this.#key, record.signedInAt).catch(() => undefined);
+    await key?.forget();
   }
 
   async close(): Promise<void> {
@@ -244,6 +251,8 @@ class OidcSessionHandle implements OidcSession {
           parameters,
           appState: options.state,
         });
+        // With DPoP, a new key for this sign-in, and its thumbprint binds the code to it (RFC 9449 §10).
+        if (this.#dpop) authorization.url.searchParams.set('dpop_jkt', await (await loadDPoP()).signInKey(authorization.transaction.state));
         await saveTransaction(authorization.transaction);
         state = authorization.transaction.state;
         return authorization;
@@ -287,19 +296,32 @@ class OidcSessionHandle implements OidcSession {
     const record = await this.#signedInRecord();
     // Read before the sign-out, which deletes it everywhere; revoked after it, when no context can send it any more.
     const refreshToken = await sharedRefreshToken(this.#session).catch(() => undefined);
+    const key = await this.#signOutKey();
     await this.#session.clear();
     if (record !== undefined) await deleteUser(this.#key, record.signedInAt).catch(() => undefined);
     const { clientId, postLogoutRedirectUri } = this.#options;
     let url: URL | undefined;
     try {
-      const as = await revokeRefreshToken(this.#endpoint(), clientId, refreshToken);
+      const as = await revokeRefreshToken(this.#endpoint(), clientId, refreshToken, key?.signer);
       url = endSessionUrl(as, clientId, record?.user.idToken, postLogoutRedirectUri);
     } catch (error) {
       // Signed out here and everywhere all the same; the app hears why the provider was not told.
       this.#report(toSessionError(error, 'The refresh token could not be revoked', this.#options.signal));
     }
+    // After the revocation, which needed it: the DPoP key goes with the sign-in.
+    await key?.forget();
     if (options.redirect === false || !inWindow() || url === undefined) return;
     location.assign(url.href);
+  }
+
+  async dpopProof(request: DPoPRequest): Promise<string> {
+    this.#assertOpen();
+    return (await loadDPoP()).sessionProof(this.#dpop, this.#key, request, () => this.getToken());
+  }
+
+  /** With DPoP: the key's signer and its deletion, read before a sign-out. */
+  async #signOutKey() {
+    return this.#dpop ? (await loadDPoP()).signOutKey(true, this.#key) : undefined;
   }
 
   /** Who signed in, the newer of ours and the stored one (which may hold a refresh's ID token whose message is late). */

@@ -92,6 +92,7 @@ export async function completeAuthorization(
   const withdraw = stageExchange(transaction.key, {
     parameters,
     codeVerifier: transaction.codeVerifier,
+    state: transaction.state,
     nonce: transaction.nonce,
     redirectUri: transaction.redirectUri,
     maxAge: transaction.maxAge,

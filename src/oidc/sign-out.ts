@@ -1,5 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import type { SessionError } from '../core/errors.js';
+import type { DPoPSigner } from './dpop.js';
 import { DEFAULT_TIMEOUT, discover, requestOptions, withoutSecrets, withTimeout, type Endpoint } from './protocol.js';
 
 /**
@@ -7,13 +8,22 @@ import { DEFAULT_TIMEOUT, discover, requestOptions, withoutSecrets, withTimeout,
  * endpoint's `timeout`. Resolves the provider's metadata (for the end-session URL); rejects with why the provider
  * was not told (the sign-out holds all the same).
  */
-export async function revokeRefreshToken(endpoint: Endpoint, clientId: string, refreshToken: string | undefined): Promise<oauth.AuthorizationServer> {
+export async function revokeRefreshToken(
+  endpoint: Endpoint,
+  clientId: string,
+  refreshToken: string | undefined,
+  signer?: DPoPSigner | undefined,
+): Promise<oauth.AuthorizationServer> {
   const as = await discover(endpoint);
   if (refreshToken === undefined || as.revocation_endpoint === undefined) return as;
   const label = 'The revocation endpoint';
   await withTimeout(label, endpoint.timeout ?? DEFAULT_TIMEOUT, endpoint.signal, async (signal) => {
+    // A DPoP-bound refresh token is revoked with a proof of its key (oauth4webapi signs none for revocation: asked of
+    // the signer, as for a resource). Providers that do not ask for it ignore the header.
+    const url = as.revocation_endpoint!;
     const response = await oauth.revocationRequest(as, { client_id: clientId }, oauth.None(), refreshToken, {
       ...requestOptions({ ...endpoint, signal }),
+      ...(signer !== undefined && { headers: { dpop: await signer.proof('POST', url) } }),
       additionalParameters: { token_type_hint: 'refresh_token' },
     });
     await oauth.processRevocationResponse(response);

@@ -25,6 +25,8 @@ export interface AppConfig {
    * that fetched a `no-store` resource (every token response) in its back/forward cache.
    */
   cacheable?: boolean;
+  /** `oidcSession({ dpop: true })`: the API calls carry `Authorization: DPoP` and a proof. */
+  dpop?: boolean;
   /** A second `oidcSession` on the page (`app.second`), of the same client with this scope: another credential. */
   secondScope?: string;
 }

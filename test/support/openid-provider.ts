@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { text as readBody } from 'node:stream/consumers';
 import Provider from 'oidc-provider';
+import { createDPoPValidator } from './dpop-api.js';
 
 /**
  * A real OpenID provider on 127.0.0.1 for the tests, the bench and the demo: panva's `oidc-provider` 9 (certified),
@@ -81,6 +82,10 @@ export interface OpenIdProviderCounts {
   devicePolls: number;
   /** The device_code polls answered `slow_down`, and the ms since the poll before each of them, in order. */
   slowDowns: number;
+  /** With `dpop`: `use_dpop_nonce` challenges of the token endpoint (not counted as failed refreshes or exchanges). */
+  dpopNonceChallenges: number;
+  /** With `dpop`: API calls whose proof's `jti` was seen before (each is also a failed API call). */
+  replayedProofs: number;
 }
 
 export interface OpenIdProviderLogEntry {
@@ -130,6 +135,11 @@ export interface OpenIdProviderOptions {
   deviceFlow?: boolean;
   /** Lifetime in seconds of device codes. Default 600. */
   deviceCodeTtl?: number;
+  /**
+   * DPoP (RFC 9449) required of every client (`dpop_bound_access_tokens`: bound access and refresh tokens) with
+   * nonces on at the token endpoint, and `/api` validating proofs strictly (see `dpopApi`). Default off.
+   */
+  dpop?: boolean;
 }
 
 /** The login form's selectors, for playwright. */
@@ -168,6 +178,8 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     deviceGrants: 0,
     devicePolls: 0,
     slowDowns: 0,
+    dpopNonceChallenges: 0,
+    replayedProofs: 0,
   });
   const state = {
     counts: freshCounts(),
@@ -203,6 +215,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       response_types: ['code'],
       redirect_uris: client.redirectUris,
       post_logout_redirect_uris: client.postLogoutRedirectUris ?? [],
+      ...(options.dpop === true && { dpop_bound_access_tokens: true }),
     })),
     jwks: { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'test-signing-key', alg: 'RS256', use: 'sig' }] },
     cookies: {
@@ -232,6 +245,8 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     clientBasedCORS: (_ctx: unknown, origin: string, client: { clientId: string }) => corsOrigins.get(client.clientId)?.has(origin) ?? false,
     features: {
       devInteractions: { enabled: false },
+      // DPoP is on in oidc-provider 9 (proofs accepted); `dpop` adds nonces, required at every use.
+      ...(options.dpop === true && { dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } }),
       // Public clients revoke their own tokens (the default policy, stated to keep its notice quiet).
       revocation: { enabled: options.revocation ?? true, allowedPolicy: (_ctx: unknown, client: { clientId: string }, token: { clientId: string }) => token.clientId === client.clientId },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
@@ -273,6 +288,11 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   provider.on('grant.error', (ctx, error) => {
     const grantType = grantTypeOf(ctx);
     const name = errorName(error);
+    if (name.startsWith('use_dpop_nonce')) {
+      state.counts.dpopNonceChallenges++;
+      record('dpop.nonce-challenge', grantType);
+      return;
+    }
     if (grantType === 'authorization_code') state.counts.failedCodeExchanges++;
     if (grantType === DEVICE_CODE) state.counts.devicePolls++;
     if (grantType === 'refresh_token') {
@@ -348,6 +368,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     }
   });
 
+  const dpopApi = createDPoPValidator();
   const callback = provider.callback();
   server.on('request', (req, res) => {
     const url = new URL(req.url ?? '/', issuer);
@@ -401,13 +422,21 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     const origin = req.headers.origin;
     const cors: Record<string, string> = origin !== undefined ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {};
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { ...cors, 'access-control-allow-headers': 'authorization', 'access-control-allow-methods': 'GET', 'access-control-max-age': '600' }).end();
+      res.writeHead(204, { ...cors, 'access-control-allow-headers': 'authorization, dpop', 'access-control-allow-methods': 'GET', 'access-control-max-age': '600' }).end();
       return;
     }
     state.counts.apiCalls++;
     for (const listener of listeners) listener();
     const header = req.headers.authorization ?? '';
-    const found = header.startsWith('Bearer ') ? await introspect(header.slice(7)) : { active: false as const };
+    let found: Awaited<ReturnType<typeof introspect>>;
+    if (options.dpop === true) {
+      const checked = await dpopApi.check(req, `${issuer}/api`, (token) => provider.AccessToken.find(token) as Promise<{ isExpired: boolean; jkt?: string } | undefined>);
+      if (checked === 'replayed') state.counts.replayedProofs++;
+      found = checked === 'ok' ? await introspect(header.slice(5)) : { active: false };
+      if (checked !== 'ok') record('api.dpop-refused', checked);
+    } else {
+      found = header.startsWith('Bearer ') ? await introspect(header.slice(7)) : { active: false as const };
+    }
     if (!found.active) {
       state.counts.failedApiCalls++;
       record('api.unauthorized');

@@ -1,0 +1,150 @@
+import * as oauth from 'oauth4webapi';
+import { calculateJwkThumbprint, decodeProtectedHeader, SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { createHash, randomUUID } from 'node:crypto';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import type { OidcWorkerAnswer } from './fixtures/oidc-worker.js';
+import { inApp, openApps, useOidcApp, userSignsIn } from '../support/oidc-app.js';
+
+/**
+ * Issue 25's tab scenario and theft in real Chromium: oidc-provider with DPoP required and nonces at every use, the
+ * strict API of test/support/dpop-api.ts. Several tabs and a dedicated worker sign with the one key of the origin;
+ * the leader is killed midway; a stolen token or refresh token is refused without the key.
+ */
+const env = useOidcApp({ dpop: true });
+const signedIn = (): boolean => (globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn;
+
+async function startWorker(page: Page): Promise<(command: string) => Promise<OidcWorkerAnswer>> {
+  const { issuer, clientId, scope, apiUrl } = env.config;
+  const url = `/oidc-worker.js?${new URLSearchParams({ issuer, clientId, scope, apiUrl, dpop: '' })}`;
+  await page.evaluate((scriptUrl) => {
+    (globalThis as unknown as { dpopWorker: Worker }).dpopWorker = new Worker(scriptUrl, { type: 'module' });
+  }, url);
+  return (command) =>
+    page.evaluate(
+      (message) =>
+        new Promise<OidcWorkerAnswer>((resolve) => {
+          const worker = (globalThis as unknown as { dpopWorker: Worker }).dpopWorker;
+          worker.addEventListener('message', (event: MessageEvent<OidcWorkerAnswer>) => resolve(event.data), { once: true });
+          worker.postMessage(message);
+        }),
+      command,
+    );
+}
+
+async function jktOf(proof: string): Promise<string> {
+  return calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK);
+}
+
+it('4 tabs and a worker, 24 s of 4 s DPoP tokens with the leader killed midway: 1 code exchange, one key, 0 reused refresh tokens, 0 revoked grants, 0 failed calls, 0 replayed jti, 1 nonce challenge for all', async () => {
+  env.config = { ...env.config, dpop: true };
+  const context = await env.browser.newContext();
+  const tabs = await openApps(context, env.appUrl, 4);
+  const worker = await startWorker(tabs[1]!);
+  expect(await userSignsIn(tabs[0]!)).toBe('ok');
+  await Promise.all(tabs.map((tab) => tab.waitForFunction(signedIn)));
+  await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.startCalls(300))));
+  const workerCalls: OidcWorkerAnswer[] = [];
+  const started = Date.now();
+  const workerLoop = (async () => {
+    while (Date.now() - started < 22_000) {
+      workerCalls.push(await worker('token'));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  const leaders = await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.state().leader)));
+  const leader = leaders.indexOf(true);
+  // The worker may lead instead of a tab; then the tab killed is one that does not lead, and the worker goes on.
+  const killed = leader === -1 || leader === 1 ? 3 : leader;
+  await tabs[killed]!.goto('chrome://kill').catch(() => undefined);
+  const survivors = tabs.filter((_tab, index) => index !== killed);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 24_000 - (Date.now() - started))));
+  await workerLoop;
+  const results = await Promise.all(survivors.map((tab) => inApp(tab, (app) => app.stopCalls())));
+  for (const result of results) {
+    expect(result.failed).toEqual([]);
+    expect(result.ok).toBeGreaterThan(20);
+  }
+  for (const call of workerCalls) expect(call).toMatchObject({ signedIn: true, status: 200 });
+  // One key: every proof of the worker (before and after the kill) and of every surviving tab.
+  const jkts = new Set(await Promise.all(workerCalls.map((call) => jktOf(call.proof!))));
+  for (const tab of survivors) {
+    jkts.add(await jktOf(await inApp(tab, (app) => app.session.dpopProof({ method: 'GET', url: (globalThis as unknown as { oidcConfig: { apiUrl: string } }).oidcConfig.apiUrl }))));
+  }
+  expect(jkts.size).toBe(1);
+  const { counts } = env.op;
+  const log = JSON.stringify(env.op.log.filter((entry) => !entry.event.startsWith('api.call')));
+  expect(counts.refreshRequests, log).toBeGreaterThanOrEqual(6);
+  expect(counts, log).toMatchObject({
+    codeExchanges: 1,
+    reusedRefreshTokens: 0,
+    revokedGrants: 0,
+    failedRefreshes: 0,
+    failedApiCalls: 0,
+    replayedProofs: 0,
+    // The code exchange met the provider's nonce requirement once; every later request, in whichever context
+    // leads, used the nonce kept in IndexedDB (and the newer ones the provider sent along).
+    dpopNonceChallenges: 1,
+  });
+  await context.close();
+}, 90_000);
+
+it('theft: the access and refresh tokens read out of IndexedDB are refused from Node without the key and with another key; the session goes on', async () => {
+  env.config = { ...env.config, dpop: true };
+  const context = await env.browser.newContext();
+  const [tab] = await openApps(context, env.appUrl, 1);
+  expect(await userSignsIn(tab!)).toBe('ok');
+  // What injected script can read: the session's record in IndexedDB.
+  const stolen = await tab!.evaluate(
+    () =>
+      new Promise<{ accessToken: string; refreshToken: string }>((resolve, reject) => {
+        const opening = indexedDB.open('shared-session-v2');
+        opening.onerror = () => reject(opening.error);
+        opening.onsuccess = () => {
+          const all = opening.result.transaction('tokens').objectStore('tokens').getAll();
+          all.onsuccess = () => {
+            const record = all.result[0] as { token: { accessToken: string }; refreshToken: string };
+            resolve({ accessToken: record.token.accessToken, refreshToken: record.refreshToken });
+          };
+        };
+      }),
+  );
+  expect(stolen.refreshToken).toEqual(expect.any(String));
+  const apiUrl = env.op.apiUrl;
+
+  // The API: as a Bearer token, as DPoP without a proof, and with a proof of another key.
+  expect((await fetch(apiUrl, { headers: { authorization: `Bearer ${stolen.accessToken}` } })).status).toBe(401);
+  expect((await fetch(apiUrl, { headers: { authorization: `DPoP ${stolen.accessToken}` } })).status).toBe(401);
+  const other = await generateKeyPair('ES256');
+  const otherProof = await new SignJWT({ htm: 'GET', htu: apiUrl, jti: randomUUID(), ath: createHash('sha256').update(stolen.accessToken).digest('base64url') })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(other.publicKey) })
+    .setIssuedAt()
+    .sign(other.privateKey);
+  expect((await fetch(apiUrl, { headers: { authorization: `DPoP ${stolen.accessToken}`, dpop: otherProof } })).status).toBe(401);
+  expect(env.op.log.filter((entry) => entry.event === 'api.dpop-refused').map((entry) => entry.detail)).toEqual(['no-dpop-scheme', 'no-proof', 'wrong-key']);
+
+  // The provider: the refresh token without a proof, and with a proof of another key (its nonce challenge answered).
+  const issuer = new URL(env.op.issuer);
+  const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { [oauth.allowInsecureRequests]: true }));
+  const client = { client_id: env.config.clientId };
+  const insecure = { [oauth.allowInsecureRequests]: true };
+  const withoutKey = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), stolen.refreshToken, insecure);
+  expect(withoutKey.status).toBe(400);
+  expect(await withoutKey.json()).toMatchObject({ error: 'invalid_grant' });
+  const otherKeys = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])) as CryptoKeyPair;
+  const DPoP = oauth.DPoP({}, otherKeys);
+  let withOtherKey = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), stolen.refreshToken, { ...insecure, DPoP });
+  if (withOtherKey.status === 400 && ((await withOtherKey.clone().json()) as { error?: string }).error === 'use_dpop_nonce') {
+    withOtherKey = await oauth.refreshTokenGrantRequest(as, client, oauth.None(), stolen.refreshToken, { ...insecure, DPoP });
+  }
+  expect(withOtherKey.status).toBe(400);
+  expect(await withOtherKey.json()).toMatchObject({ error: 'invalid_grant' });
+
+  // The owner's session is untouched: it refreshes with its key and its calls are accepted.
+  const failedApiCalls = env.op.counts.failedApiCalls;
+  await inApp(tab!, (app) => app.session.getToken({ forceRefresh: true }));
+  expect(await inApp(tab!, (app) => app.callApi())).toMatchObject({ status: 200 });
+  expect(env.op.counts).toMatchObject({ codeExchanges: 1, revokedGrants: 0, reusedRefreshTokens: 0, failedApiCalls });
+  await context.close();
+}, 60_000);
