@@ -1,6 +1,6 @@
 import { clientCredentials, createSession, refreshTokenGrant, type Session } from 'shared-session';
 import { denoKvSharing } from 'shared-session/deno-kv';
-import { type Command, type KvAnswer, type KvConfig, sleep } from './protocol.ts';
+import { type Command, type FetchedToken, type KvAnswer, type KvConfig, sleep } from './protocol.ts';
 
 /** One context's session on the shared KV file, and what it saw: the main module and each worker run one. */
 export class KvContext {
@@ -13,6 +13,8 @@ export class KvContext {
   readonly #cleared: { origin: string; at: number }[] = [];
   readonly #errors: string[] = [];
   #authenticated = 0;
+  readonly #fetched: FetchedToken[] = [];
+  #lastCall: number | undefined;
 
   static async open(config: KvConfig): Promise<KvContext> {
     return new KvContext(config, await Deno.openKv(config.kvPath));
@@ -37,7 +39,10 @@ export class KvContext {
       sharing,
       ...(config.refreshBeforeExpiry === undefined ? {} : { refreshBeforeExpiry: config.refreshBeforeExpiry }),
     });
-    this.session.on('authenticated', () => this.#authenticated++);
+    this.session.on('authenticated', ({ accessToken, issuedAt, expiresAt }) => {
+      this.#authenticated++;
+      this.#fetched.push({ accessToken, issuedAt, expiresAt });
+    });
     this.session.on('cleared', (origin) => this.#cleared.push({ origin, at: Date.now() }));
     this.session.on('error', (error) => this.#errors.push(error.code));
   }
@@ -53,6 +58,7 @@ export class KvContext {
       case 'loop': {
         const end = Date.now() + command.duration;
         while (Date.now() < end) {
+          this.#lastCall = Date.now();
           const token = await this.#getToken();
           if (token !== undefined) await this.#callApi(token);
           await sleep(command.every);
@@ -68,6 +74,8 @@ export class KvContext {
         break;
       }
       case 'close':
+        // No timer can fire between the token request's end and the close: both run in this one task.
+        if (command.settle === true) await this.session.getToken().catch(() => undefined);
         await this.session.close();
         this.#kv.close();
         break;
@@ -80,11 +88,14 @@ export class KvContext {
   answer(): KvAnswer {
     return {
       tokens: [...this.#tokens],
-      apiStatuses: this.#apiStatuses,
-      failures: this.#failures,
+      // Copies: the main module's answer is read after later commands ran.
+      apiStatuses: [...this.#apiStatuses],
+      failures: [...this.#failures],
       authenticated: this.#authenticated,
-      cleared: this.#cleared,
-      errors: this.#errors,
+      cleared: [...this.#cleared],
+      errors: [...this.#errors],
+      fetched: [...this.#fetched],
+      ...(this.#lastCall === undefined ? {} : { lastCall: this.#lastCall }),
     };
   }
 

@@ -25,7 +25,11 @@ export type Command =
   | { readonly type: 'clear' }
   /** Resolves once this context was signed out (its `cleared` event), or after `timeout` ms. */
   | { readonly type: 'cleared'; readonly timeout: number }
-  | { readonly type: 'close' };
+  /**
+   * Closes the session (and its KV). `settle`: first waits for a token request in flight (a refresh ahead of expiry
+   * may run after the last call), in the same task as the close, so that no request is cut off by it.
+   */
+  | { readonly type: 'close'; readonly settle?: boolean };
 
 export interface KvAnswer {
   readonly tokens: readonly string[];
@@ -35,6 +39,17 @@ export interface KvAnswer {
   /** Date.now() of each `cleared` event, with its origin. */
   readonly cleared: readonly { readonly origin: string; readonly at: number }[];
   readonly errors: readonly string[];
+  /** Every token this context fetched from the endpoint (its `authenticated` events), as its clock timed it. */
+  readonly fetched: readonly FetchedToken[];
+  /** Date.now() just before this context's last getToken of a `loop` (undefined before one). */
+  readonly lastCall?: number;
+}
+
+export interface FetchedToken {
+  readonly accessToken: string;
+  /** When the request was sent (epoch ms): the token's `issuedAt`. */
+  readonly issuedAt: number;
+  readonly expiresAt: number;
 }
 
 /** Prints the one line the test reads. */
