@@ -15,6 +15,9 @@ export class KvContext {
   #authenticated = 0;
   readonly #fetched: FetchedToken[] = [];
   #lastCall: number | undefined;
+  readonly #refused: KvAnswer['refused'][number][] = [];
+  /** When each token was last handed out, and its expiry: what a refused API call is judged by. */
+  readonly #handed = new Map<string, { at: number; expiresAt: number }>();
 
   static async open(config: KvConfig): Promise<KvContext> {
     return new KvContext(config, await Deno.openKv(config.kvPath));
@@ -56,8 +59,7 @@ export class KvContext {
         break;
       }
       case 'loop': {
-        const end = Date.now() + command.duration;
-        while (Date.now() < end) {
+        while (Date.now() < command.until) {
           this.#lastCall = Date.now();
           const token = await this.#getToken();
           if (token !== undefined) await this.#callApi(token);
@@ -96,13 +98,15 @@ export class KvContext {
       errors: [...this.#errors],
       fetched: [...this.#fetched],
       ...(this.#lastCall === undefined ? {} : { lastCall: this.#lastCall }),
+      refused: [...this.#refused],
     };
   }
 
   async #getToken(): Promise<string | undefined> {
     try {
-      const { accessToken } = await this.session.getToken();
+      const { accessToken, expiresAt } = await this.session.getToken();
       this.#tokens.add(accessToken);
+      this.#handed.set(accessToken, { at: Date.now(), expiresAt });
       return accessToken;
     } catch (error) {
       this.#failures.push((error as { code?: string }).code ?? String(error));
@@ -114,5 +118,9 @@ export class KvContext {
     const response = await fetch(this.#config.apiUrl, { headers: { authorization: `Bearer ${accessToken}` } });
     await response.body?.cancel();
     this.#apiStatuses.push(response.status);
+    const handed = this.#handed.get(accessToken);
+    if (response.status !== 200 && handed !== undefined) {
+      this.#refused.push({ status: response.status, handedAt: handed.at, expiresAt: handed.expiresAt, at: Date.now() });
+    }
   }
 }

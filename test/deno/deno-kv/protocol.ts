@@ -20,8 +20,8 @@ export type Command =
   | { readonly type: 'start'; readonly config: KvConfig }
   /** `count` concurrent getToken, then one API call with a token. */
   | { readonly type: 'burst'; readonly count: number }
-  /** getToken + an API call every `every` ms for `duration` ms. */
-  | { readonly type: 'loop'; readonly duration: number; readonly every: number }
+  /** getToken + an API call every `every` ms until `until` (epoch ms: the same end for every context). */
+  | { readonly type: 'loop'; readonly until: number; readonly every: number }
   | { readonly type: 'clear' }
   /** Resolves once this context was signed out (its `cleared` event), or after `timeout` ms. */
   | { readonly type: 'cleared'; readonly timeout: number }
@@ -43,6 +43,8 @@ export interface KvAnswer {
   readonly fetched: readonly FetchedToken[];
   /** Date.now() just before this context's last getToken of a `loop` (undefined before one). */
   readonly lastCall?: number;
+  /** Every API call answered other than 200: when its token was handed out, when it expires, when the answer came. */
+  readonly refused: readonly { readonly status: number; readonly handedAt: number; readonly expiresAt: number; readonly at: number }[];
 }
 
 export interface FetchedToken {
