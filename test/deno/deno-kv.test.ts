@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DENO, denoApp } from '../support/deno-app.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
-import type { KvAnswer, KvConfig } from './deno-kv/protocol.js';
+import type { FetchedToken, KvAnswer, KvConfig } from './deno-kv/protocol.js';
 
 /**
  * `denoKvSharing` in real Deno: several `deno run --unstable-kv` processes (each with workers, each context with its
@@ -51,17 +51,25 @@ function kvFile(): string {
 interface Running {
   readonly pid: number;
   readonly done: Promise<unknown>;
+  /** Started `together`: resolves once the process has loaded and waits for `go`. */
+  readonly loaded: Promise<void>;
+  go(): void;
   kill(signal: NodeJS.Signals): void;
 }
 
 /** Starts one process of a scenario; `done` resolves with its RESULT. */
-function start(scenario: string, config: KvConfig, startAt?: number): Running {
+function start(scenario: string, config: KvConfig, together = false): Running {
   const args = ['run', '--cached-only', '--unstable-kv', '--allow-net=127.0.0.1', `--allow-read=${root}`, `--allow-write=${app}`, 'process.ts', scenario, JSON.stringify(config)];
-  if (startAt !== undefined) args.push(String(startAt));
+  if (together) args.push('together');
   const child = spawn(DENO, args, { cwd: app, env: { ...process.env, NO_COLOR: '1' } });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  let loaded: () => void = () => undefined;
+  const loading = new Promise<void>((resolve) => (loaded = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    if (stdout.includes('LOADED\n')) loaded();
+  });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
   const done = new Promise((resolve, reject) => {
@@ -74,21 +82,60 @@ function start(scenario: string, config: KvConfig, startAt?: number): Running {
     });
   });
   done.catch(() => undefined);
-  return { pid: child.pid!, done, kill: (signal) => child.kill(signal) };
+  // A process that ends before it loaded fails the fleet that waits for it (and no one else).
+  const loadedOrEnded = Promise.race([loading, done.then(() => undefined)]);
+  loadedOrEnded.catch(() => undefined);
+  return {
+    pid: child.pid!,
+    done,
+    loaded: loadedOrEnded,
+    go: () => child.stdin.end('go\n'),
+    kill: (signal) => child.kill(signal),
+  };
 }
 
 /** Runs `count` processes of `scenario` that begin together; resolves with their results. */
 async function fleet<T>(scenario: string | string[], config: KvConfig, count = PROCESSES): Promise<T[]> {
-  // Far enough ahead for every process to load and open its workers on a busy machine.
-  const startAt = Date.now() + 6_000;
   const scenarios = Array.isArray(scenario) ? scenario : Array.from({ length: count }, () => scenario);
-  return (await Promise.all(scenarios.map((each) => start(each, { ...config }, startAt).done))) as T[];
+  const running = scenarios.map((each) => start(each, { ...config }, true));
+  // Each has loaded and opened its workers (bounded: a process is killed after 60 s): now they begin together.
+  await Promise.all(running.map((each) => each.loaded));
+  for (const each of running) each.go();
+  return (await Promise.all(running.map((each) => each.done))) as T[];
+}
+
+/**
+ * "One token request per refresh period for all contexts", measured exactly (without a count that depends on how
+ * long the window lasted on a busy machine):
+ * - every request the server counted is one token that exactly one context fetched (its `authenticated` event);
+ * - each was sent once the token before it had reached its refresh point (`expiresAt` − `refreshBeforeExpiry`): no
+ *   context asked for a token while a fresh one existed, i.e. no second leader and no token lost on its way to KV;
+ * - every token the callers got was one of these, and a token no caller got was requested after every caller's last
+ *   call: a session refreshes ahead of expiry while it is open, called or not, and any call after such a request would
+ *   have been handed its token (the one before was stale for everyone by then).
+ */
+function expectOneRequestPerRefreshPeriod(contexts: readonly KvAnswer[], requests: number, refreshBeforeExpiry: number): void {
+  const fetched = contexts.flatMap((answer) => answer.fetched).sort((a, b) => a.issuedAt - b.issuedAt);
+  const used = new Set(contexts.flatMap((answer) => answer.tokens));
+  const lastCall = Math.max(...contexts.map((answer) => answer.lastCall ?? 0));
+  const refreshAt = ({ issuedAt, expiresAt }: FetchedToken): number => expiresAt - Math.min(refreshBeforeExpiry, (expiresAt - issuedAt) / 2);
+  const timeline = fetched
+    .map((each) => `sent ${each.issuedAt - fetched[0]!.issuedAt} ms, refresh at ${refreshAt(each) - fetched[0]!.issuedAt} ms, ${used.has(each.accessToken) ? 'used' : 'unused'}`)
+    .join('; ');
+  const told = `${timeline}; last call at ${lastCall - (fetched[0]?.issuedAt ?? 0)} ms`;
+  console.log(`tokens fetched (from the first request's send): ${told}`);
+  expect(fetched, told).toHaveLength(requests);
+  expect(new Set(fetched.map((each) => each.accessToken)).size, told).toBe(requests);
+  expect(contexts.reduce((sum, answer) => sum + answer.authenticated, 0), told).toBe(requests);
+  fetched.slice(1).forEach((each, index) => expect(each.issuedAt, told).toBeGreaterThanOrEqual(refreshAt(fetched[index]!)));
+  expect([...used].filter((token) => !fetched.some((each) => each.accessToken === token)), told).toEqual([]);
+  for (const unused of fetched.filter((each) => !used.has(each.accessToken))) expect(unused.issuedAt, told).toBeGreaterThan(lastCall);
 }
 
 const contextsOf = (results: readonly { contexts: KvAnswer[] }[]): KvAnswer[] => results.flatMap((result) => result.contexts);
 
 it('the packed package and the Deno Deploy example type-check in Deno (deno check --unstable-kv, real Deno.Kv types)', async () => {
-  await run(DENO, ['check', '--cached-only', '--unstable-kv', 'process.ts', 'worker.ts', 'kv_test.ts', 'deploy_example.ts'], { cwd: app, timeout: 60_000 });
+  await run(DENO, ['check', '--cached-only', '--unstable-kv', 'process.ts', 'worker.ts', 'kv_test.ts', 'sign_out_epoch_test.ts', 'deploy_example.ts'], { cwd: app, timeout: 60_000 });
 }, 120_000);
 
 it('4 processes × (main + 2 workers) × 50 concurrent calls on one KV file → 1 token request, one token', async () => {
@@ -112,13 +159,11 @@ it('3 s tokens for 12 s in 4 processes × 3 contexts: one token request per refr
   const contexts = contextsOf(results);
   const requests = server.stats.tokenRequests;
   console.log(`3 s tokens for 12 s, 12 contexts in 4 processes: ${requests} token requests`);
+  expectOneRequestPerRefreshPeriod(contexts, requests, 1_000);
   expect(requests).toBeGreaterThanOrEqual(4);
   expect(requests).toBeLessThanOrEqual(8);
   expect(contexts.flatMap((answer) => answer.failures)).toEqual([]);
-  expect(server.stats.apiUnauthorized).toBe(0);
-  // No duplicate: every token the server issued is one that the contexts used, and exactly one context fetched it.
-  expect(new Set(contexts.flatMap((answer) => answer.tokens)).size).toBe(requests);
-  expect(contexts.reduce((sum, answer) => sum + answer.authenticated, 0)).toBe(requests);
+  expect(server.stats.apiUnauthorized, JSON.stringify(contexts.flatMap((answer) => answer.refused))).toBe(0);
 }, 90_000);
 
 it('the lease holder killed (SIGKILL) while its request is at the server → another process takes over within leaseTime + 2 polls, 1 extra request', async () => {
@@ -203,9 +248,9 @@ it('a rotating refresh token travels between 4 processes × 3 contexts with 0 re
   expect(contexts.flatMap((answer) => answer.failures)).toEqual([]);
   const requests = server.stats.tokenRequests;
   console.log(`rotating refresh token, 12 contexts in 4 processes for 12 s: ${requests} token requests, 0 reuse`);
+  expectOneRequestPerRefreshPeriod(contexts, requests, 1_000);
   expect(requests).toBeGreaterThanOrEqual(4);
   expect(requests).toBeLessThanOrEqual(8);
-  expect(new Set(contexts.flatMap((answer) => answer.tokens)).size).toBe(requests);
 }, 90_000);
 
 /** Holds the first token request unanswered; `answer` answers it later (with a token the API does not know). */
@@ -287,6 +332,18 @@ it('deno test kv_test.ts: bad options, forged records, a KV that is gone (typed 
   });
   outputs.push(child.stdout, child.stderr);
   expect(child.stdout).toMatch(/ok \| 4 passed \| 0 failed/);
+}, 90_000);
+
+it('deno test sign_out_epoch_test.ts: a sign-out after the epoch record was wiped or forged reaches every session; a Retry-After is not stretched by a clock behind', async () => {
+  const child = await run(DENO, ['test', '--cached-only', '--unstable-kv', '--allow-net=127.0.0.1', `--allow-read=${root}`, 'sign_out_epoch_test.ts'], {
+    cwd: app,
+    timeout: 60_000,
+    env: { ...process.env, NO_COLOR: '1' },
+  }).catch((error: { stdout?: string; stderr?: string }) => {
+    throw new Error(`deno test failed:\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
+  });
+  outputs.push(child.stdout, child.stderr);
+  expect(child.stdout).toMatch(/ok \| 6 passed \| 0 failed/);
 }, 90_000);
 
 it('no client secret in any KV key or value: the SQLite files, byte for byte', () => {

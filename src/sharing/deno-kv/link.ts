@@ -1,6 +1,8 @@
 import { SessionError } from '../../core/errors.js';
 import { boundedByClock, isExpired, type Token, type TokenSet } from '../../core/token.js';
 import type { SharedLink, SharingPeer } from '../sharing.js';
+import { KnownEpoch, nextEpoch } from './epoch.js';
+import { FirstSeen } from './first-seen.js';
 import { fetchUnderLease, type Lease } from './holder.js';
 import type { DenoKv, KvEntryMaybe, KvKey } from './kv.js';
 import { boundedKvCall } from './kv-call.js';
@@ -49,15 +51,17 @@ export class DenoKvLink implements SharedLink {
   readonly peer: SharingPeer;
   readonly settings: Settings;
   readonly keys: Keys;
-  /** The sign-out epoch as last read; undefined before the first read. */
-  #epoch: number | undefined;
+  /** The sign-out epoch as last read (see `KnownEpoch`: what counts as a sign-out). */
+  readonly #epoch = new KnownEpoch();
   /** Bumped by every sign-out: a coordination that started before one stops. */
   #generation = 0;
   #closed = false;
   /** Sign-outs of this link in flight: a higher epoch read meanwhile is ours. */
   #clearing = 0;
-  /** The lease versionstamp this link saw last, and when (its own clock) it first saw it: liveness without skew. */
-  #leaseSeen: { readonly versionstamp: string; readonly at: number } | undefined;
+  /** The lease this link saw last, since when (its own clock): liveness without skew. */
+  readonly #leaseSeen = new FirstSeen();
+  /** The failure record this link saw last, since when: its wait never grows with a writer's clock ahead of ours. */
+  readonly #failureSeen = new FirstSeen();
   readonly #wakers = new Set<() => void>();
   readonly #reported = new Set<string>();
   #poll: ReturnType<typeof setInterval> | undefined;
@@ -91,7 +95,7 @@ export class DenoKvLink implements SharedLink {
       for (let attempt = 0; attempt < CLEAR_ATTEMPTS; attempt++) {
         const [entry] = await this.call(() => kv.getMany([this.keys.epoch], { consistency: 'strong' }));
         const stored = readEpoch(entry).value?.epoch ?? 0;
-        const next = Math.max(stored, this.#epoch ?? 0) + 1;
+        const next = nextEpoch(Math.max(stored, this.#epoch.value ?? 0), this.peer.clock.now());
         const op = kv
           .atomic()
           .check({ key: this.keys.epoch, versionstamp: entry?.versionstamp ?? null })
@@ -101,7 +105,8 @@ export class DenoKvLink implements SharedLink {
         // A refresh-token chain that began before the sign-out ends with it, in every isolate, for good.
         if (this.peer.usesRefreshToken) op.set(this.keys.grant, { state: 'ended', epoch: next });
         if ((await this.call(() => op.commit())).ok) {
-          if (this.#epoch === undefined || next > this.#epoch) this.#epoch = next;
+          const known = this.#epoch.value;
+          if (known === undefined || next > known) this.#epoch.set(next);
           return;
         }
       }
@@ -132,7 +137,10 @@ export class DenoKvLink implements SharedLink {
       if (token !== undefined && this.peer.isUsable(token, rejected)) return token;
       const failure = snapshot.failure.value;
       if (failure !== undefined) {
-        const left = Math.min(failure.retryAfter, failure.until - this.peer.clock.now());
+        const now = this.peer.clock.now();
+        // `until` is the writer's clock: counted from when this link first saw the record too, a reader whose clock is
+        // behind never waits longer than `retryAfter`.
+        const left = Math.min(failure.retryAfter - this.#failureSeen.age(snapshot.failure.versionstamp!, now), failure.until - now);
         if (left > 0) throw failureError(failure.code, left);
       }
       const grant = snapshot.grant.value;
@@ -181,13 +189,13 @@ export class DenoKvLink implements SharedLink {
     }
     const result = await this.call(() => op.commit());
     if (!result.ok) return undefined;
-    this.#leaseSeen = undefined;
+    this.#leaseSeen.forget();
     return { id, versionstamp: result.versionstamp, snapshot, refreshToken };
   }
 
   /** Ends a grant whose rotation was lost: a sign-out for every isolate, in one write. */
   async #endGrant(snapshot: Snapshot): Promise<void> {
-    const next = snapshot.epoch + 1;
+    const next = nextEpoch(snapshot.epoch, this.peer.clock.now());
     const { keys } = this;
     const op = this.settings.kv
         .atomic()
@@ -222,18 +230,14 @@ export class DenoKvLink implements SharedLink {
 
   /** Alive while its versionstamp changes at least every `leaseTime`, as this link sees it: no clock is compared. */
   #leaseAlive(versionstamp: string): boolean {
-    const now = this.peer.clock.now();
-    if (this.#leaseSeen?.versionstamp !== versionstamp) {
-      this.#leaseSeen = { versionstamp, at: now };
-      return true;
-    }
-    return now - this.#leaseSeen.at < this.settings.leaseTime;
+    return this.#leaseSeen.age(versionstamp, this.peer.clock.now()) < this.settings.leaseTime;
   }
 
   /** One strongly consistent read of every record; an unreadable epoch counts as a sign-out and is repaired. */
   async read(): Promise<Snapshot> {
     const { keys } = this;
     for (;;) {
+      const sent = this.#epoch.readSent();
       const [epoch, token, lease, failure, grant] = await this.call(() =>
         this.settings.kv.getMany([keys.epoch, keys.token, keys.lease, keys.failure, keys.grant], { consistency: 'strong' }),
       );
@@ -253,7 +257,7 @@ export class DenoKvLink implements SharedLink {
       for (const [name, record] of [['token', snapshot.token], ['failure', snapshot.failure], ['grant', snapshot.grant]] as const) {
         if (record.corrupt) this.#reportCorrupt(name, record.versionstamp);
       }
-      this.#observeEpoch(snapshot.epoch);
+      this.#observeEpoch(snapshot.epoch, sent);
       return snapshot;
     }
   }
@@ -261,7 +265,7 @@ export class DenoKvLink implements SharedLink {
   /** A forged or foreign epoch: whether a sign-out was recorded cannot be known, so it becomes one. */
   async #repairEpoch(versionstamp: string | null): Promise<void> {
     this.#reportCorrupt('epoch', versionstamp);
-    const next = (this.#epoch ?? 0) + 1;
+    const next = nextEpoch(this.#epoch.value ?? 0, this.peer.clock.now());
     const { keys } = this;
     const op = this.settings.kv
       .atomic()
@@ -280,14 +284,9 @@ export class DenoKvLink implements SharedLink {
     this.peer.report(new SessionError('corrupt_storage', `Ignored an unreadable ${name} record in Deno KV`));
   }
 
-  /** A higher epoch than this link knows is a sign-out elsewhere (or this link's own, while it writes it). */
-  #observeEpoch(epoch: number): void {
-    if (this.#epoch === undefined) {
-      this.#epoch = epoch;
-      return;
-    }
-    if (epoch <= this.#epoch) return; // known, or a read that crossed a newer sign-out
-    this.#epoch = epoch;
+  /** A sign-out elsewhere (or this link's own, while it writes it), as `KnownEpoch` tells. `read`: see `learn`. */
+  #observeEpoch(epoch: number, read?: number): void {
+    if (!this.#epoch.learn(epoch, read, this.#clearing > 0)) return;
     this.#forget();
     if (this.#clearing === 0 && !this.#closed) this.peer.receiveClear();
   }
@@ -301,22 +300,23 @@ export class DenoKvLink implements SharedLink {
     if (this.#syncing || this.#closed) return;
     this.#syncing = true;
     const generation = this.#generation;
+    const sent = this.#epoch.readSent();
     this.call(() => this.settings.kv.getMany([this.keys.epoch, this.keys.token], { consistency: 'strong' }))
       // A read sent before a sign-out may bring the token it ended: only its epoch is news then.
-      .then((read) => this.#apply(generation === this.#generation ? read : [read[0]]))
+      .then((read) => this.#apply(generation === this.#generation ? read : [read[0]], sent))
       .catch(() => undefined) // KV unavailable: the next tick reads again; getToken reports it
       .finally(() => (this.#syncing = false));
   }
 
-  #apply([epochEntry, tokenEntry]: readonly (KvEntryMaybe | undefined)[]): void {
+  #apply([epochEntry, tokenEntry]: readonly (KvEntryMaybe | undefined)[], read?: number): void {
     if (this.#closed) return;
     const epoch = readEpoch(epochEntry);
     if (epoch.corrupt) return; // repaired by the next `obtain`
     const current = epoch.value?.epoch ?? 0;
-    this.#observeEpoch(current);
+    this.#observeEpoch(current, read);
     const record = readToken(tokenEntry).value;
     // While this link writes a sign-out, what it reads may still be the token the sign-out ends.
-    if (record !== undefined && record.epoch === current && current === this.#epoch && this.#clearing === 0) {
+    if (record !== undefined && record.epoch === current && current === this.#epoch.value && this.#clearing === 0) {
       const now = this.peer.clock.now();
       const token = boundedByClock(record.token, now);
       if (!isExpired(token, now)) this.peer.receiveToken(token);

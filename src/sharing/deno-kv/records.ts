@@ -21,7 +21,7 @@ export const MAX_DURATION = 2_147_483_647;
 
 /** The KV keys of one credential. */
 export interface Keys {
-  /** The sign-out epoch: `{ epoch }`, one more at every `clear()`, never expires. Absent means 0. */
+  /** The sign-out epoch: `{ epoch }`, higher at every `clear()` (at least the writer's time, epoch ms), never expires. Absent means 0. */
   readonly epoch: KvKey;
   /** The current token and the epoch it was fetched in, with `expireIn` at its expiry. */
   readonly token: KvKey;

@@ -1,6 +1,6 @@
 import { clientCredentials, createSession, refreshTokenGrant, type Session } from 'shared-session';
 import { denoKvSharing } from 'shared-session/deno-kv';
-import { type Command, type KvAnswer, type KvConfig, sleep } from './protocol.ts';
+import { type Command, type FetchedToken, type KvAnswer, type KvConfig, sleep } from './protocol.ts';
 
 /** One context's session on the shared KV file, and what it saw: the main module and each worker run one. */
 export class KvContext {
@@ -13,6 +13,11 @@ export class KvContext {
   readonly #cleared: { origin: string; at: number }[] = [];
   readonly #errors: string[] = [];
   #authenticated = 0;
+  readonly #fetched: FetchedToken[] = [];
+  #lastCall: number | undefined;
+  readonly #refused: KvAnswer['refused'][number][] = [];
+  /** When each token was last handed out, and its expiry: what a refused API call is judged by. */
+  readonly #handed = new Map<string, { at: number; expiresAt: number }>();
 
   static async open(config: KvConfig): Promise<KvContext> {
     return new KvContext(config, await Deno.openKv(config.kvPath));
@@ -37,7 +42,10 @@ export class KvContext {
       sharing,
       ...(config.refreshBeforeExpiry === undefined ? {} : { refreshBeforeExpiry: config.refreshBeforeExpiry }),
     });
-    this.session.on('authenticated', () => this.#authenticated++);
+    this.session.on('authenticated', ({ accessToken, issuedAt, expiresAt }) => {
+      this.#authenticated++;
+      this.#fetched.push({ accessToken, issuedAt, expiresAt });
+    });
     this.session.on('cleared', (origin) => this.#cleared.push({ origin, at: Date.now() }));
     this.session.on('error', (error) => this.#errors.push(error.code));
   }
@@ -51,8 +59,8 @@ export class KvContext {
         break;
       }
       case 'loop': {
-        const end = Date.now() + command.duration;
-        while (Date.now() < end) {
+        while (Date.now() < command.until) {
+          this.#lastCall = Date.now();
           const token = await this.#getToken();
           if (token !== undefined) await this.#callApi(token);
           await sleep(command.every);
@@ -68,6 +76,8 @@ export class KvContext {
         break;
       }
       case 'close':
+        // No timer can fire between the token request's end and the close: both run in this one task.
+        if (command.settle === true) await this.session.getToken().catch(() => undefined);
         await this.session.close();
         this.#kv.close();
         break;
@@ -80,18 +90,23 @@ export class KvContext {
   answer(): KvAnswer {
     return {
       tokens: [...this.#tokens],
-      apiStatuses: this.#apiStatuses,
-      failures: this.#failures,
+      // Copies: the main module's answer is read after later commands ran.
+      apiStatuses: [...this.#apiStatuses],
+      failures: [...this.#failures],
       authenticated: this.#authenticated,
-      cleared: this.#cleared,
-      errors: this.#errors,
+      cleared: [...this.#cleared],
+      errors: [...this.#errors],
+      fetched: [...this.#fetched],
+      ...(this.#lastCall === undefined ? {} : { lastCall: this.#lastCall }),
+      refused: [...this.#refused],
     };
   }
 
   async #getToken(): Promise<string | undefined> {
     try {
-      const { accessToken } = await this.session.getToken();
+      const { accessToken, expiresAt } = await this.session.getToken();
       this.#tokens.add(accessToken);
+      this.#handed.set(accessToken, { at: Date.now(), expiresAt });
       return accessToken;
     } catch (error) {
       this.#failures.push((error as { code?: string }).code ?? String(error));
@@ -103,5 +118,9 @@ export class KvContext {
     const response = await fetch(this.#config.apiUrl, { headers: { authorization: `Bearer ${accessToken}` } });
     await response.body?.cancel();
     this.#apiStatuses.push(response.status);
+    const handed = this.#handed.get(accessToken);
+    if (response.status !== 200 && handed !== undefined) {
+      this.#refused.push({ status: response.status, handedAt: handed.at, expiresAt: handed.expiresAt, at: Date.now() });
+    }
   }
 }

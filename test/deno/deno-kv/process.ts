@@ -33,13 +33,17 @@ class KvWorker {
   }
 }
 
-const [scenario, json, startAt] = Deno.args as [string, string, string | undefined];
+const [scenario, json, together] = Deno.args as [string, string, string | undefined];
 const config = JSON.parse(json) as KvConfig;
 const main = await KvContext.open(config);
 const workers = await Promise.all(Array.from({ length: config.workers }, () => KvWorker.start(config)));
 const all = (command: Command): Promise<KvAnswer[]> => Promise.all([main.run(command), ...workers.map((worker) => worker.run(command))]);
-// Processes start one by one: they begin together, at the time the test chose.
-if (startAt !== undefined) await sleep(Math.max(0, Number(startAt) - Date.now()));
+// Processes load one by one, slowly on a busy machine: they begin together, when the test has seen all of them loaded
+// and writes a line to each one's stdin.
+if (together === 'together') {
+  console.log('LOADED');
+  await Deno.stdin.readable.getReader().read();
+}
 console.log('READY');
 
 switch (scenario) {
@@ -47,7 +51,10 @@ switch (scenario) {
     report({ contexts: await all({ type: 'burst', count: 50 }) });
     break;
   case 'loop':
-    report({ contexts: await all({ type: 'loop', duration: 12_000, every: 100 }) });
+    await all({ type: 'loop', until: Date.now() + 12_000, every: 100 });
+    // Every session refreshes ahead of expiry while it is open, called or not: the answers are taken at the close,
+    // after each context waited for its refresh in flight, so that they list every token it fetched.
+    report({ contexts: await all({ type: 'close', settle: true }) });
     break;
   // Everyone has the token; the main module of the process started with `clear` signs out 2 s later.
   case 'clear':
@@ -66,5 +73,5 @@ switch (scenario) {
   default:
     throw new Error(`unknown scenario ${scenario}`);
 }
-await all({ type: 'close' });
+if (scenario !== 'loop') await all({ type: 'close' });
 for (const worker of workers) worker.terminate();

@@ -20,12 +20,16 @@ export type Command =
   | { readonly type: 'start'; readonly config: KvConfig }
   /** `count` concurrent getToken, then one API call with a token. */
   | { readonly type: 'burst'; readonly count: number }
-  /** getToken + an API call every `every` ms for `duration` ms. */
-  | { readonly type: 'loop'; readonly duration: number; readonly every: number }
+  /** getToken + an API call every `every` ms until `until` (epoch ms: the same end for every context). */
+  | { readonly type: 'loop'; readonly until: number; readonly every: number }
   | { readonly type: 'clear' }
   /** Resolves once this context was signed out (its `cleared` event), or after `timeout` ms. */
   | { readonly type: 'cleared'; readonly timeout: number }
-  | { readonly type: 'close' };
+  /**
+   * Closes the session (and its KV). `settle`: first waits for a token request in flight (a refresh ahead of expiry
+   * may run after the last call), in the same task as the close, so that no request is cut off by it.
+   */
+  | { readonly type: 'close'; readonly settle?: boolean };
 
 export interface KvAnswer {
   readonly tokens: readonly string[];
@@ -35,6 +39,19 @@ export interface KvAnswer {
   /** Date.now() of each `cleared` event, with its origin. */
   readonly cleared: readonly { readonly origin: string; readonly at: number }[];
   readonly errors: readonly string[];
+  /** Every token this context fetched from the endpoint (its `authenticated` events), as its clock timed it. */
+  readonly fetched: readonly FetchedToken[];
+  /** Date.now() just before this context's last getToken of a `loop` (undefined before one). */
+  readonly lastCall?: number;
+  /** Every API call answered other than 200: when its token was handed out, when it expires, when the answer came. */
+  readonly refused: readonly { readonly status: number; readonly handedAt: number; readonly expiresAt: number; readonly at: number }[];
+}
+
+export interface FetchedToken {
+  readonly accessToken: string;
+  /** When the request was sent (epoch ms): the token's `issuedAt`. */
+  readonly issuedAt: number;
+  readonly expiresAt: number;
 }
 
 /** Prints the one line the test reads. */
