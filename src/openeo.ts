@@ -1,7 +1,8 @@
 /**
  * `shared-session/openeo`: an openEO back-end (CDSE's openEO among them) with the session's token, in openEO's own
  * bearer format (`Bearer oidc/<provider id>/<access token>`, the provider found with `GET /credentials/oidc`; or
- * `Bearer basic//<token>`), the 401 rule (one refresh for every caller, one retry), typed errors for openEO error
+ * `Bearer basic//<token>`; API 1.3's bare JWT where the back-end conforms to it), the API version found through
+ * `/.well-known/openeo` (`connectOpenEO`), the 401 rule (one refresh for every caller, one retry), typed errors for openEO error
  * bodies, and typed calls: capabilities, collections, synchronous results and batch jobs.
  *
  * @packageDocumentation
@@ -31,4 +32,5 @@ export {
   type OpenEOSessionOptions,
   type OpenEOSessionSettings,
 } from './presets/openeo.js';
+export { connectOpenEO, discoverOpenEO, type OpenEODiscoveryOptions } from './presets/openeo-discovery.js';
 export { authenticateOpenEOJs, type OpenEOJsConnection } from './presets/openeo-js.js';

@@ -4,6 +4,7 @@ import { credentialKey, requireString, secretDigest } from '../providers/client-
 import { parseTokenResponse, sendWithRetries } from '../providers/token-request.js';
 import { parseBody } from './api-call.js';
 import { errorBodySchema, MAX_MESSAGE, openEOErrorOf, SERVICE } from './openeo-errors.js';
+import { boundedGet } from './openeo-get.js';
 
 const oidcProvidersSchema = z.looseObject({
   // `z.refine` rather than `z.regex`: see core/schemas.ts.
@@ -11,23 +12,9 @@ const oidcProvidersSchema = z.looseObject({
 });
 
 export async function discoverProviders(url: string, fetch: typeof globalThis.fetch): Promise<ReadonlyArray<{ id: string; issuer: string }>> {
-  const timer = new AbortController();
-  const timeout = setTimeout(() => timer.abort(), 10_000);
-  let response: Response;
-  let text: string;
-  try {
-    response = await fetch(`${url}/credentials/oidc`, { headers: { accept: 'application/json' }, signal: timer.signal });
-    text = await response.text();
-  } catch (error) {
-    const timedOut = timer.signal.aborted;
-    throw new SessionError(timedOut ? 'timeout' : 'endpoint_unavailable', `${SERVICE} ${timedOut ? 'did not answer' : 'could not be reached'} for /credentials/oidc`, {
-      cause: error,
-    });
-  } finally {
-    clearTimeout(timeout);
-  }
-  if (!response.ok) throw await openEOErrorOf(new Response(text, { status: response.status, headers: response.headers }));
-  return parseBody(`${SERVICE} /credentials/oidc`, text, oidcProvidersSchema).providers;
+  const response = await boundedGet(fetch, `${url}/credentials/oidc`, undefined);
+  if (!response.ok) throw await openEOErrorOf(response);
+  return parseBody(`${SERVICE} /credentials/oidc`, await response.text(), oidcProvidersSchema).providers;
 }
 
 export function pickProvider(providers: ReadonlyArray<{ id: string; issuer: string }>, issuer: string | undefined): string {

@@ -10,6 +10,12 @@ export interface OpenEOBaseOptions {
   readonly client?: ClientOptions | undefined;
   /** The fetch for API requests, discovery and (with `provider` or `basic`) token requests. Default `globalThis.fetch`. */
   readonly fetch?: typeof globalThis.fetch | undefined;
+  /**
+   * The bearer's format: `'jwt'`, the access token as it is (API 1.3 back-ends with the `authentication/jwt`
+   * conformance class), or `'openeo'`, `oidc/<provider id>/<token>` (`basic//<token>`). Default: read once from the
+   * back-end's capabilities (`conformsTo`), as openEO's clients do.
+   */
+  readonly bearer?: 'jwt' | 'openeo' | undefined;
 }
 
 /** Session options `openEO` passes on when it creates the session. */

@@ -4,6 +4,7 @@ import { refuseUserinfo } from '../providers/client-credentials.js';
 import { createSession, SessionError, type Session, type Token } from '../index.js';
 import { parseBody } from './api-call.js';
 import { basicProvider, discoverProviders, issuerOf, pickProvider } from './openeo-credentials.js';
+import { acceptsBareJwt } from './openeo-conformance.js';
 import { defined, linkSchema, openEOCall, SERVICE, tokenInvalidAs401 } from './openeo-errors.js';
 import type {
   OpenEO,
@@ -83,9 +84,23 @@ export function openEO(options: OpenEOOptions): OpenEO {
     return providers;
   };
   const idFor = async (token: Token): Promise<string> => given ?? pickProvider(await discover(), issuerOf(token.accessToken));
-  const authorization = basic
+  const bearer = options.bearer;
+  if (bearer !== undefined && bearer !== 'jwt' && bearer !== 'openeo') {
+    throw new SessionError('invalid_options', "bearer must be 'jwt' (API 1.3's bare JWT) or 'openeo' (oidc/<provider id>/<token>)");
+  }
+  let bareJwt: Promise<boolean | undefined> | undefined = bearer === undefined ? undefined : Promise.resolve(bearer === 'jwt');
+  const conformsToJwt = async (): Promise<boolean> => {
+    const known = (bareJwt ??= acceptsBareJwt(url, plainFetch));
+    // Capabilities not read (unreachable, an error status): openEO's own format this time, and the next call asks again.
+    const answer = await known.catch(() => undefined);
+    if (answer === undefined && bareJwt === known) bareJwt = undefined;
+    return answer === true;
+  };
+  const prefixed = basic
     ? (token: Token) => `Bearer basic//${token.accessToken}`
     : async (token: Token) => `Bearer oidc/${await idFor(token)}/${token.accessToken}`;
+  // API 1.3 back-ends with the JWT conformance class take the access token as it is (openEO's clients check the same).
+  const authorization = async (token: Token): Promise<string> => ((await conformsToJwt()) ? `Bearer ${token.accessToken}` : prefixed(token));
   const send = (request: Request, init?: RequestInit): Promise<Response> => tokenInvalidAs401(plainFetch(request, init));
 
   const client = createClient(session, {

@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 function backend(url: string) {
-  return openEO({ url, providerId: 'CDSE', provider: staticToken({ accessToken: 'cdse-access-token' }), sharing: memorySharing() });
+  return openEO({ url, providerId: 'CDSE', provider: staticToken({ accessToken: 'cdse-access-token' }), sharing: memorySharing(), bearer: 'openeo' /* a stand-in answering {} to everything: no capabilities to read */ });
 }
 
 describe('openEO fetch: review', () => {

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { text as readBody } from 'node:stream/consumers';
 
 /*
- * A local stand-in for an openEO back-end (API 1.2), as the openEO API specification describes it: capabilities,
+ * A local stand-in for an openEO back-end (API 1.2 at `/openeo/1.2`, and API 1.3 with the JWT conformance class at
+ * `/openeo/1.3`, both listed in `/.well-known/openeo`), as the openEO API specification describes it: capabilities,
  * `GET /credentials/oidc` (provider discovery), `GET /credentials/basic`, `/me`, collections, synchronous `POST
  * /result` and batch jobs. Authentication as the spec has it: `Bearer oidc/<provider id>/<token>` or `Bearer
  * basic//<token>`; no token → 401 `AuthenticationRequired`, another scheme → 403 `AuthenticationSchemeInvalid`, an
@@ -23,6 +24,12 @@ export interface OpenEOServer {
   readonly origin: string;
   /** `${origin}/openeo/1.2`, the API root. */
   readonly url: string;
+  /** `${origin}/openeo/1.3`: API 1.3 with the `authentication/jwt` class (only a bare JWT bearer is accepted there). */
+  readonly url13: string;
+  /** What `/.well-known/openeo` answers: both versions (1.3 marked production or not), only unsupported ones, or 404. */
+  wellKnown: 'both' | 'both, 1.3 not production' | 'only 2.x' | 'none';
+  /** API 1.3 lists its conformance classes on a linked `/conformance` page instead of in `conformsTo`. */
+  conformanceByLink: boolean;
   /** Every Authorization header received, in order, by path. */
   readonly authorizations: Array<{ path: string; authorization: string | undefined }>;
   readonly stats: { discovery: number; basicLogins: number; rejected: number };
@@ -53,7 +60,7 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
   const jobs = new Map<string, { id: string; status: string; created: string; title?: string; process: unknown }>();
   const authorizations: OpenEOServer['authorizations'] = [];
   const stats = { discovery: 0, basicLogins: 0, rejected: 0 };
-  const state = { rejectWith401: false, latency: 0 };
+  const state = { rejectWith401: false, latency: 0, wellKnown: 'both' as OpenEOServer['wellKnown'], conformanceByLink: false };
 
   const fail = (res: ServerResponse, status: number, code: string, message: string): void => {
     res
@@ -65,10 +72,22 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
   };
 
   /** Who the request authenticates as, or undefined after answering the error. */
-  const authenticate = (req: IncomingMessage, res: ServerResponse, path: string): string | undefined => {
+  const authenticate = (req: IncomingMessage, res: ServerResponse, path: string, jwt: boolean): string | undefined => {
     const header = req.headers.authorization;
     authorizations.push({ path, authorization: header });
     if (header === undefined) return void fail(res, 401, 'AuthenticationRequired', 'Unauthorized.');
+    if (jwt) {
+      // API 1.3's JWT class: the bearer is the access token itself; its `iss` names the provider.
+      const token = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/.exec(header)?.[1];
+      if (token === undefined) return void fail(res, 403, 'AuthenticationSchemeInvalid', 'Invalid authentication scheme.');
+      const issuer = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { iss?: string }).iss;
+      const provider = list.find((each) => each.issuer === issuer);
+      if (provider === undefined || !provider.isValid(token)) {
+        stats.rejected++;
+        return void fail(res, 403, 'TokenInvalid', 'Authorization token has expired or is invalid. Please authenticate again.');
+      }
+      return `oidc:${provider.id}`;
+    }
     const oidc = /^Bearer oidc\/([^/]+)\/(.+)$/.exec(header);
     const basic = /^Bearer basic\/\/(.+)$/.exec(header);
     let valid = false;
@@ -101,13 +120,35 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const text = await readBody(req);
     if (state.latency > 0) await new Promise((resolve) => setTimeout(resolve, state.latency));
-    const prefix = '/openeo/1.2';
-    if (!url.pathname.startsWith(prefix)) return fail(res, 404, 'NotFound', 'Not found.');
+    const host = `http://${req.headers.host}`;
+    if (url.pathname === '/.well-known/openeo') {
+      if (state.wellKnown === 'none') return fail(res, 404, 'NotFound', 'Not found.');
+      const unsupported = [
+        { url: `${host}/openeo/0.4`, api_version: '0.4.2', production: true },
+        { url: `${host}/openeo/2.0`, api_version: '2.0.0', production: true },
+      ];
+      if (state.wellKnown === 'only 2.x') return json(res, 200, { versions: unsupported });
+      return json(res, 200, {
+        versions: [
+          { url: `${host}/openeo/1.2`, api_version: '1.2.0', production: true },
+          ...unsupported,
+          { url: `${host}/openeo/1.3`, api_version: '1.3.0', production: state.wellKnown === 'both' },
+          { url: `${host}/openeo/1.3-rc`, api_version: '1.3.0-rc.1', production: state.wellKnown === 'both' },
+        ],
+      });
+    }
+    const version = /^\/openeo\/(1\.2|1\.3)(?=\/|$)/.exec(url.pathname)?.[1];
+    if (version === undefined) return fail(res, 404, 'NotFound', 'Not found.');
+    const prefix = `/openeo/${version}`;
+    const jwt = version === '1.3';
     const path = url.pathname.slice(prefix.length) || '/';
     const method = req.method ?? 'GET';
+    const conformsTo = ['https://api.openeo.org/1.3.0', ...(jwt ? ['https://api.openeo.org/1.3.0/authentication/jwt'] : [])];
+    if (path === '/conformance' && method === 'GET') return json(res, 200, { conformsTo });
     if (path === '/' && method === 'GET') {
       return json(res, 200, {
-        api_version: '1.2.0',
+        api_version: jwt ? '1.3.0' : '1.2.0',
+        ...(jwt && !state.conformanceByLink ? { conformsTo } : {}),
         backend_version: '0.66.0',
         stac_version: '1.0.0',
         id: 'stand-in',
@@ -123,7 +164,10 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
           { path: '/jobs', methods: ['GET', 'POST'] },
         ],
         billing: { currency: 'credits' },
-        links: [{ href: `http://${req.headers.host}${prefix}/`, rel: 'self' }],
+        links: [
+          { href: `http://${req.headers.host}${prefix}/`, rel: 'self' },
+          ...(jwt && state.conformanceByLink ? [{ href: `${prefix}/conformance`, rel: 'conformance' }] : []),
+        ],
       });
     }
     if (path === '/credentials/oidc' && method === 'GET') {
@@ -156,7 +200,7 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
       return json(res, 200, { stac_version: '1.0.0', type: 'Collection', id, description: 'Sentinel-2 surface reflectance', license: 'proprietary', links: [], 'cube:dimensions': { bands: { type: 'bands', values: ['B02', 'B03', 'B04'] } } });
     }
     // Everything below needs authentication.
-    const user = authenticate(req, res, path);
+    const user = authenticate(req, res, path, jwt);
     if (user === undefined) return;
     const body = text === '' ? undefined : (JSON.parse(text) as unknown);
     if (path === '/me' && method === 'GET') return json(res, 200, { user_id: user, name: 'Alice' });
@@ -221,7 +265,20 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
   return {
     origin,
     url: `${origin}/openeo/1.2`,
+    url13: `${origin}/openeo/1.3`,
     authorizations,
+    get wellKnown() {
+      return state.wellKnown;
+    },
+    set wellKnown(value) {
+      state.wellKnown = value;
+    },
+    get conformanceByLink() {
+      return state.conformanceByLink;
+    },
+    set conformanceByLink(value) {
+      state.conformanceByLink = value;
+    },
     stats,
     get rejectWith401() {
       return state.rejectWith401;
@@ -252,6 +309,8 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
       stats.rejected = 0;
       state.rejectWith401 = false;
       state.latency = 0;
+      state.wellKnown = 'both';
+      state.conformanceByLink = false;
       jobs.clear();
     },
     close() {
