@@ -31,7 +31,10 @@ function pool(options: { max?: number; idleTtl?: number; clock?: { now(): number
     create(key) {
       created.push(key);
       return createSession({
-        provider: clientCredentials({ tokenUrl: server.tokenUrl, clientId: key, clientSecret: secrets.get(key)! }),
+        // Attempts time out after 60 s, not the default 10 s: the promise here is the number of token requests, not
+        // time, and on a busy machine 1,000 concurrent requests to one local server can take longer than 10 s; a
+        // client-credentials attempt that times out is retried (a second request, by design), which is not under test.
+        provider: clientCredentials({ tokenUrl: server.tokenUrl, clientId: key, clientSecret: secrets.get(key)!, timeout: 60_000 }),
         sharing,
       });
     },
