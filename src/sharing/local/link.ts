@@ -59,6 +59,8 @@ export class LocalLink implements SharedLink {
   #degradedOnce = false;
   /** Closing as leader: waiting for the successor to take the socket over (see #handOver). */
   #handingOver = false;
+  /** close() was called: no new token request starts (one in flight is waited for, see close). */
+  #closing = false;
 
   constructor(peer: SharingPeer, dir: string, path: string, settings: Settings) {
     this.#peer = peer;
@@ -99,15 +101,20 @@ export class LocalLink implements SharedLink {
     return Promise.resolve();
   }
 
-  close(): Promise<void> {
-    if (this.#role === 'closed') return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#role === 'closed' || this.#closing) return;
+    // A leader whose rotation is in flight waits for it (bounded: the provider's late-answer window) and passes the
+    // answer on: its next refresh token exists nowhere else, and a successor would send the spent one again.
+    this.#closing = true;
+    const flight = this.#flight;
+    if (this.#role === 'leader' && this.#peer.usesRefreshToken && flight !== undefined) await flight.catch(() => undefined);
     const wasLeader = this.#role === 'leader';
     this.#role = 'closed';
     this.#waiters.fail(new SessionError('closed', 'The session was closed'));
     this.#leader?.socket.destroy();
     this.#leader = undefined;
-    if (!wasLeader) return Promise.resolve();
-    return this.#handOver().finally(() => this.#resign());
+    if (!wasLeader) return;
+    await this.#handOver().finally(() => this.#resign());
   }
 
   /**
@@ -494,7 +501,7 @@ export class LocalLink implements SharedLink {
   }
 
   #assertOpen(): void {
-    if (this.#role === 'closed') throw new SessionError('closed', 'The session was closed');
+    if (this.#role === 'closed' || this.#closing) throw new SessionError('closed', 'The session was closed');
   }
 }
 
