@@ -103,11 +103,15 @@ export class LocalLink implements SharedLink {
 
   async close(): Promise<void> {
     if (this.#role === 'closed' || this.#closing) return;
-    // A leader whose rotation is in flight waits for it (bounded: the provider's late-answer window) and passes the
-    // answer on: its next refresh token exists nowhere else, and a successor would send the spent one again.
+    // A leader whose rotation is in flight waits for it (for `timeout` at most, what its clients would wait) and
+    // passes the answer on: its next refresh token exists nowhere else, and a successor would send the spent one.
     this.#closing = true;
     const flight = this.#flight;
-    if (this.#role === 'leader' && this.#peer.usesRefreshToken && flight !== undefined) await flight.catch(() => undefined);
+    if (this.#role === 'leader' && this.#peer.usesRefreshToken && flight !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const bound = new Promise((resolve) => (timer = setTimeout(resolve, this.#settings.timeout)).unref());
+      await Promise.race([flight.catch(() => undefined), bound]).finally(() => clearTimeout(timer));
+    }
     const wasLeader = this.#role === 'leader';
     this.#role = 'closed';
     this.#waiters.fail(new SessionError('closed', 'The session was closed'));
