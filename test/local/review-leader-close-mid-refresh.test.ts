@@ -58,3 +58,31 @@ it('a leader closed while its refresh is at the server: the successor never send
   expect(tokens.stats.refreshTokenReuse).toBe(0);
   expect(after.errors).toEqual([]);
 }, 30_000);
+
+it('a leader closed while its refresh gets no answer within the window: every context is signed out, nothing sent again', async () => {
+  const { id, secret } = tokens.addClient('review-close-lost-refresh');
+  const refreshToken = tokens.issueRefreshToken(id);
+  tokens.lifetime = 20;
+  const config = {
+    tokenUrl: tokens.tokenUrl, clientId: id, clientSecret: secret, refreshToken, dir: `${dir}-lost`, refreshBeforeExpiry: 15_000,
+    attemptTimeout: 500, lateAnswerWindow: 1_500,
+  };
+  const [leader] = await startProcesses(1, config);
+  members.push(leader!);
+  expect((await leader!.request<Many>({ cmd: 'getMany', count: 1 })).errors).toEqual([]);
+  const [follower] = await startProcesses(1, config);
+  members.push(follower!);
+  expect((await follower!.request<Many>({ cmd: 'getMany', count: 1 })).errors).toEqual([]);
+  // The leader's early refresh is never answered in its window (the server takes 4 s); it closes meanwhile.
+  tokens.latency = 4_000;
+  await expect.poll(() => tokens.stats.tokenRequests, { timeout: 10_000, interval: 5 }).toBe(2);
+  await leader!.request({ cmd: 'close' });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const after = await follower!.request<Many>({ cmd: 'getMany', count: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 4_000));
+  // Before the fix: the sign-out the lost answer calls for was dropped (the leader was closed by then), and the
+  // successor sent the maybe-spent refresh token again.
+  expect(tokens.stats.tokenRequests).toBe(2);
+  expect(tokens.stats.refreshTokenReuse).toBe(0);
+  expect(after.errors).toEqual([expect.stringMatching(/^(login_required|invalid_grant)$/)]);
+}, 40_000);

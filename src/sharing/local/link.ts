@@ -111,6 +111,8 @@ export class LocalLink implements SharedLink {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const bound = new Promise((resolve) => (timer = setTimeout(resolve, this.#settings.timeout)).unref());
       await Promise.race([flight.catch(() => undefined), bound]).finally(() => clearTimeout(timer));
+      // A lost answer signs every context out (#refresh schedules it): while this context still leads.
+      await new Promise((resolve) => setTimeout(resolve, 0));
     }
     const wasLeader = this.#role === 'leader';
     this.#role = 'closed';
