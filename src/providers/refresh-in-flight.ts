@@ -148,7 +148,9 @@ function send(id: string, input: RequestInfo | URL, init: RequestInit | undefine
  * never taken so).
  */
 export function mayHaveArrived(error: unknown): boolean {
-  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+  for (let cause = error, depth = 0; (cause instanceof Error || cause instanceof DOMException) && depth < 5; cause = cause.cause, depth++) {
+    // Not our window (that is told apart before): the app's own fetch gave up on a request that may have left.
+    if (cause.name === 'AbortError' || cause.name === 'TimeoutError') return true;
     const { code } = cause as { code?: unknown };
     if (typeof code === 'string' && BROKEN_AFTER_CONNECT.test(code)) return true;
     // Deno names the failure in its message only.
