@@ -119,10 +119,14 @@ export class SessionCore implements SharingPeer {
     if (--this.#handles > 0 || this.#closed) return;
     this.#closed = true;
     this.#cancelTimer();
-    this.#flightAbort?.abort(new SessionError('closed', 'The session was closed'));
+    const closed = new SessionError('closed', 'The session was closed');
+    // A refresh token in flight is not given up at close: its answer holds the only copy of the next one, which a
+    // transport passes on before it lets another context lead (the request runs on in this process anyway).
+    if (!this.provider.usesRefreshToken) this.#flightAbort?.abort(closed);
     if (this.#registry.get(this.key) === this) this.#registry.delete(this.key);
     this.#events = undefined;
     await this.#link.close();
+    this.#flightAbort?.abort(closed);
   }
 
   async getToken(need: Freshness, signal?: AbortSignal): Promise<Token> {

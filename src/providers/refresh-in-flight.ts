@@ -142,23 +142,28 @@ function send(id: string, input: RequestInfo | URL, init: RequestInit | undefine
 
 /**
  * Whether a failed fetch may have reached the server: the connection was made and broke (reset, closed by the other
- * side, a broken pipe) — the request may have gone out and been served. A failure without that evidence (refused, no
+ * side, a broken pipe), or something that is not HTTP came back — the request may have gone out and been served. A failure without that evidence (refused, no
  * route, DNS, TLS, the browser offline) left nothing. A browser's own `TypeError` says nothing either way: it is
  * taken as not sent, so that an unreachable provider does not sign users out (a timeout, the case that happens, is
  * never taken so).
  */
 export function mayHaveArrived(error: unknown): boolean {
-  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+  for (let cause = error, depth = 0; (cause instanceof Error || cause instanceof DOMException) && depth < 5; cause = cause.cause, depth++) {
+    // Not our window (that is told apart before): the app's own fetch gave up on a request that may have left.
+    if (cause.name === 'AbortError' || cause.name === 'TimeoutError') return true;
     const { code } = cause as { code?: unknown };
     if (typeof code === 'string' && BROKEN_AFTER_CONNECT.test(code)) return true;
     // Deno names the failure in its message only.
-    if (/connection reset|connection closed before message completed|broken pipe|incomplete message/i.test(cause.message)) return true;
+    if (/connection reset|connection closed before message completed|broken pipe|incomplete message|invalid HTTP .* parsed|message head is too large/i.test(cause.message)) return true;
   }
   return false;
 }
 
-/** Node and undici codes of a connection that was made and then broke (the request may have left on it). */
-const BROKEN_AFTER_CONNECT = /^(ECONNRESET|EPIPE|ECONNABORTED|UND_ERR_SOCKET|UND_ERR_CLOSED|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT)$/;
+/**
+ * Node and undici codes of a connection that was made and then broke (the request may have left on it), or that
+ * carried an answer which is not HTTP (`HPE_*`: the server, or a proxy, read the request and wrote something).
+ */
+const BROKEN_AFTER_CONNECT = /^(ECONNRESET|EPIPE|ECONNABORTED|UND_ERR_SOCKET|UND_ERR_CLOSED|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|UND_ERR_HEADERS_OVERFLOW|UND_ERR_RESPONSE_EXCEEDED_MAX_SIZE|UND_ERR_RES_CONTENT_LENGTH_MISMATCH|HPE_[A-Z_]+)$/;
 
 function spentError(): SessionError {
   return new SessionError('invalid_grant', 'The refresh token was already used and no newer one is known');

@@ -1,6 +1,7 @@
 import { hashKey } from '../core/digest.js';
-import { SessionError } from '../core/errors.js';
-import type { TokenProvider } from './provider.js';
+import { isSessionError, SessionError } from '../core/errors.js';
+import type { TokenSet } from '../core/token.js';
+import type { FetchTokenContext, TokenProvider } from './provider.js';
 import { basicAuthorization, credentialKey, requireString, requireUrl, secretDigest } from './client-credentials.js';
 import { Rotation } from './rotations.js';
 import { LATE_ANSWER_WINDOW, refreshSender } from './refresh-in-flight.js';
@@ -72,70 +73,72 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvi
   // app's original refresh token must not send it a second time.
   const rotation = new Rotation(key, options.refreshToken);
 
-  return {
-    key,
-    canRefresh: true,
-    usesRefreshToken: true,
-    async fetchToken(context) {
-      // A newer token from shared storage (another context rotated it) wins over ours, unless we already spent it.
-      if (context.refreshToken !== undefined) rotation.offer(context.refreshToken);
-      const sent = rotation.current;
-      if (rotation.isSpent(sent)) {
-        throw new SessionError('invalid_grant', 'The refresh token was already used and no newer one is known');
-      }
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: sent });
-      if (scope !== undefined) form.set('scope', scope);
-      const headers: Record<string, string> = {};
-      if (clientSecret !== undefined && authMethod === 'client_secret_basic') {
-        headers.authorization = basicAuthorization(clientId, clientSecret);
-      } else {
-        form.set('client_id', clientId);
-        if (clientSecret !== undefined) form.set('client_secret', clientSecret);
-      }
-      // The request that carries `sent` is never abandoned, nor `sent` sent again, while its answer may still come
-      // (see refresh-in-flight.ts). Its answer is recorded whoever still waits for it: a 2xx spends `sent` before the
-      // body is read (an answer we refuse never makes us send it again), a lost answer spends it too.
-      const sender = refreshSender({
-        key,
-        refreshToken: sent,
-        fetch: context.fetch,
-        clock: context.clock,
-        signal: context.signal,
-        window: lateAnswerWindow,
-        isSpent: () => rotation.isSpent(sent),
-        listener: {
-          status: (status) => {
-            if (status >= 200 && status <= 299) rotation.spend(sent);
-          },
-          settled: (outcome, sentAt) => {
-            if (outcome.kind === 'lost') rotation.spend(sent);
-            if (outcome.kind !== 'answered' || outcome.status < 200 || outcome.status > 299) return;
-            const next = readRefreshToken(outcome.text, sentAt);
-            if (next === undefined || next === sent) rotation.kept(sent);
-            else if (next !== null) {
-              rotation.rotated(sent, next);
-              onRotate?.(next);
-            }
-          },
+  const fetchToken = async (context: FetchTokenContext, again: boolean): Promise<TokenSet> => {
+    // A newer token from shared storage (another context rotated it) wins over ours, unless we already spent it.
+    if (context.refreshToken !== undefined) rotation.offer(context.refreshToken);
+    const sent = rotation.current;
+    if (rotation.isSpent(sent)) {
+      throw new SessionError('invalid_grant', 'The refresh token was already used and no newer one is known');
+    }
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: sent });
+    if (scope !== undefined) form.set('scope', scope);
+    const headers: Record<string, string> = {};
+    if (clientSecret !== undefined && authMethod === 'client_secret_basic') {
+      headers.authorization = basicAuthorization(clientId, clientSecret);
+    } else {
+      form.set('client_id', clientId);
+      if (clientSecret !== undefined) form.set('client_secret', clientSecret);
+    }
+    // The request that carries `sent` is never abandoned, nor `sent` sent again, while its answer may still come
+    // (see refresh-in-flight.ts). Its answer is recorded whoever still waits for it: a 2xx spends `sent` before the
+    // body is read (an answer we refuse never makes us send it again), a lost answer spends it too.
+    const sender = refreshSender({
+      key,
+      refreshToken: sent,
+      fetch: context.fetch,
+      clock: context.clock,
+      signal: context.signal,
+      window: lateAnswerWindow,
+      isSpent: () => rotation.isSpent(sent),
+      listener: {
+        status: (status) => {
+          if (status >= 200 && status <= 299) rotation.spend(sent);
         },
-      });
-      let set;
-      try {
-        set = await requestToken(tokenUrl, form, headers, { ...context, fetch: sender.fetch }, options);
-      } catch (error) {
-        if (!sender.answeredOk) throw error;
-        // Spent, and its successor refused: the grant is over here. `invalid_grant` signs every context out (as a
-        // dead refresh token does) instead of any of them sending the spent one again.
-        const { message, status } = error as SessionError;
-        throw new SessionError('invalid_grant', `The refresh answer was refused, and the refresh token it spent cannot be sent again: signed out (${message})`, {
-          status,
-          cause: error,
-        });
+        settled: (outcome, sentAt) => {
+          if (outcome.kind === 'lost') rotation.spend(sent);
+          if (outcome.kind !== 'answered' || outcome.status < 200 || outcome.status > 299) return;
+          const next = readRefreshToken(outcome.text, sentAt);
+          if (next === undefined || next === sent) rotation.kept(sent);
+          else if (next !== null) {
+            rotation.rotated(sent, next);
+            onRotate?.(next);
+          }
+        },
+      },
+    });
+    let set;
+    try {
+      set = await requestToken(tokenUrl, form, headers, { ...context, fetch: sender.fetch }, options);
+    } catch (error) {
+      // Another provider of this grant in this process spent `sent` between our attempts (both joined a request
+      // answered 5xx; its retry went first and rotated): continue from the successor it recorded, once.
+      const next = rotation.current;
+      if (!sender.answeredOk && !again && isSessionError(error, 'invalid_grant') && next !== sent && !rotation.isSpent(next)) {
+        return fetchToken({ ...context, refreshToken: undefined }, true);
       }
-      // Recorded when the answer came (`settled`, once, with `onRotate`); again here for a provider of the same key
-      // that joined another one's request.
-      rotation.rotated(sent, set.refreshToken ?? sent);
-      return { token: set.token, refreshToken: rotation.current };
-    },
+      if (!sender.answeredOk) throw error;
+      // Spent, and its successor refused: the grant is over here. `invalid_grant` signs every context out (as a
+      // dead refresh token does) instead of any of them sending the spent one again.
+      const { message, status } = error as SessionError;
+      throw new SessionError('invalid_grant', `The refresh answer was refused, and the refresh token it spent cannot be sent again: signed out (${message})`, {
+        status,
+        cause: error,
+      });
+    }
+    // Recorded when the answer came (`settled`, once, with `onRotate`); again here for a provider of the same key
+    // that joined another one's request.
+    rotation.rotated(sent, set.refreshToken ?? sent);
+    return { token: set.token, refreshToken: rotation.current };
   };
+  return { key, canRefresh: true, usesRefreshToken: true, fetchToken: (context) => fetchToken(context, false) };
 }

@@ -67,6 +67,8 @@ export class LocalLink implements SharedLink {
   #degradedOnce = false;
   /** Closing as leader: waiting for the successor to take the socket over (see #handOver). */
   #handingOver = false;
+  /** close() was called: no new token request starts (one in flight is waited for, see close). */
+  #closing = false;
 
   constructor(peer: SharingPeer, dir: string, path: string, settings: Settings) {
     this.#peer = peer;
@@ -124,15 +126,26 @@ export class LocalLink implements SharedLink {
     return Promise.resolve();
   }
 
-  close(): Promise<void> {
-    if (this.#role === 'closed') return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#role === 'closed' || this.#closing) return;
+    // A leader whose rotation is in flight waits for it (for `timeout` at most, what its clients would wait) and
+    // passes the answer on: its next refresh token exists nowhere else, and a successor would send the spent one.
+    this.#closing = true;
+    const flight = this.#flight;
+    if (this.#role === 'leader' && this.#peer.usesRefreshToken && flight !== undefined) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const bound = new Promise((resolve) => (timer = setTimeout(resolve, this.#settings.timeout)).unref());
+      await Promise.race([flight.catch(() => undefined), bound]).finally(() => clearTimeout(timer));
+      // A lost answer signs every context out (#refresh schedules it): while this context still leads.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
     const wasLeader = this.#role === 'leader';
     this.#role = 'closed';
     this.#waiters.fail(new SessionError('closed', 'The session was closed'));
     this.#leader?.socket.destroy();
     this.#leader = undefined;
-    if (!wasLeader) return Promise.resolve();
-    return this.#handOver().finally(() => this.#resign());
+    if (!wasLeader) return;
+    await this.#handOver().finally(() => this.#resign());
   }
 
   /**
@@ -541,7 +554,7 @@ export class LocalLink implements SharedLink {
   }
 
   #assertOpen(): void {
-    if (this.#role === 'closed') throw new SessionError('closed', 'The session was closed');
+    if (this.#role === 'closed' || this.#closing) throw new SessionError('closed', 'The session was closed');
   }
 }
 
