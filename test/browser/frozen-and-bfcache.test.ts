@@ -91,18 +91,22 @@ it('a leader frozen for 5 s (longer than a token lives): the others are served w
   // slow resume found the followers' token inside its margin and the leader, still leading, rightly refreshed it).
   env.server.lifetime = HOUR;
   // The leader's token (3 s) runs out while it is frozen: the followers must get new ones without it.
-  const longestWait = await Promise.all(
+  // Each follower also measures how late its own 50 ms timers fire: the machine's delay, the slack its waits get.
+  const waits = await Promise.all(
     followers.map((tab) =>
       inTab(tab, async (harness) => {
         let longest = 0;
+        let lateness = 0;
         const end = performance.now() + 5000;
         while (performance.now() < end) {
           const started = performance.now();
           await harness.token();
           longest = Math.max(longest, performance.now() - started);
+          const sleeping = performance.now();
           await new Promise((resolve) => setTimeout(resolve, 50));
+          lateness = Math.max(lateness, performance.now() - sleeping - 50);
         }
-        return longest;
+        return { longest, lateness };
       }),
     ),
   );
@@ -118,8 +122,10 @@ it('a leader frozen for 5 s (longer than a token lives): the others are served w
   expect(env.server.stats.tokenRequests).toBe(requestsAtResume);
   const results = await Promise.all(followers.map((tab) => inTab(tab, (harness) => harness.stopLoop())));
   expect(results.flatMap((result) => result.failures)).toEqual([]);
-  // Served meanwhile: each wait bounded by the 2 s answer timeout (plus a loaded machine's slack), not by the freeze.
-  for (const wait of longestWait) expect(wait).toBeLessThan(3500);
+  // Served meanwhile: each wait bounded by the 2 s answer timeout, not by the freeze. The slack (1.5 s on a machine
+  // whose timers run on time) grows with the delay the tab's own timers had in the same run, up to 4.5 s: a wait that
+  // lasted as long as the freeze (5 s) must fail however slow the machine.
+  for (const { longest, lateness } of waits) expect(longest).toBeLessThan(Math.min(4500, 2000 + Math.max(1500, 3 * lateness)));
   expect(requestsWhileFrozen).toBeGreaterThanOrEqual(1);
   expect(requestsWhileFrozen).toBeLessThanOrEqual(4);
   await context.close();
