@@ -6,7 +6,7 @@ import { inApp, openApps, useOidcApp, userSignsIn, type AppConfig } from '../sup
 /**
  * The proof of issue 13 in real Chromium against the real oidc-provider: one sign-in through the provider's login
  * form signs in 8 tabs, a dedicated worker and the service worker with 1 code exchange; a tab opened later is signed
- * in with 0 requests; 15 s of 4 s tokens with the leader killed midway cost no reused refresh token, no revoked grant
+ * in with 0 requests; 3.75 lifetimes of 4 s tokens (longer where the machine is slow) with the leader killed midway cost no reused refresh token, no revoked grant
  * and no failed API call.
  */
 const env = useOidcApp();
@@ -53,6 +53,9 @@ async function startServiceWorker(page: Page, url: string): Promise<(command: st
 }
 
 it('one sign-in through the login form signs in 8 tabs, a dedicated worker and the service worker: 1 code exchange; a later tab: 0 requests', async () => {
+  // The promise is one token for all, whatever the time: a token that outlives the test however slow the machine
+  // (a 4 s token is rightly refreshed once the steps below take more than 2 s, as they do on a loaded machine).
+  env.op.accessTokenTtl = 3_600;
   const context = await env.browser.newContext();
   const tabs = await openApps(context, env.appUrl, 8);
   const worker = await startWorker(tabs[1]!, workerUrl(env.config));
@@ -93,37 +96,67 @@ it('one sign-in through the login form signs in 8 tabs, a dedicated worker and t
   await context.close();
 });
 
-it('15 s of 4 s tokens with the leader killed midway: 0 reused refresh tokens, 0 revoked grants, 0 failed API calls', async () => {
+/**
+ * The token lifetime a run of API calls can be proven with on this machine now: a token is handed out with half its
+ * lifetime left (less up to 1 s: the provider counts in whole seconds from a floored `iat`), and a call made with it
+ * must reach the API before it expires. 4 s (the proof's design) while calls take well under half a second; on a
+ * loaded machine, long enough that the slowest call seen in the same run fits 4 times into what is left.
+ */
+function provableLifetime(slowestCall: number): number {
+  return Math.min(20, Math.max(4, Math.ceil(2 * (1 + (4 * slowestCall) / 1_000))));
+}
+
+it('3.75 lifetimes of short tokens (4 s idle) with the leader killed midway: 0 reused refresh tokens, 0 revoked grants, 0 failed API calls', async () => {
+  // Signed in with a long-lived token, so that measuring the machine cannot fail a call.
+  env.op.accessTokenTtl = 3_600;
   const context = await env.browser.newContext();
   const tabs = await openApps(context, env.appUrl, 8);
   expect(await userSignsIn(tabs[0]!)).toBe('ok');
   await Promise.all(tabs.map((tab) => tab.waitForFunction(() => (globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn)));
-  // Every tab calls the API about 3 times a second, each time with what getToken gives at that moment.
+  // Every tab calls the API about 3 times a second, each time with what getToken gives at that moment. The first
+  // 3 s measure how long a call takes here and now; the token lifetime of the proof is derived from it.
+  await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.startCalls(300))));
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const baseline = await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.stopCalls())));
+  for (const result of baseline) expect(result.failed).toEqual([]);
+  const slowestCall = Math.max(...baseline.map((result) => result.slowest));
+  const lifetime = provableLifetime(slowestCall);
+  env.op.accessTokenTtl = lifetime;
+  // The short tokens start now: one forced refresh, told to every tab.
+  const forced = await inApp(tabs[0]!, (app) => app.session.getToken({ forceRefresh: true }).then((token) => token.accessToken));
+  // (A hang guard only: the new token reaches every tab by message.)
+  for (const tab of tabs) await expect.poll(() => inApp(tab, (app) => app.token()), { timeout: 60_000 }).toBe(forced);
+  const before = { ...env.op.counts };
+  const okBefore = baseline.map((result) => result.ok);
+  const run = lifetime * 3_750;
   await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.startCalls(300))));
   const started = Date.now();
-  await new Promise((resolve) => setTimeout(resolve, 7_000));
+  await new Promise((resolve) => setTimeout(resolve, (run * 7) / 15));
   const leaders = await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.state().leader)));
   const leader = leaders.indexOf(true);
   expect(leader).not.toBe(-1);
   // Crash the leader's renderer, as an out-of-memory kill would: no unload handler runs.
   await tabs[leader]!.goto('chrome://kill').catch(() => undefined);
   const survivors = tabs.filter((_tab, index) => index !== leader);
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, 15_000 - (Date.now() - started))));
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, run - (Date.now() - started))));
   const results = await Promise.all(survivors.map((tab) => inApp(tab, (app) => app.stopCalls())));
   const newLeaders = await Promise.all(survivors.map((tab) => inApp(tab, (app) => app.state().leader)));
   expect(newLeaders.filter(Boolean)).toHaveLength(1);
-  for (const result of results) {
-    expect(result.failed).toEqual([]);
-    expect(result.ok).toBeGreaterThan(15);
+  const survivorsOkBefore = okBefore.filter((_ok, index) => index !== leader);
+  for (const [index, result] of results.entries()) {
+    expect(result.failed, `slowest call of the baseline: ${Math.round(slowestCall)} ms, token lifetime ${lifetime} s`).toEqual([]);
+    expect(result.ok - survivorsOkBefore[index]!).toBeGreaterThan(15);
   }
-  const { counts } = env.op;
-  // A refresh every ~2 s (half of the 4 s lifetime) by one leader at a time.
-  expect(counts.refreshRequests, JSON.stringify(env.op.log.filter((entry) => entry.event.startsWith('grant')))).toBeGreaterThanOrEqual(5);
-  expect(counts.refreshRequests).toBeLessThanOrEqual(12);
-  // Measured: 7 refreshes and 367 API calls (49 per surviving tab), none failed.
+  const counts = env.op.counts;
+  const refreshes = counts.refreshRequests - before.refreshRequests;
+  const timeline = JSON.stringify({ lifetime, slowestCall, log: env.op.log.filter((entry) => entry.event.startsWith('grant')) });
+  // A refresh every half lifetime by one leader at a time: 7.5 in 3.75 lifetimes, the kill included.
+  expect(refreshes, timeline).toBeGreaterThanOrEqual(5);
+  expect(refreshes, timeline).toBeLessThanOrEqual(12);
+  // Measured (idle, 4 s tokens): 7 refreshes and 367 API calls (49 per surviving tab), none failed.
   expect(counts, JSON.stringify(env.op.log)).toMatchObject({ codeExchanges: 1, reusedRefreshTokens: 0, revokedGrants: 0, failedRefreshes: 0, failedApiCalls: 0 });
   await context.close();
-}, 60_000);
+}, 240_000);
 
 it('what is stored where: the refresh token only in the session\'s IndexedDB record, never in a message; no transaction left', async () => {
   const context = await env.browser.newContext();

@@ -179,8 +179,10 @@ it('a rotating refresh token travels to the other processes: a new leader contin
   expect(results.flatMap((result) => result.errors)).toEqual([]);
   expect(tokens.stats.refreshTokenReuse).toBe(0);
   expect(tokens.stats.tokenRequests).toBeGreaterThanOrEqual(4);
-  expect(new Set(results.flatMap((result) => result.tokens)).size).toBe(1);
-  expect(tokens.isValid(results[0]!.tokens[0]!)).toBe(true);
+  // Each process's 5 concurrent calls share one token, and every token handed out is live. (Across processes the
+  // two answers may straddle a rotation, every second with 2 s tokens, when the machine is slow: both tokens are good.)
+  for (const result of results) expect(new Set(result.tokens).size).toBe(1);
+  for (const token of results.flatMap((result) => result.tokens)) expect(tokens.isValid(token)).toBe(true);
 });
 
 it('the leader killed with SIGKILL 6 times among 6 processes: each time exactly one new leader, within milliseconds', async () => {
@@ -210,4 +212,6 @@ it('the leader killed with SIGKILL 6 times among 6 processes: each time exactly 
   expect(await leaderOf(members)).toHaveLength(1);
   expect(tokens.stats.tokenRequests).toBe(1);
   expect(Math.max(...takeovers)).toBeLessThan(1_000);
-});
+  // Starting the 12 processes is what takes time on a loaded machine (about 1 s each at load 15), not the takeovers:
+  // the timeout only guards against a hang.
+}, 180_000);

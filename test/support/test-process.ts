@@ -1,4 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { renameSync } from 'node:fs';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
 
 /** What every test process sends: events (`{ event }`, the first one `ready`) and answers (`{ id }`). */
 interface Event {
@@ -21,9 +24,31 @@ export interface TestProcess<E extends Event, Command> {
   kill(signal?: NodeJS.Signals): void;
 }
 
+const bundles = new Map<string, string>();
+
 /**
- * Forks `script` (TypeScript, through tsx) with `env` added to this process's environment, and waits until it says
- * `ready`. Commands go over IPC with an `id`; the answer carries the same `id`.
+ * `script` (TypeScript) and the sources it imports bundled into one plain JavaScript file beside it, once per test
+ * file: a process forked from it starts 2–3 times faster than through tsx (0.8 s against 1.3–2.2 s at load 14),
+ * without depending on tsx's transform cache. Packages stay imports (resolved from the repository's node_modules);
+ * the file sits in the script's folder so that its relative URLs (`new URL('./x.mjs', import.meta.url)`) still hold.
+ */
+export function bundledScript(script: string): string {
+  const known = bundles.get(script);
+  if (known !== undefined) return known;
+  const target = path.join(path.dirname(script), `${path.basename(script, '.ts')}.bundled.mjs`);
+  // Files run side by side: each writes its own copy, then renames it into place (a rename replaces atomically).
+  const temporary = `${target}.${process.pid}.tmp`;
+  buildSync({ entryPoints: [script], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: temporary, logLevel: 'warning' });
+  renameSync(temporary, target);
+  bundles.set(script, target);
+  return target;
+}
+
+/**
+ * Forks `script` (TypeScript, bundled by esbuild once per test file; or JavaScript with `plain`) with `env` added to
+ * this process's environment, and waits until it says `ready`. Commands go over IPC with an `id`; the answer carries
+ * the same `id`. The wait for `ready` is bounded by the test's own timeout, not by a fixed time: starting a process
+ * is slow on a loaded machine, and an exit before `ready` still rejects at once.
  */
 export async function forkTestProcess<E extends Event, Command extends object>(
   script: string,
@@ -31,8 +56,8 @@ export async function forkTestProcess<E extends Event, Command extends object>(
   options: { capture?: boolean; plain?: boolean } = {},
 ): Promise<TestProcess<E, Command>> {
   const output = options.capture === true ? 'pipe' : 'inherit';
-  // `plain`: a JavaScript script (one that runs the built package) starts without tsx, several times faster.
-  const child = fork(script, { execArgv: options.plain === true ? [] : ['--import', 'tsx'], env: { ...process.env, ...env }, stdio: ['ignore', output, output, 'ipc'] });
+  // `plain`: a JavaScript script (one that runs the built package), forked as it is.
+  const child = fork(options.plain === true ? script : bundledScript(script), { env: { ...process.env, ...env }, stdio: ['ignore', output, output, 'ipc'] });
   const written: string[] = [];
   child.stdout?.on('data', (chunk: Buffer) => written.push(chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => written.push(chunk.toString()));
@@ -67,10 +92,13 @@ export async function forkTestProcess<E extends Event, Command extends object>(
     },
     waitFor(test, since = 0, timeout = 10_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          watchers.delete(check);
-          reject(new Error('timed out waiting for an event'));
-        }, timeout);
+        const timer =
+          timeout === Number.POSITIVE_INFINITY
+            ? undefined
+            : setTimeout(() => {
+                watchers.delete(check);
+                reject(new Error('timed out waiting for an event'));
+              }, timeout);
         const check = (): void => {
           const found = events.slice(since).find(test);
           if (found === undefined) return;
@@ -91,7 +119,7 @@ export async function forkTestProcess<E extends Event, Command extends object>(
       if (member.alive) child.kill(signal);
     },
   };
-  await member.waitFor((event) => event.event === 'ready', 0, 20_000);
+  await member.waitFor((event) => event.event === 'ready', 0, Number.POSITIVE_INFINITY);
   return member;
 }
 
