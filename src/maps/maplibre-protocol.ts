@@ -1,3 +1,7 @@
+/**
+ * The MapLibre helper's signing protocol (package.json `imports` `#maplibre-dpop`): loaded by the first request a
+ * DPoP session's map makes, so that a map without DPoP does not carry it (nor `fetchWithToken`).
+ */
 import { fetchWithToken } from '../http/fetch-with-token.js';
 import { isSessionError, SessionError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
@@ -28,19 +32,6 @@ export type MaplibreProtocolLoader = (request: MaplibreProtocolRequest, abortCon
 export interface MaplibreProtocols {
   addProtocol(name: string, loader: MaplibreProtocolLoader): unknown;
   removeProtocol?(name: string): unknown;
-}
-
-/** Tells the protocols of several `maplibreTransformRequest`s of one page apart (MapLibre's registry is global). */
-let protocols = 0;
-
-/** A protocol name of this page's own: never `http`, `https` or `file`, which MapLibre loads itself. */
-export function newProtocolName(): string {
-  return `shared-session-${++protocols}`;
-}
-
-/** `<protocol>://<the real URL>`: what `transformRequest` hands MapLibre for a URL the loader must fetch. */
-export function protocolUrl(protocol: string, url: string): string {
-  return `${protocol}://${url}`;
 }
 
 /**

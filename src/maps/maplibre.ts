@@ -4,7 +4,7 @@ import type { Token } from '../core/token.js';
 import { isSessionError, SessionError } from '../core/errors.js';
 import { compileMatch, type UrlMatch } from '../http/url-match.js';
 import { onSignInChange } from './follow-sign-in.js';
-import { newProtocolName, protocolLoader, protocolUrl, type MaplibreProtocols } from './maplibre-protocol.js';
+import type { MaplibreProtocolLoader, MaplibreProtocols } from './maplibre-protocol.js';
 
 /** What MapLibre's `transformRequest` returns (a subset of its `RequestParameters`; no MapLibre import needed). */
 export interface MaplibreRequestParameters {
@@ -206,7 +206,27 @@ function signingProtocol(session: Session, maplibre: MaplibreProtocols | undefin
         'Pass MapLibre to load them through a protocol that signs: maplibreTransformRequest(session, match, { maplibre: maplibregl })',
     );
   }
-  const name = newProtocolName();
-  maplibre.addProtocol(name, protocolLoader(session, name));
+  // Never `http`, `https` or `file`, which MapLibre loads itself.
+  const name = `shared-session-${++protocols}`;
+  // The loader's code (and fetchWithToken's) is loaded by the first request: maps without DPoP never load it.
+  let loader: Promise<MaplibreProtocolLoader> | undefined;
+  maplibre.addProtocol(name, async (request, abortController) => {
+    loader ??= import('#maplibre-dpop').then(
+      ({ protocolLoader }) => protocolLoader(session, name),
+      (error: unknown) => {
+        loader = undefined; // a chunk that failed to load (offline) is asked for again by the next tile
+        throw error;
+      },
+    );
+    return (await loader)(request, abortController);
+  });
   return { name, remove: () => void maplibre.removeProtocol?.(name) };
+}
+
+/** Tells the protocols of several `maplibreTransformRequest`s of one page apart (MapLibre's registry is global). */
+let protocols = 0;
+
+/** `<protocol>://<the real URL>`: what `transformRequest` hands MapLibre for a URL the protocol's loader fetches. */
+function protocolUrl(protocol: string, url: string): string {
+  return `${protocol}://${url}`;
 }
