@@ -206,8 +206,8 @@ function signingProtocol(session: Session, maplibre: MaplibreProtocols | undefin
         'Pass MapLibre to load them through a protocol that signs: maplibreTransformRequest(session, match, { maplibre: maplibregl })',
     );
   }
-  // Never `http`, `https` or `file`, which MapLibre loads itself.
-  const name = `shared-session-${++protocols}`;
+  // Never `http`, `https` or `file`, which MapLibre loads itself; unique even with two copies of this package loaded.
+  const name = `shared-session-${++protocols}-${Math.random().toString(36).slice(2, 10)}`;
   // The loader's code (and fetchWithToken's) is loaded by the first request: maps without DPoP never load it.
   let loader: Promise<MaplibreProtocolLoader> | undefined;
   maplibre.addProtocol(name, async (request, abortController) => {
