@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { clientCredentials, createSession, memorySharing, type Session } from '../../src/index.js';
+import { clientCredentials, createSession, customProvider, memorySharing, type Session } from '../../src/index.js';
 import { maplibreTransformRequest, type MaplibreProtocolLoader } from '../../src/maplibre.js';
 import { startDPoPServers, type DPoPServers } from '../support/dpop-servers.js';
 
@@ -93,5 +93,19 @@ it("the loader refuses a URL that is not its protocol's, and reports an API refu
   const failure = await loader({ url: `${name}://${servers.tokenUrl}`, type: 'arrayBuffer' }, new AbortController()).catch((error: unknown) => error);
   expect(failure).toMatchObject({ name: 'SessionError', code: 'request_failed' });
   expect(String((failure as Error).message)).not.toContain((await session.getToken()).accessToken);
+  transform.close();
+});
+
+it('a Bearer session is unchanged by the option: no protocol registered, MapLibre sends the request with the header', async () => {
+  const maplibre = fakeMaplibre();
+  const session = createSession({
+    provider: customProvider({ key: 'maplibre-bearer', fetchToken: async () => ({ accessToken: 'at-1', tokenType: 'Bearer', issuedAt: Date.now(), expiresAt: Date.now() + 3_600_000 }) }),
+    sharing: memorySharing(),
+  });
+  open.push(session);
+  const transform = maplibreTransformRequest(session, 'https://tiles.example.com/', { maplibre });
+  await transform.ready;
+  expect(maplibre.protocols.size).toBe(0);
+  expect(transform('https://tiles.example.com/1/2/3.png', 'Tile')).toEqual({ url: 'https://tiles.example.com/1/2/3.png', headers: { Authorization: 'Bearer at-1' } });
   transform.close();
 });
