@@ -1,9 +1,10 @@
 import { authorizationHeader } from '../http/fetch-with-token.js';
 import type { Session } from '../core/session.js';
 import type { Token } from '../core/token.js';
-import { isSessionError } from '../core/errors.js';
+import { isSessionError, SessionError } from '../core/errors.js';
 import { compileMatch, type UrlMatch } from '../http/url-match.js';
 import { onSignInChange } from './follow-sign-in.js';
+import type { MaplibreProtocolLoader, MaplibreProtocols } from './maplibre-protocol.js';
 
 /** What MapLibre's `transformRequest` returns (a subset of its `RequestParameters`; no MapLibre import needed). */
 export interface MaplibreRequestParameters {
@@ -35,6 +36,18 @@ export interface MaplibreTransformRequest {
   close(): void;
 }
 
+/** Options of `maplibreTransformRequest`. */
+export interface MaplibreTransformRequestOptions {
+  /**
+   * MapLibre's `addProtocol` (and `removeProtocol`): pass the `maplibregl` namespace, or `{ addProtocol, removeProtocol }`
+   * from `maplibre-gl`. Required for a session created with `dpop` (a DPoP-bound token needs a fresh proof on every
+   * request, which a synchronous `transformRequest` cannot make): the URLs `match` names are then loaded by a custom
+   * protocol of this helper's own, which fetches them with `Authorization: DPoP` and a new proof per request (and per
+   * retry). Unused by a Bearer session, whose requests MapLibre sends itself with the header. Default: none.
+   */
+  readonly maplibre?: MaplibreProtocols | undefined;
+}
+
 /** The part of a MapLibre tile source (raster, raster-dem, vector) that `follow` uses. */
 interface TileSourceLike {
   readonly tiles?: unknown;
@@ -62,12 +75,20 @@ const MIN_VALIDITY = 10_000;
  * token early fails like any broken tile. Use the service worker helper (`shared-session/service-worker`), which has
  * the 401 refresh-once rule, when that matters.
  *
+ * DPoP (a session created with `dpop`): MapLibre cannot sign, so `transformRequest` hands the URLs `match` names to a
+ * custom protocol (`options.maplibre`'s `addProtocol`), whose loader fetches each with `Authorization: DPoP` and a
+ * fresh proof (`htu` the real URL), with the nonce and 401 rules of `fetchWithToken`; other URLs are left to MapLibre,
+ * with neither token nor proof.
+ *
  * @example
  * const transformRequest = maplibreTransformRequest(session, 'https://services.sentinel-hub.com/');
  * const map = new maplibregl.Map({ container: 'map', style, transformRequest });
+ * // With `oidcSession({ ..., dpop: true })`:
+ * maplibreTransformRequest(session, 'https://services.sentinel-hub.com/', { maplibre: maplibregl });
  */
-export function maplibreTransformRequest(session: Session, match: UrlMatch): MaplibreTransformRequest {
+export function maplibreTransformRequest(session: Session, match: UrlMatch, options: MaplibreTransformRequestOptions = {}): MaplibreTransformRequest {
   const matches = compileMatch(match);
+  const protocol = session.dpop === undefined ? undefined : signingProtocol(session, options.maplibre);
   let current: Token | undefined;
   // Counts the session's announcements: a getToken answer is adopted only if none came while it was on its way
   // (an announcement is newer than any answer that started before it).
@@ -110,6 +131,8 @@ export function maplibreTransformRequest(session: Session, match: UrlMatch): Map
       return undefined;
     }
     if (!matches(parsed)) return undefined;
+    // DPoP: the protocol's loader fetches the real URL, with a fresh proof per request; nothing to wait for here.
+    if (protocol !== undefined) return { url: protocolUrl(protocol.name, parsed.href) };
     const token = current;
     const now = Date.now();
     if (token !== undefined) {
@@ -164,8 +187,46 @@ export function maplibreTransformRequest(session: Session, match: UrlMatch): Map
     close() {
       offToken();
       offCleared();
+      protocol?.remove();
       for (const stop of following) stop();
       following.clear();
     },
   });
+}
+
+/**
+ * The custom protocol a DPoP session's matching URLs go through (see `MaplibreTransformRequestOptions.maplibre`):
+ * registered now, with a name of its own, so that several maps and sessions of one page never mix their loaders.
+ */
+function signingProtocol(session: Session, maplibre: MaplibreProtocols | undefined): { name: string; remove(): void } {
+  if (typeof maplibre?.addProtocol !== 'function') {
+    throw new SessionError(
+      'invalid_options',
+      "This session's tokens are DPoP-bound: every tile request needs a fresh proof, which transformRequest cannot add. " +
+        'Pass MapLibre to load them through a protocol that signs: maplibreTransformRequest(session, match, { maplibre: maplibregl })',
+    );
+  }
+  // Never `http`, `https` or `file`, which MapLibre loads itself; unique even with two copies of this package loaded.
+  const name = `shared-session-${++protocols}-${Math.random().toString(36).slice(2, 10)}`;
+  // The loader's code (and fetchWithToken's) is loaded by the first request: maps without DPoP never load it.
+  let loader: Promise<MaplibreProtocolLoader> | undefined;
+  maplibre.addProtocol(name, async (request, abortController) => {
+    loader ??= import('#maplibre-dpop').then(
+      ({ protocolLoader }) => protocolLoader(session, name),
+      (error: unknown) => {
+        loader = undefined; // a chunk that failed to load (offline) is asked for again by the next tile
+        throw error;
+      },
+    );
+    return (await loader)(request, abortController);
+  });
+  return { name, remove: () => void maplibre.removeProtocol?.(name) };
+}
+
+/** Tells the protocols of several `maplibreTransformRequest`s of one page apart (MapLibre's registry is global). */
+let protocols = 0;
+
+/** `<protocol>://<the real URL>`: what `transformRequest` hands MapLibre for a URL the protocol's loader fetches. */
+function protocolUrl(protocol: string, url: string): string {
+  return `${protocol}://${url}`;
 }

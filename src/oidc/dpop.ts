@@ -37,6 +37,16 @@ async function isNonceChallenge(response: Response): Promise<boolean> {
   return body?.error === 'use_dpop_nonce';
 }
 
+/**
+ * Where the provider's nonces (its token and revocation endpoints, RFC 9449 §8) are kept: apart from the nonces of
+ * the APIs (kept by origin, §9), even on one origin — a provider that also serves the API keeps two nonces, and
+ * one must not replace the other (each request would then be challenged once more, and a retry could meet the
+ * other's nonce again and fail).
+ */
+function authorizationServerNonceKey(url: URL): string {
+  return `${url.origin} authorization-server`;
+}
+
 function signerOf(key: BrowserDPoPKey): DPoPSigner {
   // The nonce of the server of the request under way: read from the shared store before it, replaced by the one a
   // challenge brings. oauth4webapi's `modifyAssertion` puts it in the proof it signs.
@@ -46,33 +56,33 @@ function signerOf(key: BrowserDPoPKey): DPoPSigner {
       payload.nonce = nonce;
     },
   });
-  const prime = async (url: URL): Promise<void> => {
-    nonce = await readNonce(url.origin).catch(() => undefined);
+  const prime = async (server: string): Promise<void> => {
+    nonce = await readNonce(server).catch(() => undefined);
   };
   /** Keeps the nonce of an answer for the next proof and every context (when it brought one). */
-  const keep = async (response: Response, url: URL): Promise<void> => {
+  const keep = async (response: Response, server: string): Promise<void> => {
     const answered = nonceOf(response);
     if (!answered || answered === nonce) return;
     nonce = answered;
-    await saveNonce(url.origin, answered).catch(() => undefined);
+    await saveNonce(server, answered).catch(() => undefined);
   };
   return {
     jkt: key.jkt,
     async send(target, send) {
-      const url = new URL(target);
-      await prime(url);
+      const server = authorizationServerNonceKey(new URL(target));
+      await prime(server);
       let response = await send(handle);
-      await keep(response, url);
+      await keep(response, server);
       if (nonceOf(response) !== undefined && (await isNonceChallenge(response))) {
         response = await send(handle);
-        await keep(response, url);
+        await keep(response, server);
       }
       return response;
     },
     async proof(method, target, accessToken) {
       const url = URL.parse(target);
       if (url === null || !/^https?:$/.test(url.protocol)) throw new SessionError('invalid_options', 'A DPoP proof needs an absolute http: or https: URL');
-      await prime(url);
+      await prime(url.origin);
       const headers = new Headers();
       await (handle as unknown as ProofMaker).addProof(url, headers, method.toUpperCase(), accessToken);
       return headers.get('dpop')!;

@@ -1,14 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFixtures, launchChromium, serveFiles } from '../support/chromium.js';
-import { type Recorder, serveTiles, startRecorder, TILE_COLOUR, type TileStats } from '../support/tiles.js';
+import { colourAt, expectTileColour, mapFiles, mapFixtures, mapLibraries as libraries, type MapLibrary as Library, mapState, type MapState, settled } from '../support/map-pages.js';
+import { type Recorder, serveTiles, startRecorder, type TileStats } from '../support/tiles.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
-
-const require = createRequire(import.meta.url);
-const libraries = ['maplibre', 'openlayers', 'leaflet'] as const;
-type Library = (typeof libraries)[number];
 
 let server: TokenServer;
 let tiles: TileStats;
@@ -28,18 +23,7 @@ beforeAll(async () => {
     return true;
   });
   tiles = serveTiles(server);
-  const bundles = await bundleFixtures(
-    Object.fromEntries(libraries.map((library) => [library, `test/browser/fixtures/${library}-page.ts`])),
-  );
-  const css = (specifier: string): string => readFileSync(require.resolve(specifier), 'utf8');
-  serveFiles(server, {
-    ...bundles,
-    ...Object.fromEntries(libraries.map((library) => [`${library}.html`, mapPage(library)])),
-    'maplibre-gl.css': css('maplibre-gl/dist/maplibre-gl.css'),
-    'ol.css': css('ol/ol.css'),
-    'leaflet.css': css('leaflet/dist/leaflet.css'),
-    'maplibre-gl-worker.js': readFileSync(require.resolve('maplibre-gl/dist/maplibre-gl-worker.mjs'), 'utf8'),
-  });
+  serveFiles(server, { ...(await bundleFixtures(mapFixtures())), ...mapFiles() });
   recorder = await startRecorder();
   browser = await launchChromium();
 }, 120_000);
@@ -57,19 +41,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-function mapPage(library: Library): string {
-  const stylesheet = { maplibre: 'maplibre-gl.css', openlayers: 'ol.css', leaflet: 'leaflet.css' }[library];
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${library}</title>
-<link rel="stylesheet" href="/${stylesheet}"><style>body{margin:0}#map{width:512px;height:512px}</style></head>
-<body><div id="map"></div><script type="module" src="/${library}.js"></script></body></html>`;
-}
-
-interface MapState {
-  tokens: number;
-  tileErrors: number;
-  settled: number;
-}
-
 /** Opens the map page; `extra` sets the fixture's `match` and `tileOrigin` (test/browser/fixtures/map-session.ts). */
 async function openMap(library: Library, tilePath = 'tiles', extra: Record<string, string> = {}): Promise<Page> {
   context = await browser.newContext({ viewport: { width: 512, height: 512 } });
@@ -78,33 +49,6 @@ async function openMap(library: Library, tilePath = 'tiles', extra: Record<strin
   await page.goto(`${server.origin}/${library}.html?${query.toString()}`);
   await page.waitForFunction(() => document.title === 'ready');
   return page;
-}
-
-function mapState(page: Page): Promise<MapState> {
-  return page.evaluate(() => ({ ...(globalThis as unknown as { mapState: MapState }).mapState }));
-}
-
-/** Waits until the map reports that all tiles of the view are done, after `since` such reports. */
-async function settled(page: Page, since: number): Promise<void> {
-  await page.waitForFunction((count) => (globalThis as unknown as { mapState: MapState }).mapState.settled > count, since, {
-    timeout: 20_000,
-  });
-}
-
-/** The colour of one pixel on screen, read from a real screenshot (decoded by the browser itself). */
-async function colourAt(page: Page, x: number, y: number): Promise<number[]> {
-  const png = await page.screenshot({ clip: { x, y, width: 1, height: 1 } });
-  return page.evaluate(async (base64) => {
-    const bitmap = await createImageBitmap(await (await fetch(`data:image/png;base64,${base64}`)).blob());
-    const canvas = new OffscreenCanvas(1, 1);
-    const context2d = canvas.getContext('2d')!;
-    context2d.drawImage(bitmap, 0, 0);
-    return [...context2d.getImageData(0, 0, 1, 1).data.slice(0, 3)];
-  }, png.toString('base64'));
-}
-
-function expectTileColour(colour: number[]): void {
-  colour.forEach((channel, index) => expect(Math.abs(channel - TILE_COLOUR[index]!)).toBeLessThanOrEqual(8));
 }
 
 describe.each(libraries)('%s', (library) => {

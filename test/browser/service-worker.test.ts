@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFixtures, launchChromium, pageLoading, serveFiles } from '../support/chromium.js';
+import { loadImage, pageFetch } from '../support/page-requests.js';
 import { type Recorder, serveTiles, startRecorder, type TileStats } from '../support/tiles.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
@@ -76,28 +77,6 @@ async function controlledPage(): Promise<Page> {
   await page.goto(`${server.origin}/sw.html?client=${client.id}&secret=${client.secret}&other=${encodeURIComponent(other.origin)}`);
   await page.waitForFunction(() => document.title === 'ready');
   return page;
-}
-
-/** Adds an `<img>` and resolves with its natural width (0 when it failed to load). */
-function loadImage(page: Page, src: string): Promise<number> {
-  return page.evaluate(
-    (source) =>
-      new Promise<number>((resolve) => {
-        const image = document.createElement('img');
-        image.onload = () => resolve(image.naturalWidth);
-        image.onerror = () => resolve(0);
-        image.src = source;
-        document.body.append(image);
-      }),
-    src,
-  );
-}
-
-function pageFetch(page: Page, url: string): Promise<{ status: number; body: string }> {
-  return page.evaluate(async (target) => {
-    const response = await fetch(target);
-    return { status: response.status, body: await response.text() };
-  }, url);
 }
 
 function askWorker(page: Page): Promise<{ errors: string[]; isLeader: boolean }> {

@@ -44,21 +44,35 @@ export interface OidcApp {
 const CLIENT_ID = 'web';
 export const SCOPE = 'openid offline_access profile email api';
 
+/** More for the app server to serve, beside the app page and its worker. */
+export interface OidcAppExtras {
+  /** Fixtures to bundle, by the name they are served under (`/<name>.js`): `{ name: 'test/browser/fixtures/…ts' }`. */
+  readonly fixtures?: Record<string, string>;
+  /** Files served as they are, by path without the leading `/` (content type from the extension). */
+  readonly files?: () => Record<string, string>;
+}
+
+const CONTENT_TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', css: 'text/css' };
+
 /**
  * For the calling test file: an app server on 127.0.0.1 (the app page `/app.html`, which is also the redirect URI,
- * a dedicated/service worker `/oidc-worker.js`, `/signed-out.html`), the shared OpenID provider with that app as its
- * public client, and one Chromium. All stop after the file; the provider's counts are reset before each test.
+ * a dedicated/service worker `/oidc-worker.js`, `/signed-out.html`, and the `extras`), the shared OpenID provider with
+ * that app as its public client, and one Chromium. All stop after the file; the provider's counts are reset before
+ * each test.
  */
 export function useOidcApp(
   providerOptions: Partial<OpenIdProviderOptions> = {},
   launch: Parameters<typeof launchChromium>[1] = {},
+  extras: OidcAppExtras = {},
 ): OidcApp {
   const state = {} as { origin: string; op: OpenIdProvider; browser: Browser; config: AppConfig; server: Server };
   beforeAll(async () => {
     const files = await bundleFixtures({
       'oidc-app': 'test/browser/fixtures/oidc-app.ts',
       'oidc-worker': 'test/browser/fixtures/oidc-worker.ts',
+      ...extras.fixtures,
     });
+    Object.assign(files, extras.files?.());
     const server = createServer((req, res) => {
       const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost');
       const headers = { 'cache-control': 'no-store', 'service-worker-allowed': '/' };
@@ -87,7 +101,8 @@ export function useOidcApp(
         res.writeHead(404).end();
         return;
       }
-      res.writeHead(200, { ...headers, 'content-type': 'text/javascript' }).end(body);
+      const type = CONTENT_TYPES[pathname.split('.').pop() ?? ''] ?? 'text/javascript';
+      res.writeHead(200, { ...headers, 'content-type': type }).end(body);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     state.server = server;

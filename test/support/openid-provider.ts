@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { text as readBody } from 'node:stream/consumers';
 import Provider from 'oidc-provider';
 import { createDPoPValidator } from './dpop-api.js';
+import { solidPng, TILE_COLOUR } from './tiles.js';
 
 /**
  * A real OpenID provider on 127.0.0.1 for the tests, the bench and the demo: panva's `oidc-provider` 9 (certified),
@@ -18,6 +19,20 @@ export interface OpenIdProvider {
   readonly issuer: string;
   /** A protected API: 200 with `{ sub, clientId, scope }` for a live access token of this provider, 401 otherwise. */
   readonly apiUrl: string;
+  /**
+   * Protected tiles beside the API: `${issuer}/tiles/{z}/{x}/{y}.png`, a 256×256 PNG of `TILE_COLOUR` under the same
+   * rule as `apiUrl` (with `dpop`, the same strict proof check), CORS open to any origin.
+   */
+  readonly tilesUrl: string;
+  /**
+   * With `dpop`: the API and the tiles require their own nonce (RFC 9449 §9): a proof without the current one is
+   * answered 401 `use_dpop_nonce` with `DPoP-Nonce`. Default false (`reset()` restores it).
+   */
+  apiNonce: boolean;
+  /** The next `count` API or tile requests that would be accepted are answered 401 `invalid_token` instead. */
+  rejectNextApiCalls(count: number): void;
+  /** Every API and tile request since the last `reset()`, in order, with what its proof claimed (no token value). */
+  readonly apiRequests: readonly ApiRequestRecord[];
   /** Counted from oidc-provider's events since start or the last `reset()`. */
   readonly counts: OpenIdProviderCounts;
   /** What happened, in order, without any token value (for failure messages). */
@@ -86,6 +101,22 @@ export interface OpenIdProviderCounts {
   dpopNonceChallenges: number;
   /** With `dpop`: API calls whose proof's `jti` was seen before (each is also a failed API call). */
   replayedProofs: number;
+  /** With `dpop` and `apiNonce`: API and tile requests answered `use_dpop_nonce` (not counted as failed calls). */
+  apiNonceChallenges: number;
+}
+
+/** One request to the API or the tiles, as the test provider saw it. */
+export interface ApiRequestRecord {
+  readonly path: string;
+  /** `Authorization`'s scheme (`DPoP`, `Bearer`) or `none`. */
+  readonly scheme: string;
+  /** The proof's claims (decoded, not trusted), when there was one. */
+  readonly jti?: string | undefined;
+  readonly ath?: string | undefined;
+  readonly htu?: string | undefined;
+  readonly nonce?: string | undefined;
+  /** `ok`, a `DPoPCheck` refusal, `nonce-challenge`, `rejected` (by `rejectNextApiCalls`) or `unauthorized`. */
+  readonly outcome: string;
 }
 
 export interface OpenIdProviderLogEntry {
@@ -180,6 +211,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     slowDowns: 0,
     dpopNonceChallenges: 0,
     replayedProofs: 0,
+    apiNonceChallenges: 0,
   });
   const state = {
     counts: freshCounts(),
@@ -191,6 +223,10 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     accountClaims: new Map<string, Record<string, unknown>>(),
     slowDowns: 0,
     devicePollTimes: [] as number[],
+    apiNonce: false,
+    apiNonceValue: randomBytes(12).toString('base64url'),
+    rejectNext: 0,
+    apiRequests: [] as ApiRequestRecord[],
   };
   const listeners = new Set<() => void>();
   const record = (event: string, detail?: string): void => {
@@ -369,10 +405,11 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   });
 
   const dpopApi = createDPoPValidator();
+  const tilePng = solidPng(256, TILE_COLOUR);
   const callback = provider.callback();
   server.on('request', (req, res) => {
     const url = new URL(req.url ?? '/', issuer);
-    const route = url.pathname.startsWith('/interaction/') ? interaction(req, res) : url.pathname === '/api' ? api(req, res) : undefined;
+    const route = url.pathname.startsWith('/interaction/') ? interaction(req, res) : url.pathname === '/api' || url.pathname.startsWith('/tiles/') ? api(req, res, url) : undefined;
     if (route === undefined) return callback(req, res);
     route.catch((error: unknown) => {
       record('test-provider-error', errorName(error));
@@ -418,32 +455,62 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     await provider.interactionFinished(req, res, { consent: grant === undefined ? { grantId } : {} }, { mergeWithLastSubmission: true });
   }
 
-  async function api(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const origin = req.headers.origin;
-    const cors: Record<string, string> = origin !== undefined ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {};
+    const cors: Record<string, string> =
+      origin !== undefined ? { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': 'dpop-nonce, www-authenticate' } : {};
     if (req.method === 'OPTIONS') {
       res.writeHead(204, { ...cors, 'access-control-allow-headers': 'authorization, dpop', 'access-control-allow-methods': 'GET', 'access-control-max-age': '600' }).end();
       return;
     }
+    const tile = url.pathname !== '/api';
     state.counts.apiCalls++;
     for (const listener of listeners) listener();
     const header = req.headers.authorization ?? '';
+    const claims = proofClaims(req.headers.dpop);
+    let noted = false;
+    const note = (outcome: string): void => {
+      if (noted) return;
+      noted = true;
+      state.apiRequests.push({ path: url.pathname, scheme: header === '' ? 'none' : header.split(' ')[0]!, ...claims, outcome });
+    };
     let found: Awaited<ReturnType<typeof introspect>>;
     if (options.dpop === true) {
-      const checked = await dpopApi.check(req, `${issuer}/api`, (token) => provider.AccessToken.find(token) as Promise<{ isExpired: boolean; jkt?: string } | undefined>);
+      const checked = await dpopApi.check(req, `${issuer}${url.pathname}`, (token) => provider.AccessToken.find(token) as Promise<{ isExpired: boolean; jkt?: string } | undefined>);
       if (checked === 'replayed') state.counts.replayedProofs++;
+      if (checked === 'ok' && state.apiNonce && claims.nonce !== state.apiNonceValue) {
+        state.counts.apiNonceChallenges++;
+        note('nonce-challenge');
+        res
+          .writeHead(401, { ...cors, 'www-authenticate': 'DPoP error="use_dpop_nonce", error_description="Resource server requires nonce in DPoP proof"', 'dpop-nonce': state.apiNonceValue })
+          .end();
+        return;
+      }
       found = checked === 'ok' ? await introspect(header.slice(5)) : { active: false };
-      if (checked !== 'ok') record('api.dpop-refused', checked);
+      if (checked !== 'ok') {
+        record('api.dpop-refused', checked);
+        note(checked);
+      }
     } else {
       found = header.startsWith('Bearer ') ? await introspect(header.slice(7)) : { active: false as const };
+    }
+    if (found.active && state.rejectNext > 0) {
+      state.rejectNext--;
+      found = { active: false };
+      note('rejected');
     }
     if (!found.active) {
       state.counts.failedApiCalls++;
       record('api.unauthorized');
-      res.writeHead(401, { ...cors, 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' }).end('{"error":"invalid_token"}');
+      note('unauthorized');
+      const scheme = options.dpop === true ? 'DPoP' : 'Bearer';
+      res.writeHead(401, { ...cors, 'content-type': 'application/json', 'www-authenticate': `${scheme} error="invalid_token"` }).end('{"error":"invalid_token"}');
       return;
     }
-    res.writeHead(200, { ...cors, 'content-type': 'application/json' }).end(JSON.stringify(found));
+    note('ok');
+    const nonce = options.dpop === true && state.apiNonce ? { 'dpop-nonce': state.apiNonceValue } : {};
+    if (tile) res.writeHead(200, { ...cors, ...nonce, 'content-type': 'image/png', 'cache-control': 'no-store' }).end(tilePng);
+    else res.writeHead(200, { ...cors, ...nonce, 'content-type': 'application/json' }).end(JSON.stringify(found));
   }
 
   async function introspect(accessToken: string): Promise<{ active: false } | { active: true; sub: string; clientId: string; scope: string }> {
@@ -455,6 +522,19 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   return {
     issuer,
     apiUrl: `${issuer}/api`,
+    tilesUrl: `${issuer}/tiles`,
+    get apiNonce() {
+      return state.apiNonce;
+    },
+    set apiNonce(value) {
+      state.apiNonce = value;
+    },
+    rejectNextApiCalls(count) {
+      state.rejectNext += count;
+    },
+    get apiRequests() {
+      return state.apiRequests;
+    },
     get counts() {
       return state.counts;
     },
@@ -507,6 +587,9 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       state.accessTokenTtl = options.accessTokenTtl ?? defaultAccessTokenTtl;
       state.tokenLatency = 0;
       state.responseLatency = 0;
+      state.apiNonce = false;
+      state.rejectNext = 0;
+      state.apiRequests = [];
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -514,6 +597,17 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
         server.close(() => resolve());
       }),
   };
+}
+
+/** The claims a test looks at in a DPoP proof, decoded without checking (the validator checks). */
+function proofClaims(proof: string | string[] | undefined): Pick<ApiRequestRecord, 'jti' | 'ath' | 'htu' | 'nonce'> {
+  if (typeof proof !== 'string') return {};
+  try {
+    const { jti, ath, htu, nonce } = JSON.parse(Buffer.from(proof.split('.')[1] ?? '', 'base64url').toString()) as Record<string, string | undefined>;
+    return { jti, ath, htu, nonce };
+  } catch {
+    return {};
+  }
 }
 
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
