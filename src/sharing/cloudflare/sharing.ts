@@ -86,6 +86,8 @@ export function durableObjectSharing<Id>(
             const wait = Math.max(0, timeout - ANSWER_AHEAD);
             const request: CoordinatorRequest = { v: PROTOCOL_VERSION, type: 'acquire', rejected: avoid, wait, lease: leaseTime };
             if (peer.usesRefreshToken && epoch !== undefined) request.epoch = epoch;
+            // Which initial refresh token this isolate would start a chain from: one whose chain ended is spent.
+            if (peer.usesRefreshToken && peer.initialRefreshTokenDigest !== undefined) request.start = peer.initialRefreshTokenDigest;
             const sent = peer.clock.now();
             const answer = await call(request);
             if ((answer.type === 'token' || answer.type === 'lease') && answer.notice !== undefined) {
