@@ -40,7 +40,7 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       canRefresh,
       usesRefreshToken,
       ...(signsIn === undefined ? {} : { signsIn }),
-      ...(initialRefreshTokenDigest === undefined ? {} : { initialRefreshTokenDigest }),
+      initialRefreshTokenDigest,
       fetchToken: (context) => provider.fetchToken({ ...context, dpop }),
     },
   };

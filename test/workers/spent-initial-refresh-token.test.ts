@@ -42,7 +42,7 @@ it('after the chain ended, brand-new isolates do not each send the spent env.REF
   }
   expect(replies.map((reply) => reply.error)).not.toContain(undefined);
   expect({ spentRefreshTokenSends: probe.server.stats.refreshTokenReuse }).toEqual({ spentRefreshTokenSends: expect.toBeOneOf([0, 1]) });
-}, 60_000);
+}, 120_000);
 
 it('an isolate without an epoch that waited for a lease ending the chain (spent) is not granted a lease: it sends nothing', async () => {
   probe.server.lifetime = 2; // margin 1 s
@@ -93,7 +93,7 @@ it('a new REFRESH_TOKEN after a sign-out starts a new chain on the same coordina
   const replies = [await probe.get(renewed.mf, renewed.names[0]!, route), await probe.get(renewed.mf, renewed.names[1]!, route)];
   expect(replies).toMatchObject([{ status: 200 }, { status: 200, token: replies[0]!.token }]);
   expect(probe.server.stats).toMatchObject({ tokenRequests: 1, refreshTokenReuse: 0 });
-}, 60_000);
+}, 120_000);
 
 it('a holder that vanished with the initial refresh token: that start is granted once more, never a third time', async () => {
   const { mf, names } = await probe.start({ instances: 1, bindings: { REFRESH_TOKEN: probe.server.issueRefreshToken(probe.client.id) } });

@@ -102,8 +102,8 @@ export class TokenCoordinator {
       if (current === undefined || current.expiresAt <= now) {
         // Nothing awaits between the check and this write, so exactly one caller gets the lease.
         let kept = stored;
-        let ended = state.ended;
-        let lapsed = false;
+        let { ended } = state;
+        let lapsed: true | undefined;
         if (current?.rotating === true && current.epoch === state.epoch && stored?.refreshToken !== undefined) {
           // The holder of the refresh token vanished: perhaps after the provider rotated it (rules/refresh-chain.ts).
           if (afterLapse(stored.lapsed === true) === 'end-chain') return this.#endChain(state);
@@ -115,27 +115,13 @@ export class TokenCoordinator {
           if (current.start === start) lapsed = true;
           else ended = remember(ended, current.start);
         }
-        const rotating = kept?.refreshToken !== undefined;
-        if (!rotating && start !== undefined && ended?.includes(start) === true) {
-          // A chain from this caller's initial refresh token ran here and ended: that token is spent (rotated away at
-          // the chain's first refresh, or refused). A brand-new isolate (a deploy, an eviction) must not send it.
-          if (ended !== state.ended) await this.#write({ ...state, ended, lease: undefined });
-          return { v: PROTOCOL_VERSION, type: 'signed_out', epoch: state.epoch };
-        }
-        // A chain that began before starts were told (an older isolate started it): it takes this caller's start.
-        if (rotating && kept?.start === undefined && start !== undefined) kept = { ...kept!, start };
-        const starting = !rotating && start !== undefined;
-        const lease = {
-          id: crypto.randomUUID(),
-          expiresAt: now + ttl,
-          ttl,
-          epoch: state.epoch,
-          ...(rotating ? { rotating } : {}),
-          ...(starting ? { start } : {}),
-          ...(starting && lapsed ? { lapsed: true as const } : {}),
-        };
-        const base = ended === undefined ? state : { ...state, ended };
-        const written = this.#write(kept === undefined ? { ...base, lease } : { ...base, token: kept, lease });
+        const rotating = kept?.refreshToken !== undefined || undefined;
+        // A chain from this caller's initial refresh token ran here and ended: that token is spent (rotated away at
+        // the chain's first refresh, or refused), and a brand-new isolate (a deploy, an eviction) must not send it.
+        // (Nothing to write: the lapsed lease read above is still stored, and says the same to the next caller.)
+        if (!rotating && start !== undefined && ended?.includes(start)) return { v: PROTOCOL_VERSION, type: 'signed_out', epoch: state.epoch };
+        const lease = { id: crypto.randomUUID(), expiresAt: now + ttl, ttl, epoch: state.epoch, rotating, start: rotating ? undefined : start, lapsed };
+        const written = this.#write({ ...state, token: kept, lease, ended });
         const answer: CoordinatorAnswer = { v: PROTOCOL_VERSION, type: 'lease', lease: lease.id, ttl, epoch: state.epoch };
         if (kept?.refreshToken !== undefined) answer.refreshToken = kept.refreshToken;
         // The lease is answered once it is durable: a restart must not grant it a second time.
@@ -165,9 +151,7 @@ export class TokenCoordinator {
     // The chain this lease continues: a new one from its initial refresh token, or the stored one's.
     const start = state.lease.start ?? state.token?.start;
     if (accepted) {
-      next.token = { token: bounded, epoch: state.epoch };
-      if (refreshToken !== undefined) next.token.refreshToken = refreshToken;
-      if (refreshToken !== undefined && start !== undefined) next.token.start = start;
+      next.token = { token: bounded, epoch: state.epoch, refreshToken, start: refreshToken === undefined ? undefined : start };
       next.backoff = undefined;
     } else if (state.lease.start !== undefined && refreshToken !== undefined) {
       // The initial refresh token was exchanged, and what it brought is not kept: that chain is over.
@@ -242,10 +226,8 @@ export class TokenCoordinator {
   #signOut(state: StoredState): Promise<void> {
     const next: StoredState = { v: PROTOCOL_VERSION, epoch: state.epoch + 1 };
     if (state.backoff !== undefined) next.backoff = state.backoff;
-    let ended = state.ended;
-    if (state.token?.start !== undefined) ended = remember(ended, state.token.start);
-    if (state.lease?.start !== undefined) ended = remember(ended, state.lease.start);
-    if (ended !== undefined) next.ended = ended;
+    for (const start of [state.token?.start, state.lease?.start]) if (start !== undefined) next.ended = remember(next.ended ?? state.ended, start);
+    next.ended ??= state.ended;
     this.#failure = undefined;
     const written = this.#write(next);
     this.#changed.fire();
