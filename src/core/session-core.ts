@@ -90,6 +90,10 @@ export class SessionCore implements SharingPeer {
     return this.provider.usesRefreshToken;
   }
 
+  get initialRefreshTokenDigest(): string | undefined {
+    return this.provider.initialRefreshTokenDigest;
+  }
+
   get signsIn(): boolean {
     return this.provider.signsIn === true;
   }

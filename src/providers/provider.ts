@@ -39,6 +39,13 @@ export interface TokenProvider {
   /** True when `TokenSet.refreshToken` must be kept (and may be stored) so that another context can continue. */
   readonly usesRefreshToken: boolean;
   /**
+   * For a provider that starts a refresh-token chain from a refresh token it was given (`refreshTokenGrant`): a
+   * digest of that token (`hashKey`), never the token. A transport that keeps the chain for several processes
+   * remembers the starts of the chains that ended, so that a brand-new process does not send a spent initial token
+   * again, while a new initial token starts a new chain.
+   */
+  readonly initialRefreshTokenDigest?: string | undefined;
+  /**
    * True for a grant that a user starts by signing in (`shared-session/oidc`): after a sign-out, a token issued
    * later — by a new sign-in, in any context that shares the session — makes the session usable again, where a
    * provider without it stays `login_required`. Default false.

@@ -140,5 +140,11 @@ export function refreshTokenGrant(options: RefreshTokenGrantOptions): TokenProvi
     rotation.rotated(sent, set.refreshToken ?? sent);
     return { token: set.token, refreshToken: rotation.current };
   };
-  return { key, canRefresh: true, usesRefreshToken: true, fetchToken: (context) => fetchToken(context, false) };
+  return {
+    key,
+    canRefresh: true,
+    usesRefreshToken: true,
+    initialRefreshTokenDigest: hashKey(options.refreshToken),
+    fetchToken: (context) => fetchToken(context, false),
+  };
 }

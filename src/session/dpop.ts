@@ -32,7 +32,7 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   // JWK and thumbprint; a `CryptoKey` inside reads as `{}`).
   const identity =
     key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(key))!;
-  const { canRefresh, usesRefreshToken, signsIn } = provider;
+  const { canRefresh, usesRefreshToken, signsIn, initialRefreshTokenDigest } = provider;
   return {
     dpop,
     provider: {
@@ -40,6 +40,7 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       canRefresh,
       usesRefreshToken,
       ...(signsIn === undefined ? {} : { signsIn }),
+      initialRefreshTokenDigest,
       fetchToken: (context) => provider.fetchToken({ ...context, dpop }),
     },
   };

@@ -12,6 +12,8 @@ export interface SharingPeer {
   readonly key: string;
   /** True when the provider needs its refresh token after a failover (a transport stores it only where safe). */
   readonly usesRefreshToken: boolean;
+  /** The provider's `initialRefreshTokenDigest`: which refresh token its chain starts from, as a digest. */
+  readonly initialRefreshTokenDigest?: string | undefined;
   /** True when a token issued after a sign-out ends it (a sign-in elsewhere: `TokenProvider.signsIn`). */
   readonly signsIn?: boolean | undefined;
   /** The session's clock, so that a transport's timestamps compare with `Token.issuedAt`. */

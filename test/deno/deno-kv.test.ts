@@ -297,6 +297,24 @@ it('a rotation lost with its holder (SIGKILL while the refresh token is at the s
   expect(contexts.every((answer) => answer.cleared.length > 0)).toBe(true);
 }, 90_000);
 
+// A spent refresh token is sent at most once, in every transport: after a shared chain ended, a brand-new process
+// (a deploy, a restart) starts from the app's initial refresh token — rotated away at the chain's first refresh. The
+// grant record stays `ended` in KV, so it is signed out without a request (the Durable Object's counterpart is
+// test/workers/spent-initial-refresh-token.test.ts).
+it('after a refresh-token chain ended (a sign-out), brand-new processes starting from the spent initial refresh token send nothing', async () => {
+  server.reset();
+  const refreshToken = server.issueRefreshToken(base.clientId);
+  const config: KvConfig = { ...base, kvPath: kvFile(), refreshToken, workers: 1 };
+  const [first] = await fleet<{ contexts: KvAnswer[] }>('sign-out', config, 1);
+  expect(first!.contexts.flatMap((answer) => answer.failures)).toEqual([]);
+  expect(server.stats.tokenRequests).toBe(1); // the chain started: `refreshToken` is spent
+  server.resetStats();
+  const later = contextsOf(await fleet<{ contexts: KvAnswer[] }>('burst', config, 3));
+  expect(server.stats).toMatchObject({ tokenRequests: 0, refreshTokenReuse: 0 });
+  expect(later.flatMap((answer) => answer.tokens)).toEqual([]);
+  expect(new Set(later.flatMap((answer) => answer.failures))).toEqual(new Set(['login_required']));
+}, 90_000);
+
 it('a holder frozen (SIGSTOP) past its lease is replaced; resumed, its late token does not overwrite the newer one', async () => {
   server.reset();
   const config: KvConfig = { ...base, kvPath: kvFile(), leaseTime: 2_000, workers: 0 };

@@ -67,3 +67,21 @@ it.each([
   expect(result.errors[0]).toMatch(/^sharing_degraded: /);
   expect(result.errors[0]).toContain(flag);
 }, 120_000);
+
+// Who leads is read at one moment when all three are alive (the `together` barrier of main.ts). Read at the end of
+// each process's own hold, a process reading after the leader closed saw itself leading — the closing leader hands
+// its socket over to a client — which is one leader at a time, not two; it failed 1–3 runs in 4 in Deno, whose
+// processes start further apart than Node's.
+it('3 Deno processes with the permissions the README lists (--allow-net, --allow-sys=uid, read/write on the directory): 1 token request, one leader', async () => {
+  const { id, secret } = server.addClient('deno-local');
+  server.resetStats(); // the permission cases above requested tokens too
+  const dir = path.join(parent, 'rendezvous');
+  const flags = ['--allow-net', `--allow-read=${root},${parent}`, `--allow-write=${parent}`, '--allow-sys=uid'];
+  const together = mkdtempSync(path.join(parent, 'together-'));
+  const config = { tokenUrl: server.tokenUrl, clientId: id, clientSecret: secret, dir, hold: 3_000, together: { dir: together, count: 3 } };
+  const results = await Promise.all([0, 1, 2].map(() => deno(flags, config)));
+  expect(results.flatMap((result) => result.errors)).toEqual([]);
+  expect(new Set(results.flatMap((result) => result.tokens)).size).toBe(1);
+  expect(results.filter((result) => result.leading)).toHaveLength(1);
+  expect(server.stats.tokenRequests).toBe(1);
+}, 120_000);

@@ -9,6 +9,7 @@ import {
   LEGACY_RECORD_KEY,
   legacyRecordSchema,
   MAX_DURATION,
+  MAX_ENDED_CHAINS,
   MAX_RETRY_AFTER,
   PROTOCOL_VERSION,
   requestSchema,
@@ -76,7 +77,7 @@ export class TokenCoordinator {
     }
   }
 
-  async #acquire({ rejected, wait, lease: ttl, epoch }: Acquire): Promise<CoordinatorAnswer> {
+  async #acquire({ rejected, wait, lease: ttl, epoch, start }: Acquire): Promise<CoordinatorAnswer> {
     const deadline = Date.now() + wait;
     let waitedFor: string | undefined;
     for (;;) {
@@ -101,14 +102,26 @@ export class TokenCoordinator {
       if (current === undefined || current.expiresAt <= now) {
         // Nothing awaits between the check and this write, so exactly one caller gets the lease.
         let kept = stored;
+        let { ended } = state;
+        let lapsed: true | undefined;
         if (current?.rotating === true && current.epoch === state.epoch && stored?.refreshToken !== undefined) {
           // The holder of the refresh token vanished: perhaps after the provider rotated it (rules/refresh-chain.ts).
           if (afterLapse(stored.lapsed === true) === 'end-chain') return this.#endChain(state);
           kept = { ...stored, lapsed: true };
+        } else if (current?.start !== undefined && current.epoch === state.epoch && stored?.refreshToken === undefined) {
+          // The holder that started a chain from its initial refresh token vanished: perhaps after the provider
+          // rotated it. The same rule: that start once more, never a third time (another start: it counts as spent).
+          if (afterLapse(current.lapsed === true) === 'end-chain') return this.#endChain(state);
+          if (current.start === start) lapsed = true;
+          else ended = remember(ended, current.start);
         }
-        const rotating = kept?.refreshToken !== undefined;
-        const lease = { id: crypto.randomUUID(), expiresAt: now + ttl, ttl, epoch: state.epoch, ...(rotating ? { rotating } : {}) };
-        const written = this.#write(kept === undefined ? { ...state, lease } : { ...state, token: kept, lease });
+        const rotating = kept?.refreshToken !== undefined || undefined;
+        // A chain from this caller's initial refresh token ran here and ended: that token is spent (rotated away at
+        // the chain's first refresh, or refused), and a brand-new isolate (a deploy, an eviction) must not send it.
+        // (Nothing to write: the lapsed lease read above is still stored, and says the same to the next caller.)
+        if (!rotating && start !== undefined && ended?.includes(start)) return { v: PROTOCOL_VERSION, type: 'signed_out', epoch: state.epoch };
+        const lease = { id: crypto.randomUUID(), expiresAt: now + ttl, ttl, epoch: state.epoch, rotating, start: rotating ? undefined : start, lapsed };
+        const written = this.#write({ ...state, token: kept, lease, ended });
         const answer: CoordinatorAnswer = { v: PROTOCOL_VERSION, type: 'lease', lease: lease.id, ttl, epoch: state.epoch };
         if (kept?.refreshToken !== undefined) answer.refreshToken = kept.refreshToken;
         // The lease is answered once it is durable: a restart must not grant it a second time.
@@ -135,10 +148,14 @@ export class TokenCoordinator {
     const bounded = boundedByClock(inClockOf(token, sentAt, now), now);
     const accepted = state.lease.epoch === state.epoch && bounded.expiresAt > now && isNewer(bounded, state.token?.token);
     const next: StoredState = { ...state, lease: undefined };
+    // The chain this lease continues: a new one from its initial refresh token, or the stored one's.
+    const start = state.lease.start ?? state.token?.start;
     if (accepted) {
-      next.token = { token: bounded, epoch: state.epoch };
-      if (refreshToken !== undefined) next.token.refreshToken = refreshToken;
+      next.token = { token: bounded, epoch: state.epoch, refreshToken, start: refreshToken === undefined ? undefined : start };
       next.backoff = undefined;
+    } else if (state.lease.start !== undefined && refreshToken !== undefined) {
+      // The initial refresh token was exchanged, and what it brought is not kept: that chain is over.
+      next.ended = remember(state.ended, state.lease.start);
     }
     const written = this.#write(next);
     this.#changed.fire();
@@ -163,9 +180,11 @@ export class TokenCoordinator {
     const state = this.#now();
     if (spent === true) {
       // The chain's refresh token was refused: every holder of it is signed out, whoever holds the lease now.
-      await this.#endChain(state);
-      // Callers that waited for this lease without knowing the chain's epoch get the refusal itself.
+      const written = this.#signOut(state);
+      // Callers that waited for this lease without knowing the chain's epoch get the refusal itself: set before they
+      // wake (they run after this synchronous part), not after the write, when they would have been granted a lease.
       if (failure !== undefined) this.#failure = { lease, failure };
+      await written;
       return;
     }
     if (state.lease?.id !== lease) return;
@@ -199,10 +218,16 @@ export class TokenCoordinator {
     return { v: PROTOCOL_VERSION, type: 'signed_out', epoch: state.epoch + 1 };
   }
 
-  /** The write of a sign-out, from `state` as read after the last await. */
+  /**
+   * The write of a sign-out, from `state` as read after the last await. The chain that ends (the stored one, or one a
+   * lease holder is starting from its initial refresh token) is remembered by its start, so that no isolate starts
+   * it again from that token.
+   */
   #signOut(state: StoredState): Promise<void> {
     const next: StoredState = { v: PROTOCOL_VERSION, epoch: state.epoch + 1 };
     if (state.backoff !== undefined) next.backoff = state.backoff;
+    for (const start of [state.token?.start, state.lease?.start]) if (start !== undefined) next.ended = remember(next.ended ?? state.ended, start);
+    next.ended ??= state.ended;
     this.#failure = undefined;
     const written = this.#write(next);
     this.#changed.fire();
@@ -294,7 +319,13 @@ function bounded(state: StoredState, now: number): StoredState {
   if (state.backoff !== undefined) {
     next.backoff = { ...state.backoff, until: Math.min(state.backoff.until, now + MAX_RETRY_AFTER) };
   }
+  if (state.ended !== undefined) next.ended = state.ended;
   return next;
+}
+
+/** `ended` with `start` as its newest entry, the oldest dropped past {@link MAX_ENDED_CHAINS}. */
+function remember(ended: readonly string[] | undefined, start: string): string[] {
+  return [...(ended ?? []).filter((each) => each !== start), start].slice(-MAX_ENDED_CHAINS);
 }
 
 function reply(status: number, answer?: CoordinatorAnswer): Response {

@@ -17,6 +17,8 @@ import { boolean, oneOf, type OneOfData, tokenSchema } from '../../core/schemas.
  *   revoked by a sign-out: then `epoch` differs from the lease's) or the token is older or expired.
  * - `renew` → `done` with `stored` true when the lease was still current and now lasts its `ttl` again.
  * - `abandon` → `done`; with `spent`, the chain's refresh token was refused and every isolate is signed out.
+ * - `acquire` with `start` (a refresh-token chain's initial token's digest) while no chain runs: `signed_out` when a
+ *   chain from that start ended here (its initial token is spent), else a lease that starts a new chain.
  *   `clear` → `done`.
  *
  * Version 2: leases, the sign-out epoch and a remembered `retryAfter` are kept in storage (v1 kept them in memory);
@@ -43,6 +45,18 @@ const time = z.number().check(z.refine((value) => value >= 0));
 /** The sender's clock when it sent the message (epoch ms): what the receiver needs to read the token's times. */
 const now = z.optional(z.number().check(z.refine((value) => value >= 0 && value <= 8.64e15)));
 
+/**
+ * A digest of the refresh token a chain started from (`SharingPeer.initialRefreshTokenDigest`): `hashKey`'s 22
+ * base64url characters, never the token.
+ */
+const isChainStart = (value: unknown): value is string => typeof value === 'string' && /^[\w-]{22}$/.test(value);
+const chainStart = z.custom<string>(isChainStart);
+/**
+ * How many ended chains the coordinator remembers (their starts' digests, newest last). A start forgotten past this
+ * many may be sent once more by a brand-new isolate: the provider refuses it and that chain ends again.
+ */
+export const MAX_ENDED_CHAINS = 64;
+
 /** A token endpoint failure as it is relayed to the isolates that waited for it. No secrets: codes and messages only. */
 const failureSchema = z.object({
   code: z.string().check(z.refine((value) => /^[a-z_]{1,40}$/.test(value))),
@@ -66,6 +80,11 @@ export const requestSchema = oneOf([
     lease: duration.check(z.refine((value) => value > 0)),
     /** Refresh-token chains only: the epoch the caller's chain belongs to (from an earlier answer). */
     epoch: z.optional(epoch),
+    /**
+     * Refresh-token chains only: the digest of the refresh token the caller's provider starts from. A chain that
+     * started from it and ended is not started again: a brand-new isolate would send its spent initial token.
+     */
+    start: z.optional(chainStart),
   }),
   z.object({
     v,
@@ -132,18 +151,38 @@ export const stateSchema = z.object({
       refreshToken: z.optional(nonEmpty),
       /** The refresh token was handed to a lease holder that vanished: handed out once more, never a third time. */
       lapsed: z.optional(z.literal(true)),
+      /** The digest of the refresh token this chain started from, remembered in `ended` when the chain ends. */
+      start: z.optional(chainStart),
     }),
   ),
   /**
    * The one isolate that may fetch now. `expiresAt` is this coordinator's clock; `ttl` is what a renewal grants;
-   * `rotating`: it was handed the stored refresh token.
+   * `rotating`: it was handed the stored refresh token. `start`: it starts a chain from the initial refresh token of
+   * that digest (no refresh token was stored); `lapsed`: a holder of that same start vanished before this one.
    */
-  lease: z.optional(z.object({ id: nonEmpty, expiresAt: time, ttl: duration, epoch, rotating: z.optional(z.literal(true)) })),
+  lease: z.optional(
+    z.object({
+      id: nonEmpty,
+      expiresAt: time,
+      ttl: duration,
+      epoch,
+      rotating: z.optional(z.literal(true)),
+      start: z.optional(chainStart),
+      lapsed: z.optional(z.literal(true)),
+    }),
+  ),
   /**
    * A failure with `retryAfter` (a 429's `Retry-After`, or the back-off after a failed retry chain): every caller gets
    * it until `until`, and nobody calls the endpoint meanwhile.
    */
   backoff: z.optional(z.object({ failure: failureSchema, until: time })),
+  /**
+   * The starts (digests of the initial refresh tokens) of the chains that ended here, newest last, at most
+   * {@link MAX_ENDED_CHAINS}: an isolate starting from one of them is signed out instead of sending it (it is spent).
+   * A new refresh token in the Worker's env has a new digest, and starts a new chain.
+   */
+  // `z.custom` with the test of `z.array(chainStart)`: zod's array code is about 0.4 KB gzip more in the Worker.
+  ended: z.optional(z.custom<string[]>((value) => Array.isArray(value) && value.length <= MAX_ENDED_CHAINS && value.every(isChainStart))),
 });
 
 export type StoredState = z.infer<typeof stateSchema>;

@@ -84,7 +84,9 @@ export function durableObjectSharing<Id>(
           let avoid = rejected;
           for (let round = 1; ; round++) {
             const wait = Math.max(0, timeout - ANSWER_AHEAD);
-            const request: CoordinatorRequest = { v: PROTOCOL_VERSION, type: 'acquire', rejected: avoid, wait, lease: leaseTime };
+            // `start`: which initial refresh token this isolate would start a chain from (one whose chain ended is spent).
+            const start = peer.initialRefreshTokenDigest;
+            const request: CoordinatorRequest = { v: PROTOCOL_VERSION, type: 'acquire', rejected: avoid, wait, lease: leaseTime, start };
             if (peer.usesRefreshToken && epoch !== undefined) request.epoch = epoch;
             const sent = peer.clock.now();
             const answer = await call(request);

@@ -70,6 +70,13 @@ switch (scenario) {
     report({ before, cleared, after, clearedAt });
     break;
   }
+  // Everyone has the token (for a refresh-token grant: the chain has started), then the main module signs out.
+  case 'sign-out': {
+    const contexts = await all({ type: 'burst', count: 5 });
+    await main.run({ type: 'clear' });
+    report({ contexts });
+    break;
+  }
   default:
     throw new Error(`unknown scenario ${scenario}`);
 }
