@@ -102,6 +102,15 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
     if (sent === undefined) {
       sent = store.read();
       known = sent;
+    } else {
+      // A process that does not share with us (another rendezvous directory: a cron job without XDG_RUNTIME_DIR, a
+      // container, `sudo -u`) may have rotated the stored token since: ours is spent then, and sending it would
+      // revoke the grant. What we stored or read ourselves, or what the processes share, is ours; anything else is newer.
+      const stored = storedQuietly(store);
+      if (stored !== undefined && stored !== sent && stored !== known) {
+        sent = stored;
+        known = stored;
+      }
     }
     if (sent === undefined) throw new SessionError('login_required', 'Not signed in: the session needs a sign-in (signIn())');
     rotation ??= new Rotation(key, sent);
@@ -194,4 +203,13 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
       });
     },
   };
+}
+
+/** The stored refresh token, or undefined when there is none or it cannot be read now (the running session's own is used). */
+function storedQuietly(store: RefreshTokenStore): string | undefined {
+  try {
+    return store.read();
+  } catch {
+    return undefined;
+  }
 }
