@@ -4,8 +4,15 @@ import * as z from 'zod/mini';
 import { SessionError } from '../../core/errors.js';
 import type { RefreshTokenStore } from './store.js';
 
-/** The file's shape: versioned, so a later release can tell its own. Nothing but the refresh token is kept. */
-const recordSchema = z.object({ v: z.literal(1), refreshToken: z.string().check(z.minLength(1), z.maxLength(16_384)) });
+/**
+ * The file's shape: versioned, so a later release can tell its own. Nothing but the refresh token is kept, and whose
+ * it is (a digest of the issuer, client and scope): a file written for another credential is never sent to this one.
+ */
+const recordSchema = z.object({
+  v: z.literal(1),
+  refreshToken: z.string().check(z.minLength(1), z.maxLength(16_384)),
+  credential: z.optional(z.string()),
+});
 
 /** Files larger than this are not read (a refresh token is at most a few KB). */
 const MAX_FILE = 64 * 1024;
@@ -14,9 +21,10 @@ const MAX_FILE = 64 * 1024;
  * The refresh token in a file only this user can read: created 0600 (exclusive, in the same directory, then renamed
  * over the old one, so a crash leaves the old token or the new one, never half of either) in a directory that is
  * ours and 0700, created so when missing. A file or directory with other permissions, another owner, or a symlink
- * is refused with `insecure_storage` before anything is read, never repaired: someone else made it so.
+ * is refused with `insecure_storage` before anything is read, never repaired: someone else made it so. With
+ * `credential`, a file that names another credential is `corrupt_storage`: its refresh token is not ours to send.
  */
-export function fileStore(path: string): RefreshTokenStore {
+export function fileStore(path: string, credential?: string): RefreshTokenStore {
   const dir = dirname(path);
   const check = (): void => {
     const problem = unfitDirectory(dir);
@@ -57,6 +65,10 @@ export function fileStore(path: string): RefreshTokenStore {
       }
       const parsed = recordSchema.safeParse(record);
       if (!parsed.success) throw new SessionError('corrupt_storage', `The refresh token file ${path} is not the record this SDK writes`);
+      const owner = parsed.data.credential;
+      if (credential !== undefined && owner !== undefined && owner !== credential) {
+        throw new SessionError('corrupt_storage', `The refresh token file ${path} holds the sign-in of another issuer, client or scope: give each its own file`);
+      }
       return parsed.data.refreshToken;
     },
     write(refreshToken) {
@@ -66,7 +78,7 @@ export function fileStore(path: string): RefreshTokenStore {
       try {
         // 'wx': never through a file or symlink someone put there; 0600 from the start, whatever the umask adds.
         fd = openSync(temporary, 'wx', 0o600);
-        writeSync(fd, JSON.stringify({ v: 1, refreshToken }));
+        writeSync(fd, JSON.stringify({ v: 1, refreshToken, ...(credential !== undefined && { credential }) }));
         fsyncSync(fd);
         closeSync(fd);
         fd = undefined;
