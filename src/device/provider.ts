@@ -95,8 +95,13 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
     return set;
   };
 
+  /** A refresh under the store's lock: read, sent and written by one process at a time, whatever shares what. */
   const refresh = async (context: FetchTokenContext): Promise<TokenSet> => {
     await store.open();
+    return store.exclusive === undefined ? refreshHeld(context) : store.exclusive(() => refreshHeld(context), 3 * timeout, context.signal);
+  };
+
+  const refreshHeld = async (context: FetchTokenContext): Promise<TokenSet> => {
     const started = generation;
     let sent = context.refreshToken;
     if (sent === undefined) {

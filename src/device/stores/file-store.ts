@@ -1,7 +1,7 @@
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as z from 'zod/mini';
-import { SessionError } from '../../core/errors.js';
+import { abortError, SessionError } from '../../core/errors.js';
 import type { RefreshTokenStore } from './store.js';
 
 /**
@@ -89,6 +89,31 @@ export function fileStore(path: string, credential?: string): RefreshTokenStore 
         throw new SessionError('insecure_storage', `The refresh token could not be written to ${path} (${codeOf(error)})`);
       }
     },
+    async exclusive(work, wait, signal) {
+      check();
+      const lock = `${path}.lock`;
+      const deadline = Date.now() + wait;
+      for (;;) {
+        try {
+          // 'wx': taken by exactly one process; holds its pid, so that a lock left by a killed one is taken over.
+          const fd = openSync(lock, 'wx', 0o600);
+          writeSync(fd, String(process.pid));
+          closeSync(fd);
+          break;
+        } catch (error) {
+          if (codeOf(error) !== 'EEXIST') throw new SessionError('insecure_storage', `The refresh token's lock ${lock} cannot be made (${codeOf(error)})`);
+        }
+        if (abandoned(lock, wait)) removeQuietly(lock);
+        else if (signal.aborted) throw abortError(signal);
+        else if (Date.now() >= deadline) throw new SessionError('timeout', `Another process held the refresh token's lock ${lock} longer than ${wait} ms`);
+        else await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      try {
+        return await work();
+      } finally {
+        removeQuietly(lock);
+      }
+    },
     remove(expected) {
       if (expected !== undefined) {
         let current: string | undefined;
@@ -131,6 +156,19 @@ function ownerOrModeProblem(stats: Stats, what: string, mode: number): string | 
   if (uid !== undefined && stats.uid !== uid) return `the ${what} belongs to another user (uid ${stats.uid})`;
   if ((stats.mode & 0o077) !== 0) return `the ${what}'s mode is ${(stats.mode & 0o777).toString(8)}, not ${mode.toString(8)} (others could read or replace it)`;
   return undefined;
+}
+
+/** Whether the lock's holder is gone (its pid is no process here), or it is older than any refresh can take. */
+function abandoned(lock: string, wait: number): boolean {
+  try {
+    const holder = Number(readFileSync(lock, 'utf8'));
+    if (Date.now() - lstatSync(lock).mtimeMs > 2 * wait) return true;
+    if (!Number.isSafeInteger(holder) || holder <= 0) return false;
+    process.kill(holder, 0);
+    return false;
+  } catch (error) {
+    return codeOf(error) === 'ESRCH';
+  }
 }
 
 function randomName(): string {
