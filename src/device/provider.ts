@@ -74,7 +74,7 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
   };
 
   const signIn = async (context: FetchTokenContext): Promise<TokenSet> => {
-    await store.open();
+    await store.open(AbortSignal.any([context.signal, signInAbort.signal]));
     const started = generation;
     const signal = AbortSignal.any([context.signal, signInAbort.signal]);
     const given = adopted;
@@ -97,7 +97,8 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
 
   /** A refresh under the store's lock: read, sent and written by one process at a time, whatever shares what. */
   const refresh = async (context: FetchTokenContext): Promise<TokenSet> => {
-    await store.open();
+    // Ended by the caller's abort too (a keychain that does not answer): nothing has been sent yet.
+    await store.open(AbortSignal.any([context.signal, signInAbort.signal]));
     return store.exclusive === undefined ? refreshHeld(context) : store.exclusive(() => refreshHeld(context), 3 * timeout, context.signal);
   };
 

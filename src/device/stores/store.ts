@@ -6,8 +6,8 @@
 export interface RefreshTokenStore {
   /** Short name, for messages. */
   readonly kind: string;
-  /** Loads what the store needs (the keychain binding) and checks where it writes; throws a typed error when unfit. */
-  open(): Promise<void>;
+  /** Loads what the store needs (the keychain binding) and checks where it writes; throws a typed error when unfit. `signal` ends the wait. */
+  open(signal?: AbortSignal): Promise<void>;
   /** The stored refresh token, if any. Throws `insecure_storage` or `corrupt_storage` rather than read an unsafe one. */
   read(): string | undefined;
   /** Replaces the stored refresh token at once (never half-written). */
