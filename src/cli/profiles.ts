@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, constants } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { CliError, usageError } from './cli-error.js';
@@ -111,9 +111,16 @@ function writeConfig(config: Config, env: NodeJS.ProcessEnv): void {
     throw new CliError(EXIT.storage, `the configuration directory ${directory} is not a directory of this user: refused`);
   }
   const path = profilesPath(env);
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-  renameSync(temporary, path);
+  // A random name, not the pid: a container runs every command line as the same pid, and a killed run leaves its file.
+  const random = Array.from(crypto.getRandomValues(new Uint8Array(8)), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  const temporary = `${path}.${random}.tmp`;
+  try {
+    writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw new CliError(EXIT.storage, `cannot write the profile file ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }
 
 function parseJson(text: string): unknown {

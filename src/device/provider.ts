@@ -74,7 +74,7 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
   };
 
   const signIn = async (context: FetchTokenContext): Promise<TokenSet> => {
-    await store.open();
+    await store.open(AbortSignal.any([context.signal, signInAbort.signal]));
     const started = generation;
     const signal = AbortSignal.any([context.signal, signInAbort.signal]);
     const given = adopted;
@@ -95,13 +95,28 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
     return set;
   };
 
+  /** A refresh under the store's lock: read, sent and written by one process at a time, whatever shares what. */
   const refresh = async (context: FetchTokenContext): Promise<TokenSet> => {
-    await store.open();
+    // Ended by the caller's abort too (a keychain that does not answer): nothing has been sent yet.
+    await store.open(AbortSignal.any([context.signal, signInAbort.signal]));
+    return store.exclusive === undefined ? refreshHeld(context) : store.exclusive(() => refreshHeld(context), 3 * timeout, context.signal);
+  };
+
+  const refreshHeld = async (context: FetchTokenContext): Promise<TokenSet> => {
     const started = generation;
     let sent = context.refreshToken;
     if (sent === undefined) {
       sent = store.read();
       known = sent;
+    } else {
+      // A process that does not share with us (another rendezvous directory: a cron job without XDG_RUNTIME_DIR, a
+      // container, `sudo -u`) may have rotated the stored token since: ours is spent then, and sending it would
+      // revoke the grant. What we stored or read ourselves, or what the processes share, is ours; anything else is newer.
+      const stored = storedQuietly(store);
+      if (stored !== undefined && stored !== sent && stored !== known) {
+        sent = stored;
+        known = stored;
+      }
     }
     if (sent === undefined) throw new SessionError('login_required', 'Not signed in: the session needs a sign-in (signIn())');
     rotation ??= new Rotation(key, sent);
@@ -194,4 +209,13 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
       });
     },
   };
+}
+
+/** The stored refresh token, or undefined when there is none or it cannot be read now (the running session's own is used). */
+function storedQuietly(store: RefreshTokenStore): string | undefined {
+  try {
+    return store.read();
+  } catch {
+    return undefined;
+  }
 }

@@ -92,8 +92,9 @@ function storeFor(store: DeviceTokenStore, key: string): RefreshTokenStore {
   if (store === false) return memoryStore();
   const name = `device-${hashKey(key)}`;
   if (store === 'keychain') return keychainStore(name);
-  if (store === 'file') return fileStore(join(configDirectory(), 'shared-session', `${name}.json`));
-  if (typeof store === 'object' && store !== null && typeof store.path === 'string' && store.path !== '') return fileStore(store.path);
+  const credential = hashKey(key);
+  if (store === 'file') return fileStore(join(configDirectory(), 'shared-session', `${name}.json`), credential);
+  if (typeof store === 'object' && store !== null && typeof store.path === 'string' && store.path !== '') return fileStore(store.path, credential);
   throw new SessionError('invalid_options', "store must be 'keychain', 'file', { path } or false");
 }
 

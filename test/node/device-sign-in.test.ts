@@ -58,7 +58,7 @@ it('signs the person in through the provider’s own pages, keeps only the refre
   expect(statSync(path.dirname(first.file)).mode & 0o777).toBe(0o700);
   const stored = readFileSync(first.file, 'utf8');
   expect(stored).not.toContain(token.accessToken);
-  expect(Object.keys(JSON.parse(stored) as object).sort()).toEqual(['refreshToken', 'v']);
+  expect(Object.keys(JSON.parse(stored) as object).sort()).toEqual(['credential', 'refreshToken', 'v']);
   await first.session.close();
 
   // A new run (another transport: nothing shared in memory) with the same file: no prompt, one refresh.

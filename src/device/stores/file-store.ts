@@ -1,11 +1,18 @@
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as z from 'zod/mini';
-import { SessionError } from '../../core/errors.js';
+import { abortError, SessionError } from '../../core/errors.js';
 import type { RefreshTokenStore } from './store.js';
 
-/** The file's shape: versioned, so a later release can tell its own. Nothing but the refresh token is kept. */
-const recordSchema = z.object({ v: z.literal(1), refreshToken: z.string().check(z.minLength(1), z.maxLength(16_384)) });
+/**
+ * The file's shape: versioned, so a later release can tell its own. Nothing but the refresh token is kept, and whose
+ * it is (a digest of the issuer, client and scope): a file written for another credential is never sent to this one.
+ */
+const recordSchema = z.object({
+  v: z.literal(1),
+  refreshToken: z.string().check(z.minLength(1), z.maxLength(16_384)),
+  credential: z.optional(z.string()),
+});
 
 /** Files larger than this are not read (a refresh token is at most a few KB). */
 const MAX_FILE = 64 * 1024;
@@ -14,9 +21,10 @@ const MAX_FILE = 64 * 1024;
  * The refresh token in a file only this user can read: created 0600 (exclusive, in the same directory, then renamed
  * over the old one, so a crash leaves the old token or the new one, never half of either) in a directory that is
  * ours and 0700, created so when missing. A file or directory with other permissions, another owner, or a symlink
- * is refused with `insecure_storage` before anything is read, never repaired: someone else made it so.
+ * is refused with `insecure_storage` before anything is read, never repaired: someone else made it so. With
+ * `credential`, a file that names another credential is `corrupt_storage`: its refresh token is not ours to send.
  */
-export function fileStore(path: string): RefreshTokenStore {
+export function fileStore(path: string, credential?: string): RefreshTokenStore {
   const dir = dirname(path);
   const check = (): void => {
     const problem = unfitDirectory(dir);
@@ -57,6 +65,10 @@ export function fileStore(path: string): RefreshTokenStore {
       }
       const parsed = recordSchema.safeParse(record);
       if (!parsed.success) throw new SessionError('corrupt_storage', `The refresh token file ${path} is not the record this SDK writes`);
+      const owner = parsed.data.credential;
+      if (credential !== undefined && owner !== undefined && owner !== credential) {
+        throw new SessionError('corrupt_storage', `The refresh token file ${path} holds the sign-in of another issuer, client or scope: give each its own file`);
+      }
       return parsed.data.refreshToken;
     },
     write(refreshToken) {
@@ -66,7 +78,7 @@ export function fileStore(path: string): RefreshTokenStore {
       try {
         // 'wx': never through a file or symlink someone put there; 0600 from the start, whatever the umask adds.
         fd = openSync(temporary, 'wx', 0o600);
-        writeSync(fd, JSON.stringify({ v: 1, refreshToken }));
+        writeSync(fd, JSON.stringify({ v: 1, refreshToken, ...(credential !== undefined && { credential }) }));
         fsyncSync(fd);
         closeSync(fd);
         fd = undefined;
@@ -75,6 +87,31 @@ export function fileStore(path: string): RefreshTokenStore {
         if (fd !== undefined) closeSync(fd);
         removeQuietly(temporary);
         throw new SessionError('insecure_storage', `The refresh token could not be written to ${path} (${codeOf(error)})`);
+      }
+    },
+    async exclusive(work, wait, signal) {
+      check();
+      const lock = `${path}.lock`;
+      const deadline = Date.now() + wait;
+      for (;;) {
+        try {
+          // 'wx': taken by exactly one process; holds its pid, so that a lock left by a killed one is taken over.
+          const fd = openSync(lock, 'wx', 0o600);
+          writeSync(fd, String(process.pid));
+          closeSync(fd);
+          break;
+        } catch (error) {
+          if (codeOf(error) !== 'EEXIST') throw new SessionError('insecure_storage', `The refresh token's lock ${lock} cannot be made (${codeOf(error)})`);
+        }
+        if (abandoned(lock, wait)) removeQuietly(lock);
+        else if (signal.aborted) throw abortError(signal);
+        else if (Date.now() >= deadline) throw new SessionError('timeout', `Another process held the refresh token's lock ${lock} longer than ${wait} ms`);
+        else await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      try {
+        return await work();
+      } finally {
+        removeQuietly(lock);
       }
     },
     remove(expected) {
@@ -119,6 +156,19 @@ function ownerOrModeProblem(stats: Stats, what: string, mode: number): string | 
   if (uid !== undefined && stats.uid !== uid) return `the ${what} belongs to another user (uid ${stats.uid})`;
   if ((stats.mode & 0o077) !== 0) return `the ${what}'s mode is ${(stats.mode & 0o777).toString(8)}, not ${mode.toString(8)} (others could read or replace it)`;
   return undefined;
+}
+
+/** Whether the lock's holder is gone (its pid is no process here), or it is older than any refresh can take. */
+function abandoned(lock: string, wait: number): boolean {
+  try {
+    const holder = Number(readFileSync(lock, 'utf8'));
+    if (Date.now() - lstatSync(lock).mtimeMs > 2 * wait) return true;
+    if (!Number.isSafeInteger(holder) || holder <= 0) return false;
+    process.kill(holder, 0);
+    return false;
+  } catch (error) {
+    return codeOf(error) === 'ESRCH';
+  }
 }
 
 function randomName(): string {
