@@ -79,6 +79,17 @@ export class Asking {
     connection?.socket.destroy();
   }
 
+  /**
+   * Our leader was replaced (another socket file is in place: a context found it silent): connects to the one that
+   * leads there now, instead of waiting for the silence of ours to show.
+   */
+  followReplacement(): void {
+    const now = identityOf(this.#path);
+    if (this.#leader === undefined || now === undefined || now.id === this.#leaderFile?.id) return;
+    this.disconnect();
+    this.#hooks.lost();
+  }
+
   /** Tells the leader, if connected. */
   tell(message: Outgoing): void {
     this.#leader?.send(message);

@@ -15,6 +15,8 @@ export interface FlightHooks {
    * silent) leads now — then it fetches, not us — and `closed` when the session closed.
    */
   readonly beforeRequest: () => void;
+  /** Applies a sign-out recorded on disk that this context has not heard of (see `LocalLink`). */
+  readonly catchUp: () => void;
   /** Whether this context leads a socket now, with clients to tell of each token. */
   readonly serving: () => boolean;
   /** Tells every client of this context, if it leads. */
@@ -84,6 +86,8 @@ export class TokenFlights {
   /** One token request: a refresh (with the newest refresh token known), or with `signIn` the provider's sign-in. */
   async #refresh(signIn = false): Promise<Token> {
     this.#hooks.beforeRequest();
+    // A token requested in an epoch already ended elsewhere would be dropped everywhere.
+    this.#hooks.catchUp();
     // A sign-in starts a new grant: no refresh token of the earlier one is sent, refused or not.
     const refreshToken = signIn ? undefined : this.#store.refreshToken;
     if (!signIn && this.#peer.usesRefreshToken && this.#refusedRefreshToken === refreshToken) {
@@ -106,6 +110,7 @@ export class TokenFlights {
     } finally {
       quiet();
     }
+    this.#hooks.catchUp();
     if (this.#store.epoch !== epoch) throw new SessionError('aborted', 'The session was cleared');
     this.#store.take(set.token, set.refreshToken, epoch);
     if (this.#hooks.serving()) this.#hooks.broadcast(this.#store.tokenMessage(set.token));

@@ -6,6 +6,7 @@ import { Asking } from './asking.js';
 import type { Connection } from './connection.js';
 import type { FileIdentity } from './directory.js';
 import { elect, type Inode } from './election.js';
+import { EpochFile } from './epoch-file.js';
 import { STEPPED_DOWN, TokenFlights } from './flights.js';
 import { watchInterval } from './liveness.js';
 import type { Outgoing } from './protocol.js';
@@ -40,6 +41,9 @@ export class LocalLink implements SharedLink {
   readonly #path: string;
   readonly #settings: Settings;
   readonly #store: TokenStore;
+  readonly #epochs: EpochFile;
+  /** The timer that reads the epoch file every answer timeout, for a context that hands nothing out meanwhile. */
+  readonly #epochCheck: ReturnType<typeof setInterval>;
   #role: Role = 'electing';
   readonly #flights: TokenFlights;
   readonly #serving: Serving;
@@ -56,6 +60,9 @@ export class LocalLink implements SharedLink {
     this.#path = path;
     this.#settings = settings;
     const store = (this.#store = new TokenStore(peer));
+    // Sign-outs before this context started: known, not news (no `cleared`).
+    this.#epochs = new EpochFile(path);
+    store.signOut(this.#epochs.read());
     const invalid = (why: string): void => this.#invalid(why);
     const signOut = (epoch: number): boolean => this.#signOut(epoch);
     this.#flights = new TokenFlights(peer, store, {
@@ -66,6 +73,7 @@ export class LocalLink implements SharedLink {
         }
         this.#assertOpen();
       },
+      catchUp: () => this.#catchUp(),
       serving: () => this.#role === 'leader',
       broadcast: (message) => this.#serving.broadcast(message),
       signOutEverywhere: (epoch) => this.#signOutEverywhere(epoch),
@@ -76,6 +84,7 @@ export class LocalLink implements SharedLink {
       state: () => this.#state(),
       signOut,
       learnSignOut: (epoch, from) => this.#learnSignOut(epoch, from),
+      catchUp: () => this.#catchUp(),
       invalid,
     });
     this.#waiters = new Waiters(settings.timeout, () => this.#asking.checkLeader(), watchInterval(settings.answerTimeout));
@@ -89,6 +98,8 @@ export class LocalLink implements SharedLink {
       learnSignOut: (epoch) => this.#learnSignOut(epoch, undefined),
       invalid,
     });
+    this.#epochCheck = setInterval(() => this.#catchUp(), settings.answerTimeout);
+    this.#epochCheck.unref();
     void this.#elect();
   }
 
@@ -96,7 +107,17 @@ export class LocalLink implements SharedLink {
     return this.#role === 'leader' || this.#role === 'solo';
   }
 
+  /**
+   * Read by the session before it hands out the token it holds: a sign-out recorded in the epoch file that this
+   * context has not heard of is applied first (see `#catchUp`), so nothing is ever left to wait for.
+   */
+  get catchingUp(): undefined {
+    this.#catchUp();
+    return undefined;
+  }
+
   load(): Promise<TokenSet | undefined> {
+    this.#catchUp();
     return Promise.resolve(this.#store.set());
   }
 
@@ -130,7 +151,7 @@ export class LocalLink implements SharedLink {
   }
 
   clear(): Promise<void> {
-    const epoch = this.#store.epoch + 1;
+    const epoch = this.#recordSignOut(this.#store.epoch + 1);
     this.#signOut(epoch);
     this.#tellSignOut(epoch);
     // Not connected: the sign-out goes with this context's `state` when it connects or leads.
@@ -152,6 +173,7 @@ export class LocalLink implements SharedLink {
     }
     const wasLeader = this.#role === 'leader';
     this.#role = 'closed';
+    clearInterval(this.#epochCheck);
     this.#waiters.fail(new SessionError('closed', 'The session was closed'));
     this.#asking.disconnect();
     if (!wasLeader) return;
@@ -243,7 +265,14 @@ export class LocalLink implements SharedLink {
     );
   }
 
-  // Sign-outs: epochs (store.ts).
+  // Sign-outs: epochs (store.ts), recorded in the epoch file (epoch-file.ts).
+  //
+  // A sign-out is told live (the leader passes `clear` on) and recorded in the rendezvous directory. Each context
+  // reads the record before it hands out the token it holds, before each token request, and every answer timeout:
+  // so a sign-out reaches every process even while the leader is stopped or busy — it passes nothing on then, and a
+  // process that holds a usable token never asks it, never notices its silence. Reading costs one `lstat`, and no
+  // message: the alternative, idle clients pinging the leader, would replace a leader busy with CPU work for more
+  // than an answer timeout even when nobody needs a token, and a pool worker's leader is busy most of the time.
 
   /** Tells the other contexts of a sign-out to `epoch`: the leader its clients, a client its leader. */
   #tellSignOut(epoch: number): void {
@@ -251,10 +280,40 @@ export class LocalLink implements SharedLink {
     else this.#asking.tell({ type: 'clear', epoch });
   }
 
-  #signOutEverywhere(epoch: number): void {
-    if (this.#role === 'closed' || !this.#signOut(epoch)) return;
+  #signOutEverywhere(atLeast: number): void {
+    if (this.#role === 'closed' || this.#store.epoch >= atLeast) return;
+    const epoch = this.#recordSignOut(atLeast);
+    this.#signOut(epoch);
     this.#tellSignOut(epoch);
     this.#peer.receiveClear();
+  }
+
+  /**
+   * Records a sign-out in the epoch file, to `atLeast` or later (others may sign out at the same time); returns the
+   * epoch recorded. A context on its own keeps no record; one that cannot write it says so once, and its sign-out
+   * then travels through the leader only.
+   */
+  #recordSignOut(atLeast: number): number {
+    if (this.#role === 'solo') return atLeast;
+    try {
+      return this.#epochs.raise(atLeast);
+    } catch (error) {
+      this.#degraded(`localSharing: ${(error as Error).message}; a sign-out reaches the other contexts through the leader only`);
+      return atLeast;
+    }
+  }
+
+  /**
+   * Applies a sign-out recorded in the epoch file that this context has not heard of, as if told live, and passes it
+   * on. Not told by our leader, which may be silent: and replaced already, by the context that signed out.
+   */
+  #catchUp(): void {
+    if (this.#role === 'solo' || this.#role === 'closed') return;
+    const epoch = this.#epochs.read();
+    if (!this.#signOut(epoch)) return;
+    this.#tellSignOut(epoch);
+    this.#peer.receiveClear();
+    if (this.#role === 'client') this.#asking.followReplacement();
   }
 
   /**

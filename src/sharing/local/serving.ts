@@ -29,6 +29,8 @@ export interface ServingHooks {
   readonly signOut: (epoch: number) => boolean;
   /** A sign-out learnt from a client's `state`, passed on to the others. */
   readonly learnSignOut: (epoch: number, from: Connection) => void;
+  /** Applies a sign-out recorded on disk that this context has not heard of (before it answers from memory). */
+  readonly catchUp: () => void;
   readonly invalid: (why: string) => void;
 }
 
@@ -141,6 +143,7 @@ export class Serving {
       }
       case 'request': {
         const { id, rejected } = message;
+        this.#hooks.catchUp();
         (message.signIn === true ? this.#flights.signInShared() : this.#flights.fetchShared(rejected)).then(
           (token) => {
             // A sign-out may have come (on this very connection) while the answer was on its way: the token it
