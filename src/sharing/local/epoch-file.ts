@@ -13,6 +13,8 @@ const MAX_GAP = 65_536;
  */
 export class EpochFile {
   readonly #path: string;
+  /** This user (read once: `process.getuid()` costs as much as the `lstat`). */
+  readonly #uid = process.getuid?.();
 
   /** The epoch file of the credential whose socket is `socketPath`. */
   constructor(socketPath: string) {
@@ -48,8 +50,7 @@ export class EpochFile {
   #size(): number | undefined {
     const stats = lstatSync(this.#path, { throwIfNoEntry: false });
     if (stats === undefined) return 0;
-    const uid = process.getuid?.();
-    if (!stats.isFile() || (uid !== undefined && stats.uid !== uid)) return undefined;
+    if (!stats.isFile() || (this.#uid !== undefined && stats.uid !== this.#uid)) return undefined;
     return stats.size;
   }
 }
