@@ -1,6 +1,8 @@
 // A local-sharing test process like local-worker.ts, plus what a process-pool worker does between two downloads:
 // `block` runs `ms` of synchronous CPU work on the event loop (nothing else of this process runs meanwhile), and
-// `getOne` reports how long one getToken took. Forked by busy-local-fleet.ts.
+// `getOne` reports how long one getToken took; `getAfterBlock` computes until a file exists and calls getToken in
+// the same task, before this process reads what its sockets received meanwhile. Forked by busy-local-fleet.ts.
+import { existsSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { getMany, type LocalConfig, sessionOf } from './local-worker.js';
 
@@ -8,6 +10,7 @@ export type BusyRequest =
   | { id: number; cmd: 'getMany'; count: number }
   | { id: number; cmd: 'getOne' }
   | { id: number; cmd: 'block'; ms: number }
+  | { id: number; cmd: 'getAfterBlock'; until: string; ms: number }
   | { id: number; cmd: 'status' }
   | { id: number; cmd: 'close' };
 
@@ -41,6 +44,19 @@ if (process.env.BUSY_LOCAL_WORKER !== undefined && process.send !== undefined) {
         let spins = 0;
         while (Date.now() < end) spins++;
         return { spins };
+      }
+      case 'getAfterBlock': {
+        // CPU-bound work until the test says (the file `until` exists), for `ms` at most: no I/O is read meanwhile.
+        const end = Date.now() + request.ms;
+        send({ event: 'blocking' });
+        let spins = 0;
+        while (!existsSync(request.until) && Date.now() < end) spins++;
+        const sawFile = spins >= 0 && existsSync(request.until);
+        try {
+          return { sawFile, accessToken: (await session.getToken()).accessToken };
+        } catch (error) {
+          return { sawFile, error: (error as { code?: string }).code ?? inspect(error) };
+        }
       }
       case 'status':
         return { leading: session.isLeader };

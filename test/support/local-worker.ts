@@ -43,6 +43,8 @@ export type LocalRequest =
 export type LocalEvent =
   | { event: 'ready' }
   | { event: 'fetching' }
+  /** busy-local-worker.ts: its event loop is blocked from now on (`getAfterBlock`). */
+  | { event: 'blocking' }
   | { event: 'token'; accessToken: string; source: string }
   | { event: 'leader'; leading: boolean }
   | { event: 'cleared'; origin: string }

@@ -46,7 +46,9 @@ const sharings = new Map<string, Sharing>();
  *   When the leader exits or is killed (even with SIGKILL), the kernel closes its connections and another context
  *   takes over within milliseconds, adopting the token the others hold. A leader that is alive but silent (busy or
  *   stopped) is replaced after `answerTimeout`.
- * - Nothing is written to disk but the empty socket inode. The refresh token of a rotating grant
+ * - A sign-out reaches every context: the leader passes it on, and it is counted beside the socket, read before a
+ *   context hands out the token it holds — so also while the leader is stopped or busy.
+ * - Nothing is written to disk but the empty socket inode and the sign-out count. The refresh token of a rotating grant
  *   (`refreshTokenGrant`) travels over the socket to the other contexts of the same user, so that a new leader
  *   continues the rotation; a spent one is sent at most once (after a leader died mid-rotation), then every context
  *   is signed out.

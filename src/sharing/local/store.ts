@@ -1,5 +1,6 @@
 import { boundedByClock, isExpired, isNewer, type Token, type TokenSet } from '../../core/token.js';
 import type { SharingPeer } from '../sharing.js';
+import type { Outgoing } from './protocol.js';
 
 /**
  * What one context of `localSharing` knows of a credential, in memory only: the newest token, the refresh token that
@@ -37,6 +38,11 @@ export class TokenStore {
   /** The refresh token, for the messages that carry the token — only for grants that need it after a failover. */
   refreshPart(): { refreshToken?: string } {
     return this.#peer.usesRefreshToken && this.#refreshToken !== undefined ? { refreshToken: this.#refreshToken } : {};
+  }
+
+  /** The message that makes `token` current in the other contexts, with this context's epoch. */
+  tokenMessage(token: Token): Extract<Outgoing, { type: 'token' }> {
+    return { type: 'token', token, epoch: this.#epoch, ...this.refreshPart() };
   }
 
   /** The refresh token to send with the next token request, if the grant rotates one. */

@@ -1,0 +1,170 @@
+import type { Server, Socket } from 'node:net';
+import { SessionError } from '../../core/errors.js';
+import type { SharingPeer } from '../sharing.js';
+import { Connection } from './connection.js';
+import { type Inode, ownsPath, resign } from './election.js';
+import { STEPPED_DOWN, type TokenFlights } from './flights.js';
+import { failure, type Message, type Outgoing } from './protocol.js';
+import type { TokenStore } from './store.js';
+
+/**
+ * How often (ms) a leader checks that the socket file is still the one it linked: a client that found it silent, or
+ * a contender that took it for stale, may have replaced it. The one whose file was replaced steps down within this
+ * time, and its clients reconnect to the other. It also checks before each token request.
+ */
+const OWNERSHIP_CHECK_INTERVAL = 100;
+
+/** How often (ms) a closing leader checks whether its successor took the socket over. */
+const HAND_OVER_CHECK_INTERVAL = 5;
+
+/** What the leader's side needs of its link. */
+export interface ServingHooks {
+  /** Whether this context leads now (a message from a client matters only then). */
+  readonly leading: () => boolean;
+  /** Our socket file was replaced: stop leading. */
+  readonly stepDown: () => void;
+  /** What this context tells the other end of a new connection. */
+  readonly state: () => Outgoing;
+  /** A sign-out told live; returns whether it was news (see `LocalLink`). */
+  readonly signOut: (epoch: number) => boolean;
+  /** A sign-out learnt from a client's `state`, passed on to the others. */
+  readonly learnSignOut: (epoch: number, from: Connection) => void;
+  /** Applies a sign-out recorded on disk that this context has not heard of (before it answers from memory). */
+  readonly catchUp: () => void;
+  readonly invalid: (why: string) => void;
+}
+
+/**
+ * The leader's side of `localSharing`: the socket it serves, the clients connected to it and what they ask, and the
+ * hand-over of the socket to one of them when it closes.
+ */
+export class Serving {
+  readonly #peer: SharingPeer;
+  readonly #path: string;
+  readonly #answerTimeout: number;
+  readonly #store: TokenStore;
+  readonly #flights: TokenFlights;
+  readonly #hooks: ServingHooks;
+  /** The listening server, the socket inode it linked into place, and its clients. */
+  #server: Server | undefined;
+  #inode: Inode | undefined;
+  /** The timer of the ownership check (see OWNERSHIP_CHECK_INTERVAL). */
+  #ownership: ReturnType<typeof setInterval> | undefined;
+  readonly #clients = new Set<Connection>();
+  /** Closing as leader: waiting for the successor to take the socket over (see handOver). */
+  #handingOver = false;
+
+  constructor(peer: SharingPeer, path: string, answerTimeout: number, store: TokenStore, flights: TokenFlights, hooks: ServingHooks) {
+    this.#peer = peer;
+    this.#path = path;
+    this.#answerTimeout = answerTimeout;
+    this.#store = store;
+    this.#flights = flights;
+    this.#hooks = hooks;
+  }
+
+  /** Serves `server`, whose socket `inode` this context linked into place, until the file is no longer ours. */
+  start(server: Server, inode: Inode): void {
+    this.#server = server;
+    this.#inode = inode;
+    this.#ownership = setInterval(() => this.owns() || this.#hooks.stepDown(), OWNERSHIP_CHECK_INTERVAL);
+    this.#ownership.unref();
+  }
+
+  /** Whether the socket file at the path is still the one this context linked. */
+  owns(): boolean {
+    return ownsPath(this.#path, this.#inode);
+  }
+
+  /** Stops leading: closes the server and the connections, and deletes the socket file if it is still ours. */
+  resign(): void {
+    resign(this.#path, this.#server, this.#inode);
+    this.#server = undefined;
+    this.#inode = undefined;
+    clearInterval(this.#ownership);
+    this.#ownership = undefined;
+    for (const client of this.#clients) client.socket.destroy();
+    this.#clients.clear();
+  }
+
+  broadcast(message: Outgoing, except?: Connection): void {
+    for (const client of this.#clients) if (client !== except) client.send(message);
+  }
+
+  /**
+   * A leader that closes while clients hold its token asks one of them to take its socket over (`lead`), and keeps
+   * answering newcomers with its `state` until it has, for an answer timeout at most. Resigning at once would leave
+   * the socket path empty until a client noticed, and a context starting then would lead without the token and
+   * request another (seen in CI: 2 token requests for 8 processes of examples/node-process-pool).
+   */
+  async handOver(): Promise<void> {
+    const successor = this.#clients.values().next().value;
+    if (successor === undefined || this.#store.set() === undefined) return;
+    this.#handingOver = true;
+    successor.send({ type: 'lead' });
+    const started = performance.now();
+    while (this.owns() && performance.now() - started < this.#answerTimeout && !successor.socket.destroyed) {
+      await new Promise((resolve) => setTimeout(resolve, HAND_OVER_CHECK_INTERVAL));
+    }
+    this.#handingOver = false;
+  }
+
+  accept(socket: Socket): void {
+    socket.unref();
+    if (this.#handingOver) {
+      // Closing: a newcomer gets the token with our state, and reconnects to the successor when we resign.
+      const connection = new Connection(socket, () => undefined, () => undefined);
+      this.#clients.add(connection);
+      connection.send(this.#hooks.state());
+      return;
+    }
+    if (!this.#hooks.leading()) {
+      socket.destroy();
+      return;
+    }
+    const connection = new Connection(socket, (message, from) => this.#fromClient(message, from), (why) => this.#hooks.invalid(why));
+    this.#clients.add(connection);
+    socket.on('close', () => this.#clients.delete(connection));
+    connection.send(this.#hooks.state());
+  }
+
+  #fromClient(message: Message, from: Connection): void {
+    if (!this.#hooks.leading()) return;
+    switch (message.type) {
+      case 'state': {
+        this.#hooks.learnSignOut(message.epoch, from);
+        if (message.token !== undefined && this.#store.take(message.token, message.refreshToken, message.epoch)) {
+          // A token newer than ours (this leader is new, and the client had it from the old one): everyone gets it.
+          const token = this.#store.latest!;
+          if (!this.#peer.receiveToken(token)) this.#hooks.invalid('Ignored a stale token');
+          this.broadcast(this.#store.tokenMessage(token), from);
+        }
+        return;
+      }
+      case 'request': {
+        const { id, rejected } = message;
+        this.#hooks.catchUp();
+        (message.signIn === true ? this.#flights.signInShared() : this.#flights.fetchShared(rejected)).then(
+          (token) => {
+            // A sign-out may have come (on this very connection) while the answer was on its way: the token it
+            // ended is never sent with the new epoch. The asker's wait was aborted by that sign-out already.
+            if (this.#store.latest?.accessToken === token.accessToken) from.send({ ...this.#store.tokenMessage(token), id });
+            else from.send(failure(id, new SessionError('aborted', 'The session was cleared')));
+          },
+          (error: unknown) => {
+            if (error === STEPPED_DOWN) return; // the connection is closed: the client asks the new leader
+            from.send(failure(id, error));
+          },
+        );
+        return;
+      }
+      case 'clear':
+        if (!this.#hooks.signOut(message.epoch)) return;
+        this.broadcast({ type: 'clear', epoch: message.epoch }, from);
+        this.#peer.receiveClear();
+        return;
+      default:
+        this.#hooks.invalid('Ignored a message only a leader sends');
+    }
+  }
+}
