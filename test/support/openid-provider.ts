@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { text as readBody } from 'node:stream/consumers';
+import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import Provider from 'oidc-provider';
 import { createDPoPValidator } from './dpop-api.js';
 
@@ -22,6 +23,11 @@ export interface OpenIdProvider {
   readonly counts: OpenIdProviderCounts;
   /** What happened, in order, without any token value (for failure messages). */
   readonly log: readonly OpenIdProviderLogEntry[];
+  /**
+   * With `dpop`: the JWK thumbprint (`jkt`) of the key of every DPoP proof the token endpoint and the API received,
+   * and how many proofs each signed, since start or the last `reset()` (a proof that is not a JWT counts as `?`).
+   */
+  readonly dpopKeys: ReadonlyMap<string, number>;
   /** Lifetime in seconds of access tokens issued from now on. */
   accessTokenTtl: number;
   /** Delay before the token endpoint handles a request (ms), to widen races. Default 0. */
@@ -191,6 +197,17 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     accountClaims: new Map<string, Record<string, unknown>>(),
     slowDowns: 0,
     devicePollTimes: [] as number[],
+    dpopKeys: new Map<string, number>(),
+  };
+  /** Notes the key of a proof (its header's `jwk`), whatever the server decides about it. */
+  const noteProofKey = async (proof: string): Promise<void> => {
+    let jkt = '?';
+    try {
+      jkt = await calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK);
+    } catch {
+      // Not a JWT with a key: counted as such, the servers refuse it.
+    }
+    state.dpopKeys.set(jkt, (state.dpopKeys.get(jkt) ?? 0) + 1);
   };
   const listeners = new Set<() => void>();
   const record = (event: string, detail?: string): void => {
@@ -318,6 +335,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   provider.on('server_error', (_ctx, error) => record('server_error', errorName(error)));
 
   provider.use(async (ctx: KoaContext, next: () => Promise<void>) => {
+    if (options.dpop === true && ctx.path === '/token' && ctx.method === 'POST' && ctx.get('dpop') !== '') await noteProofKey(ctx.get('dpop'));
     if (ctx.path === '/token' && ctx.method === 'POST' && options.deviceFlow === true) {
       // Read here only for device_code polls: the form is parsed again by oidc-provider from the raw text.
       const type = ctx.request.type;
@@ -430,6 +448,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     const header = req.headers.authorization ?? '';
     let found: Awaited<ReturnType<typeof introspect>>;
     if (options.dpop === true) {
+      if (typeof req.headers.dpop === 'string') await noteProofKey(req.headers.dpop);
       const checked = await dpopApi.check(req, `${issuer}/api`, (token) => provider.AccessToken.find(token) as Promise<{ isExpired: boolean; jkt?: string } | undefined>);
       if (checked === 'replayed') state.counts.replayedProofs++;
       found = checked === 'ok' ? await introspect(header.slice(5)) : { active: false };
@@ -460,6 +479,9 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     },
     get log() {
       return state.log;
+    },
+    get dpopKeys() {
+      return state.dpopKeys;
     },
     get accessTokenTtl() {
       return state.accessTokenTtl;
@@ -503,6 +525,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       state.failures = [];
       state.slowDowns = 0;
       state.devicePollTimes = [];
+      state.dpopKeys = new Map();
       state.accountClaims.clear();
       state.accessTokenTtl = options.accessTokenTtl ?? defaultAccessTokenTtl;
       state.tokenLatency = 0;
@@ -527,6 +550,7 @@ interface KoaContext {
   req: IncomingMessage;
   request: { type: string; body?: unknown };
   set(name: string, value: string): void;
+  get(name: string): string;
   oidc?: { route?: string };
   response: { get(name: string): string };
   redirect(url: string): void;
