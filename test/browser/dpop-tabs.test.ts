@@ -62,8 +62,10 @@ it('4 tabs and a worker, 24 s of 4 s DPoP tokens with the leader killed midway: 
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, 24_000 - (Date.now() - started))));
   await workerLoop;
   const results = await Promise.all(survivors.map((tab) => inApp(tab, (app) => app.stopCalls())));
+  const timeline = JSON.stringify({ killed, log: env.op.log.filter((entry) => !entry.event.startsWith('api.call')) });
   for (const result of results) {
-    expect(result.failed).toEqual([]);
+    // With when each failure happened, how long its call took and how long its token had left (the fixture's notes).
+    expect(result.failed, `${result.failures.join('; ')} ${timeline}`).toEqual([]);
     expect(result.ok).toBeGreaterThan(20);
   }
   for (const call of workerCalls) expect(call).toMatchObject({ signedIn: true, status: 200 });
@@ -146,5 +148,138 @@ it('theft: the access and refresh tokens read out of IndexedDB are refused from 
   await inApp(tab!, (app) => app.session.getToken({ forceRefresh: true }));
   expect(await inApp(tab!, (app) => app.callApi())).toMatchObject({ status: 200 });
   expect(env.op.counts).toMatchObject({ codeExchanges: 1, revokedGrants: 0, reusedRefreshTokens: 0, failedApiCalls });
+  await context.close();
+}, 60_000);
+
+/** What the attacker's own browser does with stolen tokens (runs in a page of a fresh profile): proofs of its own key. */
+async function replayInFreshProfile(arg: { accessToken: string; refreshToken: string; apiUrl: string; tokenUrl: string; clientId: string }) {
+  const base64url = (bytes: ArrayBuffer | Uint8Array): string =>
+    btoa(String.fromCharCode(...new Uint8Array(bytes)))
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_')
+      .replace(/=+$/, '');
+  const encode = (value: unknown): string => base64url(new TextEncoder().encode(JSON.stringify(value)));
+  // A key of this browser, made as the library makes its own: ES256, non-extractable.
+  const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', keys.publicKey);
+  const proof = async (htm: string, htu: string, claims: Record<string, string>): Promise<string> => {
+    const signed = `${encode({
+      alg: 'ES256',
+      typ: 'dpop+jwt',
+      jwk: { kty, crv, x, y },
+    })}.${encode({ htm, htu, iat: Math.floor(Date.now() / 1000), jti: crypto.randomUUID(), ...claims })}`;
+    return `${signed}.${base64url(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, keys.privateKey, new TextEncoder().encode(signed)))}`;
+  };
+  const ath = base64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(arg.accessToken)));
+  const api = async (headers: Record<string, string>): Promise<number> => (await fetch(arg.apiUrl, { headers })).status;
+  const refresh = async (withProof: boolean): Promise<{ status: number; error: string; challenged: boolean }> => {
+    const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: arg.refreshToken, client_id: arg.clientId });
+    const send = async (nonce?: string) =>
+      fetch(arg.tokenUrl, {
+        method: 'POST',
+        body,
+        headers: withProof
+          ? {
+              dpop: await proof('POST', arg.tokenUrl, nonce === undefined ? {} : { nonce }),
+            }
+          : {},
+      });
+    let response = await send();
+    let error = ((await response.clone().json()) as { error: string }).error;
+    const challenged = error === 'use_dpop_nonce';
+    // The provider's nonce challenge, answered as the library would: the attempt that counts is the second.
+    if (challenged) {
+      response = await send(response.headers.get('dpop-nonce')!);
+      error = ((await response.clone().json()) as { error: string }).error;
+    }
+    return { status: response.status, error, challenged };
+  };
+  return {
+    indexedDBDatabases: (await indexedDB.databases()).map((database) => database.name),
+    apiWithOwnKey: await api({
+      authorization: `DPoP ${arg.accessToken}`,
+      dpop: await proof('GET', arg.apiUrl, { ath }),
+    }),
+    apiAsBearer: await api({ authorization: `Bearer ${arg.accessToken}` }),
+    apiWithoutProof: await api({ authorization: `DPoP ${arg.accessToken}` }),
+    refreshWithOwnKey: await refresh(true),
+    refreshWithoutProof: await refresh(false),
+  };
+}
+
+it('theft: the access and refresh tokens read out of IndexedDB are refused when replayed from a fresh browser profile with its own key, as Bearer and without a proof; the session goes on', async () => {
+  env.config = { ...env.config, dpop: true };
+  env.op.accessTokenTtl = 3_600;
+  const context = await env.browser.newContext();
+  const [tab] = await openApps(context, env.appUrl, 1);
+  expect(await userSignsIn(tab!)).toBe('ok');
+  const ownKey = [...env.op.dpopKeys.keys()];
+  expect(ownKey).toHaveLength(1);
+  // What injected script can read in the victim's browser: the session's record in IndexedDB.
+  const stolen = await tab!.evaluate(
+    () =>
+      new Promise<{ accessToken: string; refreshToken: string }>((resolve, reject) => {
+        const opening = indexedDB.open('shared-session-v2');
+        opening.onerror = () => reject(opening.error);
+        opening.onsuccess = () => {
+          const all = opening.result.transaction('tokens').objectStore('tokens').getAll();
+          all.onsuccess = () => {
+            const record = all.result[0] as {
+              token: { accessToken: string };
+              refreshToken: string;
+            };
+            resolve({ accessToken: record.token.accessToken, refreshToken: record.refreshToken });
+          };
+        };
+      }),
+  );
+  expect(stolen.refreshToken).toEqual(expect.any(String));
+  const log = env.op.log.length;
+  const counts = { ...env.op.counts };
+
+  // The attacker's browser: a fresh profile (no storage shared with the victim's), on the app's origin so that the
+  // provider's CORS lets it call the token endpoint as the app does.
+  const attacker = await env.browser.newContext();
+  const page = await attacker.newPage();
+  await page.goto(`${env.origin}/blank.html`);
+  const outcome = await page.evaluate(replayInFreshProfile, {
+    ...stolen,
+    apiUrl: env.op.apiUrl,
+    tokenUrl: `${env.op.issuer}/token`,
+    clientId: env.config.clientId,
+  });
+  await attacker.close();
+  // Nothing of the victim's session is in that profile.
+  expect(outcome.indexedDBDatabases).toEqual([]);
+  expect(outcome).toMatchObject({
+    apiWithOwnKey: 401,
+    apiAsBearer: 401,
+    apiWithoutProof: 401,
+    refreshWithOwnKey: { status: 400, error: 'invalid_grant', challenged: true },
+    refreshWithoutProof: { status: 400, error: 'invalid_grant' },
+  });
+  // Counted by the provider and the API: three refused calls (each for its reason), two refused refreshes.
+  const since = env.op.log.slice(log);
+  expect(since.filter((entry) => entry.event === 'api.dpop-refused').map((entry) => entry.detail)).toEqual(['wrong-key', 'no-dpop-scheme', 'no-proof']);
+  expect(since.filter((entry) => entry.event === 'grant.error').map((entry) => entry.detail?.split(':')[0])).toEqual(['refresh_token', 'refresh_token']);
+  expect(env.op.counts).toMatchObject({
+    failedApiCalls: counts.failedApiCalls + 3,
+    failedRefreshes: counts.failedRefreshes + 2,
+    codeExchanges: 1,
+    revokedGrants: 0,
+    reusedRefreshTokens: 0,
+  });
+  expect(env.op.dpopKeys.size).toBe(2);
+
+  // The owner's session is untouched: it refreshes with its key and its calls are accepted.
+  await inApp(tab!, (app) => app.session.getToken({ forceRefresh: true }));
+  expect(await inApp(tab!, (app) => app.callApi())).toMatchObject({ status: 200 });
+  expect(env.op.counts).toMatchObject({
+    codeExchanges: 1,
+    revokedGrants: 0,
+    reusedRefreshTokens: 0,
+    failedApiCalls: counts.failedApiCalls + 3,
+    failedRefreshes: counts.failedRefreshes + 2,
+  });
   await context.close();
 }, 60_000);

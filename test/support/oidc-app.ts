@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
@@ -54,96 +54,136 @@ export interface OidcAppExtras {
 
 const CONTENT_TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', css: 'text/css' };
 
+/** The app server and its provider, without a browser (the engines suite drives its own). */
+export interface OidcAppServer {
+  readonly origin: string;
+  readonly appUrl: string;
+  readonly op: OpenIdProvider;
+  /** What pages opened from now on are configured with. */
+  config: AppConfig;
+  /** Resets the provider's counts and the pages' configuration (as before each test of `useOidcApp`). */
+  reset(): void;
+  close(): Promise<void>;
+}
+
 /**
- * For the calling test file: an app server on 127.0.0.1 (the app page `/app.html`, which is also the redirect URI,
- * a dedicated/service worker `/oidc-worker.js`, `/signed-out.html`, and the `extras`), the shared OpenID provider with
- * that app as its public client, and one Chromium. All stop after the file; the provider's counts are reset before
- * each test.
+ * An app server on 127.0.0.1 (the app page `/app.html`, which is also the redirect URI, a dedicated/service worker
+ * `/oidc-worker.js`, `/signed-out.html`, a blank `/blank.html`, and the `extras`) and an OpenID provider of its own
+ * with that app as its public client.
+ */
+export async function startOidcApp(providerOptions: Partial<OpenIdProviderOptions> = {}, extras: OidcAppExtras = {}): Promise<OidcAppServer> {
+  const files = await bundleFixtures({
+    'oidc-app': 'test/browser/fixtures/oidc-app.ts',
+    'oidc-worker': 'test/browser/fixtures/oidc-worker.ts',
+    ...extras.fixtures,
+  });
+  Object.assign(files, extras.files?.());
+  const state = {} as { origin: string; op: OpenIdProvider; config: AppConfig };
+  const server = createServer((req, res) => {
+    const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost');
+    const headers = { 'cache-control': 'no-store', 'service-worker-allowed': '/' };
+    if (pathname === '/app.html' && state.config.holdCallbacks === true && searchParams.has('code')) {
+      res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>held callback</title>');
+      return;
+    }
+    if (pathname === '/app.html') {
+      const config = JSON.stringify(state.config).replace(/</g, '\\u003c');
+      const coop = state.config.coop === true ? { 'cross-origin-opener-policy': 'same-origin' } : {};
+      const cache = state.config.cacheable === true ? { 'cache-control': 'no-cache' } : {};
+      res.writeHead(200, { ...headers, ...coop, ...cache, 'content-type': 'text/html; charset=utf-8' });
+      res.end(
+        `<!doctype html><html><head><meta charset="utf-8"><title>app</title></head><body>` +
+          `<button id="sign-in">Sign in</button><button id="sign-in-popup">Sign in (popup)</button>` +
+          `<script>globalThis.oidcConfig = ${config};</script><script type="module" src="/oidc-app.js"></script></body></html>`,
+      );
+      return;
+    }
+    if (pathname === '/signed-out.html') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>signed out</title><h1 id="app-signed-out">Signed out</h1>');
+      return;
+    }
+    if (pathname === '/blank.html') {
+      res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>blank</title>');
+      return;
+    }
+    const body = files[pathname.slice(1)];
+    if (body === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    const type = CONTENT_TYPES[pathname.split('.').pop() ?? ''] ?? 'text/javascript';
+    res.writeHead(200, { ...headers, 'content-type': type }).end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.op = await startOpenIdProvider({
+    clients: [{ clientId: CLIENT_ID, redirectUris: [`${state.origin}/app.html`], postLogoutRedirectUris: [`${state.origin}/signed-out.html`] }],
+    accessTokenTtl: 4,
+    ...providerOptions,
+  });
+  const reset = (): void => {
+    state.op.reset();
+    state.config = { issuer: state.op.issuer, apiUrl: state.op.apiUrl, clientId: CLIENT_ID, scope: SCOPE };
+  };
+  reset();
+  return {
+    origin: state.origin,
+    appUrl: `${state.origin}/app.html`,
+    op: state.op,
+    get config() {
+      return state.config;
+    },
+    set config(value) {
+      state.config = value;
+    },
+    reset,
+    async close() {
+      await state.op.close();
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+    },
+  };
+}
+
+/**
+ * For the calling test file: the app server and provider of `startOidcApp`, and one Chromium. All stop after the
+ * file; the provider's counts are reset before each test.
  */
 export function useOidcApp(
   providerOptions: Partial<OpenIdProviderOptions> = {},
   launch: Parameters<typeof launchChromium>[1] = {},
   extras: OidcAppExtras = {},
 ): OidcApp {
-  const state = {} as { origin: string; op: OpenIdProvider; browser: Browser; config: AppConfig; server: Server };
+  const state = {} as { app: OidcAppServer; browser: Browser };
   beforeAll(async () => {
-    const files = await bundleFixtures({
-      'oidc-app': 'test/browser/fixtures/oidc-app.ts',
-      'oidc-worker': 'test/browser/fixtures/oidc-worker.ts',
-      ...extras.fixtures,
-    });
-    Object.assign(files, extras.files?.());
-    const server = createServer((req, res) => {
-      const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost');
-      const headers = { 'cache-control': 'no-store', 'service-worker-allowed': '/' };
-      if (pathname === '/app.html' && state.config.holdCallbacks === true && searchParams.has('code')) {
-        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>held callback</title>');
-        return;
-      }
-      if (pathname === '/app.html') {
-        const config = JSON.stringify(state.config).replace(/</g, '\\u003c');
-        const coop = state.config.coop === true ? { 'cross-origin-opener-policy': 'same-origin' } : {};
-        const cache = state.config.cacheable === true ? { 'cache-control': 'no-cache' } : {};
-        res.writeHead(200, { ...headers, ...coop, ...cache, 'content-type': 'text/html; charset=utf-8' });
-        res.end(
-          `<!doctype html><html><head><meta charset="utf-8"><title>app</title></head><body>` +
-            `<button id="sign-in">Sign in</button><button id="sign-in-popup">Sign in (popup)</button>` +
-            `<script>globalThis.oidcConfig = ${config};</script><script type="module" src="/oidc-app.js"></script></body></html>`,
-        );
-        return;
-      }
-      if (pathname === '/signed-out.html') {
-        res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>signed out</title><h1 id="app-signed-out">Signed out</h1>');
-        return;
-      }
-      const body = files[pathname.slice(1)];
-      if (body === undefined) {
-        res.writeHead(404).end();
-        return;
-      }
-      const type = CONTENT_TYPES[pathname.split('.').pop() ?? ''] ?? 'text/javascript';
-      res.writeHead(200, { ...headers, 'content-type': type }).end(body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    state.server = server;
-    state.origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    state.op = await startOpenIdProvider({
-      clients: [{ clientId: CLIENT_ID, redirectUris: [`${state.origin}/app.html`], postLogoutRedirectUris: [`${state.origin}/signed-out.html`] }],
-      accessTokenTtl: 4,
-      ...providerOptions,
-    });
+    state.app = await startOidcApp(providerOptions, extras);
     state.browser = await launchChromium([], launch);
   });
-  beforeEach(() => {
-    state.op.reset();
-    state.config = { issuer: state.op.issuer, apiUrl: state.op.apiUrl, clientId: CLIENT_ID, scope: SCOPE };
-  });
+  beforeEach(() => state.app.reset());
   afterAll(async () => {
     await state.browser?.close();
-    await state.op?.close();
-    await new Promise<void>((resolve) => {
-      state.server?.closeAllConnections();
-      state.server?.close(() => resolve());
-    });
+    await state.app?.close();
   });
   return {
     get origin() {
-      return state.origin;
+      return state.app.origin;
     },
     get appUrl() {
-      return `${state.origin}/app.html`;
+      return state.app.appUrl;
     },
     get op() {
-      return state.op;
+      return state.app.op;
     },
     get browser() {
       return state.browser;
     },
     get config() {
-      return state.config;
+      return state.app.config;
     },
     set config(value) {
-      state.config = value;
+      state.app.config = value;
     },
   };
 }

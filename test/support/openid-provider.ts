@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { text as readBody } from 'node:stream/consumers';
+import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import Provider from 'oidc-provider';
 import { createDPoPValidator } from './dpop-api.js';
 import { solidPng, TILE_COLOUR } from './tiles.js';
@@ -37,6 +38,11 @@ export interface OpenIdProvider {
   readonly counts: OpenIdProviderCounts;
   /** What happened, in order, without any token value (for failure messages). */
   readonly log: readonly OpenIdProviderLogEntry[];
+  /**
+   * With `dpop`: the JWK thumbprint (`jkt`) of the key of every DPoP proof the token endpoint and the API received,
+   * and how many proofs each signed, since start or the last `reset()` (a proof that is not a JWT counts as `?`).
+   */
+  readonly dpopKeys: ReadonlyMap<string, number>;
   /** Lifetime in seconds of access tokens issued from now on. */
   accessTokenTtl: number;
   /** Delay before the token endpoint handles a request (ms), to widen races. Default 0. */
@@ -227,6 +233,17 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     apiNonceValue: randomBytes(12).toString('base64url'),
     rejectNext: 0,
     apiRequests: [] as ApiRequestRecord[],
+    dpopKeys: new Map<string, number>(),
+  };
+  /** Notes the key of a proof (its header's `jwk`), whatever the server decides about it. */
+  const noteProofKey = async (proof: string): Promise<void> => {
+    let jkt = '?';
+    try {
+      jkt = await calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK);
+    } catch {
+      // Not a JWT with a key: counted as such, the servers refuse it.
+    }
+    state.dpopKeys.set(jkt, (state.dpopKeys.get(jkt) ?? 0) + 1);
   };
   const listeners = new Set<() => void>();
   const record = (event: string, detail?: string): void => {
@@ -354,6 +371,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   provider.on('server_error', (_ctx, error) => record('server_error', errorName(error)));
 
   provider.use(async (ctx: KoaContext, next: () => Promise<void>) => {
+    if (options.dpop === true && ctx.path === '/token' && ctx.method === 'POST' && ctx.get('dpop') !== '') await noteProofKey(ctx.get('dpop'));
     if (ctx.path === '/token' && ctx.method === 'POST' && options.deviceFlow === true) {
       // Read here only for device_code polls: the form is parsed again by oidc-provider from the raw text.
       const type = ctx.request.type;
@@ -476,6 +494,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     };
     let found: Awaited<ReturnType<typeof introspect>>;
     if (options.dpop === true) {
+      if (typeof req.headers.dpop === 'string') await noteProofKey(req.headers.dpop);
       const checked = await dpopApi.check(req, `${issuer}${url.pathname}`, (token) => provider.AccessToken.find(token) as Promise<{ isExpired: boolean; jkt?: string } | undefined>);
       if (checked === 'replayed') state.counts.replayedProofs++;
       if (checked === 'ok' && state.apiNonce && claims.nonce !== state.apiNonceValue) {
@@ -541,6 +560,9 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     get log() {
       return state.log;
     },
+    get dpopKeys() {
+      return state.dpopKeys;
+    },
     get accessTokenTtl() {
       return state.accessTokenTtl;
     },
@@ -583,6 +605,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       state.failures = [];
       state.slowDowns = 0;
       state.devicePollTimes = [];
+      state.dpopKeys = new Map();
       state.accountClaims.clear();
       state.accessTokenTtl = options.accessTokenTtl ?? defaultAccessTokenTtl;
       state.tokenLatency = 0;
@@ -621,6 +644,7 @@ interface KoaContext {
   req: IncomingMessage;
   request: { type: string; body?: unknown };
   set(name: string, value: string): void;
+  get(name: string): string;
   oidc?: { route?: string };
   response: { get(name: string): string };
   redirect(url: string): void;
