@@ -20,10 +20,17 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   const { key, allowBearer = false } = option === true ? {} : (option as DPoPOptions);
   if (typeof allowBearer !== 'boolean') throw new SessionError('invalid_options', 'dpop.allowBearer must be a boolean');
   let loaded: Promise<SessionDPoP> | undefined;
+  // Held until the first use imports the key, then dropped: the session keeps the non-extractable key, never the
+  // PEM or JWK it was given (as the JWT providers keep no copy of theirs).
+  let given: true | DPoPOptions | undefined = option as true | DPoPOptions;
   const lazy =
     <M extends 'jkt' | 'proof' | 'received' | 'requestToken'>(method: M) =>
     async (...args: Parameters<SessionDPoP[M]>): Promise<Awaited<ReturnType<SessionDPoP[M]>>> => {
-      loaded ??= import('#dpop').then(({ loadSessionDPoP }) => loadSessionDPoP(option as true | DPoPOptions, clock));
+      if (loaded === undefined) {
+        const pending = given!;
+        given = undefined;
+        loaded = import('#dpop').then(({ loadSessionDPoP }) => loadSessionDPoP(pending, clock));
+      }
       return ((await loaded)[method] as (...a: typeof args) => Promise<Awaited<ReturnType<SessionDPoP[M]>>>)(...args);
     };
   const dpop: SessionDPoP = { allowBearer, jkt: lazy('jkt'), proof: lazy('proof'), received: lazy('received'), requestToken: lazy('requestToken') };
