@@ -38,7 +38,7 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   // collision-resistant digest used for secrets, of the PEM or of the key object (a `DPoPKey` reads as its public
   // JWK and thumbprint; a `CryptoKey` inside reads as `{}`).
   const identity =
-    key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(key))!;
+    key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : membersInOrder(key))!;
   const { canRefresh, usesRefreshToken, signsIn } = provider;
   return {
     dpop,
@@ -50,4 +50,9 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       fetchToken: (context) => provider.fetchToken({ ...context, dpop }),
     },
   };
+}
+
+/** A key object as JSON with its members sorted: the same JWK read from two sources names one credential. */
+function membersInOrder(key: object): string {
+  return JSON.stringify(Object.entries(key).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
