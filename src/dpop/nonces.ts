@@ -65,7 +65,8 @@ interface Challenge {
 // RFC 9110 §11.6.1: challenge = auth-scheme [ 1*SP ( token68 / #auth-param ) ], several per header, comma-separated.
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const PARAM = new RegExp(`^\\s*(${TOKEN})\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|(${TOKEN}))\\s*(?:,|$)`);
-const SCHEME = new RegExp(`^\\s*,*\\s*(${TOKEN})(?:\\s+|\\s*(?:,|$))`);
+// One class for the separators before a scheme: `\s*,*\s*` backtracked quadratically on a run of spaces.
+const SCHEME = new RegExp(`^[\\s,]*(${TOKEN})(?:\\s+|\\s*(?:,|$))`);
 
 /** The challenges of a `WWW-Authenticate` header, schemes lower-cased, parameter names lower-cased. */
 export function challenges(header: string): Challenge[] {
