@@ -19,6 +19,9 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   }
   const { key, allowBearer = false } = option === true ? {} : (option as DPoPOptions);
   if (typeof allowBearer !== 'boolean') throw new SessionError('invalid_options', 'dpop.allowBearer must be a boolean');
+  if (key !== undefined && typeof key !== 'string' && (typeof key !== 'object' || key === null)) {
+    throw new SessionError('invalid_options', 'dpop.key must be a DPoPKey, a private JWK or a PKCS#8 PEM');
+  }
   let loaded: Promise<SessionDPoP> | undefined;
   // Held until the first use imports the key, then dropped: the session keeps the non-extractable key, never the
   // PEM or JWK it was given (as the JWT providers keep no copy of theirs).

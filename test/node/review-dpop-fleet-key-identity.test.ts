@@ -29,4 +29,11 @@ describe('dpop.key as a JWK names one credential whatever the order of its membe
     expect(other.key).not.toBe(a.key);
     expect(a.key).not.toContain(jwk.d);
   });
+
+  it('a key that is neither a string nor an object is invalid_options when the session is created, never a TypeError', () => {
+    const provider = clientCredentials({ tokenUrl: 'https://op.example/token', clientId: 'c', clientSecret: 's' });
+    for (const key of [null, 42, true]) {
+      expect(() => createSession({ provider, sharing: memorySharing(), dpop: { key: key as never } })).toThrow(expect.objectContaining({ name: 'SessionError', code: 'invalid_options' }));
+    }
+  });
 });
