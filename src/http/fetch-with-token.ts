@@ -80,7 +80,7 @@ export async function fetchWithToken(session: Session, request: Request, options
 
 /** A 401 whose `WWW-Authenticate` says `error="invalid_dpop_proof"`: the proof was refused (RFC 9449 §7.1). */
 function proofRefused(response: Response): boolean {
-  return /(?:^|[\s,])error\s*=\s*"?invalid_dpop_proof(?:[",\s]|$)/i.test(response.headers.get('www-authenticate') ?? '');
+  return /error\s*=\s*"?invalid_dpop_proof\b/i.test(response.headers.get('www-authenticate') ?? '');
 }
 
 /** The session's DPoP for a DPoP-bound token: such a token is never sent without a proof. */

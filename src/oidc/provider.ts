@@ -132,11 +132,8 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
   // Refused here, not at the first sign-in.
   maxAgeOf(authorizationParams);
   // As `createSession`'s: true, false or { allowBearer }; anything else is a mistake, not DPoP on (or off) silently.
-  if (dpop !== undefined && typeof dpop !== 'boolean' && (typeof dpop !== 'object' || dpop === null)) {
-    throw new SessionError('invalid_options', 'dpop must be true, false or an object ({ allowBearer })');
-  }
-  if (typeof dpop === 'object' && dpop.allowBearer !== undefined && typeof dpop.allowBearer !== 'boolean') {
-    throw new SessionError('invalid_options', 'dpop.allowBearer must be a boolean');
+  if (!(dpop === undefined || typeof dpop === 'boolean' || (typeof dpop === 'object' && dpop !== null && /^(undefined|boolean)$/.test(typeof dpop.allowBearer)))) {
+    throw new SessionError('invalid_options', 'dpop must be true, false or { allowBearer: boolean }');
   }
   const bound = dpop !== undefined && dpop !== false;
   // With DPoP: only a DPoP token, or a Bearer one where the app allows the downgrade; without, only Bearer (a DPoP

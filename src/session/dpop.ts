@@ -19,9 +19,6 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   }
   const { key, allowBearer = false } = option === true ? {} : (option as DPoPOptions);
   if (typeof allowBearer !== 'boolean') throw new SessionError('invalid_options', 'dpop.allowBearer must be a boolean');
-  if (key !== undefined && typeof key !== 'string' && (typeof key !== 'object' || key === null)) {
-    throw new SessionError('invalid_options', 'dpop.key must be a DPoPKey, a private JWK or a PKCS#8 PEM');
-  }
   let loaded: Promise<SessionDPoP> | undefined;
   // Held until the first use imports the key, then dropped: the session keeps the non-extractable key, never the
   // PEM or JWK it was given (as the JWT providers keep no copy of theirs).
@@ -55,7 +52,10 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   };
 }
 
-/** A key object as JSON with its members sorted: the same JWK read from two sources names one credential. */
-function membersInOrder(key: object): string {
-  return JSON.stringify(Object.entries(key).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+/**
+ * A key as JSON with its members sorted: the same JWK read from two sources names one credential. Anything but an
+ * object (`null`, a number) reads as `[]`, and fails to import at the first use (`invalid_options`).
+ */
+function membersInOrder(key: unknown): string {
+  return JSON.stringify(Object.entries(Object(key)).sort());
 }
