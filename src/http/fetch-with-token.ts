@@ -67,20 +67,9 @@ export async function fetchWithToken(session: Session, request: Request, options
     }
     if (response.status !== 401) return response;
     if (!retried) void response.body?.cancel().catch(() => undefined);
-    if (dpop !== undefined && !retried && proofRefused(response)) {
-      // The API refused the proof, not the token (RFC 9449 §7.1): sent once more with a new proof and the session's
-      // token as it is now; a new token cannot fix a proof, so none is asked for (a second refusal is final).
-      retried = true;
-      continue;
-    }
     await afterUnauthorized(session, { presented: token.accessToken, retried, signal: request.signal }, response);
     retried = true;
   }
-}
-
-/** A 401 whose `WWW-Authenticate` says `error="invalid_dpop_proof"`: the proof was refused (RFC 9449 §7.1). */
-function proofRefused(response: Response): boolean {
-  return /error\s*=\s*"?invalid_dpop_proof\b/i.test(response.headers.get('www-authenticate') ?? '');
 }
 
 /** The session's DPoP for a DPoP-bound token: such a token is never sent without a proof. */

@@ -3,7 +3,7 @@ import { SessionError } from '../core/errors.js';
 import { createSignInKey, deleteCurrentKey, readCurrentKey, saveCurrentKey, takeSignInKey, type BrowserDPoPKey } from '../dpop/browser-key.js';
 import { readNonce, saveNonce } from '../dpop/browser-nonces.js';
 import { httpMethod } from '../dpop/method.js';
-import { isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
+import { isProofRefusal, isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
 import type { SessionDPoP } from '../core/dpop.js';
 
 /**
@@ -150,9 +150,10 @@ export function browserSessionDPoP(credential: string): SessionDPoP {
     proof: async ({ method, url, accessToken }) => (await signer()).proof(method, urlOf(url), accessToken),
     async received(url, response, oauthError) {
       const nonce = nonceOf(response);
-      if (nonce === undefined) return false;
+      // A refused proof is sent once more with a new one, never answered with a new token (which cannot fix it).
+      if (nonce === undefined) return isProofRefusal(response);
       await saveNonce(nonceOrigin(url), nonce).catch(() => undefined);
-      return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response);
+      return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response) || isProofRefusal(response);
     },
     requestToken: () => Promise.reject(new SessionError('invalid_options', 'The sign-in sends its own token requests')),
   };

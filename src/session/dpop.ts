@@ -20,17 +20,16 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   const { key, allowBearer = false } = option === true ? {} : (option as DPoPOptions);
   if (typeof allowBearer !== 'boolean') throw new SessionError('invalid_options', 'dpop.allowBearer must be a boolean');
   let loaded: Promise<SessionDPoP> | undefined;
-  // Held until the first use imports the key, then dropped: the session keeps the non-extractable key, never the
-  // PEM or JWK it was given (as the JWT providers keep no copy of theirs).
-  let given: true | DPoPOptions | undefined = option as true | DPoPOptions;
   const lazy =
     <M extends 'jkt' | 'proof' | 'received' | 'requestToken'>(method: M) =>
     async (...args: Parameters<SessionDPoP[M]>): Promise<Awaited<ReturnType<SessionDPoP[M]>>> => {
-      if (loaded === undefined) {
-        const pending = given!;
-        given = undefined;
-        loaded = import('#dpop').then(({ loadSessionDPoP }) => loadSessionDPoP(pending, clock));
-      }
+      loaded ??= import('#dpop').then(({ loadSessionDPoP }) => {
+        // `option` is dropped once read: the session keeps the non-extractable key, never the PEM or JWK it was given
+        // (as the JWT providers keep no copy of theirs).
+        const given = option as true | DPoPOptions;
+        option = undefined;
+        return loadSessionDPoP(given, clock);
+      });
       return ((await loaded)[method] as (...a: typeof args) => Promise<Awaited<ReturnType<SessionDPoP[M]>>>)(...args);
     };
   const dpop: SessionDPoP = { allowBearer, jkt: lazy('jkt'), proof: lazy('proof'), received: lazy('received'), requestToken: lazy('requestToken') };
@@ -38,7 +37,7 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   // collision-resistant digest used for secrets, of the PEM or of the key object (a `DPoPKey` reads as its public
   // JWK and thumbprint; a `CryptoKey` inside reads as `{}`).
   const identity =
-    key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : membersInOrder(key))!;
+    key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(key))!;
   const { canRefresh, usesRefreshToken, signsIn } = provider;
   return {
     dpop,
@@ -52,10 +51,3 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   };
 }
 
-/**
- * A key as JSON with its members sorted: the same JWK read from two sources names one credential. Anything but an
- * object (`null`, a number) reads as `[]`, and fails to import at the first use (`invalid_options`).
- */
-function membersInOrder(key: unknown): string {
-  return JSON.stringify(Object.entries(Object(key)).sort());
-}
