@@ -25,8 +25,9 @@ export interface SessionDPoP {
   /** A fresh proof for one attempt (a new `jti` each call), with the latest nonce of the URL's server. */
   proof(request: DPoPRequest): Promise<string>;
   /**
-   * Reads a response to a request to `url`: keeps its `DPoP-Nonce` as the server's latest, and says whether it is a
-   * nonce challenge (`use_dpop_nonce`) the request should be sent once more for, with a new proof.
+   * Reads a response to a request to `url`: keeps its `DPoP-Nonce` as the server's latest, and says whether the
+   * request should be sent once more with a new proof: a nonce challenge (`use_dpop_nonce`), or an API's refusal of
+   * the proof (`invalid_dpop_proof`, which a new token cannot fix).
    */
   received(url: string | URL, response: Response, oauthError?: string | undefined): Promise<boolean>;
   /**

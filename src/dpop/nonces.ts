@@ -57,6 +57,16 @@ export function isTokenEndpointNonceChallenge(response: Response, oauthError: st
   return response.status === 400 && oauthError === 'use_dpop_nonce' && nonceOf(response) !== undefined;
 }
 
+/**
+ * Whether an API refused the proof rather than the token (RFC 9449 §7.1: a 401 whose `DPoP` challenge says
+ * `error="invalid_dpop_proof"`: an `iat` out of its window, a `jti` it saw, an `htu` after a redirect): a new proof
+ * may pass, a new token cannot help.
+ */
+export function isProofRefusal(response: Response): boolean {
+  const header = response.status === 401 ? response.headers.get('www-authenticate') : null;
+  return header !== null && challenges(header).some((c) => c.scheme === 'dpop' && c.params.get('error') === 'invalid_dpop_proof');
+}
+
 interface Challenge {
   readonly scheme: string;
   readonly params: Map<string, string>;
@@ -65,7 +75,8 @@ interface Challenge {
 // RFC 9110 §11.6.1: challenge = auth-scheme [ 1*SP ( token68 / #auth-param ) ], several per header, comma-separated.
 const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const PARAM = new RegExp(`^\\s*(${TOKEN})\\s*=\\s*(?:"((?:[^"\\\\]|\\\\.)*)"|(${TOKEN}))\\s*(?:,|$)`);
-const SCHEME = new RegExp(`^\\s*,*\\s*(${TOKEN})(?:\\s+|\\s*(?:,|$))`);
+// One class for the separators before a scheme: `\s*,*\s*` backtracked quadratically on a run of spaces.
+const SCHEME = new RegExp(`^[\\s,]*(${TOKEN})(?:\\s+|\\s*(?:,|$))`);
 
 /** The challenges of a `WWW-Authenticate` header, schemes lower-cased, parameter names lower-cased. */
 export function challenges(header: string): Challenge[] {

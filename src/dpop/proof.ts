@@ -2,6 +2,7 @@ import { base64url, SignJWT } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { SessionError } from '../core/errors.js';
 import type { DPoPKey } from './key.js';
+import { httpMethod } from './method.js';
 
 /** The request a DPoP proof is for. */
 export interface DPoPProofRequest {
@@ -15,9 +16,6 @@ export interface DPoPProofRequest {
   readonly nonce?: string | undefined;
 }
 
-/** The methods fetch normalises to upper case (Fetch Standard, "normalize a method"); any other is sent as given. */
-const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
-const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** RFC 9449 §8.1: `nonce = 1*NQCHAR`. */
 const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
@@ -54,15 +52,6 @@ export async function createDPoPProof(key: DPoPKey, request: DPoPProofRequest, c
   } catch (error) {
     throw new SessionError('invalid_options', 'The DPoP proof could not be signed with this key', { cause: error });
   }
-}
-
-/** `htm`: the method exactly as fetch will send it, so that the server's comparison holds. */
-function httpMethod(method: unknown): string {
-  if (typeof method !== 'string' || !METHOD_TOKEN.test(method)) {
-    throw new SessionError('invalid_options', 'method must be an HTTP method (a token such as GET or POST)');
-  }
-  const upper = method.toUpperCase();
-  return NORMALISED_METHODS.has(upper) ? upper : method;
 }
 
 /**

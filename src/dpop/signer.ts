@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { DPoPRequest, SessionDPoP } from '../core/dpop.js';
-import { isTokenEndpointNonceChallenge, isResourceNonceChallenge, memoryNonceStore, nonceOf, nonceOrigin, type DPoPNonceStore } from './nonces.js';
+import { isProofRefusal, isTokenEndpointNonceChallenge, isResourceNonceChallenge, memoryNonceStore, nonceOf, nonceOrigin, type DPoPNonceStore } from './nonces.js';
 import { createDPoPProof } from './proof.js';
 import type { DPoPKey } from './key.js';
 import { requestDPoPToken } from './token-request.js';
@@ -31,11 +31,12 @@ export function sessionDPoP(settings: SessionDPoPSettings): SessionDPoP {
     },
     async received(url, response, oauthError) {
       const nonce = nonceOf(response);
-      if (nonce === undefined) return false;
+      // A refused proof is sent once more with a new one, never answered with a new token (which cannot fix it).
+      if (nonce === undefined) return isProofRefusal(response);
       const origin = nonceOrigin(url);
       if ((await nonces.get(origin)) !== nonce) await nonces.set(origin, nonce);
       // The caller retries once at most: a server that challenges every proof costs one more request, not a loop.
-      return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response);
+      return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response) || isProofRefusal(response);
     },
     requestToken(url, init, context, settings, answered) {
       return requestDPoPToken(url, init, context, settings, dpop, answered);

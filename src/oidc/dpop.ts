@@ -2,7 +2,8 @@ import * as oauth from 'oauth4webapi';
 import { SessionError } from '../core/errors.js';
 import { createSignInKey, deleteCurrentKey, readCurrentKey, saveCurrentKey, takeSignInKey, type BrowserDPoPKey } from '../dpop/browser-key.js';
 import { readNonce, saveNonce } from '../dpop/browser-nonces.js';
-import { isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
+import { httpMethod } from '../dpop/method.js';
+import { isProofRefusal, isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
 import type { SessionDPoP } from '../core/dpop.js';
 
 /**
@@ -80,14 +81,25 @@ function signerOf(key: BrowserDPoPKey): DPoPSigner {
       return response;
     },
     async proof(method, target, accessToken) {
-      const url = URL.parse(target);
+      const htm = httpMethod(method);
+      if (accessToken !== undefined && (typeof accessToken !== 'string' || accessToken === '')) {
+        throw new SessionError('invalid_options', 'accessToken must be a non-empty string');
+      }
+      // A relative URL is resolved against the page (or worker), as fetch resolves it and the servers' proofs do.
+      const url = URL.parse(target, (globalThis as { location?: { href?: string } }).location?.href);
       if (url === null || !/^https?:$/.test(url.protocol)) throw new SessionError('invalid_options', 'A DPoP proof needs an absolute http: or https: URL');
       await prime(url.origin);
       const headers = new Headers();
-      await (handle as unknown as ProofMaker).addProof(url, headers, method.toUpperCase(), accessToken);
+      await (handle as unknown as ProofMaker).addProof(url, headers, htm, accessToken);
       return headers.get('dpop')!;
     },
   };
+}
+
+/** A request's URL as given (a string or a `URL`): anything else is not stringified into some URL of the page. */
+function urlOf(url: unknown): string {
+  if (typeof url === 'string' || url instanceof URL) return String(url);
+  throw new SessionError('invalid_options', 'A DPoP proof needs an absolute http: or https: URL');
 }
 
 /** The key a sign-in binds its code to (`dpop_jkt`): a new one for each sign-in, kept with its `state`. */
@@ -145,12 +157,13 @@ export function browserSessionDPoP(credential: string): SessionDPoP {
   return {
     allowBearer: false,
     jkt: async () => (await signer()).jkt,
-    proof: async ({ method, url, accessToken }) => (await signer()).proof(method, String(url), accessToken),
+    proof: async ({ method, url, accessToken }) => (await signer()).proof(method, urlOf(url), accessToken),
     async received(url, response, oauthError) {
       const nonce = nonceOf(response);
-      if (nonce === undefined) return false;
+      // A refused proof is sent once more with a new one, never answered with a new token (which cannot fix it).
+      if (nonce === undefined) return isProofRefusal(response);
       await saveNonce(nonceOrigin(url), nonce).catch(() => undefined);
-      return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response);
+      return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response) || isProofRefusal(response);
     },
     requestToken: () => Promise.reject(new SessionError('invalid_options', 'The sign-in sends its own token requests')),
   };
@@ -164,8 +177,9 @@ export async function sessionProof(
   token: () => Promise<{ accessToken: string }>,
 ): Promise<string> {
   if (!dpop) throw new SessionError('invalid_options', 'dpopProof needs a session created with dpop: true');
+  if (typeof request !== 'object' || request === null) throw new SessionError('invalid_options', 'dpopProof needs a request: { method, url }');
   const accessToken = request.accessToken ?? (await token()).accessToken;
   const signer = await currentSigner(credential);
   if (signer === undefined) throw new SessionError('login_required', 'Not signed in: no DPoP key');
-  return signer.proof(request.method, String(request.url), accessToken);
+  return signer.proof(request.method, urlOf(request.url), accessToken);
 }

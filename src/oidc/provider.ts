@@ -131,6 +131,10 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
   }
   // Refused here, not at the first sign-in.
   maxAgeOf(authorizationParams);
+  // As `createSession`'s: true, false or { allowBearer }; anything else is a mistake, not DPoP on (or off) silently.
+  if (!(dpop === undefined || typeof dpop === 'boolean' || (typeof dpop === 'object' && dpop !== null && /^(undefined|boolean)$/.test(typeof dpop.allowBearer)))) {
+    throw new SessionError('invalid_options', 'dpop must be a boolean or { allowBearer }');
+  }
   const bound = dpop !== undefined && dpop !== false;
   // With DPoP: only a DPoP token, or a Bearer one where the app allows the downgrade; without, only Bearer (a DPoP
   // token would fail at every API without the proofs this session then does not make).

@@ -23,7 +23,13 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   const lazy =
     <M extends 'jkt' | 'proof' | 'received' | 'requestToken'>(method: M) =>
     async (...args: Parameters<SessionDPoP[M]>): Promise<Awaited<ReturnType<SessionDPoP[M]>>> => {
-      loaded ??= import('#dpop').then(({ loadSessionDPoP }) => loadSessionDPoP(option as true | DPoPOptions, clock));
+      loaded ??= import('#dpop').then(({ loadSessionDPoP }) => {
+        // `option` is dropped once read: the session keeps the non-extractable key, never the PEM or JWK it was given
+        // (as the JWT providers keep no copy of theirs).
+        const given = option as true | DPoPOptions;
+        option = undefined;
+        return loadSessionDPoP(given, clock);
+      });
       return ((await loaded)[method] as (...a: typeof args) => Promise<Awaited<ReturnType<SessionDPoP[M]>>>)(...args);
     };
   const dpop: SessionDPoP = { allowBearer, jkt: lazy('jkt'), proof: lazy('proof'), received: lazy('received'), requestToken: lazy('requestToken') };
@@ -45,3 +51,4 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
     },
   };
 }
+
