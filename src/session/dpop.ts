@@ -35,9 +35,10 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   const dpop: SessionDPoP = { allowBearer, jkt: lazy('jkt'), proof: lazy('proof'), received: lazy('received'), requestToken: lazy('requestToken') };
   // What tells the key from every other, never key material: this process's id for its generated key, else the
   // collision-resistant digest used for secrets, of the PEM or of the key object (a `DPoPKey` reads as its public
-  // JWK and thumbprint; a `CryptoKey` inside reads as `{}`).
+  // JWK and thumbprint; a `CryptoKey` inside reads as `{}`). A JWK's members are sorted first: the same key parsed
+  // from a secrets manager or exported by node:crypto is one credential whatever the order of its members.
   const identity =
-    key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(key))!;
+    key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(Object.entries(Object(key)).sort()))!;
   const { canRefresh, usesRefreshToken, signsIn, initialRefreshTokenDigest } = provider;
   return {
     dpop,

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clientCredentials, createSession, memorySharing, type Session } from '../src/index.js';
+import { clientCredentials, createSession, memorySharing, type Session } from '../../src/index.js';
 
 /**
  * Review of issue 25: a Redis fleet (or a Durable Object chain) shares one token only when every member's session has
