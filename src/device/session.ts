@@ -49,13 +49,15 @@ export function deviceSignIn(options: DeviceSignInOptions): DeviceSession {
     throw new SessionError('invalid_options', `timeout must be a whole number of ms between 1 and ${MAX_DURATION}`);
   }
   if (typeof onPrompt !== 'function') throw new SessionError('invalid_options', 'onPrompt must be a function');
+  const { pkce = false } = options;
+  if (typeof pkce !== 'boolean') throw new SessionError('invalid_options', 'pkce must be a boolean');
   const sharing = options.sharing ?? localSharing();
-  const probe = deviceProvider({ issuer, clientId, scope, timeout, store: memoryStore(), onPrompt });
+  const probe = deviceProvider({ issuer, clientId, scope, timeout, store: memoryStore(), onPrompt, pkce });
   let byKey = providers.get(sharing);
   if (byKey === undefined) providers.set(sharing, (byKey = new Map()));
   let provider = byKey.get(probe.key);
   if (provider === undefined) {
-    provider = deviceProvider({ issuer, clientId, scope, timeout, store: storeFor(options.store ?? 'file', probe.key), onPrompt });
+    provider = deviceProvider({ issuer, clientId, scope, timeout, store: storeFor(options.store ?? 'file', probe.key), onPrompt, pkce });
     byKey.set(provider.key, provider);
   }
   const session = openSession(
@@ -159,7 +161,9 @@ class DeviceSessionHandle implements DeviceSession {
     try {
       return await this.#session.getToken();
     } catch (error) {
-      if (!isSessionError(error, 'login_required') && !isSessionError(error, 'invalid_grant')) throw error;
+      // `timeout`: the leader held the request past the transport's timeout, as it does while a sign-in of another
+      // process waits for the person (a token request joins it); joined again below, bounded by the code's life.
+      if (!isSessionError(error, 'login_required') && !isSessionError(error, 'invalid_grant') && !isSessionError(error, 'timeout')) throw error;
     }
     for (let attempt = 0; ; attempt++) {
       try {

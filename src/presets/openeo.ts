@@ -6,11 +6,14 @@ import { parseBody } from './api-call.js';
 import { basicProvider, discoverProviders, issuerOf, pickProvider } from './openeo-credentials.js';
 import { acceptsBareJwt } from './openeo-conformance.js';
 import { defined, linkSchema, openEOCall, SERVICE, tokenInvalidAs401 } from './openeo-errors.js';
+import type { DeviceSession } from '../node.js';
+import { OpenEODeviceSessionHandle } from './openeo-device-session.js';
 import type {
   OpenEO,
   OpenEOCapabilities,
   OpenEOCollection,
   OpenEOCollections,
+  OpenEODeviceOptions,
   OpenEOJob,
   OpenEOJobResults,
   OpenEOJobs,
@@ -49,10 +52,18 @@ const resultsSchema = z.looseObject({ assets: z.record(z.string(), z.looseObject
  * basic//<token>` from `GET /credentials/basic`. A 401 — and openEO's `403 TokenInvalid` — refreshes the token once
  * for every call that saw it and retries once.
  *
+ * With `signIn: 'device'` (Node and Deno), the person signs in with the device flow at the provider and default
+ * client the back-end lists — once for every process of this user and every later run — on first use.
+ *
  * @example
  * const backend = openEO({ url: 'https://openeo.dataspace.copernicus.eu/openeo/1.2', provider });
  * const me = await (await backend.fetch('me')).json();
+ * @example
+ * const backend = openEO({ url: 'https://openeo.dataspace.copernicus.eu/openeo/1.2', signIn: 'device' });
+ * const results = await backend.jobs.results('j-2406'); // prompts once (stderr) when no process is signed in
  */
+export function openEO(options: OpenEODeviceOptions): OpenEO<DeviceSession>;
+export function openEO(options: OpenEOOptions): OpenEO;
 export function openEO(options: OpenEOOptions): OpenEO {
   const url = apiRoot(options.url);
   const { fetch } = options;
@@ -60,7 +71,11 @@ export function openEO(options: OpenEOOptions): OpenEO {
   let session: Session;
   let owned = true;
   const basic = options.basic !== undefined;
-  if (options.session !== undefined) {
+  let device: OpenEODeviceSessionHandle | undefined;
+  if (options.signIn !== undefined) {
+    device = deviceSession(url, options, plainFetch);
+    session = device;
+  } else if (options.session !== undefined) {
     session = options.session;
     owned = false;
   } else {
@@ -83,7 +98,8 @@ export function openEO(options: OpenEOOptions): OpenEO {
     });
     return providers;
   };
-  const idFor = async (token: Token): Promise<string> => given ?? pickProvider(await discover(), issuerOf(token.accessToken));
+  const idFor = async (token: Token): Promise<string> =>
+    given ?? (device === undefined ? pickProvider(await discover(), issuerOf(token.accessToken)) : device.providerId());
   const bearer = options.bearer;
   if (bearer !== undefined && bearer !== 'jwt' && bearer !== 'openeo') {
     throw new SessionError('invalid_options', "bearer must be 'jwt' (API 1.3's bare JWT) or 'openeo' (oidc/<provider id>/<token>)");
@@ -152,6 +168,7 @@ export function openEO(options: OpenEOOptions): OpenEO {
     async providerId({ signal } = {}) {
       if (basic) return undefined;
       if (given !== undefined) return given;
+      if (device !== undefined) return device.providerId(signal);
       return idFor(await session.getToken(signalOf(signal)));
     },
     capabilities: ({ signal } = {}) => call(capabilitiesSchema, () => client.get('', signalOf(signal)).text()) as Promise<OpenEOCapabilities>,
@@ -168,6 +185,17 @@ export function openEO(options: OpenEOOptions): OpenEO {
     jobs,
     close: () => (owned ? session.close() : Promise.resolve()),
   };
+}
+
+/** The session of `signIn: 'device'`: the device sign-in (`#openeo-device`, Node and Deno) made on first use. */
+function deviceSession(url: string, options: OpenEODeviceOptions, fetch: typeof globalThis.fetch): OpenEODeviceSessionHandle {
+  if (options.signIn !== 'device') throw new SessionError('invalid_options', "signIn must be 'device' (the OAuth device flow), the only sign-in openEO offers here");
+  const { providerId, clientId, onPrompt, store, sharing, refreshBeforeExpiry, signal } = options;
+  const settings = { url, fetch, providerId, clientId, onPrompt, store, sharing, refreshBeforeExpiry };
+  const handle = new OpenEODeviceSessionHandle(url, async () => (await import('#openeo-device')).openEODeviceSignIn(settings));
+  if (signal?.aborted) void handle.close();
+  else signal?.addEventListener('abort', () => void handle.close(), { once: true });
+  return handle;
 }
 
 function apiRoot(value: unknown): string {
