@@ -119,8 +119,11 @@ export function openEO(options: OpenEOOptions): OpenEO {
   const authorization = async (token: Token): Promise<string> => ((await conformsToJwt()) ? `Bearer ${token.accessToken}` : prefixed(token));
   const send = (request: Request, init?: RequestInit): Promise<Response> => tokenInvalidAs401(plainFetch(request, init));
 
+  // The device sign-in waits for a person (minutes): before ky's timeout starts (beforeRequest hooks run outside it).
+  const signedIn = device === undefined ? [] : [async (request: Request): Promise<void> => void (await device.getToken({ signal: request.signal }))];
   const client = createClient(session, {
     ...options.client,
+    ...(device !== undefined && { hooks: { ...options.client?.hooks, beforeRequest: [...signedIn, ...(options.client?.hooks?.beforeRequest ?? [])] } }),
     prefixUrl: url,
     fetch: (input, init) => tokenInvalidAs401(plainFetch(input, init)),
     authorization,
