@@ -84,7 +84,7 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
     if (given !== undefined) {
       set = given;
     } else {
-      const { response, sentAt } = await runDeviceFlow({ issuer, client, scope, timeout, fetch: context.fetch, clock: context.clock, signal, onPrompt: settings.onPrompt, pkce: settings.pkce });
+      const { response, sentAt } = await runDeviceFlow({ issuer, client, scope, timeout, fetch: context.fetch, clock: context.clock, signal, onPrompt: context.onPrompt ?? settings.onPrompt, pkce: settings.pkce });
       set = tokenSetFromBody(response, sentAt, DEFAULT_EXPIRES_IN);
     }
     if (set.refreshToken === undefined) {

@@ -69,7 +69,7 @@ export function deviceSignIn(options: DeviceSignInOptions): DeviceSession {
     },
     sharing,
   );
-  const handle = new DeviceSessionHandle(session, provider, options.fetch);
+  const handle = new DeviceSessionHandle(session, provider, options.fetch, onPrompt);
   adoptable.set(handle, { session, provider });
   return handle;
 }
@@ -109,14 +109,17 @@ class DeviceSessionHandle implements DeviceSession {
   readonly #session: Session;
   readonly #provider: DeviceProvider;
   readonly #fetch: typeof globalThis.fetch | undefined;
+  /** This handle's `onPrompt`: a sign-in its `signIn()` starts shows its code here, whichever process runs it. */
+  readonly #onPrompt: (prompt: DevicePrompt) => void;
   readonly #offCleared: () => void;
   /** Bumped when a sign-in of this handle is ended on purpose (its signal, `signOut()`): it is not asked again. */
   #ended = 0;
 
-  constructor(session: Session, provider: DeviceProvider, fetch: typeof globalThis.fetch | undefined) {
+  constructor(session: Session, provider: DeviceProvider, fetch: typeof globalThis.fetch | undefined, onPrompt: (prompt: DevicePrompt) => void) {
     this.#session = session;
     this.#provider = provider;
     this.#fetch = fetch;
+    this.#onPrompt = onPrompt;
     // A sign-out in any process: the refresh token this process knew goes from the store, and a rotation under way
     // here is not written after it.
     this.#offCleared = session.on('cleared', (origin) => {
@@ -167,7 +170,7 @@ class DeviceSessionHandle implements DeviceSession {
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        return await signInSession(this.#session, { signOutFirst: false });
+        return await signInSession(this.#session, { signOutFirst: false, onPrompt: this.#onPrompt });
       } catch (error) {
         // A sign-out that a dead refresh token caused (told to every process a moment after the failure) may
         // overtake this sign-in's request: asked once more.

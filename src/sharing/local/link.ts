@@ -6,7 +6,8 @@ import { Connection } from './connection.js';
 import { type FileIdentity, identityOf, unlinkIfSame } from './directory.js';
 import { elect, type Inode, ownsPath, resign } from './election.js';
 import { heartbeat, LeaderWatch, watchInterval } from './liveness.js';
-import { failure, type Message, type Outgoing } from './protocol.js';
+import type { SignInPrompt } from '../../core/prompt.js';
+import { failure, type Message, type Outgoing, promptMessage, promptOf } from './protocol.js';
 import { TokenStore } from './store.js';
 import { type Waiter, Waiters } from './waiters.js';
 
@@ -105,12 +106,12 @@ export class LocalLink implements SharedLink {
    * that ask while it runs; a context that is not the leader asks it, and waits (bounded by `SIGN_IN_TIMEOUT`). A
    * usable token the leader holds is the answer instead: someone signed in already.
    */
-  async obtainHere(): Promise<TokenSet> {
+  async obtainHere(onPrompt?: (prompt: SignInPrompt) => void): Promise<TokenSet> {
     for (;;) {
       this.#assertOpen();
-      if (!this.leading) return { token: await this.#ask(undefined, true) };
+      if (!this.leading) return { token: await this.#ask(undefined, true, onPrompt) };
       try {
-        return { token: await this.#signInShared() };
+        return { token: await this.#signInShared(onPrompt) };
       } catch (error) {
         if (error !== STEPPED_DOWN) throw error;
       }
@@ -320,7 +321,9 @@ export class LocalLink implements SharedLink {
       }
       case 'request': {
         const { id, rejected } = message;
-        (message.signIn === true ? this.#signInShared() : this.#fetchShared(rejected)).then(
+        // A sign-in this request starts shows its prompt in the asker's process (`prompt`), not here.
+        const onPrompt = message.prompt === true ? (prompt: SignInPrompt) => from.send(promptMessage(id, prompt)) : undefined;
+        (message.signIn === true ? this.#signInShared(onPrompt) : this.#fetchShared(rejected)).then(
           (token) => {
             // A sign-out may have come (on this very connection) while the answer was on its way: the token it
             // ended is never sent with the new epoch. The asker's wait was aborted by that sign-out already.
@@ -364,11 +367,11 @@ export class LocalLink implements SharedLink {
   }
 
   /** The token held, when usable; else the sign-in of this context, started now or joined. */
-  #signInShared(): Promise<Token> {
+  #signInShared(onPrompt?: (prompt: SignInPrompt) => void): Promise<Token> {
     const latest = this.#store.latest;
     if (latest !== undefined && this.#peer.isUsable(latest)) return Promise.resolve(latest);
     if (this.#signInFlight === undefined) {
-      const started: Promise<Token> = this.#refresh(true).finally(() => {
+      const started: Promise<Token> = this.#refresh(true, onPrompt).finally(() => {
         if (this.#signInFlight === started) this.#signInFlight = undefined;
       });
       this.#signInFlight = started;
@@ -377,7 +380,7 @@ export class LocalLink implements SharedLink {
   }
 
   /** One token request: a refresh (with the newest refresh token known), or with `signIn` the provider's sign-in. */
-  async #refresh(signIn = false): Promise<Token> {
+  async #refresh(signIn = false, onPrompt?: (prompt: SignInPrompt) => void): Promise<Token> {
     // Before each request: a context that took our socket for stale (or us for silent) may lead now. Then it
     // fetches, not us.
     if (this.#role === 'leader' && !ownsPath(this.#path, this.#inode)) {
@@ -394,7 +397,7 @@ export class LocalLink implements SharedLink {
     const quiet = heartbeat(() => this.#broadcast({ type: 'busy' }));
     let set: TokenSet;
     try {
-      set = signIn ? await this.#peer.fetchToken(undefined, true) : await this.#peer.fetchToken(refreshToken);
+      set = signIn ? await this.#peer.fetchToken(undefined, true, onPrompt) : await this.#peer.fetchToken(refreshToken);
     } catch (error) {
       if (!signIn && this.#peer.usesRefreshToken && isSessionError(error, 'invalid_grant') && this.#store.epoch === epoch) {
         // The newest refresh token known is dead: revoked, or its rotation was lost when a leader died before
@@ -443,6 +446,13 @@ export class LocalLink implements SharedLink {
         return;
       case 'busy':
         return;
+      case 'prompt':
+        try {
+          this.#waiters.get(message.id)?.onPrompt?.(promptOf(message));
+        } catch {
+          // The app's callback failed: the sign-in goes on (the person may see the code elsewhere, or time out).
+        }
+        return;
       case 'failed': {
         const { id, code, retryAfter, status, oauthError } = message;
         this.#waiters
@@ -480,8 +490,8 @@ export class LocalLink implements SharedLink {
   }
 
   /** Asks the leader (now, or once connected) and waits for its answer. */
-  #ask(rejected: string | undefined, signIn = false): Promise<Token> {
-    const { waiter, answer } = this.#waiters.add(rejected, this.#store.epoch, signIn, SIGN_IN_TIMEOUT);
+  #ask(rejected: string | undefined, signIn = false, onPrompt?: (prompt: SignInPrompt) => void): Promise<Token> {
+    const { waiter, answer } = this.#waiters.add(rejected, this.#store.epoch, signIn, SIGN_IN_TIMEOUT, onPrompt);
     if (this.leading) this.#serve(waiter);
     else if (this.#leader !== undefined) this.#send(waiter);
     return answer;
@@ -494,6 +504,7 @@ export class LocalLink implements SharedLink {
       id: waiter.id,
       ...(waiter.rejected === undefined ? {} : { rejected: waiter.rejected }),
       ...(waiter.signIn ? { signIn: true as const } : {}),
+      ...(waiter.signIn && waiter.onPrompt !== undefined ? { prompt: true as const } : {}),
     });
   }
 
@@ -503,7 +514,7 @@ export class LocalLink implements SharedLink {
   }
 
   #serve(waiter: Waiter): void {
-    (waiter.signIn ? this.#signInShared() : this.#fetchShared(waiter.rejected)).then(
+    (waiter.signIn ? this.#signInShared(waiter.onPrompt) : this.#fetchShared(waiter.rejected)).then(
       (token) => waiter.settle(token),
       (error: unknown) => {
         // Stepped down: the waiter stays, and is asked of the new leader once connected.
