@@ -3,11 +3,10 @@ import type { DeviceSession, DeviceSignInCallOptions } from '../node.js';
 import type { OpenEODeviceOptions } from './openeo-types.js';
 
 /*
- * The session of `openEO({ signIn: 'device' })`. `openEO` returns at once, but the device sign-in can only be made
- * once the back-end said where to sign in (`GET /credentials/oidc`), in a module that needs Node or Deno
- * (`#openeo-device`, loaded on first use so that a browser bundle never holds it). Until then this handle answers
- * as a signed-out session; then it passes everything to the device sign-in — and signs the person in when a token
- * is asked for and no process has one.
+ * The session of `openEO({ signIn: 'device' })` (made by `#openeo-device`, Node and Deno only). `openEO` returns at
+ * once, but the device sign-in can only be made once the back-end said where to sign in (`GET /credentials/oidc`).
+ * Until then this handle answers as a signed-out session; then it passes everything to the device sign-in — and
+ * signs the person in when a token is asked for and no process has one.
  */
 
 /** What the `#openeo-device` module makes: the device sign-in, and the provider id its tokens are for. */

@@ -1,6 +1,7 @@
 import { SessionError } from '../index.js';
+import type { OpenEODeviceOptions } from './openeo-types.js';
 import { deviceSignIn } from '../node.js';
-import type { OpenEODeviceSettings, OpenEODeviceSignIn } from './openeo-device-session.js';
+import { OpenEODeviceSessionHandle, type OpenEODeviceSettings, type OpenEODeviceSignIn } from './openeo-device-session.js';
 import { SERVICE } from './openeo-errors.js';
 import { discoverSignIn } from './openeo-sign-in.js';
 
@@ -10,7 +11,17 @@ import { discoverSignIn } from './openeo-sign-in.js';
  * process of this user (`localSharing`, unless `sharing` says otherwise) and every later run (the stored refresh
  * token). The same provider and client as `shared-session login --openeo <url>`, so both share one sign-in.
  */
-export async function openEODeviceSignIn(settings: OpenEODeviceSettings): Promise<OpenEODeviceSignIn> {
+export function openEODeviceSession(url: string, options: OpenEODeviceOptions, fetch: typeof globalThis.fetch): OpenEODeviceSessionHandle {
+  if (options.signIn !== 'device') throw new SessionError('invalid_options', "signIn must be 'device' (the OAuth device flow), the only sign-in openEO offers here");
+  const { providerId, clientId, onPrompt, store, sharing, refreshBeforeExpiry, signal } = options;
+  const settings = { url, fetch, providerId, clientId, onPrompt, store, sharing, refreshBeforeExpiry };
+  const handle = new OpenEODeviceSessionHandle(url, () => openEODeviceSignIn(settings));
+  if (signal?.aborted) void handle.close();
+  else signal?.addEventListener('abort', () => void handle.close(), { once: true });
+  return handle;
+}
+
+async function openEODeviceSignIn(settings: OpenEODeviceSettings): Promise<OpenEODeviceSignIn> {
   const { url, fetch } = settings;
   const target = await discoverSignIn(url, fetch, { providerId: settings.providerId, clientId: settings.clientId, flow: 'device' });
   if (target.clientId === undefined) {

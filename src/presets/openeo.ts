@@ -7,7 +7,10 @@ import { basicProvider, discoverProviders, issuerOf, pickProvider } from './open
 import { acceptsBareJwt } from './openeo-conformance.js';
 import { defined, linkSchema, openEOCall, SERVICE, tokenInvalidAs401 } from './openeo-errors.js';
 import type { DeviceSession } from '../node.js';
-import { OpenEODeviceSessionHandle } from './openeo-device-session.js';
+// Node and Deno: the device sign-in; elsewhere a stub that refuses it (package.json `imports`), so that a browser
+// bundle holds neither it nor the Node built-ins it needs.
+import { openEODeviceSession } from '#openeo-device';
+import type { OpenEODeviceSessionHandle } from './openeo-device-session.js';
 import type {
   OpenEO,
   OpenEOCapabilities,
@@ -73,7 +76,7 @@ export function openEO(options: OpenEOOptions): OpenEO {
   const basic = options.basic !== undefined;
   let device: OpenEODeviceSessionHandle | undefined;
   if (options.signIn !== undefined) {
-    device = deviceSession(url, options, plainFetch);
+    device = openEODeviceSession(url, options, plainFetch);
     session = device;
   } else if (options.session !== undefined) {
     session = options.session;
@@ -188,17 +191,6 @@ export function openEO(options: OpenEOOptions): OpenEO {
     jobs,
     close: () => (owned ? session.close() : Promise.resolve()),
   };
-}
-
-/** The session of `signIn: 'device'`: the device sign-in (`#openeo-device`, Node and Deno) made on first use. */
-function deviceSession(url: string, options: OpenEODeviceOptions, fetch: typeof globalThis.fetch): OpenEODeviceSessionHandle {
-  if (options.signIn !== 'device') throw new SessionError('invalid_options', "signIn must be 'device' (the OAuth device flow), the only sign-in openEO offers here");
-  const { providerId, clientId, onPrompt, store, sharing, refreshBeforeExpiry, signal } = options;
-  const settings = { url, fetch, providerId, clientId, onPrompt, store, sharing, refreshBeforeExpiry };
-  const handle = new OpenEODeviceSessionHandle(url, async () => (await import('#openeo-device')).openEODeviceSignIn(settings));
-  if (signal?.aborted) void handle.close();
-  else signal?.addEventListener('abort', () => void handle.close(), { once: true });
-  return handle;
 }
 
 function apiRoot(value: unknown): string {

@@ -9,7 +9,7 @@ import type { Token } from '../../core/token.js';
  * is part of the socket's name too, so processes of a release with another format never connect to this one's
  * (they elect their own leader instead). Nothing here is ever written to disk.
  */
-export const FORMAT = 3;
+export const FORMAT = 2;
 
 /**
  * The longest line read (bytes, newline excluded). A token message is a few hundred bytes (a JWT access token a
