@@ -70,7 +70,7 @@ export interface OpenEOBasicOptions extends OpenEOBaseOptions, OpenEOSessionSett
  * and a default client allowed the device grant are read from `GET /credentials/oidc`, the person is asked to
  * confirm a code once (`onPrompt`) — for every process of this user on this machine (`localSharing`) and every later
  * run (the refresh token is stored) — and every request carries the token in openEO's bearer format. Built on
- * `deviceSignIn` (`shared-session/node`). In a browser, calls fail with `unsupported_context`.
+ * `deviceSignIn` (`shared-session/node`). In a browser, `openEO()` throws `unsupported_context`.
  */
 export interface OpenEODeviceOptions extends OpenEOBaseOptions {
   /** Sign the person in with the device flow, on first use (a token request) or with `session.signIn()`. */
