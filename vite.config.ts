@@ -8,9 +8,18 @@ const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 
 /**
  * Modules no public entry imports, reached through package.json `imports`: the leader election without Web Locks, and
  * the sign-in's DPoP (loaded only by sessions with `dpop`, so that the others do not count it in their bundle), and
- * the MapLibre helper's signing protocol (loaded by the first tile a DPoP session requests).
+ * the MapLibre helper's signing protocol (loaded by the first tile a DPoP session requests), openEO's device sign-in
+ * (Node and Deno only; a stub elsewhere).
  */
-const conditionalModules = ['sharing/browser/lock-election', 'sharing/browser/message-election', 'oidc/dpop', 'dpop/session-dpop', 'maps/maplibre-protocol'];
+const conditionalModules = [
+  'sharing/browser/lock-election',
+  'sharing/browser/message-election',
+  'oidc/dpop',
+  'dpop/session-dpop',
+  'maps/maplibre-protocol',
+  'presets/openeo-device',
+  'presets/openeo-device-unavailable',
+];
 
 /** The command line (`bin` in package.json): `src/cli/main.ts` → `dist/cli/main.js`, Node only. */
 const binaries = ['cli/main'];

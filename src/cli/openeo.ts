@@ -1,28 +1,7 @@
-import ky from 'ky';
-import * as z from 'zod/mini';
-import { CliError, usageError } from './cli-error.js';
+import { isSessionError } from '../index.js';
+import { discoverSignIn } from '../presets/openeo-sign-in.js';
+import { CliError, toCliError, usageError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
-import { printable } from './arguments.js';
-
-/** The grant types of openEO's `default_clients` (openEO API 1.x, `GET /credentials/oidc`). */
-export const OPENEO_GRANTS = {
-  device: ['urn:ietf:params:oauth:grant-type:device_code+pkce', 'urn:ietf:params:oauth:grant-type:device_code'],
-  browser: ['authorization_code+pkce'],
-} as const;
-
-const providersSchema = z.object({
-  providers: z.array(
-    z.looseObject({
-      id: z.string().check(z.regex(/^[\w-]+$/)),
-      issuer: z.string(),
-      title: z.optional(z.string()),
-      scopes: z.optional(z.array(z.string())),
-      default_clients: z.optional(
-        z.array(z.looseObject({ id: z.string().check(z.minLength(1)), grant_types: z.array(z.string()), redirect_urls: z.optional(z.array(z.string())) })),
-      ),
-    }),
-  ),
-});
 
 export interface OpenEOSignIn {
   readonly url: string;
@@ -35,34 +14,22 @@ export interface OpenEOSignIn {
 
 /**
  * What an openEO back-end says about signing in: its OIDC providers (`GET /credentials/oidc`), the one asked for (or
- * the first listed, as openEO's own clients pick), and a default client that allows `flow`.
+ * the first listed, as openEO's own clients pick), and a default client that allows `flow` — read by the preset's
+ * discovery (src/presets/openeo-sign-in.ts), the one `openEO({ signIn: 'device' })` uses, with its failures as the
+ * command line's exit codes.
  */
-export async function discoverOpenEO(url: string, providerId: string | undefined, flow: 'device' | 'browser', timeout = 10_000): Promise<OpenEOSignIn> {
+export async function discoverOpenEO(url: string, providerId: string | undefined, flow: 'device' | 'browser'): Promise<OpenEOSignIn> {
   const root = apiRoot(url);
-  let body: unknown;
+  const fetch = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => globalThis.fetch(input, init);
   try {
-    body = await ky.get(`${root}/credentials/oidc`, { timeout, retry: 1, headers: { accept: 'application/json' } }).json();
+    const found = await discoverSignIn(root, fetch, { providerId, flow });
+    return { url: root, providerId: found.providerId, issuer: found.issuer, clientId: found.clientId, scope: found.scope };
   } catch (error) {
-    const { name } = error as { name?: string };
-    if (name === 'HTTPError') throw new CliError(EXIT.failure, `the openEO back-end answered ${(error as { response: Response }).response.status} for /credentials/oidc`);
-    if (name === 'TimeoutError') throw new CliError(EXIT.network, 'the openEO back-end did not answer in time for /credentials/oidc');
-    if (name === 'SyntaxError') throw new CliError(EXIT.failure, 'the openEO back-end\'s /credentials/oidc is not JSON');
-    throw new CliError(EXIT.network, 'the openEO back-end could not be reached');
+    if (isSessionError(error, 'api_error')) throw new CliError(EXIT.failure, `the openEO back-end answered ${error.status ?? 'an error'} for /credentials/oidc`, { cause: error });
+    if (isSessionError(error, 'invalid_response')) throw new CliError(EXIT.failure, "the openEO back-end's /credentials/oidc is not the shape openEO specifies", { cause: error });
+    if (isSessionError(error, 'unsupported_provider')) throw usageError('the openEO back-end lists no OIDC provider');
+    throw toCliError(error);
   }
-  const parsed = providersSchema.safeParse(body);
-  if (!parsed.success) throw new CliError(EXIT.failure, 'the openEO back-end\'s /credentials/oidc is not the shape openEO specifies');
-  const { providers } = parsed.data;
-  const provider = providerId === undefined ? providers[0] : providers.find((each) => each.id === providerId);
-  if (provider === undefined) {
-    const ids = providers.map((each) => each.id).join(', ') || 'none';
-    throw usageError(providerId === undefined ? 'the openEO back-end lists no OIDC provider' : `the openEO back-end has no OIDC provider "${printable(providerId)}" (providers: ${ids})`);
-  }
-  const grants: readonly string[] = OPENEO_GRANTS[flow];
-  const client = provider.default_clients?.find((each) => each.grant_types.some((grant) => grants.includes(grant)));
-  const scopes = new Set(provider.scopes ?? ['openid']);
-  scopes.add('openid');
-  scopes.add('offline_access');
-  return { url: root, providerId: provider.id, issuer: provider.issuer.replace(/\/+$/, ''), clientId: client?.id, scope: [...scopes].join(' ') };
 }
 
 /** The back-end's API root: an absolute `https:` URL (`http:` on loopback), without a trailing slash, query or hash. */

@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import type { SessionDPoP } from './dpop.js';
 import { abortError, isSessionError, SessionError } from './errors.js';
 import { Emitter } from './events.js';
+import type { SignInPrompt } from './prompt.js';
 import type { TokenProvider } from '../providers/provider.js';
 import type { SharedLink, Sharing, SharingPeer } from '../sharing/sharing.js';
 import { boundedByClock, type Freshness, isExpired, isNewer, isUsable, refreshAt, type Token, type TokenSet } from './token.js';
@@ -182,7 +183,7 @@ export class SessionCore implements SharingPeer {
    * (`SharedLink.obtainHere`). A sign-out meanwhile ends it (the generation check in `fetchToken`, and the
    * transport's own).
    */
-  async signIn(): Promise<Token> {
+  async signIn(onPrompt?: (prompt: SignInPrompt) => void): Promise<Token> {
     this.#assertOpen();
     const obtainHere = this.#link.obtainHere;
     if (this.provider.signsIn !== true || obtainHere === undefined) {
@@ -192,7 +193,7 @@ export class SessionCore implements SharingPeer {
     // A failure remembered for the earlier grant says nothing about the new one.
     this.#backoff = undefined;
     try {
-      return boundedByClock((await obtainHere.call(this.#link)).token, this.clock.now());
+      return boundedByClock((await obtainHere.call(this.#link, onPrompt)).token, this.clock.now());
     } catch (error) {
       // No new grant: signed out as before, unless a token of a sign-in elsewhere came meanwhile.
       if (this.#token === undefined) this.#signedOut = true;
@@ -355,7 +356,7 @@ export class SessionCore implements SharingPeer {
     });
   }
 
-  async fetchToken(refreshToken?: string, signIn?: boolean): Promise<TokenSet> {
+  async fetchToken(refreshToken?: string, signIn?: boolean, onPrompt?: (prompt: SignInPrompt) => void): Promise<TokenSet> {
     // A sign-in sends no refresh token: being signed out is no reason to refuse it (in the context that runs it for
     // another, which `signIn()` did not reach).
     const refusal = this.#refusal(signIn === true);
@@ -365,7 +366,7 @@ export class SessionCore implements SharingPeer {
     let set: TokenSet;
     try {
       const context = { signal, fetch: this.#fetch, clock: this.clock, refreshToken };
-      set = await this.provider.fetchToken(signIn === true ? { ...context, signIn } : context);
+      set = await this.provider.fetchToken(signIn === true ? { ...context, signIn, ...(onPrompt === undefined ? {} : { onPrompt }) } : context);
     } catch (error) {
       // Fetched for another context too: what the server said about waiting holds for every caller here.
       if (isSessionError(error)) this.#remember(error);

@@ -4,6 +4,7 @@ import { delay } from './delay.js';
 import { SessionError } from './errors.js';
 import { DEFAULT_REFRESH_BEFORE_EXPIRY, type GetTokenOptions, type SessionOptions } from './options.js';
 import { SessionCore, type SessionEvents } from './session-core.js';
+import type { SignInPrompt } from './prompt.js';
 import type { Sharing } from '../sharing/sharing.js';
 import { liveToken, snapshotOf, subscribeTo, type SessionSnapshot, type SnapshotListener } from './store.js';
 import type { Token } from './token.js';
@@ -71,10 +72,14 @@ export function openSession(options: SessionOptions, sharing: Sharing, dpop?: Se
  * Signs in through `session` (made by `openSession` with a provider that `signsIn`): see `SessionCore.signIn`. For
  * `shared-session/oidc`, not a method of `Session`: only a sign-in library has the authorization code it needs.
  */
-export async function signInSession(session: Session, { signOutFirst = true }: { signOutFirst?: boolean } = {}): Promise<Token> {
+export async function signInSession(
+  session: Session,
+  { signOutFirst = true, onPrompt }: { signOutFirst?: boolean; onPrompt?: ((prompt: SignInPrompt) => void) | undefined } = {},
+): Promise<Token> {
   const core = SessionHandle.coreOf(session);
-  // The device flow signs in only when nobody is (`deviceSignIn`): a sign-in of another process under way is joined.
-  if (!signOutFirst) return core.signIn();
+  // The device flow signs in only when nobody is (`deviceSignIn`): a sign-in of another process under way is joined;
+  // one it starts shows its prompt here (`onPrompt`), wherever it runs.
+  if (!signOutFirst) return core.signIn(onPrompt);
   // Signed out everywhere first: no token or refresh token of an earlier grant (perhaps another user's) outlives
   // the sign-in.
   await core.clear();

@@ -21,6 +21,8 @@ export interface DeviceFlowSettings {
   readonly clock: Clock;
   readonly signal: AbortSignal;
   readonly onPrompt: (prompt: DevicePrompt) => void;
+  /** Sends a PKCE (S256) challenge with the authorization and the verifier with each poll. */
+  readonly pkce?: boolean | undefined;
 }
 
 export interface DeviceFlowResult {
@@ -41,13 +43,16 @@ export async function runDeviceFlow(settings: DeviceFlowSettings): Promise<Devic
   const { issuer, client, scope, timeout, clock, signal } = settings;
   const endpoint = (bounded: AbortSignal): Endpoint => ({ issuer, fetch: settings.fetch, signal: bounded, timeout });
   const label = 'The device authorization';
+  // The verifier stays in this function, like the device code.
+  const verifier = settings.pkce === true ? oauth.generateRandomCodeVerifier() : undefined;
+  const challenge = verifier === undefined ? {} : { code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' };
   const { as, authorization, startedAt } = await withTimeout(label, timeout, signal, async (bounded) => {
     const as = await discover(endpoint(bounded));
     if (as.device_authorization_endpoint === undefined) {
       throw new SessionError('unsupported_provider', 'The provider has no device_authorization_endpoint (it does not offer the device flow)');
     }
     const startedAt = clock.now();
-    const response = await oauth.deviceAuthorizationRequest(as, client, oauth.None(), { scope }, requestOptions(endpoint(bounded)));
+    const response = await oauth.deviceAuthorizationRequest(as, client, oauth.None(), { scope, ...challenge }, requestOptions(endpoint(bounded)));
     const failure = statusFailure(response, label, clock.now());
     if (failure !== undefined) throw failure;
     const authorization = await oauth.processDeviceAuthorizationResponse(as, client, response);
@@ -72,7 +77,14 @@ export async function runDeviceFlow(settings: DeviceFlowSettings): Promise<Devic
     try {
       return await withTimeout(pollLabel, timeout, signal, async (bounded) => {
         const sentAt = clock.now();
-        const response = await oauth.deviceCodeGrantRequest(as, client, oauth.None(), deviceCode, requestOptions(endpoint(bounded)));
+        const options = requestOptions(endpoint(bounded));
+        const response = await oauth.deviceCodeGrantRequest(
+          as,
+          client,
+          oauth.None(),
+          deviceCode,
+          verifier === undefined ? options : { ...options, additionalParameters: { code_verifier: verifier } },
+        );
         const failure = statusFailure(response, pollLabel, clock.now());
         if (failure !== undefined) throw failure;
         return { as, response: await oauth.processDeviceCodeResponse(as, client, response), sentAt };
@@ -88,7 +100,7 @@ export async function runDeviceFlow(settings: DeviceFlowSettings): Promise<Devic
       if (oauthError === 'access_denied') throw new SessionError('access_denied', 'The person refused the sign-in', { oauthError });
       if (oauthError === 'expired_token') throw expired();
       if (signal.aborted) throw abortError(signal);
-      throw withoutSecrets(toSessionError(error, pollLabel, signal), [deviceCode]);
+      throw withoutSecrets(toSessionError(error, pollLabel, signal), verifier === undefined ? [deviceCode] : [deviceCode, verifier]);
     }
   }
 }

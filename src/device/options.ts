@@ -29,6 +29,11 @@ export interface DeviceSignInOptions {
   /** Space-separated scopes. Default `openid offline_access` (without `offline_access` most providers issue no refresh token). */
   readonly scope?: string | undefined;
   /**
+   * Sends a PKCE challenge (RFC 7636, S256) with the device authorization and its verifier with every poll, for
+   * providers that require it of the client (openEO's `device_code+pkce` default clients). Default false.
+   */
+  readonly pkce?: boolean | undefined;
+  /**
    * Shows the person where to sign in. Called once per device authorization, in the process that started it (the one
    * that leads the sign-in for every process). Default: prints the prompt to stderr.
    */

@@ -17,6 +17,7 @@ export interface DeviceProviderSettings {
   readonly timeout: number;
   readonly store: RefreshTokenStore;
   readonly onPrompt: (prompt: DevicePrompt) => void;
+  readonly pkce?: boolean | undefined;
 }
 
 /** The provider of `deviceSignIn`, with what its session needs besides tokens. */
@@ -83,7 +84,7 @@ export function deviceProvider(settings: DeviceProviderSettings): DeviceProvider
     if (given !== undefined) {
       set = given;
     } else {
-      const { response, sentAt } = await runDeviceFlow({ issuer, client, scope, timeout, fetch: context.fetch, clock: context.clock, signal, onPrompt: settings.onPrompt });
+      const { response, sentAt } = await runDeviceFlow({ issuer, client, scope, timeout, fetch: context.fetch, clock: context.clock, signal, onPrompt: context.onPrompt ?? settings.onPrompt, pkce: settings.pkce });
       set = tokenSetFromBody(response, sentAt, DEFAULT_EXPIRES_IN);
     }
     if (set.refreshToken === undefined) {

@@ -49,13 +49,15 @@ export function deviceSignIn(options: DeviceSignInOptions): DeviceSession {
     throw new SessionError('invalid_options', `timeout must be a whole number of ms between 1 and ${MAX_DURATION}`);
   }
   if (typeof onPrompt !== 'function') throw new SessionError('invalid_options', 'onPrompt must be a function');
+  const { pkce = false } = options;
+  if (typeof pkce !== 'boolean') throw new SessionError('invalid_options', 'pkce must be a boolean');
   const sharing = options.sharing ?? localSharing();
-  const probe = deviceProvider({ issuer, clientId, scope, timeout, store: memoryStore(), onPrompt });
+  const probe = deviceProvider({ issuer, clientId, scope, timeout, store: memoryStore(), onPrompt, pkce });
   let byKey = providers.get(sharing);
   if (byKey === undefined) providers.set(sharing, (byKey = new Map()));
   let provider = byKey.get(probe.key);
   if (provider === undefined) {
-    provider = deviceProvider({ issuer, clientId, scope, timeout, store: storeFor(options.store ?? 'file', probe.key), onPrompt });
+    provider = deviceProvider({ issuer, clientId, scope, timeout, store: storeFor(options.store ?? 'file', probe.key), onPrompt, pkce });
     byKey.set(provider.key, provider);
   }
   const session = openSession(
@@ -67,7 +69,7 @@ export function deviceSignIn(options: DeviceSignInOptions): DeviceSession {
     },
     sharing,
   );
-  const handle = new DeviceSessionHandle(session, provider, options.fetch);
+  const handle = new DeviceSessionHandle(session, provider, options.fetch, onPrompt);
   adoptable.set(handle, { session, provider });
   return handle;
 }
@@ -108,14 +110,17 @@ class DeviceSessionHandle implements DeviceSession {
   readonly #session: Session;
   readonly #provider: DeviceProvider;
   readonly #fetch: typeof globalThis.fetch | undefined;
+  /** This handle's `onPrompt`: a sign-in its `signIn()` starts shows its code here, whichever process runs it. */
+  readonly #onPrompt: (prompt: DevicePrompt) => void;
   readonly #offCleared: () => void;
   /** Bumped when a sign-in of this handle is ended on purpose (its signal, `signOut()`): it is not asked again. */
   #ended = 0;
 
-  constructor(session: Session, provider: DeviceProvider, fetch: typeof globalThis.fetch | undefined) {
+  constructor(session: Session, provider: DeviceProvider, fetch: typeof globalThis.fetch | undefined, onPrompt: (prompt: DevicePrompt) => void) {
     this.#session = session;
     this.#provider = provider;
     this.#fetch = fetch;
+    this.#onPrompt = onPrompt;
     // A sign-out in any process: the refresh token this process knew goes from the store, and a rotation under way
     // here is not written after it.
     this.#offCleared = session.on('cleared', (origin) => {
@@ -160,11 +165,13 @@ class DeviceSessionHandle implements DeviceSession {
     try {
       return await this.#session.getToken();
     } catch (error) {
-      if (!isSessionError(error, 'login_required') && !isSessionError(error, 'invalid_grant')) throw error;
+      // `timeout`: the leader held the request past the transport's timeout, as it does while a sign-in of another
+      // process waits for the person (a token request joins it); joined again below, bounded by the code's life.
+      if (!isSessionError(error, 'login_required') && !isSessionError(error, 'invalid_grant') && !isSessionError(error, 'timeout')) throw error;
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        return await signInSession(this.#session, { signOutFirst: false });
+        return await signInSession(this.#session, { signOutFirst: false, onPrompt: this.#onPrompt });
       } catch (error) {
         // A sign-out that a dead refresh token caused (told to every process a moment after the failure) may
         // overtake this sign-in's request: asked once more.

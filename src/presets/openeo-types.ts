@@ -1,6 +1,7 @@
 import type { KyInstance } from 'ky';
 import type { ClientOptions } from '../client.js';
 import type { Clock, Session, Sharing, TokenProvider, TokenRequestOptions } from '../index.js';
+import type { DevicePrompt, DeviceTokenStore } from '../node.js';
 
 /** Options shared by every way of giving `openEO` its credentials. */
 export interface OpenEOBaseOptions {
@@ -41,6 +42,7 @@ export interface OpenEOProviderOptions extends OpenEOBaseOptions, OpenEOSessionS
   readonly providerId?: string | undefined;
   readonly session?: never;
   readonly basic?: never;
+  readonly signIn?: never;
 }
 
 /** openEO on a session the caller owns (e.g. a pooled one, or a sign-in); `close()` leaves it open. */
@@ -50,6 +52,7 @@ export interface OpenEOSessionOptions extends OpenEOBaseOptions {
   readonly providerId?: string | undefined;
   readonly provider?: never;
   readonly basic?: never;
+  readonly signIn?: never;
 }
 
 /** openEO's own HTTP Basic login (`GET /credentials/basic`), for back-ends that offer it (`Bearer basic//<token>`). */
@@ -59,10 +62,40 @@ export interface OpenEOBasicOptions extends OpenEOBaseOptions, OpenEOSessionSett
   readonly provider?: never;
   readonly session?: never;
   readonly providerId?: never;
+  readonly signIn?: never;
 }
 
-/** What `openEO` takes: a `provider`, a `session`, or `basic` credentials. */
-export type OpenEOOptions = OpenEOProviderOptions | OpenEOSessionOptions | OpenEOBasicOptions;
+/**
+ * openEO with the person signed in by the OAuth device flow (RFC 8628), in Node and Deno: the back-end's OIDC provider
+ * and a default client allowed the device grant are read from `GET /credentials/oidc`, the person is asked to
+ * confirm a code once (`onPrompt`) — for every process of this user on this machine (`localSharing`) and every later
+ * run (the refresh token is stored) — and every request carries the token in openEO's bearer format. Built on
+ * `deviceSignIn` (`shared-session/node`). In a browser, `openEO()` throws `unsupported_context`.
+ */
+export interface OpenEODeviceOptions extends OpenEOBaseOptions {
+  /** Sign the person in with the device flow, on first use (a token request) or with `session.signIn()`. */
+  readonly signIn: 'device';
+  /** The id of the back-end's OIDC provider to sign in with. Default: the first one listed, as openEO's clients pick. */
+  readonly providerId?: string | undefined;
+  /** A public client of the provider allowed the device grant. Default: the back-end's default client for the device flow. */
+  readonly clientId?: string | undefined;
+  /** Shows the person the code to confirm, in the process that asked for the sign-in. Default: printed to stderr. */
+  readonly onPrompt?: ((prompt: DevicePrompt) => void) | undefined;
+  /** Where the refresh token is kept between runs: `'keychain'`, `'file'`, `{ path }`, or `false`. Default `'file'`. */
+  readonly store?: DeviceTokenStore | undefined;
+  /** How the sign-in is shared between processes. Default `localSharing()` (every process of this user on this machine). */
+  readonly sharing?: Sharing | undefined;
+  /** Refresh this long (ms) before expiry. Default 120 000. */
+  readonly refreshBeforeExpiry?: number | undefined;
+  /** Aborting it closes the session. */
+  readonly signal?: AbortSignal | undefined;
+  readonly provider?: never;
+  readonly session?: never;
+  readonly basic?: never;
+}
+
+/** What `openEO` takes: a `provider`, a `session`, `basic` credentials, or `signIn: 'device'`. */
+export type OpenEOOptions = OpenEOProviderOptions | OpenEOSessionOptions | OpenEOBasicOptions | OpenEODeviceOptions;
 
 /** Per-call options. */
 export interface OpenEOCallOptions {
@@ -180,9 +213,12 @@ export interface OpenEOResultOptions extends OpenEOCallOptions {
   readonly accept?: string | undefined;
 }
 
-/** An openEO back-end with the session's token. */
-export interface OpenEO {
-  readonly session: Session;
+/**
+ * An openEO back-end with the session's token. With `signIn: 'device'` its session is a `DeviceSession`: `signIn()`
+ * to prompt before the first request, `signOut()` to revoke and forget the stored sign-in.
+ */
+export interface OpenEO<S extends Session = Session> {
+  readonly session: S;
   /** The API root (no trailing slash). */
   readonly url: string;
   /** A ky instance on `url` that sends `Authorization: Bearer oidc/<id>/<token>` (or `basic//<token>`) with the 401 rule. */

@@ -6,11 +6,17 @@ import { parseBody } from './api-call.js';
 import { basicProvider, discoverProviders, issuerOf, pickProvider } from './openeo-credentials.js';
 import { acceptsBareJwt } from './openeo-conformance.js';
 import { defined, linkSchema, openEOCall, SERVICE, tokenInvalidAs401 } from './openeo-errors.js';
+import type { DeviceSession } from '../node.js';
+// Node and Deno: the device sign-in; elsewhere a stub that refuses it (package.json `imports`), so that a browser
+// bundle holds neither it nor the Node built-ins it needs.
+import { openEODeviceSession } from '#openeo-device';
+import type { OpenEODeviceSessionHandle } from './openeo-device-session.js';
 import type {
   OpenEO,
   OpenEOCapabilities,
   OpenEOCollection,
   OpenEOCollections,
+  OpenEODeviceOptions,
   OpenEOJob,
   OpenEOJobResults,
   OpenEOJobs,
@@ -49,10 +55,18 @@ const resultsSchema = z.looseObject({ assets: z.record(z.string(), z.looseObject
  * basic//<token>` from `GET /credentials/basic`. A 401 — and openEO's `403 TokenInvalid` — refreshes the token once
  * for every call that saw it and retries once.
  *
+ * With `signIn: 'device'` (Node and Deno), the person signs in with the device flow at the provider and default
+ * client the back-end lists — once for every process of this user and every later run — on first use.
+ *
  * @example
  * const backend = openEO({ url: 'https://openeo.dataspace.copernicus.eu/openeo/1.2', provider });
  * const me = await (await backend.fetch('me')).json();
+ * @example
+ * const backend = openEO({ url: 'https://openeo.dataspace.copernicus.eu/openeo/1.2', signIn: 'device' });
+ * const results = await backend.jobs.results('j-2406'); // prompts once (stderr) when no process is signed in
  */
+export function openEO(options: OpenEODeviceOptions): OpenEO<DeviceSession>;
+export function openEO(options: OpenEOOptions): OpenEO;
 export function openEO(options: OpenEOOptions): OpenEO {
   const url = apiRoot(options.url);
   const { fetch } = options;
@@ -60,7 +74,11 @@ export function openEO(options: OpenEOOptions): OpenEO {
   let session: Session;
   let owned = true;
   const basic = options.basic !== undefined;
-  if (options.session !== undefined) {
+  let device: OpenEODeviceSessionHandle | undefined;
+  if (options.signIn !== undefined) {
+    device = openEODeviceSession(url, options, plainFetch);
+    session = device;
+  } else if (options.session !== undefined) {
     session = options.session;
     owned = false;
   } else {
@@ -83,7 +101,8 @@ export function openEO(options: OpenEOOptions): OpenEO {
     });
     return providers;
   };
-  const idFor = async (token: Token): Promise<string> => given ?? pickProvider(await discover(), issuerOf(token.accessToken));
+  const idFor = async (token: Token): Promise<string> =>
+    given ?? (device === undefined ? pickProvider(await discover(), issuerOf(token.accessToken)) : device.providerId());
   const bearer = options.bearer;
   if (bearer !== undefined && bearer !== 'jwt' && bearer !== 'openeo') {
     throw new SessionError('invalid_options', "bearer must be 'jwt' (API 1.3's bare JWT) or 'openeo' (oidc/<provider id>/<token>)");
@@ -103,8 +122,11 @@ export function openEO(options: OpenEOOptions): OpenEO {
   const authorization = async (token: Token): Promise<string> => ((await conformsToJwt()) ? `Bearer ${token.accessToken}` : prefixed(token));
   const send = (request: Request, init?: RequestInit): Promise<Response> => tokenInvalidAs401(plainFetch(request, init));
 
+  // The device sign-in waits for a person (minutes): before ky's timeout starts (beforeRequest hooks run outside it).
+  const signedIn = device === undefined ? [] : [async (request: Request): Promise<void> => void (await device.getToken({ signal: request.signal }))];
   const client = createClient(session, {
     ...options.client,
+    ...(device !== undefined && { hooks: { ...options.client?.hooks, beforeRequest: [...signedIn, ...(options.client?.hooks?.beforeRequest ?? [])] } }),
     prefixUrl: url,
     fetch: (input, init) => tokenInvalidAs401(plainFetch(input, init)),
     authorization,
@@ -152,6 +174,7 @@ export function openEO(options: OpenEOOptions): OpenEO {
     async providerId({ signal } = {}) {
       if (basic) return undefined;
       if (given !== undefined) return given;
+      if (device !== undefined) return device.providerId(signal);
       return idFor(await session.getToken(signalOf(signal)));
     },
     capabilities: ({ signal } = {}) => call(capabilitiesSchema, () => client.get('', signalOf(signal)).text()) as Promise<OpenEOCapabilities>,

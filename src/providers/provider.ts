@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { SessionDPoP } from '../core/dpop.js';
+import type { SignInPrompt } from '../core/prompt.js';
 import type { TokenSet } from '../core/token.js';
 
 /** What the session hands a provider for one token request. */
@@ -18,6 +19,11 @@ export interface FetchTokenContext {
    * left in this context (an authorization code), and no refresh token is given.
    */
   readonly signIn?: boolean | undefined;
+  /**
+   * With `signIn`: where to show the person what the sign-in needs them to see — the context whose `signIn()` started
+   * it, which may not be the one running it. Undefined: the provider's own (its `onPrompt` option).
+   */
+  readonly onPrompt?: ((prompt: SignInPrompt) => void) | undefined;
   /**
    * The session's DPoP (RFC 9449), when it was created with `dpop`: every attempt of a token request carries a fresh
    * proof, a `use_dpop_nonce` challenge is answered once, and the answer must be a `DPoP` token (see `requestToken`).

@@ -1,4 +1,5 @@
 import type { TokenSet } from '../core/token.js';
+import type { SignInPrompt } from '../core/prompt.js';
 import type { SharedLink, Sharing, SharingPeer } from './sharing.js';
 
 /**
@@ -29,8 +30,8 @@ class MemoryLink implements SharedLink {
   }
 
   /** One context: every fetch is here. A sign-in starts a new grant, so the earlier refresh token is not sent. */
-  async obtainHere(): Promise<TokenSet> {
-    return (this.#current = await this.#peer.fetchToken(undefined, true));
+  async obtainHere(onPrompt?: (prompt: SignInPrompt) => void): Promise<TokenSet> {
+    return (this.#current = await this.#peer.fetchToken(undefined, true, onPrompt));
   }
 
   clear(): Promise<void> {

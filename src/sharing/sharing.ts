@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { SessionError } from '../core/errors.js';
 import type { Token, TokenSet } from '../core/token.js';
+import type { SignInPrompt } from '../core/prompt.js';
 
 /**
  * What a session gives a transport when it connects: its key, its freshness rules and the one function that
@@ -22,9 +23,10 @@ export interface SharingPeer {
   isUsable(token: Token, rejected?: string): boolean;
   /**
    * Calls the token endpoint. The transport guarantees that one context at a time does, per key. `signIn`: this is
-   * the fetch of `SharedLink.obtainHere` (a sign-in), not a refresh.
+   * the fetch of `SharedLink.obtainHere` (a sign-in), not a refresh; `onPrompt`: where the sign-in shows the person
+   * its code (the context that asked for it).
    */
-  fetchToken(refreshToken?: string, signIn?: boolean): Promise<TokenSet>;
+  fetchToken(refreshToken?: string, signIn?: boolean, onPrompt?: (prompt: SignInPrompt) => void): Promise<TokenSet>;
   /** Another context made `token` current. Returns false when it is older than what this context holds. */
   receiveToken(token: Token): boolean;
   /**
@@ -55,7 +57,7 @@ export interface SharedLink {
    * its verifier) exists only here; the refresh token of an earlier grant is not handed to the provider. Transports
    * without it cannot carry a sign-in.
    */
-  obtainHere?(): Promise<TokenSet>;
+  obtainHere?(onPrompt?: (prompt: SignInPrompt) => void): Promise<TokenSet>;
   /** Drops the token here and in every other context. */
   clear(): Promise<void>;
   /**

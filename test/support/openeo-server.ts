@@ -16,8 +16,12 @@ export interface OpenEOOidcProvider {
   readonly id: string;
   readonly issuer: string;
   readonly title: string;
-  /** Decides which access tokens this provider issued (and which are still valid). */
-  readonly isValid: (token: string) => boolean;
+  /** Decides which access tokens this provider issued (and which are still valid): an introspection, perhaps. */
+  readonly isValid: (token: string) => boolean | Promise<boolean>;
+  /** Its scopes in `/credentials/oidc`. Default `['openid']`. */
+  readonly scopes?: readonly string[];
+  /** Its `default_clients` in `/credentials/oidc` (openEO API 1.x). Default none. */
+  readonly defaultClients?: ReadonlyArray<{ readonly id: string; readonly grant_types: readonly string[] }>;
 }
 
 export interface OpenEOServer {
@@ -32,7 +36,9 @@ export interface OpenEOServer {
   conformanceByLink: boolean;
   /** Every Authorization header received, in order, by path. */
   readonly authorizations: Array<{ path: string; authorization: string | undefined }>;
-  readonly stats: { discovery: number; basicLogins: number; rejected: number };
+  readonly stats: { discovery: number; basicLogins: number; rejected: number; assetDownloads: number };
+  /** A finished batch job with `assets` result files (`GET /jobs/{id}/results` lists them, under the API root). */
+  finishedJob(assets: number): string;
   /** Answer an invalid token with 401 instead of openEO's 403 TokenInvalid. */
   rejectWith401: boolean;
   /** Delay of every answer (ms). */
@@ -57,9 +63,9 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
   };
   const list = providers(mintedValid);
   const basicTokens = new Set<string>();
-  const jobs = new Map<string, { id: string; status: string; created: string; title?: string; process: unknown }>();
+  const jobs = new Map<string, { id: string; status: string; created: string; title?: string; process: unknown; assets?: number }>();
   const authorizations: OpenEOServer['authorizations'] = [];
-  const stats = { discovery: 0, basicLogins: 0, rejected: 0 };
+  const stats = { discovery: 0, basicLogins: 0, rejected: 0, assetDownloads: 0 };
   const state = { rejectWith401: false, latency: 0, wellKnown: 'both' as OpenEOServer['wellKnown'], conformanceByLink: false };
 
   const fail = (res: ServerResponse, status: number, code: string, message: string): void => {
@@ -72,7 +78,7 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
   };
 
   /** Who the request authenticates as, or undefined after answering the error. */
-  const authenticate = (req: IncomingMessage, res: ServerResponse, path: string, jwt: boolean): string | undefined => {
+  const authenticate = async (req: IncomingMessage, res: ServerResponse, path: string, jwt: boolean): Promise<string | undefined> => {
     const header = req.headers.authorization;
     authorizations.push({ path, authorization: header });
     if (header === undefined) return void fail(res, 401, 'AuthenticationRequired', 'Unauthorized.');
@@ -82,7 +88,7 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
       if (token === undefined) return void fail(res, 403, 'AuthenticationSchemeInvalid', 'Invalid authentication scheme.');
       const issuer = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { iss?: string }).iss;
       const provider = list.find((each) => each.issuer === issuer);
-      if (provider === undefined || !provider.isValid(token)) {
+      if (provider === undefined || !(await provider.isValid(token))) {
         stats.rejected++;
         return void fail(res, 403, 'TokenInvalid', 'Authorization token has expired or is invalid. Please authenticate again.');
       }
@@ -94,7 +100,7 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
     if (oidc !== null) {
       const provider = list.find((each) => each.id === oidc[1]);
       if (provider === undefined) return void fail(res, 403, 'CredentialsInvalid', `Unknown OIDC provider: ${oidc[1]}`);
-      valid = provider.isValid(oidc[2]!);
+      valid = await provider.isValid(oidc[2]!);
     } else if (basic !== null) {
       valid = basicTokens.has(basic[1]!);
     } else {
@@ -173,7 +179,7 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
     if (path === '/credentials/oidc' && method === 'GET') {
       stats.discovery++;
       return json(res, 200, {
-        providers: list.map(({ id, issuer, title }) => ({ id, issuer, title, scopes: ['openid'], default_clients: [] })),
+        providers: list.map(({ id, issuer, title, scopes = ['openid'], defaultClients = [] }) => ({ id, issuer, title, scopes, default_clients: defaultClients })),
       });
     }
     if (path === '/credentials/basic' && method === 'GET') {
@@ -200,7 +206,7 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
       return json(res, 200, { stac_version: '1.0.0', type: 'Collection', id, description: 'Sentinel-2 surface reflectance', license: 'proprietary', links: [], 'cube:dimensions': { bands: { type: 'bands', values: ['B02', 'B03', 'B04'] } } });
     }
     // Everything below needs authentication.
-    const user = authenticate(req, res, path, jwt);
+    const user = await authenticate(req, res, path, jwt);
     if (user === undefined) return;
     const body = text === '' ? undefined : (JSON.parse(text) as unknown);
     if (path === '/me' && method === 'GET') return json(res, 200, { user_id: user, name: 'Alice' });
@@ -219,6 +225,14 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
     }
     if (path === '/jobs' && method === 'GET') {
       return json(res, 200, { jobs: [...jobs.values()].map(({ process: _process, ...job }) => job), links: [] });
+    }
+    const asset = /^\/jobs\/([^/]+)\/results\/assets\/([^/]+)$/.exec(path);
+    if (asset !== null && method === 'GET') {
+      const record = jobs.get(decodeURIComponent(asset[1]!));
+      if (record === undefined || record.status !== 'finished') return fail(res, 404, 'JobNotFound', 'The batch job does not exist.');
+      stats.assetDownloads++;
+      res.writeHead(200, { 'content-type': 'image/tiff; application=geotiff' }).end(Buffer.concat([PNG, Buffer.from(asset[2]!)]));
+      return;
     }
     const job = /^\/jobs\/([^/]+)(\/results)?$/.exec(path);
     if (job !== null) {
@@ -239,13 +253,11 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
       }
       if (results && method === 'GET') {
         if (record.status !== 'finished') return fail(res, 400, 'JobNotFinished', 'Job has not finished computing the results yet.');
-        return json(res, 200, {
-          stac_version: '1.0.0',
-          type: 'Feature',
-          id: record.id,
-          assets: { 'openEO.tif': { href: `http://${req.headers.host}/files/${record.id}/openEO.tif`, type: 'image/tiff; application=geotiff', roles: ['data'] } },
-          links: [],
-        });
+        const names = (record.assets ?? 1) === 1 ? ['openEO.tif'] : Array.from({ length: record.assets ?? 1 }, (_, index) => `openEO_${index}.tif`);
+        const assets = Object.fromEntries(
+          names.map((name) => [name, { href: `http://${req.headers.host}${prefix}/jobs/${record.id}/results/assets/${name}`, type: 'image/tiff; application=geotiff', roles: ['data'] }]),
+        );
+        return json(res, 200, { stac_version: '1.0.0', type: 'Feature', id: record.id, assets, links: [] });
       }
       if (results && method === 'DELETE') {
         record.status = 'canceled';
@@ -280,6 +292,11 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
       state.conformanceByLink = value;
     },
     stats,
+    finishedJob(assets) {
+      const id = `j-${randomBytes(6).toString('hex')}`;
+      jobs.set(id, { id, status: 'finished', created: new Date().toISOString(), process: {}, assets });
+      return id;
+    },
     get rejectWith401() {
       return state.rejectWith401;
     },
@@ -307,6 +324,7 @@ export async function startOpenEOServer(providers: (mintedValid: (token: string)
       stats.discovery = 0;
       stats.basicLogins = 0;
       stats.rejected = 0;
+      stats.assetDownloads = 0;
       state.rejectWith401 = false;
       state.latency = 0;
       state.wellKnown = 'both';

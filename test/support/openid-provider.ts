@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { text as readBody } from 'node:stream/consumers';
@@ -103,6 +103,8 @@ export interface OpenIdProviderCounts {
   devicePolls: number;
   /** The device_code polls answered `slow_down`, and the ms since the poll before each of them, in order. */
   slowDowns: number;
+  /** With `devicePkce`: device_code polls whose `code_verifier` matched the authorization's challenge. */
+  devicePkceVerified: number;
   /** With `dpop`: `use_dpop_nonce` challenges of the token endpoint (not counted as failed refreshes or exchanges). */
   dpopNonceChallenges: number;
   /** With `dpop`: API calls whose proof's `jti` was seen before (each is also a failed API call). */
@@ -173,6 +175,12 @@ export interface OpenIdProviderOptions {
   /** Lifetime in seconds of device codes. Default 600. */
   deviceCodeTtl?: number;
   /**
+   * PKCE required with the device flow, as EGI Check-in requires it of openEO's `device_code+pkce` clients (oidc-provider
+   * has no such option: checked here): a device authorization without an S256 `code_challenge` is refused, and a
+   * poll whose `code_verifier` does not match it gets `invalid_grant`. Default false.
+   */
+  devicePkce?: boolean;
+  /**
    * DPoP (RFC 9449) required of every client (`dpop_bound_access_tokens`: bound access and refresh tokens) with
    * nonces on at the token endpoint, and `/api` validating proofs strictly (see `dpopApi`). Default off.
    */
@@ -215,6 +223,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     deviceGrants: 0,
     devicePolls: 0,
     slowDowns: 0,
+    devicePkceVerified: 0,
     dpopNonceChallenges: 0,
     replayedProofs: 0,
     apiNonceChallenges: 0,
@@ -229,6 +238,8 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     accountClaims: new Map<string, Record<string, unknown>>(),
     slowDowns: 0,
     devicePollTimes: [] as number[],
+    /** `devicePkce`: the code challenge of each device code. */
+    deviceChallenges: new Map<string, string>(),
     apiNonce: false,
     apiNonceValue: randomBytes(12).toString('base64url'),
     rejectNext: 0,
@@ -372,6 +383,23 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
 
   provider.use(async (ctx: KoaContext, next: () => Promise<void>) => {
     if (options.dpop === true && ctx.path === '/token' && ctx.method === 'POST' && ctx.get('dpop') !== '') await noteProofKey(ctx.get('dpop'));
+    if (ctx.path === '/device/auth' && ctx.method === 'POST' && options.devicePkce === true) {
+      const form = new URLSearchParams(await readBody(ctx.req));
+      const challenge = form.get('code_challenge');
+      if (challenge === null || form.get('code_challenge_method') !== 'S256') {
+        ctx.status = 400;
+        ctx.type = 'application/json';
+        ctx.body = { error: 'invalid_request', error_description: 'PKCE (S256) is required for this client (test provider)' };
+        return;
+      }
+      form.delete('code_challenge');
+      form.delete('code_challenge_method');
+      ctx.request.body = Object.fromEntries(form);
+      await next();
+      const deviceCode = (ctx.body as { device_code?: string } | undefined)?.device_code;
+      if (deviceCode !== undefined) state.deviceChallenges.set(deviceCode, challenge);
+      return;
+    }
     if (ctx.path === '/token' && ctx.method === 'POST' && options.deviceFlow === true) {
       // Read here only for device_code polls: the form is parsed again by oidc-provider from the raw text.
       const type = ctx.request.type;
@@ -380,6 +408,18 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
         const form = new URLSearchParams(raw);
         if (form.get('grant_type') === DEVICE_CODE) {
           state.devicePollTimes.push(Date.now() - started);
+          if (options.devicePkce === true) {
+            const challenge = state.deviceChallenges.get(form.get('device_code') ?? '');
+            const verifier = form.get('code_verifier') ?? '';
+            if (challenge === undefined || createHash('sha256').update(verifier).digest('base64url') !== challenge) {
+              ctx.status = 400;
+              ctx.type = 'application/json';
+              ctx.body = { error: 'invalid_grant', error_description: 'PKCE verification failed (test provider)' };
+              return;
+            }
+            state.counts.devicePkceVerified++;
+            form.delete('code_verifier');
+          }
           if (state.slowDowns > 0) {
             state.slowDowns--;
             state.counts.slowDowns++;

@@ -5,7 +5,7 @@ import type { SharingPeer } from '../sharing.js';
 import { Connection } from './connection.js';
 import { type FileIdentity, identityOf, unlinkIfSame } from './directory.js';
 import { LeaderWatch } from './liveness.js';
-import type { Message, Outgoing } from './protocol.js';
+import { type Message, type Outgoing, promptOf } from './protocol.js';
 import type { TokenStore } from './store.js';
 import type { Waiter, Waiters } from './waiters.js';
 
@@ -103,6 +103,7 @@ export class Asking {
       id: waiter.id,
       ...(waiter.rejected === undefined ? {} : { rejected: waiter.rejected }),
       ...(waiter.signIn ? { signIn: true as const } : {}),
+      ...(waiter.signIn && waiter.onPrompt !== undefined ? { prompt: true as const } : {}),
     });
   }
 
@@ -142,6 +143,13 @@ export class Asking {
         return;
       case 'token':
         this.#accepted(message.token, message.refreshToken, message.epoch, message.id);
+        return;
+      case 'prompt':
+        try {
+          this.#waiters.get(message.id)?.onPrompt?.(promptOf(message));
+        } catch {
+          // The app's callback failed: the sign-in goes on (the person may see the code elsewhere, or time out).
+        }
         return;
       case 'busy':
         return;

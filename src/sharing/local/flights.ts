@@ -1,4 +1,5 @@
 import { isSessionError, SessionError } from '../../core/errors.js';
+import type { SignInPrompt } from '../../core/prompt.js';
 import type { Token, TokenSet } from '../../core/token.js';
 import type { SharingPeer } from '../sharing.js';
 import { heartbeat } from './liveness.js';
@@ -71,11 +72,11 @@ export class TokenFlights {
   }
 
   /** The token held, when usable; else the sign-in of this context, started now or joined. */
-  signInShared(): Promise<Token> {
+  signInShared(onPrompt?: (prompt: SignInPrompt) => void): Promise<Token> {
     const latest = this.#store.latest;
     if (latest !== undefined && this.#peer.isUsable(latest)) return Promise.resolve(latest);
     if (this.#signInFlight === undefined) {
-      const started: Promise<Token> = this.#refresh(true).finally(() => {
+      const started: Promise<Token> = this.#refresh(true, onPrompt).finally(() => {
         if (this.#signInFlight === started) this.#signInFlight = undefined;
       });
       this.#signInFlight = started;
@@ -84,7 +85,7 @@ export class TokenFlights {
   }
 
   /** One token request: a refresh (with the newest refresh token known), or with `signIn` the provider's sign-in. */
-  async #refresh(signIn = false): Promise<Token> {
+  async #refresh(signIn = false, onPrompt?: (prompt: SignInPrompt) => void): Promise<Token> {
     this.#hooks.beforeRequest();
     // A token requested in an epoch already ended elsewhere would be dropped everywhere.
     this.#hooks.catchUp();
@@ -97,7 +98,7 @@ export class TokenFlights {
     const quiet = heartbeat(() => this.#hooks.broadcast({ type: 'busy' }));
     let set: TokenSet;
     try {
-      set = signIn ? await this.#peer.fetchToken(undefined, true) : await this.#peer.fetchToken(refreshToken);
+      set = signIn ? await this.#peer.fetchToken(undefined, true, onPrompt) : await this.#peer.fetchToken(refreshToken);
     } catch (error) {
       if (!signIn && this.#peer.usesRefreshToken && isSessionError(error, 'invalid_grant') && this.#store.epoch === epoch) {
         // The newest refresh token known is dead: revoked, or its rotation was lost when a leader died before

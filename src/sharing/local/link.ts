@@ -1,5 +1,6 @@
 import type { Server, Socket } from 'node:net';
 import { SessionError } from '../../core/errors.js';
+import type { SignInPrompt } from '../../core/prompt.js';
 import type { Token, TokenSet } from '../../core/token.js';
 import type { SharedLink, SharingPeer } from '../sharing.js';
 import { Asking } from './asking.js';
@@ -138,12 +139,12 @@ export class LocalLink implements SharedLink {
    * that ask while it runs; a context that is not the leader asks it, and waits (bounded by `SIGN_IN_TIMEOUT`). A
    * usable token the leader holds is the answer instead: someone signed in already.
    */
-  async obtainHere(): Promise<TokenSet> {
+  async obtainHere(onPrompt?: (prompt: SignInPrompt) => void): Promise<TokenSet> {
     for (;;) {
       this.#assertOpen();
-      if (!this.leading) return { token: await this.#ask(undefined, true) };
+      if (!this.leading) return { token: await this.#ask(undefined, true, onPrompt) };
       try {
-        return { token: await this.#flights.signInShared() };
+        return { token: await this.#flights.signInShared(onPrompt) };
       } catch (error) {
         if (error !== STEPPED_DOWN) throw error;
       }
@@ -243,8 +244,8 @@ export class LocalLink implements SharedLink {
   // The callers of this context.
 
   /** Asks the leader (now, or once connected) and waits for its answer. */
-  #ask(rejected: string | undefined, signIn = false): Promise<Token> {
-    const { waiter, answer } = this.#waiters.add(rejected, this.#store.epoch, signIn, SIGN_IN_TIMEOUT);
+  #ask(rejected: string | undefined, signIn = false, onPrompt?: (prompt: SignInPrompt) => void): Promise<Token> {
+    const { waiter, answer } = this.#waiters.add(rejected, this.#store.epoch, signIn, SIGN_IN_TIMEOUT, onPrompt);
     if (this.leading) this.#serve(waiter);
     else if (this.#asking.connected) this.#asking.send(waiter);
     return answer;
@@ -256,7 +257,7 @@ export class LocalLink implements SharedLink {
   }
 
   #serve(waiter: Waiter): void {
-    (waiter.signIn ? this.#flights.signInShared() : this.#flights.fetchShared(waiter.rejected)).then(
+    (waiter.signIn ? this.#flights.signInShared(waiter.onPrompt) : this.#flights.fetchShared(waiter.rejected)).then(
       (token) => waiter.settle(token),
       (error: unknown) => {
         // Stepped down: the waiter stays, and is asked of the new leader once connected.

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { type ErrorCode, isSessionError, SHARED_FAILURE_CODES } from '../../core/errors.js';
 import { tokenSchema } from '../../core/schemas.js';
+import type { SignInPrompt } from '../../core/prompt.js';
 import type { Token } from '../../core/token.js';
 
 /**
@@ -49,7 +50,28 @@ const messageSchemas = {
    * (`SharedLink.obtainHere`): the leader runs the sign-in — one for every context that asks while it runs — unless
    * it holds a usable token, which it answers with.
    */
-  request: z.object({ v, type: z.literal('request'), id, rejected: z.optional(z.string()), signIn: z.optional(z.literal(true)) }),
+  request: z.object({
+    v,
+    type: z.literal('request'),
+    id,
+    rejected: z.optional(z.string()),
+    signIn: z.optional(z.literal(true)),
+    /** With `signIn`: the asker shows the person the prompt of a sign-in this request starts (a `prompt` message). */
+    prompt: z.optional(z.literal(true)),
+  }),
+  /**
+   * What the sign-in that request `id` started shows the person (leader → that asker only): the device flow's public
+   * fields, never its device code. The asker's `onPrompt` shows it, in the process whose `signIn()` asked.
+   */
+  prompt: z.object({
+    v,
+    type: z.literal('prompt'),
+    id,
+    verificationUri: z.string().check(z.maxLength(2048)),
+    verificationUriComplete: z.optional(z.string().check(z.maxLength(2048))),
+    userCode: z.string().check(z.maxLength(256)),
+    expiresAt: z.number(),
+  }),
   /**
    * A token became current (leader → clients), requested in sign-out `epoch`; with `id`, it also answers that
    * request of the receiver.
@@ -168,6 +190,18 @@ export class LineReader {
     }
     return this.#decoder.decode(joined);
   }
+}
+
+/** The `prompt` message for request `id`: only the prompt's public fields, whatever else `prompt` holds. */
+export function promptMessage(id: number, prompt: SignInPrompt): Outgoing {
+  const { verificationUri, verificationUriComplete, userCode, expiresAt } = prompt;
+  return { type: 'prompt', id, verificationUri, ...(verificationUriComplete === undefined ? {} : { verificationUriComplete }), userCode, expiresAt };
+}
+
+/** What a `prompt` message shows the person. */
+export function promptOf(message: Extract<Message, { type: 'prompt' }>): SignInPrompt {
+  const { verificationUri, verificationUriComplete, userCode, expiresAt } = message;
+  return { verificationUri, ...(verificationUriComplete === undefined ? {} : { verificationUriComplete }), userCode, expiresAt };
 }
 
 /** The `failed` answer to request `id`: the code, and what says when to ask again. */

@@ -1,10 +1,11 @@
 import type { Server, Socket } from 'node:net';
 import { SessionError } from '../../core/errors.js';
+import type { SignInPrompt } from '../../core/prompt.js';
 import type { SharingPeer } from '../sharing.js';
 import { Connection } from './connection.js';
 import { type Inode, ownsPath, resign } from './election.js';
 import { STEPPED_DOWN, type TokenFlights } from './flights.js';
-import { failure, type Message, type Outgoing } from './protocol.js';
+import { failure, type Message, type Outgoing, promptMessage } from './protocol.js';
 import type { TokenStore } from './store.js';
 
 /**
@@ -144,7 +145,9 @@ export class Serving {
       case 'request': {
         const { id, rejected } = message;
         this.#hooks.catchUp();
-        (message.signIn === true ? this.#flights.signInShared() : this.#flights.fetchShared(rejected)).then(
+        // A sign-in this request starts shows its prompt in the asker's process (`prompt`), not here.
+        const onPrompt = message.prompt === true ? (prompt: SignInPrompt) => from.send(promptMessage(id, prompt)) : undefined;
+        (message.signIn === true ? this.#flights.signInShared(onPrompt) : this.#flights.fetchShared(rejected)).then(
           (token) => {
             // A sign-out may have come (on this very connection) while the answer was on its way: the token it
             // ended is never sent with the new epoch. The asker's wait was aborted by that sign-out already.

@@ -1,4 +1,5 @@
 import { SessionError } from '../../core/errors.js';
+import type { SignInPrompt } from '../../core/prompt.js';
 import type { Token } from '../../core/token.js';
 
 /** A caller of `obtain` in a context that is not the leader (or not yet), waiting for the leader's answer. */
@@ -7,6 +8,8 @@ export interface Waiter {
   readonly rejected: string | undefined;
   /** A sign-in (`obtainHere`) rather than a token. */
   readonly signIn: boolean;
+  /** With `signIn`: shows the person the prompt of a sign-in this waiter starts. */
+  readonly onPrompt: ((prompt: SignInPrompt) => void) | undefined;
   /** The sign-out epoch when it started waiting: a sign-out after this aborts it. */
   readonly since: number;
   /** When it was last sent to a leader (performance.now()), for the leader's silence. */
@@ -37,7 +40,13 @@ export class Waiters {
    * A new waiter, settled by the returned promise; `timeout` after now (or `signInTimeout` for a sign-in, which waits
    * for a person) it fails as `timeout`.
    */
-  add(rejected: string | undefined, since: number, signIn = false, signInTimeout = this.#timeout): { waiter: Waiter; answer: Promise<Token> } {
+  add(
+    rejected: string | undefined,
+    since: number,
+    signIn = false,
+    signInTimeout = this.#timeout,
+    onPrompt?: (prompt: SignInPrompt) => void,
+  ): { waiter: Waiter; answer: Promise<Token> } {
     let waiter!: Waiter;
     const answer = new Promise<Token>((resolve, reject) => {
       const id = this.#nextId++;
@@ -49,6 +58,7 @@ export class Waiters {
         id,
         rejected,
         signIn,
+        onPrompt,
         since,
         askedAt: performance.now(),
         settle: (outcome) => {
