@@ -366,7 +366,7 @@ export class SessionCore implements SharingPeer {
     let set: TokenSet;
     try {
       const context = { signal, fetch: this.#fetch, clock: this.clock, refreshToken };
-      set = await this.provider.fetchToken(signIn === true ? { ...context, signIn, ...(onPrompt === undefined ? {} : { onPrompt }) } : context);
+      set = await this.provider.fetchToken(signIn === true ? { ...context, signIn, onPrompt } : context);
     } catch (error) {
       // Fetched for another context too: what the server said about waiting holds for every caller here.
       if (isSessionError(error)) this.#remember(error);

@@ -46,10 +46,9 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       key: `${provider.key}|dpop=${encodeURIComponent(identity)}`,
       canRefresh,
       usesRefreshToken,
-      ...(signsIn === undefined ? {} : { signsIn }),
+      signsIn,
       initialRefreshTokenDigest,
       fetchToken: (context) => provider.fetchToken({ ...context, dpop }),
     },
   };
 }
-
