@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'docs/', 'coverage/', 'test-results/', 'node_modules/', '**/*.d.ts'] },
+  { ignores: ['dist/', 'docs/', 'coverage/', 'test-results/', 'node_modules/', '**/*.d.ts', 'test/**/*.bundled.mjs' /* test processes' esbuild bundles (test/support/test-process.ts), gitignored */] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
