@@ -16,6 +16,9 @@ export function createLeaderElection(channel: ElectionChannel, options?: LeaderE
   return elector as unknown as LeaderElector;
 }
 
+/** How long `die()` waits for the browser to release the lock (it does so at once: this only bounds the wait). */
+const RELEASE_WAIT = 1_000;
+
 /** What `createElection` (election.ts) hands an election: its side of the credential's channel. */
 interface Channel {
   readonly name: string;
@@ -57,6 +60,8 @@ function lockElector(channel: ElectionChannel): Elector {
   const stop = new AbortController();
   let resign: (() => void) | undefined;
   let leadership: Promise<void> | undefined;
+  /** The lock request: settles once the browser has released the lock, or dropped the request die() aborted. */
+  let request: Promise<unknown> | undefined;
   const elector: Elector = {
     broadcastChannel: channel,
     isLeader: false,
@@ -68,7 +73,7 @@ function lockElector(channel: ElectionChannel): Elector {
     },
     awaitLeadership(): Promise<void> {
       leadership ??= new Promise<void>((resolve, reject) => {
-        navigator.locks
+        request = navigator.locks
           .request(lockName, { signal: stop.signal }, () => {
             if (elector.isDead) return undefined;
             elector.isLeader = true;
@@ -88,7 +93,11 @@ function lockElector(channel: ElectionChannel): Elector {
       elector.isLeader = false;
       resign?.();
       stop.abort();
-      return Promise.resolve();
+      // Settled when the lock is free again (released, or the queued request dropped): a closed session leaves no
+      // lock behind, and `navigator.locks.query()` right after `close()` shows none. Bounded all the same.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, RELEASE_WAIT)));
+      return Promise.race([request, bound]).then(() => clearTimeout(timer));
     },
   };
   return elector;
