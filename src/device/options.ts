@@ -34,8 +34,8 @@ export interface DeviceSignInOptions {
    */
   readonly pkce?: boolean | undefined;
   /**
-   * Shows the person where to sign in. Called once per device authorization, in the process that started it (the one
-   * that leads the sign-in for every process). Default: prints the prompt to stderr.
+   * Shows the person where to sign in. Called once per device authorization, in the process whose `signIn()` started
+   * it (the leader runs the flow for every process and sends the prompt there). Default: prints the prompt to stderr.
    */
   readonly onPrompt?: ((prompt: DevicePrompt) => void) | undefined;
   /** Where the refresh token is kept between runs. Default `'file'`. */
