@@ -1,0 +1,69 @@
+// What one worker of the seed's scenario does with a tile task, whether it is a pool process (pool-scenario-child.ts)
+// or a piscina thread (thread-pool-task.ts): gets a token from its session (shared through localSharing, or its own
+// with memorySharing), downloads the tile, then computes on its own thread for the task's time, as decoding and
+// reprojecting would. Reports how long getToken waited. Requests go through `createClient`, as an app's would: a token
+// that expires on its way to a busy server (4 s tokens refreshed 0.5 s early, on a loaded machine) is answered 401,
+// refreshed once for every caller that saw it, and retried.
+import { createClient } from '../../src/client.js';
+import { clientCredentials, createSession, isSessionError, memorySharing, type Session } from '../../src/index.js';
+import { localSharing } from '../../src/node.js';
+
+/** How a worker reaches the token server and the others. */
+export interface TileWorkerConfig {
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly dir: string;
+  readonly sharing: 'local' | 'memory';
+  readonly refreshBeforeExpiry: number;
+}
+
+export interface TileAnswer {
+  readonly status: number;
+  /** How long getToken waited, ms. */
+  readonly wait: number;
+  /** When getToken was called: `performance.timeOrigin + performance.now()`, comparable across threads. */
+  readonly askedAt: number;
+  readonly error?: string;
+}
+
+export interface TileWorker {
+  readonly session: Session;
+  tile(url: string, cpu: number): Promise<TileAnswer>;
+}
+
+/** Busy CPU work on this thread for `ms` (a tile being decoded): nothing else of this thread runs meanwhile. */
+export function compute(ms: number): void {
+  const until = performance.now() + ms;
+  let sink = 0;
+  while (performance.now() < until) sink += Math.sqrt(sink + 1);
+  if (Number.isNaN(sink)) throw new Error('unreachable: keeps the loop from being optimised away');
+}
+
+export function createTileWorker(config: TileWorkerConfig): TileWorker {
+  const { tokenUrl, clientId, clientSecret, dir } = config;
+  const session = createSession({
+    provider: clientCredentials({ tokenUrl, clientId, clientSecret }),
+    sharing: config.sharing === 'local' ? localSharing({ dir }) : memorySharing(),
+    refreshBeforeExpiry: config.refreshBeforeExpiry,
+  });
+  const client = createClient(session, { retry: 0 });
+  return {
+    session,
+    async tile(url, cpu) {
+      const asked = performance.now();
+      const askedAt = performance.timeOrigin + asked;
+      try {
+        await session.getToken();
+        const wait = performance.now() - asked;
+        const response = await client.get(url, { throwHttpErrors: false });
+        await response.arrayBuffer();
+        compute(cpu);
+        return { status: response.status, wait, askedAt };
+      } catch (error) {
+        const status = (error as { response?: Response }).response?.status ?? 0;
+        return { status, wait: performance.now() - asked, askedAt, error: isSessionError(error) ? error.code : String(error) };
+      }
+    },
+  };
+}
