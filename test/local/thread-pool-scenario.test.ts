@@ -6,14 +6,14 @@ import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
 // The seed's scenario (issue 24 §2) with a piscina pool of 8 threads, in the test's size: piscina hands 560 protected
 // tiles to whichever thread is free, each tile followed by 20–100 ms of CPU work on that thread's event loop, with 4 s
-// tokens refreshed 0.5 s early (an hour and 120 s, compressed). 560 tiles because the work must outlast a token: at
-// least 560 × 60 ms / 8 threads = 4.2 s of it, past the first refresh (3.5 s), however fast the machine (the CPU work
-// is wall-clock time); fewer tiles would be done on the first token, and a fault would pass beside the pool. Every thread has its session, shared through localSharing as
-// docs/node-processes.md shows. The promise: one token request per token lifetime for the whole pool, no failed task;
-// with the leading thread's event loop blocked for 20 s, nobody waits for it and at most one more token request. (A
-// thread cannot be stopped alone: SIGSTOP stops the process, all its threads with it — test/local/pool-scenario.test.ts
-// stops a leader process.) The bench (bench/thread-pool.ts) runs the issue's full size next to "each thread its own
-// session".
+// tokens refreshed 0.5 s early (an hour and 120 s, compressed). Every thread has its session, shared through
+// localSharing as docs/node-processes.md shows. The promise: one token request per token lifetime for the whole pool,
+// no failed task; with the leading thread's event loop blocked for 20 s, nobody waits for it and at most one more
+// token request. 560 tiles because the work must outlast a token: about 560 × 60 ms / 8 threads = 4.2 s of it, past
+// the first refresh (3.5 s), however fast the machine (the CPU work is wall-clock time); with fewer, the first token
+// would serve every tile and the fault would pass beside the pool. (A thread cannot be stopped alone: SIGSTOP stops
+// the process, all its threads with it; test/local/pool-scenario.test.ts stops a leader process.) The bench
+// (bench/thread-pool.ts) runs the issue's full size next to "each thread its own session".
 
 let server: TokenServer;
 beforeAll(async () => {
