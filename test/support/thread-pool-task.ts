@@ -30,8 +30,6 @@ let worker: TileWorker | undefined;
 function start(task: ThreadTileTask): TileWorker {
   const started = createTileWorker(task.config);
   const channel = new BroadcastChannel(task.channel);
-  // Piscina keeps the thread alive; the channel must not keep it alive after piscina lets it go.
-  channel.unref();
   const tell = (event: ThreadEvent): void => channel.postMessage(event);
   started.session.on('leader', (leading) => tell({ event: 'leader', threadId, leading }));
   channel.onmessage = (message) => {
@@ -46,6 +44,9 @@ function start(task: ThreadTileTask): TileWorker {
       });
     }
   };
+  // Piscina keeps the thread alive; the channel must not keep it alive after piscina lets it go (unref'd after
+  // `onmessage` is set, which may ref it).
+  channel.unref();
   return started;
 }
 
