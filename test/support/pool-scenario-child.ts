@@ -1,6 +1,7 @@
 // One process of the seed's scenario (test/support/pool-scenario.ts): takes tile tasks over IPC and runs each as
-// pool-tile-worker.ts does (token, tile, CPU work on the main thread); blocks its main thread when told to.
-import { compute, createTileWorker, type TileAnswer, type TileWorkerConfig } from './pool-tile-worker.js';
+// pool-tile-worker.ts does (token, tile, CPU work on the main thread); blocks its main thread when told to (as a long
+// tile's CPU work: never while its own tile request is in flight).
+import { createTileWorker, type TileAnswer, type TileWorkerConfig } from './pool-tile-worker.js';
 
 /** What the parent passes in `POOL_SCENARIO_CHILD` (JSON). */
 export type PoolChildConfig = TileWorkerConfig;
@@ -29,7 +30,7 @@ export function runPoolChild(): void {
   process.on('message', (command: PoolCommand) => {
     void (async () => {
       if (command.cmd === 'block') {
-        compute(command.ms);
+        await worker.block(command.ms);
         return send({ id: command.id, done: true });
       }
       if (command.cmd === 'close') {

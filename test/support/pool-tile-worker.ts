@@ -30,6 +30,12 @@ export interface TileAnswer {
 export interface TileWorker {
   readonly session: Session;
   tile(url: string, cpu: number): Promise<TileAnswer>;
+  /**
+   * Blocks this thread's event loop for `ms`, as a tile that takes that long to compute: at once when no tile is on
+   * its way, else right after that tile's own CPU work. Never while a tile request is in flight: a thread frozen
+   * there would only see its own request time out (ky's 10 s), which is not what the fault is about.
+   */
+  block(ms: number): Promise<void>;
 }
 
 /** Busy CPU work on this thread for `ms` (a tile being decoded): nothing else of this thread runs meanwhile. */
@@ -48,11 +54,17 @@ export function createTileWorker(config: TileWorkerConfig): TileWorker {
     refreshBeforeExpiry: config.refreshBeforeExpiry,
   });
   const client = createClient(session, { retry: 0 });
+  let inFlight = 0;
+  const blocks: Array<() => void> = [];
+  const runBlocks = (): void => {
+    for (const run of blocks.splice(0)) run();
+  };
   return {
     session,
     async tile(url, cpu) {
       const asked = performance.now();
       const askedAt = performance.timeOrigin + asked;
+      inFlight++;
       try {
         await session.getToken();
         const wait = performance.now() - asked;
@@ -63,7 +75,18 @@ export function createTileWorker(config: TileWorkerConfig): TileWorker {
       } catch (error) {
         const status = (error as { response?: Response }).response?.status ?? 0;
         return { status, wait: performance.now() - asked, askedAt, error: isSessionError(error) ? error.code : String(error) };
+      } finally {
+        if (--inFlight === 0) runBlocks();
       }
+    },
+    block(ms) {
+      return new Promise((resolve) => {
+        blocks.push(() => {
+          compute(ms);
+          resolve();
+        });
+        if (inFlight === 0) runBlocks();
+      });
     },
   };
 }

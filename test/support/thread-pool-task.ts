@@ -4,7 +4,7 @@
 // thread hears the runner on a BroadcastChannel: "block the leading thread's event loop" (piscina cannot aim a task at
 // one thread) and "close your session"; it tells the runner when it leads.
 import { BroadcastChannel, threadId } from 'node:worker_threads';
-import { compute, createTileWorker, type TileAnswer, type TileWorker, type TileWorkerConfig } from './pool-tile-worker.js';
+import { createTileWorker, type TileAnswer, type TileWorker, type TileWorkerConfig } from './pool-tile-worker.js';
 
 export interface ThreadTileTask {
   readonly config: TileWorkerConfig;
@@ -35,8 +35,7 @@ function start(task: ThreadTileTask): TileWorker {
   channel.onmessage = (message) => {
     const command = message.data as ThreadCommand;
     if (command.cmd === 'block' && command.threadId === threadId) {
-      compute(command.ms);
-      tell({ event: 'unblocked', threadId });
+      void started.block(command.ms).then(() => tell({ event: 'unblocked', threadId }));
     } else if (command.cmd === 'close') {
       void started.session.close().finally(() => {
         tell({ event: 'closed', threadId });
