@@ -53,7 +53,10 @@ export function createTileWorker(config: TileWorkerConfig): TileWorker {
     sharing: config.sharing === 'local' ? localSharing({ dir }) : memorySharing(),
     refreshBeforeExpiry: config.refreshBeforeExpiry,
   });
-  const client = createClient(session, { retry: 0 });
+  // A tile request may outlast a fault (20 s at most): a process stopped (SIGSTOP) while its request is on its way
+  // wakes to find ky's timer, which counts wall time, expired (10 s by default) and fails its own tile with a
+  // TimeoutError — the HTTP client's timeout, not what the scenario tests (seen in the process test's stopped case).
+  const client = createClient(session, { retry: 0, timeout: 30_000 });
   let inFlight = 0;
   const blocks: Array<() => void> = [];
   const runBlocks = (): void => {
