@@ -30,6 +30,7 @@ const SECTIONS: readonly Section[] = [
   { bench: 'sign-in', heading: 'Sign-in, side by side with oidc-client-ts', pending: 'side by side with oidc-client-ts: not measured in this run' },
   { bench: 'local', heading: 'Local sharing across processes', pending: 'localSharing vs memorySharing in each process: not measured in this run' },
   { bench: 'process-pool', heading: 'A process pool downloading and computing tiles (the seed\'s scenario)', pending: 'not measured in this run' },
+  { bench: 'thread-pool', heading: 'A piscina pool of threads downloading and computing tiles (the seed\'s scenario)', pending: 'not measured in this run' },
 ];
 
 export function writeReport(resultsDir: string, outDir: string): string {

@@ -6,63 +6,31 @@
  * (SIGSTOP, then SIGCONT) or its main thread blocked.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { type PoolOutcome, PoolTally, type PoolTasks, startPoolRun, tileTask } from './pool-run.js';
 import type { TokenServer } from './token-server.js';
-import type { PoolChildConfig, PoolCommand, PoolMessage } from './pool-scenario-child.js';
+import type { PoolCommand, PoolMessage } from './pool-scenario-child.js';
+
+export type { PoolOutcome } from './pool-run.js';
 
 /** A command without its id (the runner numbers them). */
 type Command = PoolCommand extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
 
-export interface PoolScenario {
+export interface PoolScenario extends PoolTasks {
   readonly processes: number;
-  readonly tiles: number;
-  /** CPU work after each tile, ms: uniformly between these two. */
-  readonly cpu: readonly [number, number];
-  /** Token lifetime (s) and how long before expiry a session refreshes (ms): an hour and 120 s, compressed. */
-  readonly lifetime: number;
-  readonly refreshBeforeExpiry: number;
-  readonly sharing: 'local' | 'memory';
   /** Hits the process leading at `after` (of the tasks handed out) — or, with memorySharing, process 0. */
   readonly fault?: { readonly kind: 'stop' | 'block'; readonly ms: number; readonly after: number } | undefined;
-}
-
-export interface PoolOutcome {
-  readonly tokenRequests: number;
-  readonly failed: number;
-  readonly served: number;
-  /** The longest getToken wait of any task, excluding tasks of the process the fault hit. */
-  readonly longestWait: number;
-  readonly elapsed: number;
-  /** Usable token periods (lifetime less the refresh margin) the run touched: what one shared session may request. */
-  readonly lifetimes: number;
-  readonly errors: readonly string[];
 }
 
 /** Starts one pool process with `env` added (the bench forks itself; the test forks pool-scenario-main.ts). */
 export type SpawnPoolChild = (env: Record<string, string>) => ChildProcess;
 
-let runs = 0;
-
 export async function runPoolScenario(server: TokenServer, spawn: SpawnPoolChild, scenario: PoolScenario): Promise<PoolOutcome> {
-  const client = server.addClient(`pool-scenario-${process.pid}-${++runs}`);
-  const dir = mkdtempSync(path.join(tmpdir(), 'pool-scenario-'));
-  server.lifetime = scenario.lifetime;
-  const before = server.stats.tokenRequests;
-  const config: PoolChildConfig = {
-    tokenUrl: server.tokenUrl,
-    clientId: client.id,
-    clientSecret: client.secret,
-    dir,
-    sharing: scenario.sharing,
-    refreshBeforeExpiry: scenario.refreshBeforeExpiry,
-  };
+  const run = startPoolRun(server, scenario);
   const children: Array<{ child: ChildProcess; leading: boolean; answers: Map<number, (message: PoolMessage) => void> }> = [];
   try {
     await Promise.all(
       Array.from({ length: scenario.processes }, async () => {
-        const child = spawn({ POOL_SCENARIO_CHILD: JSON.stringify(config) });
+        const child = spawn({ POOL_SCENARIO_CHILD: JSON.stringify(run.config) });
         const member = { child, leading: false, answers: new Map<number, (message: PoolMessage) => void>() };
         children.push(member);
         await new Promise<void>((resolve, reject) => {
@@ -91,10 +59,7 @@ export async function runPoolScenario(server: TokenServer, spawn: SpawnPoolChild
     let handedOut = 0;
     let faulted: (typeof children)[number] | undefined;
     let faultDone: Promise<unknown> = Promise.resolve();
-    const waits: number[] = [];
-    const errors: string[] = [];
-    let failed = 0;
-    let served = 0;
+    const tally = new PoolTally(server, scenario);
     const worker = async (member: (typeof children)[number]): Promise<void> => {
       while (handedOut < scenario.tiles) {
         const index = handedOut++;
@@ -102,31 +67,13 @@ export async function runPoolScenario(server: TokenServer, spawn: SpawnPoolChild
           faulted = (scenario.sharing === 'local' ? children.find((each) => each.leading) : undefined) ?? children[0]!;
           faultDone = scenario.fault.kind === 'block' ? ask(faulted, { cmd: 'block', ms: scenario.fault.ms }) : stopFor(faulted.child, scenario.fault.ms);
         }
-        const [low, high] = scenario.cpu;
-        const cpu = low + Math.random() * (high - low);
-        const answer = await ask(member, { cmd: 'tile', url: `${server.origin}/api/tiles/12/${index % 64}/${Math.floor(index / 64)}.png`, cpu });
-        if (!('status' in answer)) continue;
-        if (answer.status === 200) served++;
-        else {
-          failed++;
-          errors.push(answer.error ?? `HTTP ${answer.status}`);
-        }
-        if (member !== faulted) waits.push(answer.wait);
+        const answer = await ask(member, { cmd: 'tile', ...tileTask(server, scenario, index) });
+        if ('status' in answer) tally.add(answer, member === faulted, faulted !== undefined);
       }
     };
     await Promise.all(children.map((member) => worker(member)));
     await faultDone;
-    const elapsed = performance.now() - started;
-    const usable = scenario.lifetime * 1000 - scenario.refreshBeforeExpiry;
-    return {
-      tokenRequests: server.stats.tokenRequests - before,
-      failed,
-      served,
-      longestWait: Math.max(0, ...waits),
-      elapsed,
-      lifetimes: Math.floor(elapsed / usable) + 1,
-      errors: [...new Set(errors)],
-    };
+    return tally.outcome(performance.now() - started);
   } finally {
     await Promise.all(
       children.map(async (member) => {
@@ -139,7 +86,7 @@ export async function runPoolScenario(server: TokenServer, spawn: SpawnPoolChild
         clearTimeout(timer);
       }),
     );
-    rmSync(dir, { recursive: true, force: true });
+    run.end();
   }
 }
 
