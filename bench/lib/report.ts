@@ -75,6 +75,7 @@ export function writeReport(resultsDir: string, outDir: string): string {
     lines.push(`\`bench/${result.bench}.ts\` — ${result.title.replace(/^shared-session: /, '')}.`, '', ...table(result.rows), '');
     for (const note of result.notes ?? []) lines.push(`- ${note}`);
     if (result.notes?.length) lines.push('');
+    if (section.bench === 'thread-pool') lines.push(...chart('pool-token-requests', 'Token requests of a pool of 8 processes or threads, with and without a fault'));
     if (section.bench === 'sign-in') lines.push(...chart('sign-in', 'Sign-in in 8 tabs: oidc-client-ts vs shared-session'));
     if (section.bench === 'tabs') {
       lines.push(...chart('time-to-token', 'Follower time-to-token vs a bare BroadcastChannel message'));
@@ -110,6 +111,15 @@ function machineLines(results: Map<string, BenchResult>): string[] {
     `- load average (1 min) at the start of each bench: ${machines.map((entry) => `${entry.bench} ${entry.machine.load}`).join(', ')}`,
   ];
 }
+
+/** The pool chart's groups: a row of bench/process-pool.ts or bench/thread-pool.ts each, with a short label. */
+const POOL_ROWS: ReadonlyArray<{ bench: string; id: string; label: string }> = [
+  { bench: 'process-pool', id: 'pool-token-requests', label: 'processes' },
+  { bench: 'process-pool', id: 'pool-stopped-token-requests', label: 'leader stopped' },
+  { bench: 'process-pool', id: 'pool-blocked-token-requests', label: 'leader blocked' },
+  { bench: 'thread-pool', id: 'threads-token-requests', label: 'threads' },
+  { bench: 'thread-pool', id: 'threads-blocked-token-requests', label: 'thread blocked' },
+];
 
 /** The sign-in chart's groups: the sample names of bench/sign-in.ts and their short labels. */
 const SIGN_IN_LABELS: Record<string, string> = {
@@ -191,6 +201,28 @@ function writeCharts(results: Map<string, BenchResult>, dir: string): Set<string
         strips: [
           { label: 'shared-session', values: takeover.shared ?? [], color: COLORS.ours },
           { label: 'bare Web Lock', values: takeover.bare ?? [], color: '#888888' },
+        ],
+      }),
+    );
+  }
+  // The seed's scenario (a pool downloading and computing tiles): token requests per fault, processes and threads.
+  const poolGroups = POOL_ROWS.flatMap(({ bench, id, label }) => {
+    const row = results.get(bench)?.rows.find((candidate) => candidate.id === id);
+    return row
+      ? [{ label, bars: [{ value: median(row.baseline.values), color: COLORS.baselineStrong }, { value: median(row.ours.values), color: COLORS.ours }] }]
+      : [];
+  });
+  if (poolGroups.length > 0) {
+    write(
+      'pool-token-requests',
+      barChart({
+        title: 'Token requests of a pool of 8 downloading and computing tiles',
+        subtitle: 'the same tiles and token lifetime on both sides; a fault hits the leader midway',
+        yLabel: 'token requests',
+        groups: poolGroups,
+        legend: [
+          { label: 'without: each process / thread its own session', color: COLORS.baselineStrong },
+          { label: 'shared-session (localSharing)', color: COLORS.ours },
         ],
       }),
     );
