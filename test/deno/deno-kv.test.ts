@@ -135,7 +135,7 @@ function expectOneRequestPerRefreshPeriod(contexts: readonly KvAnswer[], request
 const contextsOf = (results: readonly { contexts: KvAnswer[] }[]): KvAnswer[] => results.flatMap((result) => result.contexts);
 
 it('the packed package and the Deno Deploy example type-check in Deno (deno check --unstable-kv, real Deno.Kv types)', async () => {
-  await run(DENO, ['check', '--cached-only', '--unstable-kv', 'process.ts', 'worker.ts', 'kv_test.ts', 'sign_out_epoch_test.ts', 'deploy_example.ts'], { cwd: app, timeout: 60_000 });
+  await run(DENO, ['check', '--cached-only', '--unstable-kv', 'process.ts', 'worker.ts', 'kv_test.ts', 'sign_out_epoch_test.ts', 'clock_skew_test.ts', 'deploy_example.ts'], { cwd: app, timeout: 60_000 });
 }, 120_000);
 
 it('4 processes × (main + 2 workers) × 50 concurrent calls on one KV file → 1 token request, one token', async () => {
@@ -362,6 +362,19 @@ it('deno test sign_out_epoch_test.ts: a sign-out after the epoch record was wipe
   });
   outputs.push(child.stdout, child.stderr);
   expect(child.stdout).toMatch(/ok \| 6 passed \| 0 failed/);
+}, 90_000);
+
+it('deno test clock_skew_test.ts: a token stored by an isolate whose clock is 5 min ahead is never handed out expired, and no expiry moves forward', async () => {
+  const child = await run(DENO, ['test', '--cached-only', '--unstable-kv', '--allow-net=127.0.0.1', `--allow-read=${root}`, 'clock_skew_test.ts'], {
+    cwd: app,
+    timeout: 60_000,
+    env: { ...process.env, NO_COLOR: '1' },
+  }).catch((error: { stdout?: string; stderr?: string }) => {
+    throw new Error(`deno test failed:\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
+  });
+  outputs.push(child.stdout, child.stderr);
+  console.log(child.stdout.split('\n').filter((line) => line.startsWith('ages') || line.startsWith('clock')).join('\n'));
+  expect(child.stdout).toMatch(/ok \| 5 passed \| 0 failed/);
 }, 90_000);
 
 it('no client secret in any KV key or value: the SQLite files, byte for byte', () => {

@@ -62,6 +62,8 @@ export class DenoKvLink implements SharedLink {
   readonly #leaseSeen = new FirstSeen();
   /** The failure record this link saw last, since when: its wait never grows with a writer's clock ahead of ours. */
   readonly #failureSeen = new FirstSeen();
+  /** The token record this link saw last, since when: its lifetime never counts from a writer's clock ahead of ours. */
+  readonly #tokenSeen = new FirstSeen();
   readonly #wakers = new Set<() => void>();
   readonly #reported = new Set<string>();
   #poll: ReturnType<typeof setInterval> | undefined;
@@ -224,8 +226,21 @@ export class DenoKvLink implements SharedLink {
     const record = snapshot.token.value;
     if (record === undefined || record.epoch !== snapshot.epoch) return undefined;
     const now = this.peer.clock.now();
-    const token = boundedByClock(record.token, now);
-    return isExpired(token, now) ? undefined : token;
+    const token = this.#inThisClock(record.token, snapshot.token.versionstamp!, now);
+    return token === undefined || isExpired(token, now) ? undefined : token;
+  }
+
+  /**
+   * A stored token's times in this clock. They are the writer's: an `issuedAt` in our future is bounded by our clock
+   * as it read when this link first saw the record (`boundedByClock` at that moment, not at each read). Bounded at
+   * each read, its expiry would move forward with our clock for as long as the writer's clock is ahead: a token
+   * handed out here long after it expired. So a running isolate never hands out a token older than its lifetime
+   * counted from when it first saw it, and never moves an expiry forward. A record older than the one seen last (a
+   * read that was on its way meanwhile) is not seen anew: undefined, as its first sight is forgotten.
+   */
+  #inThisClock(stored: Token, versionstamp: string, now: number): Token | undefined {
+    if (this.#tokenSeen.isOlder(versionstamp)) return undefined;
+    return boundedByClock(stored, this.#tokenSeen.since(versionstamp, now));
   }
 
   /** Alive while its versionstamp changes at least every `leaseTime`, as this link sees it: no clock is compared. */
@@ -318,8 +333,8 @@ export class DenoKvLink implements SharedLink {
     // While this link writes a sign-out, what it reads may still be the token the sign-out ends.
     if (record !== undefined && record.epoch === current && current === this.#epoch.value && this.#clearing === 0) {
       const now = this.peer.clock.now();
-      const token = boundedByClock(record.token, now);
-      if (!isExpired(token, now)) this.peer.receiveToken(token);
+      const token = this.#inThisClock(record.token, tokenEntry!.versionstamp!, now);
+      if (token !== undefined && !isExpired(token, now)) this.peer.receiveToken(token);
     }
     for (const wake of this.#wakers) wake();
   }
