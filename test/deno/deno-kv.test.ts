@@ -122,7 +122,10 @@ function expectOneRequestPerRefreshPeriod(contexts: readonly KvAnswer[], request
   const timeline = fetched
     .map((each) => `sent ${each.issuedAt - fetched[0]!.issuedAt} ms, refresh at ${refreshAt(each) - fetched[0]!.issuedAt} ms, ${used.has(each.accessToken) ? 'used' : 'unused'}`)
     .join('; ');
-  const told = `${timeline}; last call at ${lastCall - (fetched[0]?.issuedAt ?? 0)} ms`;
+  // A request the server counted but no context adopted shows here: e.g. `invalid_response`, an answer read after its
+  // token's lifetime (a process starved that long), refused as expired.
+  const errors = contexts.flatMap((answer) => answer.errors);
+  const told = `${timeline}; last call at ${lastCall - (fetched[0]?.issuedAt ?? 0)} ms; error events: ${errors.join(', ') || 'none'}`;
   console.log(`tokens fetched (from the first request's send): ${told}`);
   expect(fetched, told).toHaveLength(requests);
   expect(new Set(fetched.map((each) => each.accessToken)).size, told).toBe(requests);
@@ -245,7 +248,7 @@ it('a rotating refresh token travels between 4 processes × 3 contexts with 0 re
   const results = await fleet<{ contexts: KvAnswer[] }>('loop', { ...base, kvPath: kvFile(), refreshToken, refreshBeforeExpiry: 1_000 });
   const contexts = contextsOf(results);
   expect(server.stats.refreshTokenReuse).toBe(0);
-  expect(contexts.flatMap((answer) => answer.failures)).toEqual([]);
+  expect(contexts.flatMap((answer) => answer.failures), `error events: ${contexts.flatMap((answer) => answer.errors).join(', ')}`).toEqual([]);
   const requests = server.stats.tokenRequests;
   console.log(`rotating refresh token, 12 contexts in 4 processes for 12 s: ${requests} token requests, 0 reuse`);
   expectOneRequestPerRefreshPeriod(contexts, requests, 1_000);
