@@ -143,6 +143,40 @@ Deno.test('a reader whose clock is 5 min behind the writer: the stored token kee
   kv.close();
 });
 
+Deno.test('a read of an older token record arriving late (a watch on its way while the record changed) does not bring that token back', async () => {
+  const kv = await Deno.openKv(':memory:');
+  // The reader's KV is the real one, but its watch delivers what the test pushes: here, a stale read.
+  let push: (entries: Deno.KvEntryMaybe<unknown>[]) => void = () => undefined;
+  const watched: Pick<Deno.Kv, 'getMany' | 'atomic'> & { watch(): ReadableStream<Deno.KvEntryMaybe<unknown>[]> } = {
+    getMany: kv.getMany.bind(kv) as Deno.Kv['getMany'],
+    atomic: kv.atomic.bind(kv),
+    watch: () => new ReadableStream({ start: (controller) => void (push = (entries) => controller.enqueue(entries)) }),
+  };
+  const ahead = session(kv, SKEW);
+  const first = await ahead.getToken();
+  const keys = (await Array.fromAsync(kv.list({ prefix: ['skew'] }))).map((entry) => entry.key);
+  const key = (name: string): Deno.KvKey => [...keys[0]!.slice(0, -1), name];
+  const stale = await kv.getMany([key('epoch'), key('token'), key('lease'), key('failure')]);
+  const reader = createSession({
+    provider: clientCredentials({ tokenUrl, clientId: 'skew-app', clientSecret: 'skew-secret-93ad' }),
+    sharing: denoKvSharing({ kv: watched as unknown as Deno.Kv, prefix: ['skew'], pollInterval: 100 }),
+    refreshBeforeExpiry: MARGIN,
+  });
+  assert.equal((await reader.getToken()).accessToken, first.accessToken);
+  const second = await ahead.getToken({ forceRefresh: true });
+  await ahead.close();
+  await sleep(300); // three polls: the reader has the second token
+  assert.equal((await reader.getToken()).accessToken, second.accessToken);
+  const held = await reader.getToken();
+  push(stale);
+  await sleep(50);
+  const after = await reader.getToken();
+  assert.equal(after.accessToken, second.accessToken, 'the older token came back');
+  assert.equal(after.expiresAt, held.expiresAt, 'the expiry of the newer token moved');
+  await reader.close();
+  kv.close();
+});
+
 Deno.test('cleanup', async () => {
   await server.shutdown();
 });
