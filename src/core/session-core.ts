@@ -148,22 +148,10 @@ export class SessionCore implements SharingPeer {
     const calledAt = this.clock.now();
     for (let round = 0; ; round++) {
       this.#flight ??= this.#renew(wanted);
-      let token: Token;
-      try {
-        token = await raceAbort(this.#flight, signal);
-      } catch (error) {
-        // A refresh ahead of expiry that cannot run yet (another context holds it and did not finish in time): the
-        // current token is still good for this call until it expires, and the leader tries again (`#schedule`).
-        const held = this.#token;
-        if (signal?.aborted !== true && isSessionError(error, 'timeout') && held !== undefined && stillValid(held, this.clock.now(), wanted) && !refused(held)) {
-          return held;
-        }
-        throw error;
-      }
+      const token: Token = await raceAbort(this.#flight, signal);
       const now = this.clock.now();
-      if (isGoodEnough(token, now, wanted) && !refused(token)) return token;
-      // Within the refresh margin but valid for this call: nothing newer could be had yet (see above). Handed out,
-      // not asked for again as `rejected` — which a transport must take for an API's 401.
+      // Within the refresh margin but still valid for this call: nothing newer could be had yet (see `#renew`). Handed
+      // out, not asked for again as `rejected` — which a transport must take for an API's 401.
       if (stillValid(token, now, wanted) && !refused(token)) return token;
       // Requested since this call began and still too short: the endpoint issues no longer tokens (a minValidity at
       // or above their lifetime), so a second request would bring the same; the best token there is goes back.
@@ -238,7 +226,12 @@ export class SessionCore implements SharingPeer {
       }
       const refusal = this.#refusal();
       if (refusal !== undefined) throw refusal;
-      const set = await this.#link.obtain(need.rejected);
+      const set = await this.#link.obtain(need.rejected).catch((error: unknown) => {
+        // A refresh ahead of expiry that cannot run yet (another context holds it and did not finish in time): the
+        // current token stays in use while it is valid for this need, and the leader tries again (`#schedule`).
+        if (isSessionError(error, 'timeout') && stillValid(this.#token, this.clock.now(), need)) return { token: this.#token };
+        throw error;
+      });
       if (abort.signal.aborted) throw abortError(abort.signal);
       const token = boundedByClock(set.token, this.clock.now());
       this.#adopt(token, 'remote');
@@ -337,12 +330,10 @@ export class SessionCore implements SharingPeer {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       // No new token (the refresh failed, reported through `error`, or could not run yet): try again while the
-      // current token is still alive, at shorter and shorter intervals; a new token schedules its own refresh.
+      // current token is still alive, at shorter and shorter intervals. A new token schedules its own refresh.
       const retry = (): void => {
-        const current = this.#token;
-        const left = (current?.expiresAt ?? 0) - this.clock.now();
-        if (this.#timer !== undefined || left <= 0) return;
-        this.#schedule(refreshAt(current!, this.#refreshBeforeExpiry) > this.clock.now() ? undefined : Math.min(RETRY_REFRESH_AFTER, left / 2));
+        const left = (this.#token?.expiresAt ?? 0) - this.clock.now();
+        if (left > 0 && this.#timer === undefined) this.#schedule(Math.min(RETRY_REFRESH_AFTER, left / 2));
       };
       this.getToken({ refreshBeforeExpiry: this.#refreshBeforeExpiry }).then(retry, retry);
     }, Math.min(MAX_TIMER, Math.max(0, due)));
@@ -426,14 +417,11 @@ function refusal(error: SessionError): SessionError {
   return error;
 }
 
-/** Not expired, long enough for `need.minValidity` and not `need.rejected`: usable but for the refresh margin. */
-function stillValid(token: Token, now: number, need: Freshness): boolean {
+/**
+ * Not expired, long enough for `need.minValidity` and not `need.rejected`: usable but for the refresh margin.
+ */
+function stillValid(token: Token | undefined, now: number, need: Freshness): token is Token {
   return isUsable(token, now, { ...need, refreshBeforeExpiry: 0 });
-}
-
-/** `isUsable` for a token known to exist (no narrowing of the caller's variable to `never` when it is not). */
-function isGoodEnough(token: Token, now: number, need: Freshness): boolean {
-  return isUsable(token, now, need);
 }
 
 function toSessionError(error: unknown, code: SessionError['code'], message: string): SessionError {
