@@ -155,7 +155,9 @@ export class SessionCore implements SharingPeer {
       this.#flight ??= this.#renew(wanted);
       const token: Token = await raceAbort(this.#flight, signal);
       const now = this.clock.now();
-      if (isGoodEnough(token, now, wanted) && !refused(token)) return token;
+      // Within the refresh margin but still valid for this call: nothing newer could be had yet (see `#renew`). Handed
+      // out, not asked for again as `rejected` — which a transport must take for an API's 401.
+      if (stillValid(token, now, wanted) && !refused(token)) return token;
       // Requested since this call began and still too short: the endpoint issues no longer tokens (a minValidity at
       // or above their lifetime), so a second request would bring the same; the best token there is goes back.
       const requestedForThisCall = token.issuedAt >= calledAt && token.accessToken !== wanted.rejected;
@@ -229,7 +231,12 @@ export class SessionCore implements SharingPeer {
       }
       const refusal = this.#refusal();
       if (refusal !== undefined) throw refusal;
-      const set = await this.#link.obtain(need.rejected);
+      const set = await this.#link.obtain(need.rejected).catch((error: unknown) => {
+        // A refresh ahead of expiry that cannot run yet (another context holds it and did not finish in time): the
+        // current token stays in use while it is valid for this need, and the leader tries again (`#schedule`).
+        if (isSessionError(error, 'timeout') && stillValid(this.#token, this.clock.now(), need)) return { token: this.#token };
+        throw error;
+      });
       if (abort.signal.aborted) throw abortError(abort.signal);
       const token = boundedByClock(set.token, this.clock.now());
       this.#adopt(token, 'remote');
@@ -327,11 +334,13 @@ export class SessionCore implements SharingPeer {
     const due = retryIn ?? refreshAt(token, this.#refreshBeforeExpiry) - this.clock.now();
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.getToken({ refreshBeforeExpiry: this.#refreshBeforeExpiry }).catch(() => {
-        // Already reported through `error`. Try again while the current token is still alive.
+      // No new token (the refresh failed, reported through `error`, or could not run yet): try again while the
+      // current token is still alive, at shorter and shorter intervals. A new token schedules its own refresh.
+      const retry = (): void => {
         const left = (this.#token?.expiresAt ?? 0) - this.clock.now();
-        if (left > 0) this.#schedule(Math.min(RETRY_REFRESH_AFTER, left / 2));
-      });
+        if (left > 0 && this.#timer === undefined) this.#schedule(Math.min(RETRY_REFRESH_AFTER, left / 2));
+      };
+      this.getToken({ refreshBeforeExpiry: this.#refreshBeforeExpiry }).then(retry, retry);
     }, Math.min(MAX_TIMER, Math.max(0, due)));
     // Do not keep a Node or Deno process alive just to refresh a token nobody may ask for.
     (this.#timer as { unref?: () => void }).unref?.();
@@ -413,9 +422,11 @@ function refusal(error: SessionError): SessionError {
   return error;
 }
 
-/** `isUsable` for a token known to exist (no narrowing of the caller's variable to `never` when it is not). */
-function isGoodEnough(token: Token, now: number, need: Freshness): boolean {
-  return isUsable(token, now, need);
+/**
+ * Not expired, long enough for `need.minValidity` and not `need.rejected`: usable but for the refresh margin.
+ */
+function stillValid(token: Token | undefined, now: number, need: Freshness): token is Token {
+  return isUsable(token, now, { ...need, refreshBeforeExpiry: 0 });
 }
 
 function toSessionError(error: unknown, code: SessionError['code'], message: string): SessionError {

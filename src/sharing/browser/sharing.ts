@@ -1,6 +1,6 @@
 import { type ErrorCode, isSessionError, SessionError } from '../../core/errors.js';
 import { onBackForwardCache } from '../../core/page-cache.js';
-import { boundedByClock, isNewer, type Token, type TokenSet } from '../../core/token.js';
+import { boundedByClock, isExpired, isNewer, type Token, type TokenSet } from '../../core/token.js';
 import { createElection, type Election } from './election.js';
 import { memorySharing } from '../memory.js';
 import { channelName, envelope, isFailureCode, parseMessage, type Outgoing } from './messages.js';
@@ -289,6 +289,12 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
       // during its rotation is evicted by this check, and its rotation is lost.
       for (const until = clock.now() + answerTimeout; rotating !== undefined && rotating !== rotationLock; ) {
         const lock = rotating;
+        // Looking at its lock would evict that context if its page is in the back/forward cache, and lose its rotation.
+        // Not for a refresh ahead of expiry: while the token known here is still valid and not `rejected`, the session
+        // keeps handing it out and asks again later (by then that page may be back, and its answer stored).
+        if (latest !== undefined && !isExpired(latest, clock.now()) && latest.accessToken !== rejected) {
+          throw new SessionError('timeout', 'Another context is rotating the refresh token: the current token stays in use meanwhile');
+        }
         const { held = [] } = await locks!.query();
         if (!held.some((entry) => entry.name === lock)) {
           await load(true); // it may have stored the answer just before it let go

@@ -4,7 +4,7 @@ import { pageLoading, serveFiles } from '../support/chromium.js';
 import { leaderOf } from '../support/probe-tabs.js';
 import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 
-// Review (issue 30): a refresh-token leader follows a link while its refresh is at the server, and the user comes
+// Found by the review of issue 30: a refresh-token leader follows a link while its refresh is at the server, and the user comes
 // back a few seconds later, while the token the tabs hold is still valid. Measured: Chromium evicts a cached page
 // holding a Web Lock as soon as another context calls `navigator.locks.query()` or asks for that lock, even
 // `ifAvailable` (`WebLocksContention`); asking for another lock evicts nothing, nor does a lock released on `pagehide`.
