@@ -138,7 +138,7 @@ export default [
       "dist/cloudflare.js": "{ durableObjectSharing, TokenCoordinator }"
     },
     "gzip": true,
-    "limit": "23.5 KB",
+    "limit": "18 KB",
     "ignore": [
       "#dpop"
     ]
@@ -212,6 +212,63 @@ export default [
       "#leader-election",
       "#dpop",
       "#openeo-device"
+    ]
+  },
+  {
+    "name": "shared-session/jwt: core + jwtClientCredentials, as Node loads it (#default-sharing is memory there: no browser sharing)",
+    "modifyEsbuildConfig": asNodeLoadsIt,
+    "path": [
+      "dist/index.js",
+      "dist/jwt.js"
+    ],
+    "import": {
+      "dist/index.js": "{ createSession }",
+      "dist/jwt.js": "{ jwtClientCredentials }"
+    },
+    "gzip": true,
+    "limit": "16 KB",
+    "ignore": [
+      "#dpop"
+    ]
+  },
+  {
+    "name": "shared-session/openeo: openEO + jwtClientCredentials, as Node loads it (#default-sharing is memory there; the device sign-in is its own module)",
+    "modifyEsbuildConfig": asNodeLoadsIt,
+    "path": [
+      "dist/openeo.js",
+      "dist/jwt.js"
+    ],
+    "import": {
+      "dist/openeo.js": "{ openEO }",
+      "dist/jwt.js": "{ jwtClientCredentials }"
+    },
+    "gzip": true,
+    "limit": "25.5 KB",
+    "ignore": [
+      "#dpop",
+      "#openeo-device"
+    ]
+  },
+  {
+    "name": "shared-session/earth-engine: fromSepalHeaders + sepalSessions, as Node loads it (a SEPAL app's server; #default-sharing is memory there)",
+    "modifyEsbuildConfig": asNodeLoadsIt,
+    "path": "dist/earth-engine.js",
+    "import": "{ fromSepalHeaders, sepalSessions }",
+    "gzip": true,
+    "limit": "22.5 KB",
+    "ignore": [
+      "#dpop"
+    ]
+  },
+  {
+    "name": "shared-session/earth-engine: earthEngine + googleServiceAccount, as Node loads it (#default-sharing is memory there)",
+    "modifyEsbuildConfig": asNodeLoadsIt,
+    "path": "dist/earth-engine.js",
+    "import": "{ earthEngine, googleServiceAccount }",
+    "gzip": true,
+    "limit": "25 KB",
+    "ignore": [
+      "#dpop"
     ]
   }
 ];
