@@ -9,9 +9,12 @@ const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 
  * Modules no public entry imports, reached through package.json `imports`: the leader election without Web Locks, and
  * the sign-in's DPoP (loaded only by sessions with `dpop`, so that the others do not count it in their bundle), and
  * the MapLibre helper's signing protocol (loaded by the first tile a DPoP session requests), openEO's device sign-in
- * (Node and Deno only; a stub elsewhere).
+ * (Node and Deno only; a stub elsewhere), and the default transport (`sharing/default` chooses at run time; Node and
+ * workerd load `sharing/default-memory`, without browser sharing).
  */
 const conditionalModules = [
+  'sharing/default',
+  'sharing/default-memory',
   'sharing/browser/lock-election',
   'sharing/browser/message-election',
   'oidc/dpop',

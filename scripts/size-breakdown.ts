@@ -1,17 +1,17 @@
 /**
- * Where the bytes of each `.size-limit.json` bundle go: the bundle built as size-limit builds it (esbuild, minified,
- * the same loader file and `ignore` list), then every input's minified bytes from esbuild's metafile, grouped by
+ * Where the bytes of each `.size-limit.js` bundle go: the bundle built as size-limit builds it (esbuild, minified,
+ * the same loader file, `ignore` list and `modifyEsbuildConfig`, e.g. a Worker's conditions), then every input's minified bytes from esbuild's metafile, grouped by
  * package (`zod`, `ky`, …) or by our own folder (`src/core`, `src/sharing/browser`, …).
  *
  * Run after `npm run build`: `npx tsx scripts/size-breakdown.ts [name filter] [--modules]`. Gzip is measured for the
  * whole bundle only, as size-limit counts it (a module's gzip share is not additive); `--modules` also lists the ten largest inputs.
  */
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { build, type Metafile } from 'esbuild';
+import { pathToFileURL } from 'node:url';
+import { build, type BuildOptions, type Metafile } from 'esbuild';
 
 interface Check {
   readonly name: string;
@@ -19,10 +19,11 @@ interface Check {
   readonly import: string | Readonly<Record<string, string>>;
   readonly ignore?: readonly string[];
   readonly limit: string;
+  readonly modifyEsbuildConfig?: (config: BuildOptions) => BuildOptions;
 }
 
 const root = resolve(import.meta.dirname, '..');
-const checks = JSON.parse(readFileSync(join(root, '.size-limit.json'), 'utf8')) as Check[];
+const checks = ((await import(pathToFileURL(join(root, '.size-limit.js')).href)) as { default: Check[] }).default;
 const filter = process.argv.slice(2).find((arg) => !arg.startsWith('--'));
 const showModules = process.argv.includes('--modules');
 
@@ -47,7 +48,7 @@ async function measure(check: Check): Promise<void> {
   try {
     const entry = join(dir, 'entry.js');
     await writeFile(entry, loader(check));
-    const result = await build({
+    const options: BuildOptions = {
       entryPoints: [entry],
       bundle: true,
       minify: true,
@@ -57,7 +58,8 @@ async function measure(check: Check): Promise<void> {
       outdir: join(dir, 'out'),
       external: [...(check.ignore ?? [])],
       logLevel: 'silent',
-    });
+    };
+    const result = await build({ ...(check.modifyEsbuildConfig?.(options) ?? options), metafile: true, write: false });
     const output = result.outputFiles[0]!;
     const meta: Metafile = result.metafile;
     const inputs = Object.values(meta.outputs)[0]!.inputs;

@@ -1,7 +1,8 @@
 import { systemClock } from '../core/clock.js';
 import type { SessionOptions } from '../core/options.js';
 import { openSession, type Session } from '../core/session.js';
-import { defaultSharing } from '../sharing/default.js';
+// package.json `imports`: memory in Node and workerd, the runtime's choice (`sharing/default.ts`) elsewhere.
+import { defaultSharing } from '#default-sharing';
 import { withDPoP } from './dpop.js';
 
 /**

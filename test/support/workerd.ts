@@ -54,7 +54,8 @@ export async function buildExample(example = 'cloudflare'): Promise<string> {
   await exec(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', dir], dir);
   await exec(
     process.execPath,
-    [path.join(root, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', 'out'],
+    // --metafile: esbuild's list of what went in (out/bundle-meta.json), for the test that workerd gets no browser code.
+    [path.join(root, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', 'out', '--metafile'],
     dir,
     // No banner means no update check; no metrics: the tests reach loopback only.
     { WRANGLER_HIDE_BANNER: 'true', WRANGLER_SEND_METRICS: 'false', CI: 'true' },

@@ -144,6 +144,27 @@ describe('the example Worker (examples/cloudflare, built by wrangler) in workerd
   });
 });
 
+describe('the default transport in workerd', () => {
+  // What only a browser runs: browser sharing (IndexedDB records, BroadcastChannel, Web Locks), the runtime chooser
+  // that picks it, idb-keyval, and broadcast-channel's election with `unload`. `#default-sharing` (package.json
+  // `imports`) gives workerd memory directly, as the chooser would at run time (workerd has no IndexedDB).
+  const browserOnly = [/dist\/sharing\/browser\//, /dist\/sharing\/default\.js$/, /src\/sharing\//, /node_modules\/(idb-keyval|broadcast-channel|unload)\//];
+
+  // Behaviour (one memory per isolate) is the probe's test below; this one proves wrangler picks the workerd branch.
+  it('the example Worker as wrangler bundles it holds no browser sharing, only the memory default', () => {
+    type Output = { inputs: Record<string, { bytesInOutput: number }> };
+    const meta = JSON.parse(readFileSync(path.join(path.dirname(example), 'bundle-meta.json'), 'utf8')) as { outputs: Record<string, Output> };
+    // What the bundle holds: esbuild lists every module it read in `inputs`, also those tree-shaking dropped.
+    const bundle = meta.outputs[Object.keys(meta.outputs).find((file) => file.endsWith('index.js'))!]!;
+    const inputs = Object.entries(bundle.inputs)
+      .filter(([, { bytesInOutput }]) => bytesInOutput > 0)
+      .map(([input]) => input);
+    expect(inputs.filter((input) => browserOnly.some((pattern) => pattern.test(input)))).toEqual([]);
+    expect(inputs.some((input) => input.endsWith('dist/sharing/default-memory.js'))).toBe(true);
+    expect(inputs.some((input) => input.endsWith('dist/session/create-session.js'))).toBe(true);
+  });
+});
+
 describe('durableObjectSharing in workerd (test Worker)', () => {
   type Reply = { status: number; token?: string; error?: string; leader?: boolean };
   const parse = (response: { body: string }): Reply => JSON.parse(response.body) as Reply;

@@ -1,4 +1,18 @@
-[
+// The bundles whose size `npm run size` (size-limit, esbuild, minified, gzip) holds to a budget. A JS file, not JSON,
+// for `modifyEsbuildConfig`: a server or Worker bundle is built with the conditions its runtime's bundler or loader
+// resolves (package.json `imports`, e.g. `#default-sharing`), not with a browser's. scripts/size-breakdown.ts reads
+// this file too.
+
+/** What wrangler resolves for workerd (its default conditions; esbuild's default platform, `browser`). */
+const asWranglerBundlesIt = (config) => ({ ...config, conditions: ['workerd', 'worker', 'browser'] });
+
+/** What Node (or a bundler for Node) resolves: the `node` and `import` conditions. */
+const asNodeLoadsIt = (config) => ({ ...config, platform: 'node' });
+
+/** What Deno resolves in an npm package: `deno` first, then `node`. */
+const asDenoLoadsIt = (config) => ({ ...config, conditions: ['deno', 'node'] });
+
+export default [
   {
     "name": "browser core: createSession + clientCredentials + browser sharing, in a browser with Web Locks (broadcast-channel's message election is a chunk loaded only without them)",
     "path": "dist/index.js",
@@ -114,6 +128,7 @@
   },
   {
     "name": "Cloudflare Worker: core + durableObjectSharing + TokenCoordinator",
+    "modifyEsbuildConfig": asWranglerBundlesIt,
     "path": [
       "dist/index.js",
       "dist/cloudflare.js"
@@ -123,13 +138,14 @@
       "dist/cloudflare.js": "{ durableObjectSharing, TokenCoordinator }"
     },
     "gzip": true,
-    "limit": "23.5 KB",
+    "limit": "18 KB",
     "ignore": [
       "#dpop"
     ]
   },
   {
     "name": "Node server fleet: core + redisSharing (SHA-256 keys), as Node loads it (broadcast-channel's message election is imported only where browser sharing runs without Web Locks, never in Node)",
+    "modifyEsbuildConfig": asNodeLoadsIt,
     "path": [
       "dist/index.js",
       "dist/redis.js"
@@ -147,6 +163,7 @@
   },
   {
     "name": "Deno Deploy: core + denoKvSharing (Deno KV), as Deno resolves it (#leader-election is lock-election.js there, already in the bundle)",
+    "modifyEsbuildConfig": asDenoLoadsIt,
     "path": [
       "dist/index.js",
       "dist/deno-kv.js"
@@ -196,5 +213,62 @@
       "#dpop",
       "#openeo-device"
     ]
+  },
+  {
+    "name": "shared-session/jwt: core + jwtClientCredentials, as Node loads it (#default-sharing is memory there: no browser sharing)",
+    "modifyEsbuildConfig": asNodeLoadsIt,
+    "path": [
+      "dist/index.js",
+      "dist/jwt.js"
+    ],
+    "import": {
+      "dist/index.js": "{ createSession }",
+      "dist/jwt.js": "{ jwtClientCredentials }"
+    },
+    "gzip": true,
+    "limit": "16 KB",
+    "ignore": [
+      "#dpop"
+    ]
+  },
+  {
+    "name": "shared-session/openeo: openEO + jwtClientCredentials, as Node loads it (#default-sharing is memory there; the device sign-in is its own module)",
+    "modifyEsbuildConfig": asNodeLoadsIt,
+    "path": [
+      "dist/openeo.js",
+      "dist/jwt.js"
+    ],
+    "import": {
+      "dist/openeo.js": "{ openEO }",
+      "dist/jwt.js": "{ jwtClientCredentials }"
+    },
+    "gzip": true,
+    "limit": "25.5 KB",
+    "ignore": [
+      "#dpop",
+      "#openeo-device"
+    ]
+  },
+  {
+    "name": "shared-session/earth-engine: fromSepalHeaders + sepalSessions, as Node loads it (a SEPAL app's server; #default-sharing is memory there)",
+    "modifyEsbuildConfig": asNodeLoadsIt,
+    "path": "dist/earth-engine.js",
+    "import": "{ fromSepalHeaders, sepalSessions }",
+    "gzip": true,
+    "limit": "22.5 KB",
+    "ignore": [
+      "#dpop"
+    ]
+  },
+  {
+    "name": "shared-session/earth-engine: earthEngine + googleServiceAccount, as Node loads it (#default-sharing is memory there)",
+    "modifyEsbuildConfig": asNodeLoadsIt,
+    "path": "dist/earth-engine.js",
+    "import": "{ earthEngine, googleServiceAccount }",
+    "gzip": true,
+    "limit": "25 KB",
+    "ignore": [
+      "#dpop"
+    ]
   }
-]
+];
