@@ -16,7 +16,7 @@ import { launchChromium } from '../test/support/chromium.js';
 import { startOpenIdProvider } from '../test/support/openid-provider.js';
 import { describeMachine } from './lib/machine.js';
 import { report, type Row } from './lib/pairs.js';
-import { type RunResult, scenario, scenarioText, signInRun, startAppServer } from './lib/sign-in-tabs.js';
+import { alternateRuns, failOnBundleErrors, type RunResult, scenario, scenarioText, signInRun, startAppServer } from './lib/sign-in-tabs.js';
 
 type Library = 'shared-session' | 'oidc-client-ts' | 'auth0-spa-js';
 const LIBRARIES: readonly Library[] = ['oidc-client-ts', 'shared-session', 'auth0-spa-js'];
@@ -34,32 +34,27 @@ const op = await startOpenIdProvider({
   dpop: true,
   auth0Shape: true,
 });
-const bundleErrors = await app.addBundles(Object.fromEntries(LIBRARIES.map((library) => [library, `bench/fixtures/dpop-sign-in-${library}.ts`])));
-for (const library of LIBRARIES) app.addPage(library, library, { issuer: op.issuer, client: library, api: op.apiUrl, scope: scenario.scope });
+const bundleErrors = await app.addBundles(Object.fromEntries(LIBRARIES.map((library) => [library, `bench/fixtures/sign-in-${library}.ts`])));
+for (const library of LIBRARIES) app.addPage(library, library, { issuer: op.issuer, client: library, api: op.apiUrl, scope: scenario.scope, dpop: 'on' });
 
 const browser = await launchChromium();
-const results: Record<Library, RunResult[]> = { 'shared-session': [], 'oidc-client-ts': [], 'auth0-spa-js': [] };
-const order = Array.from({ length: scenario.runs }, (_, run) => (run % 2 === 0 ? LIBRARIES : [...LIBRARIES].reverse())).flat();
-for (const library of order) {
-  if (bundleErrors[library] !== undefined) continue;
-  const result = await signInRun(browser, op, app.pageUrl(library), () => {
-    op.apiNonce = true;
-  });
-  results[library].push(result);
-  console.log(
-    `${library}: ${result.dpopKeys} DPoP keys, ${nonceRoundTrips(result)} nonce round trips, ${result.counts.refreshRequests} refresh requests, ` +
-      `${result.counts.reusedRefreshTokens} reused, ${result.counts.revokedGrants} revoked grants, ${result.failed}/${result.calls} failed API calls, ` +
-      `${result.counts.codeExchanges} code exchanges, ${result.signedInTabs}/${scenario.tabs} tabs signed in`,
-  );
-}
+const { results, order } = await alternateRuns(
+  LIBRARIES,
+  (library) => bundleErrors[library] !== undefined,
+  (library) =>
+    signInRun(browser, op, app.pageUrl(library), () => {
+      op.apiNonce = true;
+    }),
+  (result) =>
+    `${result.dpopKeys} DPoP keys, ${nonceRoundTrips(result)} nonce round trips, ${result.counts.refreshRequests} refresh requests, ` +
+    `${result.counts.reusedRefreshTokens} reused, ${result.counts.revokedGrants} revoked grants, ${result.failed}/${result.calls} failed API calls, ` +
+    `${result.counts.codeExchanges} code exchanges, ${result.signedInTabs}/${scenario.tabs} tabs signed in`,
+);
 await browser.close();
 await op.close();
 app.close();
 
-for (const [library, error] of Object.entries(bundleErrors)) {
-  console.error(`\n${library}: its page does not build, so its row cannot be measured:\n${error}`);
-}
-if (Object.keys(bundleErrors).length > 0) process.exit(1);
+failOnBundleErrors(bundleErrors);
 
 function nonceRoundTrips(result: RunResult): number {
   return result.counts.dpopNonceChallenges + result.counts.apiNonceChallenges;

@@ -13,9 +13,9 @@ import { launchChromium } from '../test/support/chromium.js';
 import { startOpenIdProvider } from '../test/support/openid-provider.js';
 import { describeMachine } from './lib/machine.js';
 import { report, type Row } from './lib/pairs.js';
-import { type RunResult, scenario, scenarioText, signInRun, startAppServer } from './lib/sign-in-tabs.js';
+import { alternateRuns, failOnBundleErrors, type RunResult, scenario, scenarioText, signInRun, startAppServer } from './lib/sign-in-tabs.js';
 
-const { tabs: TABS, accessTokenTtl: ACCESS_TOKEN_TTL, interval: CALL_INTERVAL, runs: RUNS, scope: SCOPE } = scenario;
+const { tabs: TABS, accessTokenTtl: ACCESS_TOKEN_TTL, interval: CALL_INTERVAL, scope: SCOPE } = scenario;
 
 /**
  * What runs side by side: oidc-client-ts as apps configure it (the pair's baseline), shared-session, and, for a reader
@@ -44,25 +44,19 @@ for (const library of LIBRARIES) {
 }
 
 const browser = await launchChromium();
-const results: Record<Library, RunResult[]> = { 'oidc-client-ts': [], 'oidc-client-ts-tuned': [], 'shared-session': [] };
-const order = Array.from({ length: RUNS }, (_, run) => (run % 2 === 0 ? LIBRARIES : [...LIBRARIES].reverse())).flat();
-for (const library of order) {
-  if (bundleErrors[BUNDLES[library]] !== undefined) continue;
-  const result = await signInRun(browser, op, app.pageUrl(library));
-  results[library].push(result);
-  console.log(
-    `${library}: ${result.counts.refreshRequests} refresh requests, ${result.counts.reusedRefreshTokens} reused, ${result.counts.revokedGrants} revoked grants, ` +
-      `${result.failed}/${result.calls} failed API calls, ${result.counts.codeExchanges} code exchanges, ${result.signedInTabs}/${TABS} tabs signed in`,
-  );
-}
+const { results, order } = await alternateRuns(
+  LIBRARIES,
+  (library) => bundleErrors[BUNDLES[library]] !== undefined,
+  (library) => signInRun(browser, op, app.pageUrl(library)),
+  (result) =>
+    `${result.counts.refreshRequests} refresh requests, ${result.counts.reusedRefreshTokens} reused, ${result.counts.revokedGrants} revoked grants, ` +
+    `${result.failed}/${result.calls} failed API calls, ${result.counts.codeExchanges} code exchanges, ${result.signedInTabs}/${TABS} tabs signed in`,
+);
 await browser.close();
 await op.close();
 app.close();
 
-for (const [library, error] of Object.entries(bundleErrors)) {
-  console.error(`\n${library}: its page does not build, so its row cannot be measured:\n${error}`);
-}
-if (Object.keys(bundleErrors).length > 0) process.exit(1);
+failOnBundleErrors(bundleErrors);
 
 const label: Record<Library, string> = {
   'oidc-client-ts': 'oidc-client-ts 3.5 (user in localStorage)',

@@ -141,6 +141,35 @@ export async function signInRun(browser: Browser, op: OpenIdProvider, url: strin
   };
 }
 
+/**
+ * Runs each library `scenario.runs` times, alternating (A B C, then C B A) so that drift hits every side alike; a
+ * library whose page did not build is left out here and reported by `failOnBundleErrors`.
+ */
+export async function alternateRuns<Library extends string>(
+  libraries: readonly Library[],
+  unbuilt: (library: Library) => boolean,
+  run: (library: Library) => Promise<RunResult>,
+  describe: (result: RunResult) => string,
+): Promise<{ results: Record<Library, RunResult[]>; order: Library[] }> {
+  const results = Object.fromEntries(libraries.map((library) => [library, [] as RunResult[]])) as Record<Library, RunResult[]>;
+  const order = Array.from({ length: scenario.runs }, (_, index) => (index % 2 === 0 ? libraries : [...libraries].reverse())).flat();
+  for (const library of order) {
+    if (unbuilt(library)) continue;
+    const result = await run(library);
+    results[library].push(result);
+    console.log(`${library}: ${describe(result)}`);
+  }
+  return { results, order };
+}
+
+/** A page that does not build has no row to measure: say why, and fail the bench. */
+export function failOnBundleErrors(bundleErrors: Readonly<Record<string, string>>): void {
+  for (const [bundle, error] of Object.entries(bundleErrors)) {
+    console.error(`\n${bundle}: its page does not build, so its row cannot be measured:\n${error}`);
+  }
+  if (Object.keys(bundleErrors).length > 0) process.exit(1);
+}
+
 function tally(values: readonly string[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
