@@ -118,6 +118,9 @@ report({
       (library) => `${library} ${results[library].map((result) => (result.revokedAfter === undefined ? 'never' : `${result.revokedAfter.toFixed(1)} s`)).join(', ')}`,
     ).join('; ')}`,
     `tabs signed in when the calls started (of ${scenario.tabs}): ${LIBRARIES.map((library) => `${library} ${results[library].map((result) => result.signedInTabs).join(', ')}`).join('; ')}`,
+    `nonce round trips, token endpoint + API, per run: ${LIBRARIES.map(
+      (library) => `${library} ${results[library].map((result) => `${result.counts.dpopNonceChallenges} + ${result.counts.apiNonceChallenges}`).join(', ')}`,
+    ).join('; ')}; the API checks the nonce of a proof only once the token is live and bound to its key`,
     `requests the provider refused, by reason, over all runs: ${LIBRARIES.map((library) => `${library}: ${refusals(library)}`).join('; ')}`,
     ...LIBRARIES.flatMap((library) => (firstErrors(library).length > 0 ? [`${library} reported: ${firstErrors(library).join('; ')}`] : [])),
   ],
