@@ -9,21 +9,13 @@
  * A second baseline runs oidc-client-ts renewing at half the token's life. Runs alternate (A B C, then C B A).
  * Asserts nothing.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Browser, Page } from 'playwright-core';
-import { bundleFixtures, launchChromium } from '../test/support/chromium.js';
-import { loginForm, startOpenIdProvider, type OpenIdProviderCounts } from '../test/support/openid-provider.js';
-import type { SignInApp } from './fixtures/sign-in-app.js';
+import { launchChromium } from '../test/support/chromium.js';
+import { startOpenIdProvider } from '../test/support/openid-provider.js';
 import { describeMachine } from './lib/machine.js';
-import { report, type Row, smoke } from './lib/pairs.js';
+import { report, type Row } from './lib/pairs.js';
+import { alternateRuns, failOnBundleErrors, type RunResult, scenario, scenarioText, signInRun, startAppServer } from './lib/sign-in-tabs.js';
 
-const TABS = smoke ? 3 : 8;
-const DURATION = smoke ? 4_000 : 30_000;
-const ACCESS_TOKEN_TTL = smoke ? 2 : 4;
-const CALL_INTERVAL = 500;
-const RUNS = smoke ? 1 : 2;
-const SCOPE = 'openid offline_access profile email api';
+const { tabs: TABS, accessTokenTtl: ACCESS_TOKEN_TTL, interval: CALL_INTERVAL, scope: SCOPE } = scenario;
 
 /**
  * What runs side by side: oidc-client-ts as apps configure it (the pair's baseline), shared-session, and, for a reader
@@ -38,82 +30,39 @@ const BUNDLES: Record<Library, string> = {
   'shared-session': 'shared-session',
 };
 
-// The app: one origin serving every page, each registered at the provider as its own public client.
-const files = new Map<string, { body: string; type: string }>();
-const app = createServer((req, res) => {
-  const file = files.get(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
-  if (file === undefined) return void res.writeHead(404).end();
-  res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' }).end(file.body);
-});
-await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-const origin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-const pageUrl = (library: Library): string => `${origin}/${library}.html`;
-
+const app = await startAppServer();
 const op = await startOpenIdProvider({
-  clients: LIBRARIES.map((library) => ({ clientId: library, redirectUris: [pageUrl(library)], postLogoutRedirectUris: [pageUrl(library)] })),
+  clients: LIBRARIES.map((library) => ({ clientId: library, redirectUris: [app.pageUrl(library)], postLogoutRedirectUris: [app.pageUrl(library)] })),
   accessTokenTtl: ACCESS_TOKEN_TTL,
 });
 
-const bundled: Partial<Record<string, string>> = {};
-const bundleErrors: Partial<Record<string, string>> = {};
-for (const bundle of new Set(Object.values(BUNDLES))) {
-  try {
-    const code = (await bundleFixtures({ [bundle]: `bench/fixtures/sign-in-${bundle}.ts` }))[`${bundle}.js`];
-    if (code !== undefined) bundled[bundle] = code;
-  } catch (error) {
-    bundleErrors[bundle] = String(error);
-  }
-  files.set(`/${bundle}.js`, { body: bundled[bundle] ?? '', type: 'text/javascript' });
-}
+const bundleErrors = await app.addBundles(Object.fromEntries([...new Set(Object.values(BUNDLES))].map((bundle) => [bundle, `bench/fixtures/sign-in-${bundle}.ts`])));
 for (const library of LIBRARIES) {
   const data: Record<string, string | number> = { issuer: op.issuer, client: library, api: op.apiUrl, scope: SCOPE };
   if (library === 'oidc-client-ts-tuned') data.expiring = ACCESS_TOKEN_TTL / 2;
-  const attributes = Object.entries(data)
-    .map(([name, value]) => `data-${name}="${value}"`)
-    .join(' ');
-  files.set(`/${library}.html`, {
-    type: 'text/html; charset=utf-8',
-    body: `<!doctype html><html><head><meta charset="utf-8"><title>${library}</title></head><body ${attributes}><script type="module" src="/${BUNDLES[library]}.js"></script></body></html>`,
-  });
-}
-
-interface RunResult {
-  readonly counts: OpenIdProviderCounts;
-  readonly calls: number;
-  readonly failed: number;
-  readonly signedInTabs: number;
-  /** When the provider revoked the grant, in s after the code exchange (the sign-in), if it did. */
-  readonly revokedAfter?: number;
-  readonly errors: string[];
+  app.addPage(library, BUNDLES[library], data);
 }
 
 const browser = await launchChromium();
-const results: Record<Library, RunResult[]> = { 'oidc-client-ts': [], 'oidc-client-ts-tuned': [], 'shared-session': [] };
-const order = Array.from({ length: RUNS }, (_, run) => (run % 2 === 0 ? LIBRARIES : [...LIBRARIES].reverse())).flat();
-for (const library of order) {
-  if (bundled[BUNDLES[library]] === undefined) continue;
-  const result = await measure(browser, library);
-  results[library].push(result);
-  console.log(
-    `${library}: ${result.counts.refreshRequests} refresh requests, ${result.counts.reusedRefreshTokens} reused, ${result.counts.revokedGrants} revoked grants, ` +
-      `${result.failed}/${result.calls} failed API calls, ${result.counts.codeExchanges} code exchanges, ${result.signedInTabs}/${TABS} tabs signed in`,
-  );
-}
+const { results, order } = await alternateRuns(
+  LIBRARIES,
+  (library) => bundleErrors[BUNDLES[library]] !== undefined,
+  (library) => signInRun(browser, op, app.pageUrl(library)),
+  (result) =>
+    `${result.counts.refreshRequests} refresh requests, ${result.counts.reusedRefreshTokens} reused, ${result.counts.revokedGrants} revoked grants, ` +
+    `${result.failed}/${result.calls} failed API calls, ${result.counts.codeExchanges} code exchanges, ${result.signedInTabs}/${TABS} tabs signed in`,
+);
 await browser.close();
 await op.close();
 app.close();
 
-for (const [library, error] of Object.entries(bundleErrors)) {
-  console.error(`\n${library}: its page does not build, so its row cannot be measured:\n${error}`);
-}
-if (Object.keys(bundleErrors).length > 0) process.exit(1);
+failOnBundleErrors(bundleErrors);
 
 const label: Record<Library, string> = {
   'oidc-client-ts': 'oidc-client-ts 3.5 (user in localStorage)',
   'oidc-client-ts-tuned': `oidc-client-ts 3.5, renewal ${ACCESS_TOKEN_TTL / 2} s before expiry`,
   'shared-session': 'shared-session oidcSession',
 };
-const scenario = `${TABS} tabs, ${DURATION / 1000} s of ${ACCESS_TOKEN_TTL} s access tokens`;
 const row = (
   id: string,
   figure: string,
@@ -125,7 +74,7 @@ const row = (
   const ours = results['shared-session'].map(pick);
   return {
     id: `sign-in-${id}${baseline === 'oidc-client-ts' ? '' : '-tuned'}`,
-    figure: `${figure}, ${scenario}${baseline === 'oidc-client-ts' ? '' : `; vs oidc-client-ts renewing ${ACCESS_TOKEN_TTL / 2} s before expiry`}`,
+    figure: `${figure}, ${scenarioText}${baseline === 'oidc-client-ts' ? '' : `; vs oidc-client-ts renewing ${ACCESS_TOKEN_TTL / 2} s before expiry`}`,
     unit,
     better: 'lower',
     count: true,
@@ -173,48 +122,3 @@ report({
     ...(firstErrors.length > 0 ? [`oidc-client-ts reported: ${firstErrors.join('; ')}`] : []),
   ],
 });
-
-/** One run of one library: sign in through the form in one tab, open the others, call the API for DURATION. */
-async function measure(browser: Browser, library: Library): Promise<RunResult> {
-  const context = await browser.newContext();
-  op.reset();
-  op.accessTokenTtl = ACCESS_TOKEN_TTL;
-  const first = await context.newPage();
-  await first.goto(pageUrl(library));
-  await appReady(first);
-  await first.click('#sign-in');
-  await first.waitForURL((url) => url.origin === op.issuer && url.pathname.startsWith('/interaction/'));
-  await first.fill(loginForm.login, 'ada.lovelace');
-  await first.click(loginForm.submit);
-  await first.waitForURL((url) => url.origin === origin, { waitUntil: 'load' });
-  await appReady(first);
-  await first.waitForFunction(() => (globalThis as unknown as { app: SignInApp }).app.signedIn(), undefined, { timeout: 10_000 });
-
-  const others = await Promise.all(Array.from({ length: TABS - 1 }, () => context.newPage()));
-  await Promise.all(others.map((page) => page.goto(pageUrl(library))));
-  const tabs = [first, ...others];
-  await Promise.all(others.map(appReady));
-  const signedIn = await Promise.all(tabs.map((page) => page.evaluate(() => (globalThis as unknown as { app: SignInApp }).app.signedIn())));
-  const measured = await Promise.all(
-    tabs.map((page) =>
-      page.evaluate(([duration, interval]) => (globalThis as unknown as { app: SignInApp }).app.measure(duration!, interval!), [DURATION, CALL_INTERVAL]),
-    ),
-  );
-  const libraryErrors = (await Promise.all(tabs.map((page) => page.evaluate(() => (globalThis as unknown as { app: SignInApp }).app.errors)))).flat();
-  await context.close();
-  const signedInAt = op.log.find((entry) => entry.event === 'grant.success' && entry.detail === 'authorization_code')?.at;
-  const revokedAt = op.log.find((entry) => entry.event === 'grant.revoked' && entry.detail === 'token')?.at;
-  return {
-    ...(signedInAt === undefined || revokedAt === undefined ? {} : { revokedAfter: (revokedAt - signedInAt) / 1000 }),
-    counts: { ...op.counts },
-    calls: measured.reduce((sum, tab) => sum + tab.calls, 0),
-    failed: measured.reduce((sum, tab) => sum + tab.failed, 0),
-    signedInTabs: signedIn.filter(Boolean).length,
-    errors: [...libraryErrors, ...measured.flatMap((tab) => tab.errors)],
-  };
-}
-
-async function appReady(page: Page): Promise<void> {
-  await page.waitForFunction(() => 'app' in globalThis, undefined, { timeout: 15_000 });
-  await page.evaluate(() => (globalThis as unknown as { app: SignInApp }).app.ready);
-}

@@ -28,6 +28,11 @@ const SECTIONS: readonly Section[] = [
   { bench: 'redis', heading: 'Redis fleet' },
   { bench: 'workers', heading: 'Cloudflare Workers', pending: 'durableObjectSharing vs memorySharing per request: not measured yet' },
   { bench: 'sign-in', heading: 'Sign-in, side by side with oidc-client-ts', pending: 'side by side with oidc-client-ts: not measured in this run' },
+  {
+    bench: 'dpop-sign-in',
+    heading: 'DPoP sign-in, side by side with oidc-client-ts and auth0-spa-js',
+    pending: 'DPoP keys, nonce round trips and reused refresh tokens next to the DPoP modes of oidc-client-ts and auth0-spa-js: not measured in this run',
+  },
   { bench: 'local', heading: 'Local sharing across processes', pending: 'localSharing vs memorySharing in each process: not measured in this run' },
   { bench: 'process-pool', heading: 'A process pool downloading and computing tiles (the seed\'s scenario)', pending: 'not measured in this run' },
   { bench: 'thread-pool', heading: 'A piscina pool of threads downloading and computing tiles (the seed\'s scenario)', pending: 'not measured in this run' },

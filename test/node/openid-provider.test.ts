@@ -47,7 +47,7 @@ class Browser {
       const location = current.headers.get('location');
       if (location === null) return { page: current };
       const next = new URL(location, op.issuer);
-      if (next.origin !== op.issuer) return { left: next };
+      if (next.origin !== new URL(op.issuer).origin) return { left: next };
       current = await this.get(next.href);
     }
     throw new Error('too many redirects');
@@ -304,6 +304,42 @@ describe('the shared test OpenID provider (oidc-provider 9)', () => {
         op = saved;
       }
     } finally {
+      await other.close();
+    }
+  });
+
+  it("Auth0's shape (auth0-spa-js builds its URLs from `domain`): issuer with a slash, /authorize and /oauth/token, counted as ever", async () => {
+    const other = await startOpenIdProvider({ clients: [{ clientId: 'web', redirectUris: [redirectUri] }], auth0Shape: true });
+    const saved = op;
+    op = other;
+    try {
+      const origin = new URL(other.issuer).origin;
+      expect(other.issuer).toBe(`${origin}/`);
+      expect(other.apiUrl).toBe(`${origin}/api`);
+      const discovery = await discover(origin);
+      expect(discovery).toMatchObject({
+        issuer: `${origin}/`,
+        authorization_endpoint: `${origin}/authorize`,
+        token_endpoint: `${origin}/oauth/token`,
+        revocation_endpoint: `${origin}/oauth/revoke`,
+        end_session_endpoint: `${origin}/v2/logout`,
+      });
+      const transaction = authorizationRequest(discovery);
+      const callback = await signIn(new Browser(), transaction, 'ada.lovelace');
+      const exchanged = await token(discovery, {
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: redirectUri,
+        code_verifier: transaction.verifier,
+      });
+      expect(exchanged.status).toBe(200);
+      expect(claimsOf(exchanged.body.id_token!).iss).toBe(`${origin}/`);
+      expect(await callApi(exchanged.body.access_token!)).toBe(200);
+      const refreshed = await token(discovery, { grant_type: 'refresh_token', refresh_token: exchanged.body.refresh_token! });
+      expect(refreshed.status).toBe(200);
+      expect(other.counts).toMatchObject({ codeExchanges: 1, refreshRequests: 1, reusedRefreshTokens: 0 });
+    } finally {
+      op = saved;
       await other.close();
     }
   });

@@ -16,7 +16,10 @@ import { solidPng, TILE_COLOUR } from './tiles.js';
  * from the provider's own events.
  */
 export interface OpenIdProvider {
-  /** `http://127.0.0.1:<port>` (random port); discovery is at `${issuer}/.well-known/openid-configuration`. */
+  /**
+   * `http://127.0.0.1:<port>` (random port); discovery is at `${issuer}/.well-known/openid-configuration`. With
+   * `auth0Shape`, `http://127.0.0.1:<port>/` (with the slash).
+   */
   readonly issuer: string;
   /** A protected API: 200 with `{ sub, clientId, scope }` for a live access token of this provider, 401 otherwise. */
   readonly apiUrl: string;
@@ -185,7 +188,16 @@ export interface OpenIdProviderOptions {
    * nonces on at the token endpoint, and `/api` validating proofs strictly (see `dpopApi`). Default off.
    */
   dpop?: boolean;
+  /**
+   * Auth0's shape, which auth0-spa-js assumes instead of reading discovery: the issuer ends with a slash
+   * (`http://127.0.0.1:<port>/`, the `iss` it checks in ID tokens) and the endpoints are at Auth0's paths
+   * (`/authorize`, `/oauth/token`, `/oauth/revoke`, `/v2/logout`; discovery says so to the other clients). Default false.
+   */
+  auth0Shape?: boolean;
 }
+
+/** Auth0's endpoint paths (`auth0Shape`), as oidc-provider's `routes`. */
+const auth0Routes = { authorization: '/authorize', token: '/oauth/token', revocation: '/oauth/revoke', end_session: '/v2/logout' } as const;
 
 /** The login form's selectors, for playwright. */
 export const loginForm = {
@@ -204,7 +216,9 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     server.listen(options.port ?? 0, '127.0.0.1', resolve);
   });
   const { port } = server.address() as AddressInfo;
-  const issuer = `http://127.0.0.1:${port}`;
+  const providerOrigin = `http://127.0.0.1:${port}`;
+  const issuer = options.auth0Shape === true ? `${providerOrigin}/` : providerOrigin;
+  const tokenPath = options.auth0Shape === true ? auth0Routes.token : '/token';
 
   const freshCounts = (): OpenIdProviderCounts => ({
     authorizations: 0,
@@ -316,6 +330,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
       deviceFlow: { enabled: options.deviceFlow === true, successSource: deviceSuccessSource },
     },
+    ...(options.auth0Shape === true && { routes: auth0Routes }),
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     renderError: (ctx: { type: string; body: string }, out: Record<string, string>) => {
       ctx.type = 'html';
@@ -382,7 +397,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   provider.on('server_error', (_ctx, error) => record('server_error', errorName(error)));
 
   provider.use(async (ctx: KoaContext, next: () => Promise<void>) => {
-    if (options.dpop === true && ctx.path === '/token' && ctx.method === 'POST' && ctx.get('dpop') !== '') await noteProofKey(ctx.get('dpop'));
+    if (options.dpop === true && ctx.path === tokenPath && ctx.method === 'POST' && ctx.get('dpop') !== '') await noteProofKey(ctx.get('dpop'));
     if (ctx.path === '/device/auth' && ctx.method === 'POST' && options.devicePkce === true) {
       const form = new URLSearchParams(await readBody(ctx.req));
       const challenge = form.get('code_challenge');
@@ -400,7 +415,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       if (deviceCode !== undefined) state.deviceChallenges.set(deviceCode, challenge);
       return;
     }
-    if (ctx.path === '/token' && ctx.method === 'POST' && options.deviceFlow === true) {
+    if (ctx.path === tokenPath && ctx.method === 'POST' && options.deviceFlow === true) {
       // Read here only for device_code polls: the form is parsed again by oidc-provider from the raw text.
       const type = ctx.request.type;
       if (type === 'application/x-www-form-urlencoded') {
@@ -435,11 +450,11 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
         ctx.request.body = Object.fromEntries(form);
       }
     }
-    if (ctx.path === '/token' && ctx.method === 'POST' && state.tokenLatency > 0) {
+    if (ctx.path === tokenPath && ctx.method === 'POST' && state.tokenLatency > 0) {
       await new Promise((resolve) => setTimeout(resolve, state.tokenLatency));
     }
     await next();
-    if (ctx.path === '/token' && ctx.method === 'POST' && state.responseLatency > 0) {
+    if (ctx.path === tokenPath && ctx.method === 'POST' && state.responseLatency > 0) {
       await new Promise((resolve) => setTimeout(resolve, state.responseLatency));
     }
     if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200 && typeof ctx.body === 'object' && ctx.body !== null) {
@@ -466,7 +481,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   const tilePng = solidPng(256, TILE_COLOUR);
   const callback = provider.callback();
   server.on('request', (req, res) => {
-    const url = new URL(req.url ?? '/', issuer);
+    const url = new URL(req.url ?? '/', providerOrigin);
     const route = url.pathname.startsWith('/interaction/') ? interaction(req, res) : url.pathname === '/api' || url.pathname.startsWith('/tiles/') ? api(req, res, url) : undefined;
     if (route === undefined) return callback(req, res);
     route.catch((error: unknown) => {
@@ -535,7 +550,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     let found: Awaited<ReturnType<typeof introspect>>;
     if (options.dpop === true) {
       if (typeof req.headers.dpop === 'string') await noteProofKey(req.headers.dpop);
-      const checked = await dpopApi.check(req, `${issuer}${url.pathname}`, (token) => provider.AccessToken.find(token) as Promise<{ isExpired: boolean; jkt?: string } | undefined>);
+      const checked = await dpopApi.check(req, `${providerOrigin}${url.pathname}`, (token) => provider.AccessToken.find(token) as Promise<{ isExpired: boolean; jkt?: string } | undefined>);
       if (checked === 'replayed') state.counts.replayedProofs++;
       if (checked === 'ok' && state.apiNonce && claims.nonce !== state.apiNonceValue) {
         state.counts.apiNonceChallenges++;
@@ -580,8 +595,8 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
 
   return {
     issuer,
-    apiUrl: `${issuer}/api`,
-    tilesUrl: `${issuer}/tiles`,
+    apiUrl: `${providerOrigin}/api`,
+    tilesUrl: `${providerOrigin}/tiles`,
     get apiNonce() {
       return state.apiNonce;
     },
