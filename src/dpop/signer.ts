@@ -3,6 +3,7 @@ import type { DPoPRequest, SessionDPoP } from '../core/dpop.js';
 import { isProofRefusal, isTokenEndpointNonceChallenge, isResourceNonceChallenge, memoryNonceStore, nonceOf, nonceOrigin, type DPoPNonceStore } from './nonces.js';
 import { createDPoPProof } from './proof.js';
 import type { DPoPKey } from './key.js';
+import { fetchResource } from './resource-request.js';
 import { requestDPoPToken } from './token-request.js';
 
 /** What a session's DPoP is made of. */
@@ -38,6 +39,7 @@ export function sessionDPoP(settings: SessionDPoPSettings): SessionDPoP {
       // The caller retries once at most: a server that challenges every proof costs one more request, not a loop.
       return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response) || isProofRefusal(response);
     },
+    fetchResource: (request, accessToken, attempt) => fetchResource(dpop, request, accessToken, attempt),
     requestToken(url, init, context, settings, answered) {
       return requestDPoPToken(url, init, context, settings, dpop, answered);
     },

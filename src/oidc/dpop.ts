@@ -4,6 +4,7 @@ import { createSignInKey, deleteCurrentKey, readCurrentKey, saveCurrentKey, take
 import { readNonce, saveNonce } from '../dpop/browser-nonces.js';
 import { httpMethod } from '../dpop/method.js';
 import { isProofRefusal, isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
+import { fetchResource } from '../dpop/resource-request.js';
 import type { SessionDPoP } from '../core/dpop.js';
 
 /**
@@ -154,7 +155,7 @@ export function browserSessionDPoP(credential: string): SessionDPoP {
     if (found === undefined) throw new SessionError('login_required', 'Not signed in: no DPoP key');
     return found;
   };
-  return {
+  const dpop: SessionDPoP = {
     allowBearer: false,
     jkt: async () => (await signer()).jkt,
     proof: async ({ method, url, accessToken }) => (await signer()).proof(method, urlOf(url), accessToken),
@@ -165,8 +166,10 @@ export function browserSessionDPoP(credential: string): SessionDPoP {
       await saveNonce(nonceOrigin(url), nonce).catch(() => undefined);
       return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response) || isProofRefusal(response);
     },
+    fetchResource: (request, accessToken, attempt) => fetchResource(dpop, request, accessToken, attempt),
     requestToken: () => Promise.reject(new SessionError('invalid_options', 'The sign-in sends its own token requests')),
   };
+  return dpop;
 }
 
 /** `session.dpopProof`: a proof of the credential's key for a request carrying `accessToken` (default: the session's now). */
