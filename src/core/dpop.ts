@@ -31,6 +31,14 @@ export interface SessionDPoP {
    */
   received(url: string | URL, response: Response, oauthError?: string | undefined): Promise<boolean>;
   /**
+   * Sends a resource request with a DPoP-bound `accessToken` (`fetchWithToken`'s DPoP path): each attempt through
+   * `attempt` with a new proof; a nonce challenge or a refused proof answered once with a new proof. Redirects are
+   * not left to fetch, which would present the one proof at the new URL too: where the runtime shows `Location`, a
+   * redirect within the request's origin is followed with a new proof (5 at most); one to another origin is followed
+   * without the token or a proof; where it does not (a browser), a redirect fails with `request_failed`.
+   */
+  fetchResource(request: Request, accessToken: string, attempt: DPoPAttempt): Promise<DPoPResourceAnswer>;
+  /**
    * Sends a token request with DPoP (`requestToken` hands it over, so that only sessions with `dpop` load this code):
    * a fresh proof per attempt, every `DPoP-Nonce` kept, a `use_dpop_nonce` challenge answered once, and the answer
    * must be a DPoP token. `answered` is called when a 2xx answer arrives, before it is read.
@@ -42,6 +50,24 @@ export interface SessionDPoP {
     settings: TokenRequestSettings,
     answered: (() => void) | undefined,
   ): Promise<TokenSet>;
+}
+
+/**
+ * Sends one attempt of a resource request. With a `proof`: the request with the token and that proof, and redirects
+ * not followed by fetch (`redirect: 'manual'`, unless the request asks for `error` or `manual` itself). Without one:
+ * the request as it is, with no token (a redirect that leaves what the app named).
+ */
+export type DPoPAttempt = (request: Request, proof?: string) => Promise<Response>;
+
+/** What `SessionDPoP.fetchResource` answers. */
+export interface DPoPResourceAnswer {
+  readonly response: Response;
+  /**
+   * The request `response` answers (the last of the redirects followed with the token), to send again with a new
+   * token if `response` is a 401 for the token; `undefined` when the answer says nothing about the token (it came
+   * from a URL the token was not sent to, or it is a second nonce challenge or proof refusal).
+   */
+  readonly retry: Request | undefined;
 }
 
 /** How a token request is tried (`TokenRequestOptions` with every default filled). */

@@ -1,9 +1,10 @@
 import { targetUri } from './proof.js';
 
 /**
- * Where the latest `DPoP-Nonce` of each server is kept (RFC 9449 §8, §9), keyed by origin: the token endpoint's and
- * each API's. Shared by every request of the session, so that one request's challenge does not cost the next one a
- * round trip; the browser backs it with storage every tab sees. Methods may be async.
+ * Where the latest `DPoP-Nonce` of each server is kept (RFC 9449 §8, §9), keyed by server: an API by its origin, the
+ * provider's token endpoint by `<origin> authorization-server` (an origin may serve both, each with its own nonce).
+ * Shared by every request of the session, so that one request's challenge does not cost the next one a round trip;
+ * the browser backs it with storage every tab sees. Methods may be async.
  */
 export interface DPoPNonceStore {
   get(origin: string): string | undefined | Promise<string | undefined>;
@@ -31,6 +32,16 @@ export function memoryNonceStore(): DPoPNonceStore {
 /** The origin a nonce of `url` is kept under. */
 export function nonceOrigin(url: string | URL): string {
   return new URL(targetUri(url)).origin;
+}
+
+/**
+ * Where the provider's nonces (its token and revocation endpoints, RFC 9449 §8) are kept: apart from the nonces of
+ * the APIs (kept by origin, §9), even on one origin — a provider that also serves the API keeps two nonces, and one
+ * must not replace the other (each request would then be challenged once more, and a retry could meet the other's
+ * nonce again and fail).
+ */
+export function authorizationServerNonceKey(url: string | URL): string {
+  return `${nonceOrigin(url)} authorization-server`;
 }
 
 /** The response's `DPoP-Nonce`, if it has a well-formed one. */

@@ -1,8 +1,18 @@
 import type { Clock } from '../core/clock.js';
 import type { DPoPRequest, SessionDPoP } from '../core/dpop.js';
-import { isProofRefusal, isTokenEndpointNonceChallenge, isResourceNonceChallenge, memoryNonceStore, nonceOf, nonceOrigin, type DPoPNonceStore } from './nonces.js';
+import {
+  authorizationServerNonceKey,
+  isProofRefusal,
+  isResourceNonceChallenge,
+  isTokenEndpointNonceChallenge,
+  memoryNonceStore,
+  nonceOf,
+  nonceOrigin,
+  type DPoPNonceStore,
+} from './nonces.js';
 import { createDPoPProof } from './proof.js';
 import type { DPoPKey } from './key.js';
+import { fetchResource } from './resource-request.js';
 import { requestDPoPToken } from './token-request.js';
 
 /** What a session's DPoP is made of. */
@@ -22,24 +32,30 @@ export function sessionDPoP(settings: SessionDPoPSettings): SessionDPoP {
   const key = Promise.resolve(settings.key);
   // Observed at once: a key that fails to import is reported by the first proof, not as an unhandled rejection.
   key.catch(() => undefined);
-  const dpop: SessionDPoP = {
-    allowBearer,
-    jkt: async () => (await key).jkt,
+  /** Proofs and answers of the servers `server` names: the APIs by origin, the provider's endpoints apart (§8, §9). */
+  const signing = (server: (url: string | URL) => string): Pick<SessionDPoP, 'proof' | 'received'> => ({
     async proof(request: DPoPRequest) {
-      const nonce = await nonces.get(nonceOrigin(request.url));
+      const nonce = await nonces.get(server(request.url));
       return createDPoPProof(await key, { ...request, nonce }, clock);
     },
     async received(url, response, oauthError) {
       const nonce = nonceOf(response);
       // A refused proof is sent once more with a new one, never answered with a new token (which cannot fix it).
       if (nonce === undefined) return isProofRefusal(response);
-      const origin = nonceOrigin(url);
-      if ((await nonces.get(origin)) !== nonce) await nonces.set(origin, nonce);
+      const name = server(url);
+      if ((await nonces.get(name)) !== nonce) await nonces.set(name, nonce);
       // The caller retries once at most: a server that challenges every proof costs one more request, not a loop.
       return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response) || isProofRefusal(response);
     },
+  });
+  const authorizationServer = signing(authorizationServerNonceKey);
+  const dpop: SessionDPoP = {
+    allowBearer,
+    jkt: async () => (await key).jkt,
+    ...signing(nonceOrigin),
+    fetchResource: (request, accessToken, attempt) => fetchResource(dpop, request, accessToken, attempt),
     requestToken(url, init, context, settings, answered) {
-      return requestDPoPToken(url, init, context, settings, dpop, answered);
+      return requestDPoPToken(url, init, context, settings, { ...dpop, ...authorizationServer }, answered);
     },
   };
   return dpop;

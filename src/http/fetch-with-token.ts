@@ -48,22 +48,22 @@ export interface FetchWithTokenOptions {
 export async function fetchWithToken(session: Session, request: Request, options: FetchWithTokenOptions = {}): Promise<Response> {
   const send = options.fetch ?? ((input: Request, init?: RequestInit) => globalThis.fetch(input, init));
   const header = options.authorization ?? authorizationHeader;
-  let nonceAnswered = false;
   for (let retried = false; ; ) {
     const token = await session.getToken({ signal: request.signal });
-    const dpop = token.tokenType === 'DPoP' ? dpopOf(session) : undefined;
-    // A DPoP proof is for one attempt (RFC 9449 §4.2): made anew for each, with the newest nonce of the API.
-    const proof = dpop && (await dpop.proof({ method: request.method, url: request.url, accessToken: token.accessToken }));
-    // Every attempt but the last possible one sends a copy, so that the body is still there for a retry.
-    const last = retried && (nonceAnswered || dpop === undefined);
-    const attempt = last || request.body === null ? request : request.clone();
-    const response = await send(...withAuthorization(attempt, await header(token), proof));
-    if (dpop !== undefined && (await dpop.received(request.url, response).catch(() => false))) {
-      // A nonce challenge (`use_dpop_nonce`) is answered once, with a new proof; a second one is the API's answer.
-      if (nonceAnswered) return response;
-      nonceAnswered = true;
-      void response.body?.cancel().catch(() => undefined);
-      continue;
+    const value = await header(token);
+    let response: Response;
+    if (token.tokenType === 'DPoP') {
+      // A proof per attempt and per redirect (RFC 9449 §4.2), by the DPoP code, which only sessions with `dpop` load.
+      const answer = await dpopOf(session).fetchResource(request, token.accessToken, (attempt, proof) =>
+        proof === undefined ? send(attempt) : send(...withAuthorization(attempt, value, proof)),
+      );
+      // An answer from where the token was not sent, or a second nonce challenge: not the 401 rule's business.
+      if (answer.retry === undefined) return answer.response;
+      response = answer.response;
+      request = answer.retry;
+    } else {
+      // Every attempt but the last possible one sends a copy, so that the body is still there for a retry.
+      response = await send(...withAuthorization(retried || request.body === null ? request : request.clone(), value));
     }
     if (response.status !== 401) return response;
     if (!retried) void response.body?.cancel().catch(() => undefined);
@@ -82,7 +82,7 @@ function dpopOf(session: Session): SessionDPoP {
 }
 
 /** The request and the init that add the headers: fetch builds one Request from both, so we build none. */
-function withAuthorization(request: Request, value: string, proof: string | undefined): [Request, RequestInit] {
+function withAuthorization(request: Request, value: string, proof?: string): [Request, RequestInit] {
   const headers = new Headers(request.headers);
   try {
     headers.set('authorization', value);

@@ -3,7 +3,8 @@ import { SessionError } from '../core/errors.js';
 import { createSignInKey, deleteCurrentKey, readCurrentKey, saveCurrentKey, takeSignInKey, type BrowserDPoPKey } from '../dpop/browser-key.js';
 import { readNonce, saveNonce } from '../dpop/browser-nonces.js';
 import { httpMethod } from '../dpop/method.js';
-import { isProofRefusal, isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
+import { authorizationServerNonceKey, isProofRefusal, isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
+import { fetchResource } from '../dpop/resource-request.js';
 import type { SessionDPoP } from '../core/dpop.js';
 
 /**
@@ -38,16 +39,6 @@ async function isNonceChallenge(response: Response): Promise<boolean> {
   return body?.error === 'use_dpop_nonce';
 }
 
-/**
- * Where the provider's nonces (its token and revocation endpoints, RFC 9449 §8) are kept: apart from the nonces of
- * the APIs (kept by origin, §9), even on one origin — a provider that also serves the API keeps two nonces, and
- * one must not replace the other (each request would then be challenged once more, and a retry could meet the
- * other's nonce again and fail).
- */
-function authorizationServerNonceKey(url: URL): string {
-  return `${url.origin} authorization-server`;
-}
-
 function signerOf(key: BrowserDPoPKey): DPoPSigner {
   // The nonce of the server of the request under way: read from the shared store before it, replaced by the one a
   // challenge brings. oauth4webapi's `modifyAssertion` puts it in the proof it signs.
@@ -70,7 +61,7 @@ function signerOf(key: BrowserDPoPKey): DPoPSigner {
   return {
     jkt: key.jkt,
     async send(target, send) {
-      const server = authorizationServerNonceKey(new URL(target));
+      const server = authorizationServerNonceKey(target);
       await prime(server);
       let response = await send(handle);
       await keep(response, server);
@@ -154,7 +145,7 @@ export function browserSessionDPoP(credential: string): SessionDPoP {
     if (found === undefined) throw new SessionError('login_required', 'Not signed in: no DPoP key');
     return found;
   };
-  return {
+  const dpop: SessionDPoP = {
     allowBearer: false,
     jkt: async () => (await signer()).jkt,
     proof: async ({ method, url, accessToken }) => (await signer()).proof(method, urlOf(url), accessToken),
@@ -165,8 +156,10 @@ export function browserSessionDPoP(credential: string): SessionDPoP {
       await saveNonce(nonceOrigin(url), nonce).catch(() => undefined);
       return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response) || isProofRefusal(response);
     },
+    fetchResource: (request, accessToken, attempt) => fetchResource(dpop, request, accessToken, attempt),
     requestToken: () => Promise.reject(new SessionError('invalid_options', 'The sign-in sends its own token requests')),
   };
+  return dpop;
 }
 
 /** `session.dpopProof`: a proof of the credential's key for a request carrying `accessToken` (default: the session's now). */

@@ -9,6 +9,7 @@ import { snapshotOf, subscribeTo, type SessionSnapshot, type SnapshotListener } 
 import type { Token } from '../core/token.js';
 import { systemClock } from '../core/clock.js';
 import { createSession } from '../session/create-session.js';
+import { lazySessionDPoP } from '../session/dpop.js';
 import { joinCallback, type CallbackHost } from './callback.js';
 import { checkSessionOptions, type OidcSession, type OidcSessionEvents, type OidcSessionOptions, type SignInCallbackResult, type SignInOptions, type SignOutOptions } from './options.js';
 import { openPopup, popupsSevered, waitForPopup, whilePopupOpen, type PopupWindow } from './popup.js';
@@ -130,11 +131,7 @@ class OidcSessionHandle implements OidcSession {
   /** With `dpop`: the origin's key, for `createClient`, `fetchWithToken` and the service worker (loaded on first use). */
   get dpop(): SessionDPoP | undefined {
     if (!this.#dpop) return undefined;
-    const lazy =
-      (method: 'jkt' | 'proof' | 'received' | 'requestToken') =>
-      async (...args: unknown[]): Promise<never> =>
-        ((await loadDPoP()).browserSessionDPoP(this.#key) as unknown as Record<string, (...a: unknown[]) => Promise<never>>)[method]!(...args);
-    return (this.#sessionDPoP ??= { allowBearer: false, jkt: lazy('jkt'), proof: lazy('proof'), received: lazy('received'), requestToken: lazy('requestToken') });
+    return (this.#sessionDPoP ??= lazySessionDPoP(false, async () => (await loadDPoP()).browserSessionDPoP(this.#key)));
   }
 
   get signedIn(): boolean {

@@ -20,19 +20,15 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   const { key, allowBearer = false } = option === true ? {} : (option as DPoPOptions);
   if (typeof allowBearer !== 'boolean') throw new SessionError('invalid_options', 'dpop.allowBearer must be a boolean');
   let loaded: Promise<SessionDPoP> | undefined;
-  const lazy =
-    <M extends 'jkt' | 'proof' | 'received' | 'requestToken'>(method: M) =>
-    async (...args: Parameters<SessionDPoP[M]>): Promise<Awaited<ReturnType<SessionDPoP[M]>>> => {
-      loaded ??= import('#dpop').then(({ loadSessionDPoP }) => {
-        // `option` is dropped once read: the session keeps the non-extractable key, never the PEM or JWK it was given
-        // (as the JWT providers keep no copy of theirs).
-        const given = option as true | DPoPOptions;
-        option = undefined;
-        return loadSessionDPoP(given, clock);
-      });
-      return ((await loaded)[method] as (...a: typeof args) => Promise<Awaited<ReturnType<SessionDPoP[M]>>>)(...args);
-    };
-  const dpop: SessionDPoP = { allowBearer, jkt: lazy('jkt'), proof: lazy('proof'), received: lazy('received'), requestToken: lazy('requestToken') };
+  const dpop = lazySessionDPoP(allowBearer, () =>
+    (loaded ??= import('#dpop').then(({ loadSessionDPoP }) => {
+      // `option` is dropped once read: the session keeps the non-extractable key, never the PEM or JWK it was given
+      // (as the JWT providers keep no copy of theirs).
+      const given = option as true | DPoPOptions;
+      option = undefined;
+      return loadSessionDPoP(given, clock);
+    })),
+  );
   // What tells the key from every other, never key material: this process's id for its generated key, else the
   // collision-resistant digest used for secrets, of the PEM or of the key object (a `DPoPKey` reads as its public
   // JWK and thumbprint; a `CryptoKey` inside reads as `{}`). A JWK's members are sorted first: the same key parsed
@@ -51,4 +47,16 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       fetchToken: (context) => provider.fetchToken({ ...context, dpop }),
     },
   };
+}
+
+/**
+ * A `SessionDPoP` whose methods load the DPoP code on their first call (`load`): what a session holds before any
+ * proof is needed. The one list of the methods, for `createSession`'s DPoP and the sign-in's.
+ */
+export function lazySessionDPoP(allowBearer: boolean, load: () => Promise<SessionDPoP>): SessionDPoP {
+  const dpop: Record<string, unknown> = { allowBearer };
+  for (const method of ['jkt', 'proof', 'received', 'fetchResource', 'requestToken'] as const) {
+    dpop[method] = async (...args: unknown[]): Promise<unknown> => ((await load())[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+  }
+  return dpop as unknown as SessionDPoP;
 }

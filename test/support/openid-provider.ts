@@ -114,6 +114,8 @@ export interface OpenIdProviderCounts {
   replayedProofs: number;
   /** With `dpop` and `apiNonce`: API and tile requests answered `use_dpop_nonce` (not counted as failed calls). */
   apiNonceChallenges: number;
+  /** Requests to `<apiUrl>-moved`, each answered with a 307 to `apiUrl` (an API behind a redirect). */
+  movedApiCalls: number;
 }
 
 /** One request to the API or the tiles, as the test provider saw it. */
@@ -241,6 +243,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     dpopNonceChallenges: 0,
     replayedProofs: 0,
     apiNonceChallenges: 0,
+    movedApiCalls: 0,
   });
   const state = {
     counts: freshCounts(),
@@ -482,7 +485,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   const callback = provider.callback();
   server.on('request', (req, res) => {
     const url = new URL(req.url ?? '/', providerOrigin);
-    const route = url.pathname.startsWith('/interaction/') ? interaction(req, res) : url.pathname === '/api' || url.pathname.startsWith('/tiles/') ? api(req, res, url) : undefined;
+    const route = url.pathname.startsWith('/interaction/') ? interaction(req, res) : url.pathname === '/api' || url.pathname.startsWith('/tiles/') ? api(req, res, url) : url.pathname === '/api-moved' ? moved(req, res) : undefined;
     if (route === undefined) return callback(req, res);
     route.catch((error: unknown) => {
       record('test-provider-error', errorName(error));
@@ -526,6 +529,18 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) consented.addResourceScope(indicator, scopes.join(' '));
     const grantId = await consented.save();
     await provider.interactionFinished(req, res, { consent: grant === undefined ? { grantId } : {} }, { mergeWithLastSubmission: true });
+  }
+
+  /** `/api-moved`: the API behind a same-origin 307 (CORS as `/api`), the redirect a DPoP request must not follow blindly. */
+  async function moved(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const origin = req.headers.origin;
+    const cors: Record<string, string> = origin !== undefined ? { 'access-control-allow-origin': origin, vary: 'Origin' } : {};
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, { ...cors, 'access-control-allow-headers': 'authorization, dpop', 'access-control-allow-methods': 'GET' }).end();
+      return;
+    }
+    state.counts.movedApiCalls++;
+    res.writeHead(307, { ...cors, location: `${providerOrigin}/api` }).end();
   }
 
   async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
