@@ -57,10 +57,18 @@ export default defineConfig({
     },
   },
   test: {
+    // Files run side by side, in three groups one after another (vitest's default on 2 cores is one file at a time:
+    // 46 min, most of it waiting for tokens to expire and timeouts to pass, not CPU). Every file starts its own
+    // servers, browsers, Redis, Xvfb display and scratch directory on ports and paths the OS picks, so files share
+    // nothing but the machine. 1: the browser-driving projects, 2 files at a time (each runs a browser or three).
+    // 2: the process-driving projects, 3 at a time (mostly waiting on sockets and timers). 3: the chaos soak alone,
+    // whose schedule of freezes and kills should be the only chaos it sees.
     projects: [
       {
         test: {
           name: 'node',
+          maxWorkers: 3,
+          sequence: { groupOrder: 2 },
           include: ['test/node/**/*.test.ts'],
           environment: 'node',
           testTimeout: 20_000,
@@ -70,6 +78,8 @@ export default defineConfig({
         // Node-side tests that drive Debian's Chromium with playwright-core (several pages, workers, crashes).
         test: {
           name: 'browser',
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
           include: ['test/browser/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
@@ -81,6 +91,8 @@ export default defineConfig({
         // BiDi) and WebKitGTK (WebKitWebDriver + selenium-webdriver on an Xvfb display of its own); test/support/engines.
         test: {
           name: 'engines',
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
           include: ['test/engines/**/*.test.ts'],
           environment: 'node',
           testTimeout: 90_000,
@@ -91,6 +103,8 @@ export default defineConfig({
         // `npm run demo` started as README says, driven in Chromium (WebGL on SwiftShader).
         test: {
           name: 'demo',
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
           include: ['test/demo/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
@@ -102,6 +116,8 @@ export default defineConfig({
         // against the local OpenID provider: sign-in, pages, reload, a second tab, sign-out.
         test: {
           name: 'frameworks',
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
           include: ['test/frameworks/**/*.test.ts'],
           environment: 'node',
           testTimeout: 90_000,
@@ -112,6 +128,8 @@ export default defineConfig({
         // Several Node processes against a real redis-server (Debian package) and the real token server.
         test: {
           name: 'redis',
+          maxWorkers: 3,
+          sequence: { groupOrder: 2 },
           include: ['test/redis/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
@@ -123,6 +141,8 @@ export default defineConfig({
         // against the real token server.
         test: {
           name: 'local',
+          maxWorkers: 3,
+          sequence: { groupOrder: 2 },
           include: ['test/local/**/*.test.ts'],
           environment: 'node',
           testTimeout: 30_000,
@@ -133,6 +153,8 @@ export default defineConfig({
         // Real Deno (from the `deno` npm package) running the packed package, with workers, against the token server.
         test: {
           name: 'deno',
+          maxWorkers: 3,
+          sequence: { groupOrder: 2 },
           include: ['test/deno/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
@@ -143,6 +165,8 @@ export default defineConfig({
         // Node-side tests that drive workerd through Miniflare: Durable Objects, several isolates, real storage.
         test: {
           name: 'workers',
+          maxWorkers: 3,
+          sequence: { groupOrder: 2 },
           include: ['test/workers/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,
@@ -154,6 +178,8 @@ export default defineConfig({
         // way per case (OpenID RP certification plan, RFC 9700, RFC 9207, OAuth for Browser-Based Apps).
         test: {
           name: 'conformance',
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
           include: ['test/conformance/**/*.test.ts'],
           // Cases run side by side, each in its own iframe of one page per file.
           maxConcurrency: 8,
@@ -167,6 +193,8 @@ export default defineConfig({
         // schedule of crashes, kills, freezes, sign-outs, revocations and endpoint failures (≈ 80 s in all).
         test: {
           name: 'reliability',
+          maxWorkers: 1,
+          sequence: { groupOrder: 3 },
           include: ['test/soak/**/*.test.ts'],
           environment: 'node',
           testTimeout: 150_000,

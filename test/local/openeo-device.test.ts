@@ -24,7 +24,8 @@ const open: OpenEO[] = [];
 const savedRuntimeDir = process.env.XDG_RUNTIME_DIR;
 
 beforeAll(async () => {
-  provider = await startOpenIdProvider({ clients: [{ clientId: 'openeo-device', redirectUris: ['http://127.0.0.1/unused'] }], deviceFlow: true, devicePkce: true });
+  // The provider names a 1 s polling interval: what this file proves does not depend on the 5 s default.
+  provider = await startOpenIdProvider({ clients: [{ clientId: 'openeo-device', redirectUris: ['http://127.0.0.1/unused'] }], deviceFlow: true, deviceInterval: 1, devicePkce: true });
   const live = async (token: string): Promise<boolean> => (await provider.introspect(token)).active;
   backend = await startOpenEOServer(() => [
     {

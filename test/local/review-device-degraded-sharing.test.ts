@@ -23,7 +23,8 @@ let home: string;
 const members: Member[] = [];
 
 beforeAll(async () => {
-  provider = await startOpenIdProvider({ clients: [{ clientId, redirectUris: ['http://127.0.0.1/unused'] }], deviceFlow: true });
+  // The provider names a 1 s polling interval: what this file proves does not depend on the 5 s default.
+  provider = await startOpenIdProvider({ clients: [{ clientId, redirectUris: ['http://127.0.0.1/unused'] }], deviceFlow: true, deviceInterval: 1 });
   home = mkdtempSync(path.join(tmpdir(), 'review-degraded-'));
 });
 

@@ -180,6 +180,12 @@ export interface OpenIdProviderOptions {
   /** Lifetime in seconds of device codes. Default 600. */
   deviceCodeTtl?: number;
   /**
+   * The polling `interval` (seconds) the device authorization response names. Default: none, as oidc-provider sends
+   * none, so that clients wait RFC 8628's default of 5 s between polls. Tests whose promise is not about that default
+   * name 1 s, so that an approval is seen a second later instead of five.
+   */
+  deviceInterval?: number;
+  /**
    * PKCE required with the device flow, as EGI Check-in requires it of openEO's `device_code+pkce` clients (oidc-provider
    * has no such option: checked here): a device authorization without an S256 `code_challenge` is refused, and a
    * poll whose `code_verifier` does not match it gets `invalid_grant`. Default false.
@@ -399,6 +405,15 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   });
   provider.on('server_error', (_ctx, error) => record('server_error', errorName(error)));
 
+  const { deviceInterval } = options;
+  if (deviceInterval !== undefined) {
+    // Registered first, so that it sees the answer of every later middleware (the PKCE check's included).
+    provider.use(async (ctx: KoaContext, next: () => Promise<void>) => {
+      await next();
+      const body = ctx.body as { device_code?: string } | undefined;
+      if (ctx.path === '/device/auth' && ctx.method === 'POST' && body?.device_code !== undefined) ctx.body = { ...body, interval: deviceInterval };
+    });
+  }
   provider.use(async (ctx: KoaContext, next: () => Promise<void>) => {
     if (options.dpop === true && ctx.path === tokenPath && ctx.method === 'POST' && ctx.get('dpop') !== '') await noteProofKey(ctx.get('dpop'));
     if (ctx.path === '/device/auth' && ctx.method === 'POST' && options.devicePkce === true) {
