@@ -61,8 +61,9 @@ export default defineConfig({
     // 46 min, most of it waiting for tokens to expire and timeouts to pass, not CPU). Every file starts its own
     // servers, browsers, Redis, Xvfb display and scratch directory on ports and paths the OS picks, so files share
     // nothing but the machine. 1: the browser-driving projects, 2 files at a time (each runs a browser or three).
-    // 2: the process-driving projects, 3 at a time (mostly waiting on sockets and timers). 3: the chaos soak alone,
-    // whose schedule of freezes and kills should be the only chaos it sees.
+    // 2: the process-driving projects, 3 at a time (mostly waiting on sockets and timers). 3: one file at a time, the
+    // local process pools (CPU work in 8 processes) and the chaos soak, whose freezes and kills should be the only
+    // chaos it sees.
     projects: [
       {
         test: {
@@ -141,8 +142,10 @@ export default defineConfig({
         // against the real token server.
         test: {
           name: 'local',
-          maxWorkers: 3,
-          sequence: { groupOrder: 2 },
+          // One file at a time, beside the soak: the pool scenarios run 8 processes of wall-clock CPU work each, and
+          // two of them side by side on 2 cores would measure the machine, not the session.
+          maxWorkers: 1,
+          sequence: { groupOrder: 3 },
           include: ['test/local/**/*.test.ts'],
           environment: 'node',
           testTimeout: 30_000,
