@@ -1,6 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { SessionError } from '../core/errors.js';
-import { createSignInKey, deleteCurrentKey, readCurrentKey, saveCurrentKey, takeSignInKey, type BrowserDPoPKey } from '../dpop/browser-key.js';
+import { createSignInKey, deleteCurrentKey, deleteSignInKey, readCurrentKey, saveCurrentKey, takeSignInKey, type BrowserDPoPKey } from '../dpop/browser-key.js';
 import { readNonce, saveNonce } from '../dpop/browser-nonces.js';
 import { httpMethod } from '../dpop/method.js';
 import { isProofRefusal, isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
@@ -111,10 +111,16 @@ export function signInKey(state: string): Promise<string> {
  * The signer of the sign-in with `state` (its key taken from storage, once), and `keep`: makes its key the
  * credential's key, after the code exchange and before the token is shared.
  */
-export async function signInSigner(state: string | undefined, credential: string): Promise<DPoPSigner & { keep(): Promise<void> }> {
+export async function signInSigner(state: string | undefined, credential: string): Promise<DPoPSigner & { keep(signedInAt: number): Promise<void> }> {
   const key = state === undefined ? undefined : await takeSignInKey(state);
   if (key === undefined) throw new SessionError('invalid_state', 'The DPoP key of this sign-in is gone (another browser profile, or storage cleared): sign in again');
-  return { ...signerOf(key), keep: () => saveCurrentKey(credential, key, Date.now()) };
+  // Dated as the sign-in's record of who signed in (`signedInAt`): a dead refresh token deletes that sign-in's key only.
+  return { ...signerOf(key), keep: (signedInAt) => saveCurrentKey(credential, key, signedInAt) };
+}
+
+/** The refresh token of the sign-in at `signedInAt` is dead (`invalid_grant`): its key goes with it, as at sign-out. */
+export function forgetSignInKey(credential: string, signedInAt: number): Promise<void> {
+  return deleteSignInKey(credential, signedInAt);
 }
 
 /** The signer of the credential's current key, if there is one. */
