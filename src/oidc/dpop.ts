@@ -21,6 +21,11 @@ export interface DPoPSigner {
    * with the nonce): the retry is the only repeat, and a challenge spends nothing (the server refused the proof first).
    */
   send(url: string, send: (DPoP: oauth.DPoPHandle) => Promise<Response>): Promise<Response>;
+  /**
+   * `send` as above, for a request of the provider that oauth4webapi signs none for (revocation): `send` is given a
+   * proof (`POST`, the provider's latest nonce) for each attempt, and a `use_dpop_nonce` challenge is answered once.
+   */
+  sendWithProof(url: string, send: (proof: string) => Promise<Response>): Promise<Response>;
   /** A proof for a request to a resource: `htm`, `htu`, `ath` of `accessToken`, the server's latest nonce. */
   proof(method: string, url: string, accessToken?: string): Promise<string>;
 }
@@ -79,6 +84,20 @@ function signerOf(key: BrowserDPoPKey): DPoPSigner {
         await keep(response, server);
       }
       return response;
+    },
+    async sendWithProof(target, send) {
+      const url = new URL(target);
+      const server = authorizationServerNonceKey(url);
+      const attempt = async (): Promise<Response> => {
+        const headers = new Headers();
+        await (handle as unknown as ProofMaker).addProof(url, headers, 'POST');
+        const response = await send(headers.get('dpop')!);
+        await keep(response, server);
+        return response;
+      };
+      await prime(server);
+      const response = await attempt();
+      return nonceOf(response) !== undefined && (await isNonceChallenge(response)) ? attempt() : response;
     },
     async proof(method, target, accessToken) {
       const htm = httpMethod(method);
