@@ -28,7 +28,7 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
         // (as the JWT providers keep no copy of theirs).
         const given = option as true | DPoPOptions;
         option = undefined;
-        return loadSessionDPoP(given, clock);
+        return loadSessionDPoP(given, clock, undefined, originWide ? credential : undefined);
       });
       return ((await loaded)[method] as (...a: typeof args) => Promise<Awaited<ReturnType<SessionDPoP[M]>>>)(...args);
     };
@@ -37,13 +37,16 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   // collision-resistant digest used for secrets, of the PEM or of the key object (a `DPoPKey` reads as its public
   // JWK and thumbprint; a `CryptoKey` inside reads as `{}`). A JWK's members are sorted first: the same key parsed
   // from a secrets manager or exported by node:crypto is one credential whatever the order of its members.
+  // A browser's generated key is the origin's (IndexedDB, under a Web Lock): every context of the origin shares it.
+  const originWide = key === undefined && inBrowser();
   const identity =
-    key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(Object.entries(Object(key)).sort()))!;
+    originWide ? 'origin' : key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(Object.entries(Object(key)).sort()))!;
   const { canRefresh, usesRefreshToken, signsIn, initialRefreshTokenDigest } = provider;
+  const credential = `${provider.key}|dpop=${encodeURIComponent(identity)}`;
   return {
     dpop,
     provider: {
-      key: `${provider.key}|dpop=${encodeURIComponent(identity)}`,
+      key: credential,
       canRefresh,
       usesRefreshToken,
       signsIn,
@@ -51,4 +54,10 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       fetchToken: (context) => provider.fetchToken({ ...context, dpop }),
     },
   };
+}
+
+/** Where IndexedDB and Web Locks are the origin's (as `defaultSharing` tells a browser): not Node, Deno nor workerd. */
+function inBrowser(): boolean {
+  const process = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
+  return typeof indexedDB !== 'undefined' && typeof navigator !== 'undefined' && navigator.locks !== undefined && typeof process?.versions?.node !== 'string';
 }
