@@ -7,6 +7,7 @@ import type { DPoPKey, DPoPOptions, SessionDPoP } from '../core/dpop.js';
 import { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
 import { sessionDPoP } from './signer.js';
 import { memoryNonceStore, type DPoPNonceStore } from './nonces.js';
+import { inBrowser } from '../sharing/default.js';
 
 export { createDPoPProof, type DPoPProofRequest } from './proof.js';
 export { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
@@ -22,7 +23,7 @@ let processNonces: DPoPNonceStore | undefined;
 export function loadSessionDPoP(option: true | DPoPOptions, clock: Clock, nonces?: DPoPNonceStore, originCredential?: string): SessionDPoP {
   const given = option === true ? undefined : option.key;
   const key =
-    given === undefined && originCredential !== undefined
+    given === undefined && originCredential !== undefined && inBrowser()
       ? originKey(originCredential)
       : given === undefined
       ? (processKey ??= generateDPoPKey().catch((error: unknown) => {

@@ -25,7 +25,7 @@ export interface DPoPSigner {
    * `send` as above, for a request of the provider that oauth4webapi signs none for (revocation): `send` is given a
    * proof (`POST`, the provider's latest nonce) for each attempt, and a `use_dpop_nonce` challenge is answered once.
    */
-  sendWithProof(url: string, send: (proof: string) => Promise<Response>): Promise<Response>;
+  sendSigned(url: string, send: (proof: string) => Promise<Response>): Promise<Response>;
   /** A proof for a request to a resource: `htm`, `htu`, `ath` of `accessToken`, the server's latest nonce. */
   proof(method: string, url: string, accessToken?: string): Promise<string>;
 }
@@ -85,7 +85,7 @@ function signerOf(key: BrowserDPoPKey): DPoPSigner {
       }
       return response;
     },
-    async sendWithProof(target, send) {
+    async sendSigned(target, send) {
       const url = new URL(target);
       const server = authorizationServerNonceKey(url);
       const attempt = async (): Promise<Response> => {
@@ -137,9 +137,9 @@ export async function signInSigner(state: string | undefined, credential: string
   return { ...signerOf(key), keep: (signedInAt) => saveCurrentKey(credential, key, signedInAt) };
 }
 
-/** The refresh token of the sign-in at `signedInAt` is dead (`invalid_grant`): its key goes with it, as at sign-out. */
-export function forgetSignInKey(credential: string, signedInAt: number): Promise<void> {
-  return deleteSignInKey(credential, signedInAt);
+/** The sign-in at `signedInAt` ended (a dead refresh token too: `invalid_grant`): its key goes with it, as at sign-out. */
+export function forgetKey(credential: string, { signedInAt }: { readonly signedInAt: number }): Promise<void> {
+  return deleteSignInKey(credential, signedInAt).catch(() => undefined);
 }
 
 /** The signer of the credential's current key, if there is one. */

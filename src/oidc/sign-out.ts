@@ -24,10 +24,10 @@ export async function revokeRefreshToken(
     const revoke = (dpop?: string): Promise<Response> =>
       oauth.revocationRequest(as, { client_id: clientId }, oauth.None(), refreshToken, {
         ...requestOptions({ ...endpoint, signal }),
-        ...(dpop !== undefined && { headers: { dpop } }),
+        ...(dpop && { headers: { dpop } }),
         additionalParameters: { token_type_hint: 'refresh_token' },
       });
-    const response = signer === undefined ? await revoke() : await signer.sendWithProof(as.revocation_endpoint!, revoke);
+    const response = await (signer ? signer.sendSigned(as.revocation_endpoint!, revoke) : revoke());
     await oauth.processRevocationResponse(response);
   }).catch((error: SessionError) => {
     throw withoutSecrets(error, [refreshToken]);

@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { DPoPOptions, SessionDPoP } from '../core/dpop.js';
 import { SessionError } from '../core/errors.js';
 import { secretDigest } from '../providers/client-credentials.js';
+import { inBrowser } from '../sharing/default.js';
 import type { TokenProvider } from '../providers/provider.js';
 
 /** Tells this process's generated key from every other process's: sessions that use it share tokens only here. */
@@ -28,7 +29,7 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
         // (as the JWT providers keep no copy of theirs).
         const given = option as true | DPoPOptions;
         option = undefined;
-        return loadSessionDPoP(given, clock, undefined, originWide ? credential : undefined);
+        return loadSessionDPoP(given, clock, undefined, provider.key);
       });
       return ((await loaded)[method] as (...a: typeof args) => Promise<Awaited<ReturnType<SessionDPoP[M]>>>)(...args);
     };
@@ -37,16 +38,14 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   // collision-resistant digest used for secrets, of the PEM or of the key object (a `DPoPKey` reads as its public
   // JWK and thumbprint; a `CryptoKey` inside reads as `{}`). A JWK's members are sorted first: the same key parsed
   // from a secrets manager or exported by node:crypto is one credential whatever the order of its members.
-  // A browser's generated key is the origin's (IndexedDB, under a Web Lock): every context of the origin shares it.
-  const originWide = key === undefined && inBrowser();
+  // A browser's generated key is the origin's (IndexedDB, under a Web Lock, see #dpop): every context shares it.
   const identity =
-    originWide ? 'origin' : key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(Object.entries(Object(key)).sort()))!;
+    key === undefined ? `process:${(processKeyId ??= inBrowser() ? 'origin' : crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(Object.entries(Object(key)).sort()))!;
   const { canRefresh, usesRefreshToken, signsIn, initialRefreshTokenDigest } = provider;
-  const credential = `${provider.key}|dpop=${encodeURIComponent(identity)}`;
   return {
     dpop,
     provider: {
-      key: credential,
+      key: `${provider.key}|dpop=${encodeURIComponent(identity)}`,
       canRefresh,
       usesRefreshToken,
       signsIn,
@@ -56,8 +55,3 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   };
 }
 
-/** Where IndexedDB and Web Locks are the origin's (as `defaultSharing` tells a browser): not Node, Deno nor workerd. */
-function inBrowser(): boolean {
-  const process = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
-  return typeof indexedDB !== 'undefined' && typeof navigator !== 'undefined' && navigator.locks !== undefined && typeof process?.versions?.node !== 'string';
-}

@@ -19,7 +19,7 @@ export function defaultSharing(): Sharing {
  * Node with a fake IndexedDB (test setups) stays in memory: a BroadcastChannel there would keep the process alive.
  * Deno has a `process` with `versions.node` too, and no IndexedDB.
  */
-function inBrowser(): boolean {
+export function inBrowser(): boolean {
   const process = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
   return typeof indexedDB !== 'undefined' && typeof process?.versions?.node !== 'string';
 }
