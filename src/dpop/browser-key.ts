@@ -128,6 +128,20 @@ export function readCurrentKey(credential: string): Promise<BrowserDPoPKey | und
 }
 
 /**
+ * Deletes the credential's key when it is still the key of the sign-in at `signedInAt` (its refresh token is dead:
+ * `invalid_grant`), never the key of a later sign-in.
+ */
+export function deleteSignInKey(credential: string, signedInAt: number): Promise<void> {
+  return withDPoPStore(KEYS, 'readwrite', (store) => {
+    const request = store.get(currentId(credential));
+    request.onsuccess = () => {
+      if ((request.result as Partial<KeyRecord> | undefined)?.createdAt === signedInAt) store.delete(currentId(credential));
+    };
+    return () => undefined;
+  });
+}
+
+/**
  * Deletes the credential's key when it is still the one with `jkt` (read before a sign-out): never the key of a
  * sign-in that completed meanwhile in another context.
  */

@@ -4,9 +4,10 @@
  */
 import type { Clock } from '../core/clock.js';
 import type { DPoPKey, DPoPOptions, SessionDPoP } from '../core/dpop.js';
-import { generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
+import { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
 import { sessionDPoP } from './signer.js';
 import { memoryNonceStore, type DPoPNonceStore } from './nonces.js';
+import { inBrowser } from '../sharing/in-browser.js';
 
 export { createDPoPProof, type DPoPProofRequest } from './proof.js';
 export { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
@@ -19,10 +20,12 @@ let processKey: Promise<DPoPKey> | undefined;
 let processNonces: DPoPNonceStore | undefined;
 
 /** The DPoP of a session, from its `dpop` option: its key resolved (generated or imported, once) and its nonces. */
-export function loadSessionDPoP(option: true | DPoPOptions, clock: Clock, nonces?: DPoPNonceStore): SessionDPoP {
+export function loadSessionDPoP(option: true | DPoPOptions, clock: Clock, nonces?: DPoPNonceStore, originCredential?: string): SessionDPoP {
   const given = option === true ? undefined : option.key;
   const key =
-    given === undefined
+    given === undefined && originCredential !== undefined && inBrowser()
+      ? originKey(originCredential)
+      : given === undefined
       ? (processKey ??= generateDPoPKey().catch((error: unknown) => {
           processKey = undefined;
           throw error;
@@ -31,4 +34,15 @@ export function loadSessionDPoP(option: true | DPoPOptions, clock: Clock, nonces
         ? given
         : importDPoPKey(given);
   return sessionDPoP({ key, clock, nonces: nonces ?? (processNonces ??= memoryNonceStore()), allowBearer: option !== true && option.allowBearer === true });
+}
+
+/**
+ * In a browser, `dpop: true`'s key is the origin's, one per credential, made once under its Web Lock and kept in
+ * IndexedDB (`loadOrCreateKey`): every tab, worker and the service worker shares the credential's token, and so must
+ * sign with its key (a key per context made every tab a credential of its own, each sending the one refresh token).
+ */
+async function originKey(credential: string): Promise<DPoPKey> {
+  const { loadOrCreateKey } = await import('./browser-key.js');
+  const { privateKey, publicKey } = await loadOrCreateKey(credential, Date.now());
+  return dpopKeyFromPair({ privateKey, publicKey }, 'ES256');
 }

@@ -1,6 +1,6 @@
 import * as oauth from 'oauth4webapi';
 import { SessionError } from '../core/errors.js';
-import { createSignInKey, deleteCurrentKey, readCurrentKey, saveCurrentKey, takeSignInKey, type BrowserDPoPKey } from '../dpop/browser-key.js';
+import { createSignInKey, deleteCurrentKey, deleteSignInKey, readCurrentKey, saveCurrentKey, takeSignInKey, type BrowserDPoPKey } from '../dpop/browser-key.js';
 import { readNonce, saveNonce } from '../dpop/browser-nonces.js';
 import { httpMethod } from '../dpop/method.js';
 import { authorizationServerNonceKey, isProofRefusal, isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
@@ -22,6 +22,11 @@ export interface DPoPSigner {
    * with the nonce): the retry is the only repeat, and a challenge spends nothing (the server refused the proof first).
    */
   send(url: string, send: (DPoP: oauth.DPoPHandle) => Promise<Response>): Promise<Response>;
+  /**
+   * `send` as above, for a request of the provider that oauth4webapi signs none for (revocation): `send` is given a
+   * proof (`POST`, the provider's latest nonce) for each attempt, and a `use_dpop_nonce` challenge is answered once.
+   */
+  sendWithProof(url: string, send: (proof: string) => Promise<Response>): Promise<Response>;
   /** A proof for a request to a resource: `htm`, `htu`, `ath` of `accessToken`, the server's latest nonce. */
   proof(method: string, url: string, accessToken?: string): Promise<string>;
 }
@@ -71,6 +76,20 @@ function signerOf(key: BrowserDPoPKey): DPoPSigner {
       }
       return response;
     },
+    async sendWithProof(target, send) {
+      const url = new URL(target);
+      const server = authorizationServerNonceKey(url);
+      const attempt = async (): Promise<Response> => {
+        const headers = new Headers();
+        await (handle as unknown as ProofMaker).addProof(url, headers, 'POST');
+        const response = await send(headers.get('dpop')!);
+        await keep(response, server);
+        return response;
+      };
+      await prime(server);
+      const response = await attempt();
+      return nonceOf(response) !== undefined && (await isNonceChallenge(response)) ? attempt() : response;
+    },
     async proof(method, target, accessToken) {
       const htm = httpMethod(method);
       if (accessToken !== undefined && (typeof accessToken !== 'string' || accessToken === '')) {
@@ -102,10 +121,16 @@ export function signInKey(state: string): Promise<string> {
  * The signer of the sign-in with `state` (its key taken from storage, once), and `keep`: makes its key the
  * credential's key, after the code exchange and before the token is shared.
  */
-export async function signInSigner(state: string | undefined, credential: string): Promise<DPoPSigner & { keep(): Promise<void> }> {
+export async function signInSigner(state: string | undefined, credential: string): Promise<DPoPSigner & { keep(signedInAt: number): Promise<void> }> {
   const key = state === undefined ? undefined : await takeSignInKey(state);
   if (key === undefined) throw new SessionError('invalid_state', 'The DPoP key of this sign-in is gone (another browser profile, or storage cleared): sign in again');
-  return { ...signerOf(key), keep: () => saveCurrentKey(credential, key, Date.now()) };
+  // Dated as the sign-in's record of who signed in (`signedInAt`): a dead refresh token deletes that sign-in's key only.
+  return { ...signerOf(key), keep: (signedInAt) => saveCurrentKey(credential, key, signedInAt) };
+}
+
+/** The sign-in at `signedInAt` ended (a dead refresh token too: `invalid_grant`): its key goes with it, as at sign-out. */
+export function forgetSignInKey(credential: string, signedInAt: number): Promise<void> {
+  return deleteSignInKey(credential, signedInAt).catch(() => undefined);
 }
 
 /** The signer of the credential's current key, if there is one. */

@@ -202,7 +202,7 @@ export function oidcProvider(options: OidcProviderOptions, internals: OidcProvid
       throw new SessionError('invalid_response', 'The provider issued no refresh token (is offline_access in the scope, or refresh tokens enabled for the client?)');
     }
     // Every context that gets the token must find its key: the sign-in's key is the credential's from now on.
-    await signer?.keep();
+    await signer?.keep(set.token.issuedAt);
     const claims = oauth.getValidatedIdTokenClaims(result) as UserClaims | undefined;
     lastUser = claims;
     // Without `openid` in the scope there is no ID token: signed in all the same, as a user without claims.

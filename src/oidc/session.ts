@@ -418,6 +418,10 @@ class OidcSessionHandle implements OidcSession {
 
   #signedOutHere(): void {
     if (this.#user === undefined) return;
+    // With DPoP, the key of that sign-in goes with it wherever it ended (a dead refresh token too, README: "deleted
+    // at sign-out"); never the key of a later sign-in, dated by its own.
+    const { signedInAt } = this.#user;
+    if (this.#dpop) void loadDPoP().then((dpop) => dpop.forgetSignInKey(this.#key, signedInAt)).catch(() => undefined);
     this.#user = undefined;
     this.#events.emit('signed-out');
   }

@@ -20,12 +20,14 @@ export async function revokeRefreshToken(
   await withTimeout(label, endpoint.timeout ?? DEFAULT_TIMEOUT, endpoint.signal, async (signal) => {
     // A DPoP-bound refresh token is revoked with a proof of its key (oauth4webapi signs none for revocation: asked of
     // the signer, as for a resource). Providers that do not ask for it ignore the header.
-    const url = as.revocation_endpoint!;
-    const response = await oauth.revocationRequest(as, { client_id: clientId }, oauth.None(), refreshToken, {
-      ...requestOptions({ ...endpoint, signal }),
-      ...(signer !== undefined && { headers: { dpop: await signer.proof('POST', url) } }),
-      additionalParameters: { token_type_hint: 'refresh_token' },
-    });
+    // Its nonce challenge is answered once, as the token endpoint's (the provider's nonce, not an API's).
+    const revoke = (dpop?: string): Promise<Response> =>
+      oauth.revocationRequest(as, { client_id: clientId }, oauth.None(), refreshToken, {
+        ...requestOptions({ ...endpoint, signal }),
+        ...(dpop && { headers: { dpop } }),
+        additionalParameters: { token_type_hint: 'refresh_token' },
+      });
+    const response = await (signer ? signer.sendWithProof(as.revocation_endpoint!, revoke) : revoke());
     await oauth.processRevocationResponse(response);
   }).catch((error: SessionError) => {
     throw withoutSecrets(error, [refreshToken]);

@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { DPoPOptions, SessionDPoP } from '../core/dpop.js';
 import { SessionError } from '../core/errors.js';
 import { secretDigest } from '../providers/client-credentials.js';
+import { inBrowser } from '../sharing/in-browser.js';
 import type { TokenProvider } from '../providers/provider.js';
 
 /** Tells this process's generated key from every other process's: sessions that use it share tokens only here. */
@@ -26,15 +27,16 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       // (as the JWT providers keep no copy of theirs).
       const given = option as true | DPoPOptions;
       option = undefined;
-      return loadSessionDPoP(given, clock);
+      return loadSessionDPoP(given, clock, undefined, provider.key);
     })),
   );
   // What tells the key from every other, never key material: this process's id for its generated key, else the
   // collision-resistant digest used for secrets, of the PEM or of the key object (a `DPoPKey` reads as its public
   // JWK and thumbprint; a `CryptoKey` inside reads as `{}`). A JWK's members are sorted first: the same key parsed
   // from a secrets manager or exported by node:crypto is one credential whatever the order of its members.
+  // A browser's generated key is the origin's (IndexedDB, under a Web Lock, see #dpop): every context shares it.
   const identity =
-    key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(Object.entries(Object(key)).sort()))!;
+    key === undefined ? `process:${(processKeyId ??= inBrowser() ? 'origin' : crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(Object.entries(Object(key)).sort()))!;
   const { canRefresh, usesRefreshToken, signsIn, initialRefreshTokenDigest } = provider;
   return {
     dpop,

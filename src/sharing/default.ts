@@ -1,6 +1,7 @@
 import { browserSharing } from './browser/sharing.js';
 import { memorySharing } from './memory.js';
 import type { Sharing } from './sharing.js';
+import { inBrowser } from './in-browser.js';
 
 let shared: Sharing | undefined;
 
@@ -13,15 +14,4 @@ let shared: Sharing | undefined;
  */
 export function defaultSharing(): Sharing {
   return (shared ??= inBrowser() || 'Deno' in globalThis ? browserSharing() : memorySharing());
-}
-
-/**
- * Windows, iframes, workers and service workers all have `indexedDB`, even where opening it fails (browser sharing
- * then degrades and says so, as it does without Web Locks or BroadcastChannel); Node, Deno and workerd have not.
- * Node with a fake IndexedDB (test setups) stays in memory: a BroadcastChannel there would keep the process alive.
- * Deno has a `process` with `versions.node` too, and no IndexedDB.
- */
-function inBrowser(): boolean {
-  const process = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
-  return typeof indexedDB !== 'undefined' && typeof process?.versions?.node !== 'string';
 }
