@@ -18,7 +18,7 @@ export default [
     "path": "dist/index.js",
     "import": "{ createSession, clientCredentials, browserSharing }",
     "gzip": true,
-    "limit": "18.5 KB",
+    "limit": "18 KB",
     "ignore": [
       "#leader-election",
       "#dpop"
@@ -29,7 +29,7 @@ export default [
     "path": "dist/index.js",
     "import": "{ createSession, clientCredentials, browserSharing }",
     "gzip": true,
-    "limit": "20 KB",
+    "limit": "19.5 KB",
     "ignore": [
       "#dpop"
     ]
@@ -45,7 +45,7 @@ export default [
       "dist/client.js": "{ createClient }"
     },
     "gzip": true,
-    "limit": "23.5 KB",
+    "limit": "23 KB",
     "ignore": [
       "#leader-election",
       "#dpop"
@@ -56,7 +56,7 @@ export default [
     "path": "dist/oidc.js",
     "import": "{ oidcSession }",
     "gzip": true,
-    "limit": "33 KB",
+    "limit": "32.5 KB",
     "ignore": [
       "#leader-election",
       "#oidc-dpop",
@@ -87,7 +87,7 @@ export default [
     "path": "dist/sentinel-hub.js",
     "import": "{ sentinelHub }",
     "gzip": true,
-    "limit": "26.5 KB",
+    "limit": "26 KB",
     "ignore": [
       "#leader-election",
       "#dpop"
@@ -98,7 +98,7 @@ export default [
     "path": "dist/earth-engine.js",
     "import": "{ earthEngine, googleRefreshToken }",
     "gzip": true,
-    "limit": "28.5 KB",
+    "limit": "28 KB",
     "ignore": [
       "#leader-election",
       "#dpop"
@@ -109,7 +109,7 @@ export default [
     "path": "dist/earth-engine.js",
     "import": "{ fromSepalHeaders, sepalSessions }",
     "gzip": true,
-    "limit": "27.5 KB",
+    "limit": "27 KB",
     "ignore": [
       "#leader-election",
       "#dpop"
@@ -120,7 +120,7 @@ export default [
     "path": "dist/earth-engine.js",
     "import": "{ earthEngine, googleServiceAccount }",
     "gzip": true,
-    "limit": "29.5 KB",
+    "limit": "29 KB",
     "ignore": [
       "#leader-election",
       "#dpop"
@@ -138,7 +138,7 @@ export default [
       "dist/cloudflare.js": "{ durableObjectSharing, TokenCoordinator }"
     },
     "gzip": true,
-    "limit": "18 KB",
+    "limit": "16.5 KB",
     "ignore": [
       "#dpop"
     ]
@@ -155,7 +155,7 @@ export default [
       "dist/redis.js": "{ redisSharing }"
     },
     "gzip": true,
-    "limit": "24 KB",
+    "limit": "19 KB",
     "ignore": [
       "#leader-election",
       "#dpop"
@@ -173,7 +173,7 @@ export default [
       "dist/deno-kv.js": "{ denoKvSharing }"
     },
     "gzip": true,
-    "limit": "22 KB",
+    "limit": "21.5 KB",
     "ignore": [
       "#leader-election",
       "#dpop"
@@ -207,7 +207,7 @@ export default [
       "dist/jwt.js": "{ jwtClientCredentials }"
     },
     "gzip": true,
-    "limit": "30.5 KB",
+    "limit": "30 KB",
     "ignore": [
       "#leader-election",
       "#dpop",
@@ -226,7 +226,7 @@ export default [
       "dist/jwt.js": "{ jwtClientCredentials }"
     },
     "gzip": true,
-    "limit": "16 KB",
+    "limit": "15.5 KB",
     "ignore": [
       "#dpop"
     ]
@@ -255,7 +255,7 @@ export default [
     "path": "dist/earth-engine.js",
     "import": "{ fromSepalHeaders, sepalSessions }",
     "gzip": true,
-    "limit": "22.5 KB",
+    "limit": "22 KB",
     "ignore": [
       "#dpop"
     ]
@@ -266,7 +266,7 @@ export default [
     "path": "dist/earth-engine.js",
     "import": "{ earthEngine, googleServiceAccount }",
     "gzip": true,
-    "limit": "25 KB",
+    "limit": "24.5 KB",
     "ignore": [
       "#dpop"
     ]
