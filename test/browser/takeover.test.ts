@@ -30,13 +30,15 @@ it('the leader crashes in the middle of a refresh: another tab takes over, no ca
   const results = await Promise.all(survivors.map((tab) => inTab(tab, (harness) => harness.stopLoop())));
   const elapsed = (Date.now() - killedAt) / 1000;
   expect(results.flatMap((result) => result.failures)).toEqual([]);
-  expect(results.every((result) => result.ok > 20)).toBe(true);
 
   const leaders = await Promise.all(survivors.map((tab) => inTab(tab, (harness) => harness.isLeader())));
   expect(leaders.filter(Boolean)).toHaveLength(1);
   const successor = survivors[leaders.indexOf(true)]!;
   const tookOver = (await logOf(successor)).find((entry) => entry.event === 'leader' && entry.detail === true)!;
   expect(tookOver.at - killedAt).toBeLessThan(1000);
+  // Every tab kept calling through the takeover and was still served after it (how many calls fit in the 6 s is the
+  // machine's business: every one of them answered 200, as the empty failures say).
+  for (const result of results) expect(result.lastOkAt).toBeGreaterThan(tookOver.at);
   // The crashed refresh is the only extra request: after it, one per ~(2 s + 1 s latency).
   expect(env.server.stats.tokenRequests).toBeLessThanOrEqual(2 + 1 + Math.ceil(elapsed / 3) + 1);
   for (const tab of survivors) expect((await logOf(tab)).filter((entry) => entry.event === 'error')).toEqual([]);
@@ -68,6 +70,9 @@ it('a tab that never needed a token, once leader, still refreshes the stored one
   const params = { client: client.id, secret: client.secret, margin: 2000 };
   const [first] = await openTabs(context, tabUrl(env.server.origin, { ...params, auto: true }), 1);
   await inTab(first!, (harness) => harness.first);
+  // The next token lives an hour: the idle tab's one refresh is the whole promise, and no refresh after it (due 2 s
+  // later with 4 s tokens) may land before the count below on a machine slow to run the test's own steps.
+  env.server.lifetime = 3600;
   const [idle] = await openTabs(context, tabUrl(env.server.origin, params), 1);
   await first!.close();
   // The idle tab leads now and replaces the token 2 s before it expires, though nobody asked it for one.
