@@ -117,7 +117,8 @@ describe('the root entry in a Workers-like runtime', () => {
       conditions: ['workerd', 'worker', 'browser'],
       logLevel: 'silent',
     });
-    const sandbox = { setTimeout, clearTimeout, queueMicrotask, AbortController, URLSearchParams, TextEncoder, console };
+    // Globals workerd has (btoa too: key digests are base64url through it); none of process, indexedDB, navigator.
+    const sandbox = { setTimeout, clearTimeout, queueMicrotask, AbortController, URLSearchParams, TextEncoder, btoa, console };
     const module = runInNewContext(`${bundled.outputFiles[0]!.text}; sharedSession`, sandbox) as typeof SharedSession;
     const session = module.createSession({ provider: module.staticToken({ accessToken: 'a' }) });
     expect((await session.getToken()).accessToken).toBe('a');
