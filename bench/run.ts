@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark script in bench/ (each prints its own table of pairs: ours next to its
  * baseline, measured in the same run), one after the other so that they do not compete for the CPU.
- * `npm run bench -- client` runs only the scripts whose name contains `client`.
+ * `npm run bench -- client` runs only the scripts whose name contains `client`; `npm run bench -- sign-in.ts` runs that
+ * script alone.
  * `npm run bench -- --report` also writes bench/REPORT.md and the charts in bench/charts/ from the results
  * (`--report-dir <dir>` writes them elsewhere; `--report-only` writes them again from the last run's results).
  * `--smoke` runs every bench with tiny sizes (the smoke test does).
@@ -34,7 +35,8 @@ const filters = args.filter((arg, index) => !arg.startsWith('--') && (reportAt <
 const resultsDir = path.join(outdir, smoke ? 'results-smoke' : 'results');
 const scripts = readdirSync(here)
   .filter((name) => name.endsWith('.ts') && name !== 'run.ts')
-  .filter((name) => filters.length === 0 || filters.some((filter) => name.includes(filter)))
+  // A filter ending in `.ts` names one script exactly (`sign-in.ts` is not `dpop-sign-in.ts`); any other is a part of names.
+  .filter((name) => filters.length === 0 || filters.some((filter) => (filter.endsWith('.ts') ? name === filter : name.includes(filter))))
   .sort();
 
 if (!existsSync(path.join(root, 'dist', 'index.js'))) throw new Error('run `npm run build` first (npm run bench does)');

@@ -50,7 +50,7 @@ function bench(...args: string[]): Promise<{ stdout: string }> {
 describe.sequential(`benchmarks, smoke run (a process starts in ${Math.round(startup)} ms here: ${limit / 1000} s each)`, () => {
   it.each(benches)('bench/%s.ts runs and reports pairs', async (name) => {
     expect(existsSync(path.join(root, 'dist', 'index.js')), 'run `npm run build` first').toBe(true);
-    const { stdout } = await bench(name);
+    const { stdout } = await bench(`${name}.ts`);
     expect(stdout).toContain('ratio = ours / baseline');
     const result = JSON.parse(readFileSync(path.join(root, 'node_modules/.cache/shared-session-bench/results-smoke', `${name}.json`), 'utf8')) as {
       rows: Array<{ count?: boolean; ours: { values: number[] }; baseline: { values: number[] } }>;
