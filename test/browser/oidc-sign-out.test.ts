@@ -75,8 +75,11 @@ it('signing in again while the leader is refreshing the old grant: the old grant
   await Promise.all(tabs.map((tab) => tab.waitForFunction(() => (globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn)));
   const leader = (await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.state().leader)))).indexOf(true);
   const signingIn = tabs[(leader + 1) % tabs.length]!;
-  // Every token request now takes 1.5 s: the leader's refresh of ada's grant is still in flight when grace signs in.
-  env.op.tokenLatency = 1_500;
+  // Every token request now takes 6 s: the leader's refresh of ada's grant is still in flight when grace signs in
+  // (1.5 s was not enough on a busy machine: grace's form took longer to reach her code exchange, and the old refresh
+  // had ended by then). Tokens live a minute from here, so that an answer 6 s late is not an expired token.
+  env.op.accessTokenTtl = 60;
+  env.op.tokenLatency = 6_000;
   const oldRefresh = inApp(tabs[leader]!, (app) => app.session.getToken({ forceRefresh: true }).then((token) => token.accessToken, (error: { code?: string }) => `error:${error.code}`));
   expect(await userSignsIn(signingIn, 'grace.hopper', { anotherUser: true })).toBe('ok');
   // The old refresh ends without handing its token out (the sign-out before the code exchange aborted it).
