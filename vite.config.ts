@@ -19,6 +19,8 @@ const conditionalModules = [
   'sharing/browser/message-election',
   'oidc/dpop',
   'dpop/session-dpop',
+  'dpop/browser-key',
+  'dpop/no-origin-key',
   'maps/maplibre-protocol',
   'presets/openeo-device',
   'presets/openeo-device-unavailable',

@@ -7,7 +7,7 @@ import type { DPoPKey, DPoPOptions, SessionDPoP } from '../core/dpop.js';
 import { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
 import { sessionDPoP } from './signer.js';
 import { memoryNonceStore, type DPoPNonceStore } from './nonces.js';
-import { inBrowser } from '../sharing/in-browser.js';
+import { inBrowser } from '../core/in-browser.js';
 
 export { createDPoPProof, type DPoPProofRequest } from './proof.js';
 export { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
@@ -42,7 +42,8 @@ export function loadSessionDPoP(option: true | DPoPOptions, clock: Clock, nonces
  * sign with its key (a key per context made every tab a credential of its own, each sending the one refresh token).
  */
 async function originKey(credential: string): Promise<DPoPKey> {
-  const { loadOrCreateKey } = await import('./browser-key.js');
+  // package.json `imports`: the IndexedDB key in browsers, a refusal in Node and workerd (which never get here).
+  const { loadOrCreateKey } = await import('#dpop-origin-key');
   const { privateKey, publicKey } = await loadOrCreateKey(credential, Date.now());
   return dpopKeyFromPair({ privateKey, publicKey }, 'ES256');
 }

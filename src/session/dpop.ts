@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { DPoPOptions, SessionDPoP } from '../core/dpop.js';
 import { SessionError } from '../core/errors.js';
 import { secretDigest } from '../providers/client-credentials.js';
-import { inBrowser } from '../sharing/in-browser.js';
+import { inBrowser } from '../core/in-browser.js';
 import type { TokenProvider } from '../providers/provider.js';
 
 /** Tells this process's generated key from every other process's: sessions that use it share tokens only here. */

@@ -1,7 +1,7 @@
 import { browserSharing } from './browser/sharing.js';
 import { memorySharing } from './memory.js';
 import type { Sharing } from './sharing.js';
-import { inBrowser } from './in-browser.js';
+import { inBrowser } from '../core/in-browser.js';
 
 let shared: Sharing | undefined;
 
