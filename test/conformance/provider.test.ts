@@ -101,7 +101,8 @@ describe.concurrent('several sign-ins', () => {
     for (const parameter of ['state', 'nonce', 'code_challenge']) expect(second[parameter]).not.toBe(first[parameter]);
   });
 
-  it('rp-init-logout: the refresh token revoked, the end-session request with id_token_hint and post_logout_redirect_uri; signed out', async () => {
+  // The test's own `expect`: in a concurrent describe, the global one's `poll` may not know which test it is in.
+  it('rp-init-logout: the refresh token revoked, the end-session request with id_token_hint and post_logout_redirect_uri; signed out', async ({ expect }) => {
     const id = 'rp-init-logout';
     expectSignedIn(env, id, await env.signIn(id));
     // The sign-in left its outcome; the page that comes back after the end-session redirect posts one more.
