@@ -7,7 +7,6 @@ import type { DPoPKey, DPoPOptions, SessionDPoP } from '../core/dpop.js';
 import { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
 import { sessionDPoP } from './signer.js';
 import { memoryNonceStore, type DPoPNonceStore } from './nonces.js';
-import { inBrowser } from '../core/in-browser.js';
 
 export { createDPoPProof, type DPoPProofRequest } from './proof.js';
 export { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
@@ -19,11 +18,14 @@ let processKey: Promise<DPoPKey> | undefined;
 /** The servers' nonces, for every session of this context: one challenge per server, not one per session. */
 let processNonces: DPoPNonceStore | undefined;
 
-/** The DPoP of a session, from its `dpop` option: its key resolved (generated or imported, once) and its nonces. */
+/**
+ * The DPoP of a session, from its `dpop` option: its key resolved (generated or imported, once) and its nonces.
+ * `originCredential`: the credential whose origin-wide key to use (given by the caller in browsers only).
+ */
 export function loadSessionDPoP(option: true | DPoPOptions, clock: Clock, nonces?: DPoPNonceStore, originCredential?: string): SessionDPoP {
   const given = option === true ? undefined : option.key;
   const key =
-    given === undefined && originCredential !== undefined && inBrowser()
+    given === undefined && originCredential !== undefined
       ? originKey(originCredential)
       : given === undefined
       ? (processKey ??= generateDPoPKey().catch((error: unknown) => {

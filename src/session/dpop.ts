@@ -20,6 +20,9 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   }
   const { key, allowBearer = false } = option === true ? {} : (option as DPoPOptions);
   if (typeof allowBearer !== 'boolean') throw new SessionError('invalid_options', 'dpop.allowBearer must be a boolean');
+  // A browser's generated key is the origin's (IndexedDB, under a Web Lock, see #dpop): every context shares it. Decided
+  // here once, for the credential key below and for the key the DPoP code loads.
+  const originWide = key === undefined && inBrowser();
   let loaded: Promise<SessionDPoP> | undefined;
   const dpop = lazySessionDPoP(allowBearer, () =>
     (loaded ??= import('#dpop').then(({ loadSessionDPoP }) => {
@@ -27,16 +30,15 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       // (as the JWT providers keep no copy of theirs).
       const given = option as true | DPoPOptions;
       option = undefined;
-      return loadSessionDPoP(given, clock, undefined, provider.key);
+      return loadSessionDPoP(given, clock, undefined, originWide ? provider.key : undefined);
     })),
   );
   // What tells the key from every other, never key material: this process's id for its generated key, else the
   // collision-resistant digest used for secrets, of the PEM or of the key object (a `DPoPKey` reads as its public
   // JWK and thumbprint; a `CryptoKey` inside reads as `{}`). A JWK's members are sorted first: the same key parsed
   // from a secrets manager or exported by node:crypto is one credential whatever the order of its members.
-  // A browser's generated key is the origin's (IndexedDB, under a Web Lock, see #dpop): every context shares it.
   const identity =
-    key === undefined ? `process:${(processKeyId ??= inBrowser() ? 'origin' : crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(Object.entries(Object(key)).sort()))!;
+    originWide ? 'origin' : key === undefined ? `process:${(processKeyId ??= crypto.randomUUID())}` : secretDigest(typeof key === 'string' ? key.replace(/\s+/g, '') : JSON.stringify(Object.entries(Object(key)).sort()))!;
   const { canRefresh, usesRefreshToken, signsIn, initialRefreshTokenDigest } = provider;
   return {
     dpop,
