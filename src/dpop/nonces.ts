@@ -38,10 +38,12 @@ export function nonceOrigin(url: string | URL): string {
  * Where the provider's nonces (its token and revocation endpoints, RFC 9449 §8) are kept: apart from the nonces of
  * the APIs (kept by origin, §9), even on one origin — a provider that also serves the API keeps two nonces, and one
  * must not replace the other (each request would then be challenged once more, and a retry could meet the other's
- * nonce again and fail).
+ * nonce again and fail). By the endpoint's URL (without query), not its origin: one origin may serve several
+ * authorization servers, each with its own nonce (Keycloak's realms, Okta's custom authorization servers), and one's
+ * nonce must never go to another, nor replace it while its challenge is being answered.
  */
 export function authorizationServerNonceKey(url: string | URL): string {
-  return `${nonceOrigin(url)} authorization-server`;
+  return `${targetUri(url)} authorization-server`;
 }
 
 /** The response's `DPoP-Nonce`, if it has a well-formed one. */
