@@ -29,6 +29,7 @@ const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
  * contexts cannot see them.
  */
 export async function createDPoPProof(key: DPoPKey, request: DPoPProofRequest, clock?: Clock): Promise<string> {
+  if (typeof request !== 'object' || request === null) throw new SessionError('invalid_options', 'A DPoP proof needs a request: { method, url }');
   const { method, url, accessToken, nonce } = request;
   const htm = httpMethod(method);
   const htu = targetUri(url);

@@ -48,7 +48,14 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       usesRefreshToken,
       signsIn,
       initialRefreshTokenDigest,
-      fetchToken: (context) => provider.fetchToken({ ...context, dpop }),
+      // Whatever the provider (one that gets its token elsewhere, `customProvider` or `staticToken`, ignores the proof):
+      // a session with `dpop` holds only DPoP tokens, or Bearer ones where the app allows the downgrade (RFC 9449 §5).
+      fetchToken: async (context) => {
+        const set = await provider.fetchToken({ ...context, dpop });
+        const { tokenType } = set.token;
+        if (tokenType === 'DPoP' || (tokenType === 'Bearer' && allowBearer)) return set;
+        throw new SessionError('invalid_response', `The session has dpop, and its provider gave a ${tokenType === 'Bearer' ? 'Bearer' : 'non-DPoP'} token: refused (dpop.allowBearer allows Bearer)`);
+      },
     },
   };
 }
