@@ -52,7 +52,8 @@ export async function fetchWithToken(session: Session, request: Request, options
     const token = await session.getToken({ signal: request.signal });
     const value = await header(token);
     let response: Response;
-    if (token.tokenType === 'DPoP') {
+    // Case-insensitive (RFC 6749 §5.1): a `dpop` token from a provider of the app's own is never sent without a proof.
+    if (/^dpop$/i.test(token.tokenType)) {
       // A proof per attempt and per redirect (RFC 9449 §4.2), by the DPoP code, which only sessions with `dpop` load.
       const answer = await dpopOf(session).fetchResource(request, token.accessToken, (attempt, proof) =>
         proof === undefined ? send(attempt) : send(...withAuthorization(attempt, value, proof)),

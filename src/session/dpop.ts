@@ -53,8 +53,10 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       fetchToken: async (context) => {
         const set = await provider.fetchToken({ ...context, dpop });
         const { tokenType } = set.token;
-        if (tokenType === 'DPoP' || (tokenType === 'Bearer' && allowBearer)) return set;
-        throw new SessionError('invalid_response', `The session has dpop, and its provider gave a ${tokenType === 'Bearer' ? 'Bearer' : 'non-DPoP'} token: refused (dpop.allowBearer allows Bearer)`);
+        // Token types are case-insensitive (RFC 6749 §5.1): `dpop` is the DPoP type, spelt as the proofs' code expects.
+        if (/^dpop$/i.test(tokenType)) return tokenType === 'DPoP' ? set : { ...set, token: { ...set.token, tokenType: 'DPoP' } };
+        if (/^bearer$/i.test(tokenType) && allowBearer) return set;
+        throw new SessionError('invalid_response', `The session has dpop, and its provider gave a ${/^bearer$/i.test(tokenType) ? 'Bearer' : 'non-DPoP'} token: refused (dpop.allowBearer allows Bearer)`);
       },
     },
   };

@@ -1,13 +1,15 @@
 import { afterEach, expect, it } from 'vitest';
 import { createSession, customProvider, isSessionError, memorySharing, staticToken, type Session, type Token } from '../../src/index.js';
 import { createDPoPProof } from '../../src/dpop.js';
+import { fetchWithToken } from '../../src/http/fetch-with-token.js';
 
 /**
  * Review of issue 25 (downgrade to Bearer): "a `Bearer` answer to a DPoP request is refused unless the app allows a
  * downgrade explicitly" held for the token endpoint's providers (`requestToken`), but a provider that gets its token
  * elsewhere (`customProvider`, `staticToken`) ignored the session's DPoP, so `createSession({ dpop: true })` handed
  * out a Bearer token, sent by createClient with no proof: the app asked for bound tokens and silently got an unbound
- * one. And `createDPoPProof(key, null)` threw a bare TypeError.
+ * one. A `dpop` token (token types are case-insensitive) was sent as `Authorization: dpop …` with no proof. And
+ * `createDPoPProof(key, null)` threw a bare TypeError.
  */
 const open: Session[] = [];
 afterEach(async () => {
@@ -29,7 +31,27 @@ it('a session with dpop never hands out a Bearer token from any provider unless 
     customOther: await outcome(createSession({ provider: custom('MAC', 'b'), sharing: memorySharing(), dpop: true })),
     customBearerAllowed: await outcome(createSession({ provider: custom('Bearer', 'c'), sharing: memorySharing(), dpop: { allowBearer: true } })),
     customDPoP: await outcome(createSession({ provider: custom('DPoP', 'd'), sharing: memorySharing(), dpop: true })),
-  }).toEqual({ customBearer: 'invalid_response', staticBearer: 'invalid_response', customOther: 'invalid_response', customBearerAllowed: 'Bearer', customDPoP: 'DPoP' });
+    customLowerCase: await outcome(createSession({ provider: custom('dpop', 'e'), sharing: memorySharing(), dpop: true })),
+  }).toEqual({
+    customBearer: 'invalid_response',
+    staticBearer: 'invalid_response',
+    customOther: 'invalid_response',
+    customBearerAllowed: 'Bearer',
+    customDPoP: 'DPoP',
+    customLowerCase: 'DPoP',
+  });
+});
+
+it('a dpop token (any case) of a session without dpop is never sent without a proof: invalid_options, nothing sent', async () => {
+  const session = createSession({ provider: staticToken({ accessToken: 'abc', tokenType: 'dpop' }), sharing: memorySharing() });
+  open.push(session);
+  const sent: Array<string | null> = [];
+  const fetch = (request: Request): Promise<Response> => {
+    sent.push(request.headers.get('authorization'));
+    return Promise.resolve(new Response('ok'));
+  };
+  expect(await fetchWithToken(session, new Request('https://api.example/x'), { fetch }).then((response) => response.status, codeOf)).toBe('invalid_options');
+  expect(sent).toEqual([]);
 });
 
 it('createDPoPProof with no request: invalid_options, not a TypeError', async () => {
