@@ -1,5 +1,6 @@
 import type { DPoPAttempt, DPoPResourceAnswer, SessionDPoP } from '../core/dpop.js';
 import { SessionError } from '../core/errors.js';
+import type { NonceProbes } from './nonce-probe.js';
 
 /**
  * Redirects followed with the token before giving up: an API moved once or twice (`/v1` → `/v2`, a trailing slash),
@@ -25,15 +26,37 @@ const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'dpop', 'proxy-authorizat
  * - a browser hides the redirect (an `opaqueredirect` response, no `Location`): nothing can be signed for it, so it
  *   fails with `request_failed` and costs no token request.
  * A request that asks for `redirect: 'manual'` or `'error'` itself gets what fetch gives it.
+ *
+ * With `probes`, the first call to an API whose nonce is not known waits (bounded) while another call probes it,
+ * and then signs with the nonce that probe kept (`nonce-probe.ts`).
  */
 export async function fetchResource(
   dpop: Pick<SessionDPoP, 'proof' | 'received'>,
   request: Request,
   accessToken: string,
   attempt: DPoPAttempt,
+  probes?: NonceProbes,
+): Promise<DPoPResourceAnswer> {
+  const origin = new URL(request.url).origin;
+  // Before the first proof, which is to carry the nonce the probe finds; the redirects it follows stay on its origin.
+  const probed = probes === undefined ? undefined : await probes.before(origin, request.signal);
+  try {
+    return await sendFollowing(dpop, request, accessToken, attempt, origin, probed);
+  } finally {
+    probed?.();
+  }
+}
+
+/** `fetchResource` once the call may leave; `probed` (when it probes) is called as soon as its first answer was read. */
+async function sendFollowing(
+  dpop: Pick<SessionDPoP, 'proof' | 'received'>,
+  request: Request,
+  accessToken: string,
+  attempt: DPoPAttempt,
+  origin: string,
+  probed: (() => void) | undefined,
 ): Promise<DPoPResourceAnswer> {
   const follows = request.redirect === 'follow';
-  const origin = new URL(request.url).origin;
   let hop = request;
   for (let redirects = 0; ; redirects++) {
     let response: Response;
@@ -42,7 +65,10 @@ export async function fetchResource(
       // A copy per attempt, so that the body is still there for a retry or a 307.
       const copy = hop.body === null ? hop : hop.clone();
       response = await attempt(follows ? new Request(copy, { redirect: 'manual' }) : copy, proof);
-      if (!(await dpop.received(hop.url, response).catch(() => false))) break;
+      const again = await dpop.received(hop.url, response).catch(() => false);
+      // The answer's nonce is kept: the calls waiting for this probe may leave, beside its own retry.
+      probed?.();
+      if (!again) break;
       // A nonce challenge or a refused proof is answered once with a new proof; a second one is the API's answer.
       if (answered) return { response, retry: undefined };
       void response.body?.cancel().catch(() => undefined);

@@ -11,6 +11,7 @@ import {
   type DPoPNonceStore,
 } from './nonces.js';
 import { createDPoPProof } from './proof.js';
+import { nonceProbes, type NonceProbes } from './nonce-probe.js';
 import type { DPoPKey } from './key.js';
 import { fetchResource } from './resource-request.js';
 import { requestDPoPToken } from './token-request.js';
@@ -26,9 +27,25 @@ export interface SessionDPoPSettings {
   readonly clock?: Clock | undefined;
 }
 
+/**
+ * The first calls' probes of each nonce store: the sessions of a context that keep their nonces in one store wait for
+ * one probe per API, whichever of them sends it.
+ */
+const probesOfStore = new WeakMap<DPoPNonceStore, NonceProbes>();
+
+function probesOf(nonces: DPoPNonceStore): NonceProbes {
+  let probes = probesOfStore.get(nonces);
+  if (probes === undefined) {
+    probes = nonceProbes({ known: async (server) => (await nonces.get(server)) !== undefined });
+    probesOfStore.set(nonces, probes);
+  }
+  return probes;
+}
+
 /** The DPoP of one session: proofs signed with its key, nonces kept per server. */
 export function sessionDPoP(settings: SessionDPoPSettings): SessionDPoP {
   const { allowBearer = false, nonces = memoryNonceStore(), clock } = settings;
+  const probes = probesOf(nonces);
   const key = Promise.resolve(settings.key);
   // Observed at once: a key that fails to import is reported by the first proof, not as an unhandled rejection.
   key.catch(() => undefined);
@@ -53,7 +70,7 @@ export function sessionDPoP(settings: SessionDPoPSettings): SessionDPoP {
     allowBearer,
     jkt: async () => (await key).jkt,
     ...signing(nonceOrigin),
-    fetchResource: (request, accessToken, attempt) => fetchResource(dpop, request, accessToken, attempt),
+    fetchResource: (request, accessToken, attempt) => fetchResource(dpop, request, accessToken, attempt, probes),
     requestToken(url, init, context, settings, answered) {
       return requestDPoPToken(url, init, context, settings, { ...dpop, ...authorizationServer }, answered);
     },

@@ -5,6 +5,7 @@ import { readNonce, saveNonce } from '../dpop/browser-nonces.js';
 import { httpMethod } from '../dpop/method.js';
 import { authorizationServerNonceKey, isProofRefusal, isResourceNonceChallenge, isTokenEndpointNonceChallenge, nonceOf, nonceOrigin } from '../dpop/nonces.js';
 import { fetchResource } from '../dpop/resource-request.js';
+import { nonceProbes } from '../dpop/nonce-probe.js';
 import type { SessionDPoP } from '../core/dpop.js';
 
 /**
@@ -160,6 +161,16 @@ export async function signOutKey(dpop: boolean, credential: string): Promise<{ s
 }
 
 /**
+ * The first calls of this context to each API, coordinated with every other context of the origin by a Web Lock per
+ * server: the nonces are kept per server for the whole origin (IndexedDB), so one probe per server serves every
+ * credential's sessions, and the lock names only the server (an origin, which is no secret).
+ */
+const probes = nonceProbes({
+  known: async (server) => (await readNonce(server)) !== undefined,
+  lockName: (server) => `shared-session-dpop-nonce-probe ${server}`,
+});
+
+/**
  * The `SessionDPoP` of an `oidcSession` with `dpop` (what `createClient`, `fetchWithToken` and the service worker
  * sign with): the credential's current key, the nonces every context shares. Its token requests are the sign-in's
  * own (oauth4webapi), so `requestToken` is never called.
@@ -181,7 +192,7 @@ export function browserSessionDPoP(credential: string): SessionDPoP {
       await saveNonce(nonceOrigin(url), nonce).catch(() => undefined);
       return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response) || isProofRefusal(response);
     },
-    fetchResource: (request, accessToken, attempt) => fetchResource(dpop, request, accessToken, attempt),
+    fetchResource: (request, accessToken, attempt) => fetchResource(dpop, request, accessToken, attempt, probes),
     requestToken: () => Promise.reject(new SessionError('invalid_options', 'The sign-in sends its own token requests')),
   };
   return dpop;

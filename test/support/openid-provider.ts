@@ -35,6 +35,11 @@ export interface OpenIdProvider {
   apiNonce: boolean;
   /** The next `count` API or tile requests that would be accepted are answered 401 `invalid_token` instead. */
   rejectNextApiCalls(count: number): void;
+  /**
+   * The next `count` API or tile requests (not CORS preflights) are held unanswered until `release()` (or `reset()`):
+   * `arrived` resolves when all of them are in. A probe that never gets its answer.
+   */
+  holdNextApiCalls(count: number): { readonly arrived: Promise<void>; release(): void };
   /** Every API and tile request since the last `reset()`, in order, with what its proof claimed (no token value). */
   readonly apiRequests: readonly ApiRequestRecord[];
   /** Counted from oidc-provider's events since start or the last `reset()`. */
@@ -267,6 +272,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     apiNonceValue: randomBytes(12).toString('base64url'),
     rejectNext: 0,
     apiRequests: [] as ApiRequestRecord[],
+    hold: undefined as { count: number; arrived: () => void; gate: Promise<void>; release: () => void } | undefined,
     dpopKeys: new Map<string, number>(),
   };
   /** Notes the key of a proof (its header's `jwk`), whatever the server decides about it. */
@@ -566,6 +572,11 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       res.writeHead(204, { ...cors, 'access-control-allow-headers': 'authorization, dpop', 'access-control-allow-methods': 'GET', 'access-control-max-age': '600' }).end();
       return;
     }
+    const hold = state.hold;
+    if (hold !== undefined && hold.count > 0) {
+      if (--hold.count === 0) hold.arrived();
+      await hold.gate;
+    }
     const tile = url.pathname !== '/api';
     state.counts.apiCalls++;
     for (const listener of listeners) listener();
@@ -636,6 +647,14 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     rejectNextApiCalls(count) {
       state.rejectNext += count;
     },
+    holdNextApiCalls(count) {
+      state.hold?.release();
+      let arrived!: () => void;
+      let release!: () => void;
+      const handle = { arrived: new Promise<void>((resolve) => (arrived = resolve)), gate: new Promise<void>((resolve) => (release = resolve)) };
+      state.hold = { count, arrived, gate: handle.gate, release };
+      return { arrived: handle.arrived, release };
+    },
     get apiRequests() {
       return state.apiRequests;
     },
@@ -698,6 +717,8 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       state.apiNonce = false;
       state.rejectNext = 0;
       state.apiRequests = [];
+      state.hold?.release();
+      state.hold = undefined;
     },
     close: () =>
       new Promise<void>((resolve) => {
