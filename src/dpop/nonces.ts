@@ -35,14 +35,23 @@ export function nonceOrigin(url: string | URL): string {
 }
 
 /**
- * Where the provider's nonces (its token and revocation endpoints, RFC 9449 §8) are kept: apart from the nonces of
- * the APIs (kept by origin, §9), even on one origin — a provider that also serves the API keeps two nonces, and one
- * must not replace the other (each request would then be challenged once more, and a retry could meet the other's
- * nonce again and fail). By the endpoint's URL (without query), not its origin: one origin may serve several
- * authorization servers, each with its own nonce (Keycloak's realms, Okta's custom authorization servers), and one's
- * nonce must never go to another, nor replace it while its challenge is being answered.
+ * Where the provider's nonces (its token and revocation endpoints, RFC 9449 §8) are kept by the browser's sign-in:
+ * apart from the nonces of the APIs (kept by origin, §9), even on one origin — a provider that also serves the API
+ * keeps two nonces, and one must not replace the other (each request would then be challenged once more, and a retry
+ * could meet the other's nonce again and fail). One key for the provider's origin, so that its revocation's proof
+ * carries the nonce its token endpoint gave (the sign-in's signer answers a challenge with that challenge's nonce).
  */
 export function authorizationServerNonceKey(url: string | URL): string {
+  return `${nonceOrigin(url)} authorization-server`;
+}
+
+/**
+ * Where the servers' sessions keep the nonce of a token endpoint: by its URL (without query), not its origin. One
+ * origin may serve several authorization servers, each with its own nonce (Keycloak's realms, Okta's authorization
+ * servers): one's nonce must never go to another, nor replace the other's while its challenge is being answered
+ * (the retry then carried the other's nonce, was challenged again, and the token request failed).
+ */
+export function tokenEndpointNonceKey(url: string | URL): string {
   return `${targetUri(url)} authorization-server`;
 }
 

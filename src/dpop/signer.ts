@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { DPoPRequest, SessionDPoP } from '../core/dpop.js';
 import {
-  authorizationServerNonceKey,
+  tokenEndpointNonceKey,
   isProofRefusal,
   isResourceNonceChallenge,
   isTokenEndpointNonceChallenge,
@@ -65,7 +65,7 @@ export function sessionDPoP(settings: SessionDPoPSettings): SessionDPoP {
       return isTokenEndpointNonceChallenge(response, oauthError) || isResourceNonceChallenge(response) || isProofRefusal(response);
     },
   });
-  const authorizationServer = signing(authorizationServerNonceKey);
+  const authorizationServer = signing(tokenEndpointNonceKey);
   const dpop: SessionDPoP = {
     allowBearer,
     jkt: async () => (await key).jkt,

@@ -61,10 +61,10 @@ it('two realms on one origin, challenged at once: each retry carries its own rea
   const b = session('b');
   const first = a.getToken().then((token) => token.accessToken, (error: { code?: string }) => `error:${error.code}`);
   // B asks once A's request is at the server.
-  await expect.poll(() => seen.length, { timeout: 5_000 }).toBe(1);
+  await expect.poll(() => seen.length, { timeout: 15_000 }).toBe(1);
   const second = b.getToken().then((token) => token.accessToken, (error: { code?: string }) => `error:${error.code}`);
   expect(await Promise.all([first, second])).toEqual(['a-token', 'b-token']);
   // Each realm challenged once, each retry with its own realm's nonce; no proof ever carries the other realm's.
   expect(seen.filter((entry) => entry.startsWith('a:'))).toEqual(['a:undefined', 'a:nonce-of-realm-a']);
   expect(seen.filter((entry) => entry.startsWith('b:'))).toEqual(['b:undefined', 'b:nonce-of-realm-b']);
-}, 20_000);
+}, 40_000);
