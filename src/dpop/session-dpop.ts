@@ -7,6 +7,7 @@ import type { DPoPKey, DPoPOptions, SessionDPoP } from '../core/dpop.js';
 import { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
 import { sessionDPoP } from './signer.js';
 import { memoryNonceStore, type DPoPNonceStore } from './nonces.js';
+import { memoryClockOffsets, type DPoPClockOffsets } from './clock-offsets.js';
 
 export { createDPoPProof, type DPoPProofRequest } from './proof.js';
 export { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
@@ -17,6 +18,11 @@ export { sessionDPoP, type SessionDPoPSettings } from './signer.js';
 let processKey: Promise<DPoPKey> | undefined;
 /** The servers' nonces, for every session of this context: one challenge per server, not one per session. */
 let processNonces: DPoPNonceStore | undefined;
+/**
+ * How far each server's clock is from a session's clock, for every session of this context with that clock (an
+ * offset is not a secret; two clocks, e.g. one an app synchronised itself, each have theirs).
+ */
+const processOffsets = new WeakMap<Clock, DPoPClockOffsets>();
 
 /**
  * The DPoP of a session, from its `dpop` option: its key resolved (generated or imported, once) and its nonces.
@@ -35,7 +41,13 @@ export function loadSessionDPoP(option: true | DPoPOptions, clock: Clock, nonces
       : isDPoPKey(given)
         ? given
         : importDPoPKey(given);
-  return sessionDPoP({ key, clock, nonces: nonces ?? (processNonces ??= memoryNonceStore()), allowBearer: option !== true && option.allowBearer === true });
+  return sessionDPoP({ key, clock, nonces: nonces ?? (processNonces ??= memoryNonceStore()), offsets: offsetsOf(clock), allowBearer: option !== true && option.allowBearer === true });
+}
+
+function offsetsOf(clock: Clock): DPoPClockOffsets {
+  let offsets = processOffsets.get(clock);
+  if (offsets === undefined) processOffsets.set(clock, (offsets = memoryClockOffsets()));
+  return offsets;
 }
 
 /**
