@@ -4,6 +4,7 @@ import { SessionError } from '../core/errors.js';
 import { secretDigest } from '../providers/client-credentials.js';
 import { inBrowser } from '../core/in-browser.js';
 import type { TokenProvider } from '../providers/provider.js';
+import type { Sharing } from '../sharing/sharing.js';
 
 /** Tells this process's generated key from every other process's: sessions that use it share tokens only here. */
 let processKeyId: string | undefined;
@@ -12,9 +13,10 @@ let processKeyId: string | undefined;
  * `provider` with DPoP, for a session created with `dpop`. Its credential key names the DPoP key, so a session bound
  * to one key never shares a token with a Bearer session or with one bound to another key; every token request it
  * sends gets the session's DPoP to sign its proofs. The DPoP code (`#dpop`, a module no core bundle holds) is loaded
- * on first use: a session without `dpop` never loads it, so the core does not grow.
+ * on first use: a session without `dpop` never loads it, so the core does not grow. A transport that hands the token
+ * to other processes (`sharing.acrossProcesses`) needs a key every member has: `dpop: true` there is refused.
  */
-export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock): { provider: TokenProvider; dpop: SessionDPoP } {
+export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock, sharing?: Sharing): { provider: TokenProvider; dpop: SessionDPoP } {
   if (option !== true && (typeof option !== 'object' || option === null)) {
     throw new SessionError('invalid_options', 'dpop must be true or an object ({ key, allowBearer })');
   }
@@ -23,6 +25,14 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
   // A browser's generated key is the origin's (IndexedDB, under a Web Lock, see #dpop): every context shares it. Decided
   // here once, for the credential key below and for the key the DPoP code loads.
   const originWide = key === undefined && inBrowser();
+  if (key === undefined && !originWide && sharing?.acrossProcesses === true) {
+    // Each member would generate its own key and so be a credential of its own: N token requests for one fleet, and
+    // with a refresh token, N members sending the one refresh token (a reuse that revokes the grant).
+    throw new SessionError(
+      'invalid_options',
+      `dpop: true generates a DPoP key in each process, and ${String(sharing.kind)} sharing hands the token to other processes, which cannot sign with it: give every member the same key, dpop: { key } (a private JWK or PKCS#8 PEM from your secret store)`,
+    );
+  }
   let loaded: Promise<SessionDPoP> | undefined;
   const dpop = lazySessionDPoP(allowBearer, () =>
     (loaded ??= import('#dpop').then(({ loadSessionDPoP }) => {
