@@ -14,7 +14,8 @@ let processKeyId: string | undefined;
  * to one key never shares a token with a Bearer session or with one bound to another key; every token request it
  * sends gets the session's DPoP to sign its proofs. The DPoP code (`#dpop`, a module no core bundle holds) is loaded
  * on first use: a session without `dpop` never loads it, so the core does not grow. A transport that hands the token
- * to other processes (`sharing.acrossProcesses`) needs a key every member has: `dpop: true` there is refused.
+ * to other processes (`sharing.acrossProcesses`) needs a key every member has: `dpop: true` there is refused by that
+ * code, before the first token request (here, it would grow every bundle).
  */
 export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock, sharing?: Sharing): { provider: TokenProvider; dpop: SessionDPoP } {
   if (option !== true && (typeof option !== 'object' || option === null)) {
@@ -25,14 +26,6 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock,
   // A browser's generated key is the origin's (IndexedDB, under a Web Lock, see #dpop): every context shares it. Decided
   // here once, for the credential key below and for the key the DPoP code loads.
   const originWide = key === undefined && inBrowser();
-  if (key === undefined && !originWide && sharing?.acrossProcesses === true) {
-    // Each member would generate its own key and so be a credential of its own: N token requests for one fleet, and
-    // with a refresh token, N members sending the one refresh token (a reuse that revokes the grant).
-    throw new SessionError(
-      'invalid_options',
-      `dpop: true generates a DPoP key in each process, and ${String(sharing.kind)} sharing hands the token to other processes, which cannot sign with it: give every member the same key, dpop: { key } (a private JWK or PKCS#8 PEM from your secret store)`,
-    );
-  }
   let loaded: Promise<SessionDPoP> | undefined;
   const dpop = lazySessionDPoP(allowBearer, () =>
     (loaded ??= import('#dpop').then(({ loadSessionDPoP }) => {
@@ -40,7 +33,7 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock,
       // (as the JWT providers keep no copy of theirs).
       const given = option as true | DPoPOptions;
       option = undefined;
-      return loadSessionDPoP(given, clock, undefined, originWide ? provider.key : undefined);
+      return loadSessionDPoP(given, clock, undefined, originWide ? provider.key : undefined, sharing);
     })),
   );
   // What tells the key from every other, never key material: this process's id for its generated key, else the

@@ -58,23 +58,18 @@ it('4 processes with an app-provided key: 1 token issued, every process proofs a
 
 // `dpop: true` generates a key in each process: with Redis, each member would be a credential of its own (a token
 // request per process for one fleet, and with a refresh token, every member sending the one refresh token). Refused
-// at createSession, before any request or Redis command; the same options with the app's key work.
-it('Redis sharing with dpop: true (or a dpop object without a key): invalid_options at createSession, no token request', async () => {
+// with invalid_options by the DPoP code on first use, before any token request; the same options with the app's key work.
+it('Redis sharing with dpop: true (or a dpop object without a key): getToken rejects invalid_options, no token request', async () => {
   const client = await createClient({ url: redis.url }).connect();
   try {
     const provider = clientCredentials({ tokenUrl: servers.tokenUrl, clientId: servers.clientId, clientSecret: servers.clientSecret, scope: 'api' });
     const before = servers.counts.tokenRequests;
     for (const dpop of [true, { allowBearer: true }, { key: undefined }] as const) {
-      const thrown = (() => {
-        try {
-          createSession({ provider, sharing: redisSharing({ client }), dpop });
-          return undefined;
-        } catch (error) {
-          return error;
-        }
-      })();
-      expect(isSessionError(thrown, 'invalid_options'), String(thrown)).toBe(true);
-      expect((thrown as Error).message).toMatch(/redis sharing.*dpop: \{ key \}/);
+      const session = createSession({ provider, sharing: redisSharing({ client }), dpop });
+      const error = await session.getToken().then(() => undefined, (e: unknown) => e);
+      expect(isSessionError(error, 'invalid_options'), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(/redis sharing.*dpop: \{ key \}/);
+      await session.close();
     }
     expect(servers.counts.tokenRequests).toBe(before);
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
