@@ -5,8 +5,10 @@ import { SessionError } from '../core/errors.js';
 import { oauthFailure, parseTokenResponse, sendWithRetries } from '../providers/token-request.js';
 
 /**
- * `requestToken` with DPoP (RFC 9449 §5, §8): each attempt carries a fresh proof, every answer's `DPoP-Nonce` is
- * kept, a `use_dpop_nonce` challenge is answered once with a new proof, and the answer must be a DPoP token.
+ * `requestToken` with DPoP (RFC 9449 §5, §8): each attempt carries a fresh proof, every answer's `DPoP-Nonce` and
+ * `Date` are kept, a `use_dpop_nonce` challenge is answered once with a new proof, and so is an `invalid_dpop_proof`
+ * refusal whose `Date` shows that our clock dated the proof wrong (the proof is checked before the grant, so the
+ * refused request spent nothing, a refresh token included); the answer must be a DPoP token.
  */
 export async function requestDPoPToken(
   url: string,
@@ -21,12 +23,14 @@ export async function requestDPoPToken(
     headers.set('dpop', await dpop.proof({ method: 'POST', url }));
     return { ...base, headers };
   };
+  /** Whether the last answer dated the next proof differently (a 400 whose `Date` corrected our clock). */
+  let redated = false;
   const noting: FetchTokenContext = {
     ...context,
     fetch: async (input, requestInit) => {
       const response = await context.fetch(input, requestInit);
       // A nonce store that fails costs at most a challenge later; the answer itself is still read.
-      await dpop.received(url, response).catch(() => false);
+      redated = await dpop.received(url, response).catch(() => false);
       return response;
     },
   };
@@ -39,7 +43,10 @@ export async function requestDPoPToken(
           return withTokenType(parseTokenResponse(text, sentAt, settings.defaultExpiresIn, response.status), dpop);
         }
         const failure = oauthFailure(text, response.status);
-        challenge = !challenged && response.status === 400 && failure.oauthError === 'use_dpop_nonce';
+        challenge =
+          !challenged &&
+          response.status === 400 &&
+          (failure.oauthError === 'use_dpop_nonce' || (failure.oauthError === 'invalid_dpop_proof' && redated));
         throw failure;
       }, prepare);
     } catch (error) {

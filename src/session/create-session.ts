@@ -18,6 +18,6 @@ export function createSession(options: SessionOptions): Session {
   if (options.dpop === undefined || options.dpop === false || typeof options.provider?.fetchToken !== 'function') {
     return openSession(options, sharing);
   }
-  const { provider, dpop } = withDPoP(options.provider, options.dpop, options.clock ?? systemClock);
+  const { provider, dpop } = withDPoP(options.provider, options.dpop, options.clock ?? systemClock, sharing);
   return openSession({ ...options, provider }, sharing, dpop);
 }

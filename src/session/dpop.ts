@@ -4,6 +4,7 @@ import { SessionError } from '../core/errors.js';
 import { secretDigest } from '../providers/client-credentials.js';
 import { inBrowser } from '../core/in-browser.js';
 import type { TokenProvider } from '../providers/provider.js';
+import type { Sharing } from '../sharing/sharing.js';
 
 /** Tells this process's generated key from every other process's: sessions that use it share tokens only here. */
 let processKeyId: string | undefined;
@@ -12,9 +13,11 @@ let processKeyId: string | undefined;
  * `provider` with DPoP, for a session created with `dpop`. Its credential key names the DPoP key, so a session bound
  * to one key never shares a token with a Bearer session or with one bound to another key; every token request it
  * sends gets the session's DPoP to sign its proofs. The DPoP code (`#dpop`, a module no core bundle holds) is loaded
- * on first use: a session without `dpop` never loads it, so the core does not grow.
+ * on first use: a session without `dpop` never loads it, so the core does not grow. A transport that hands the token
+ * to other processes (`sharing.acrossProcesses`) needs a key every member has: `dpop: true` there is refused by that
+ * code, before the first token request (here, it would grow every bundle).
  */
-export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock): { provider: TokenProvider; dpop: SessionDPoP } {
+export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock, sharing?: Sharing): { provider: TokenProvider; dpop: SessionDPoP } {
   if (option !== true && (typeof option !== 'object' || option === null)) {
     throw new SessionError('invalid_options', 'dpop must be true or an object ({ key, allowBearer })');
   }
@@ -30,7 +33,7 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock)
       // (as the JWT providers keep no copy of theirs).
       const given = option as true | DPoPOptions;
       option = undefined;
-      return loadSessionDPoP(given, clock, undefined, originWide ? provider.key : undefined);
+      return loadSessionDPoP(given, clock, undefined, originWide ? provider.key : undefined, sharing);
     })),
   );
   // What tells the key from every other, never key material: this process's id for its generated key, else the

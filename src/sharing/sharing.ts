@@ -73,5 +73,11 @@ export interface SharedLink {
 export interface Sharing {
   /** Short name, for events and debugging. */
   readonly kind: string;
+  /**
+   * Whether the token goes to other processes or isolates (Redis, a Durable Object, Deno KV, local sharing), which
+   * cannot sign with a DPoP key generated in this one: such a transport needs `dpop: { key }`, the same key for every
+   * member. Default false (one process: memory; the browser's contexts share the origin's key).
+   */
+  readonly acrossProcesses?: boolean | undefined;
   connect(peer: SharingPeer): SharedLink;
 }

@@ -3,7 +3,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createClient } from 'redis';
 import { importDPoPKey } from '../../src/dpop.js';
+import { clientCredentials, createSession, isSessionError } from '../../src/index.js';
+import { redisSharing } from '../../src/redis.js';
 import { startDPoPServers, type DPoPServers } from '../support/dpop-servers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
@@ -52,3 +55,28 @@ it('4 processes with an app-provided key: 1 token issued, every process proofs a
   // Each member learns the API's nonce once (its own nonce store), at most.
   expect(servers.counts.apiNonceChallenges).toBeLessThanOrEqual(4);
 }, 180_000);
+
+// `dpop: true` generates a key in each process: with Redis, each member would be a credential of its own (a token
+// request per process for one fleet, and with a refresh token, every member sending the one refresh token). Refused
+// with invalid_options by the DPoP code on first use, before any token request; the same options with the app's key work.
+it('Redis sharing with dpop: true (or a dpop object without a key): getToken rejects invalid_options, no token request', async () => {
+  const client = await createClient({ url: redis.url }).connect();
+  try {
+    const provider = clientCredentials({ tokenUrl: servers.tokenUrl, clientId: servers.clientId, clientSecret: servers.clientSecret, scope: 'api' });
+    const before = servers.counts.tokenRequests;
+    for (const dpop of [true, { allowBearer: true }, { key: undefined }] as const) {
+      const session = createSession({ provider, sharing: redisSharing({ client }), dpop });
+      const error = await session.getToken().then(() => undefined, (e: unknown) => e);
+      expect(isSessionError(error, 'invalid_options'), String(error)).toBe(true);
+      expect((error as Error).message).toMatch(/redis sharing.*dpop: \{ key \}/);
+      await session.close();
+    }
+    expect(servers.counts.tokenRequests).toBe(before);
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const session = createSession({ provider, sharing: redisSharing({ client }), dpop: { key: privateKey.export({ format: 'jwk' }) as JsonWebKey } });
+    expect((await session.getToken()).tokenType).toBe('DPoP');
+    await session.close();
+  } finally {
+    await client.quit();
+  }
+}, 60_000);

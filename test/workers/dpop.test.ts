@@ -57,6 +57,13 @@ it('each isolate with its own key: its own bound token, every proof accepted; wi
     expect(await servers.boundKey(shared[0]!.accessToken)).toBe(appJkt);
     expect(servers.counts.tokensIssued).toBe(3);
     expect(servers.counts).toMatchObject({ apiAccepted: 12, apiRefused: 0, replayedJti: 0 });
+
+    // The Durable Object with `dpop: true`: getToken refused (invalid_options), no token request.
+    const requests = servers.counts.tokenRequests;
+    const misuse = (await (await (await mf.getWorker(names[0]!)).fetch('http://worker/generated-key-shared')).json()) as { code: string; message: string };
+    expect(misuse.code).toBe('invalid_options');
+    expect(misuse.message).toMatch(/durable-object sharing.*dpop: \{ key \}/);
+    expect(servers.counts.tokenRequests).toBe(requests);
   } finally {
     await mf.dispose();
   }

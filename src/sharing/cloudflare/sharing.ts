@@ -60,6 +60,7 @@ export function durableObjectSharing<Id>(
   const leaseTime = checkDuration('leaseTime', options.leaseTime ?? DEFAULTS.leaseTime);
   return {
     kind: 'durable-object',
+    acrossProcesses: true,
     connect(peer) {
       const id = namespace.idFromName(peer.key);
       // A stub per call: the runtime ties a stub to the request that made it, and a session outlives requests.

@@ -67,7 +67,7 @@ export function denoKvSharing(options: DenoKvSharingOptions): Sharing {
     timeout: duration('timeout', options.timeout ?? DEFAULTS.timeout),
     pollInterval: duration('pollInterval', options.pollInterval ?? DEFAULTS.pollInterval),
   };
-  return { kind: 'deno-kv', connect: (peer) => new DenoKvLink(peer, settings) };
+  return { kind: 'deno-kv', acrossProcesses: true, connect: (peer) => new DenoKvLink(peer, settings) };
 }
 
 function duration(name: string, value: number): number {

@@ -78,7 +78,7 @@ export function localSharing(options: LocalSharingOptions = {}): Sharing {
   let sharing = sharings.get(id);
   if (sharing === undefined) {
     const settings: Settings = { dir, timeout, answerTimeout };
-    sharing = { kind: 'local', connect: (peer) => connect(peer, settings) };
+    sharing = { kind: 'local', acrossProcesses: true, connect: (peer) => connect(peer, settings) };
     sharings.set(id, sharing);
   }
   return sharing;

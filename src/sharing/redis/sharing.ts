@@ -96,7 +96,7 @@ export function redisSharing<Client extends RedisClient>(options: RedisSharingOp
     pollInterval: duration('pollInterval', options.pollInterval ?? DEFAULTS.pollInterval),
     onUnavailable,
   };
-  return { kind: 'redis', connect: (peer) => new RedisLink(peer, settings) };
+  return { kind: 'redis', acrossProcesses: true, connect: (peer) => new RedisLink(peer, settings) };
 }
 
 function duration(name: string, value: number): number {

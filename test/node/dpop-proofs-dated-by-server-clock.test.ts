@@ -4,7 +4,7 @@
 // refused, the session throws away a good token and refreshes (1 wasted token request per call), and the call ends
 // `token_rejected`. Nothing tells the app why. A fix would date proofs by the servers' clock (the offset of the
 // token endpoint's `Date` header), in jose's proofs (src/dpop/proof.ts) and oauth4webapi's (`clockSkew`).
-// To run: copy to test/node/ and `npx vitest run --project node test/node/review-dpop-clock-skew.test.ts`.
+// Run: `npx vitest run --project node test/node/dpop-proofs-dated-by-server-clock.test.ts`.
 import { expect, it } from 'vitest';
 import { clientCredentials, createSession, memorySharing } from '../../src/index.js';
 import { createClient } from '../../src/client.js';
