@@ -26,6 +26,7 @@ const env = useOidcApp({ dpop: true });
 const RUN = 30_000;
 const CALL_EVERY = 300;
 const WORKER_PAUSE = 500;
+const ANSWER_WITHIN = 20_000;
 
 const signedIn = (): boolean => (globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn;
 const jtiOf = (proof: string): string => (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
@@ -38,6 +39,12 @@ function asCall(context: string, answer: OidcWorkerAnswer): ContextCall {
 
 it('8 tabs, a dedicated worker and the service worker, 30 s of 4 s DPoP tokens with the leader killed midway: 1 code exchange, one key, 0 reused refresh tokens, 0 revoked grants, 0 failed calls, 0 replayed jti, 1 nonce challenge for all', async ({ annotate }) => {
   const loadAtStart = loadavg()[0]!;
+  const steps: string[] = [];
+  // Each step's time, in the reporter's annotations too (shown when the test fails, even on a timeout).
+  const step = (what: string): void => {
+    steps.push(`${what} ${new Date().toISOString().slice(11, 23)}`);
+    void annotate(steps.at(-1)!).catch(() => undefined);
+  };
   env.config = { ...env.config, dpop: true };
   const context = await env.browser.newContext();
   const tabs = await openApps(context, env.appUrl, 8);
@@ -45,18 +52,22 @@ it('8 tabs, a dedicated worker and the service worker, 30 s of 4 s DPoP tokens w
   await Promise.all(tabs.map((tab) => tab.waitForFunction(signedIn)));
   // The dedicated worker lives in tab 7 (and dies with it); the service worker, registered from tab 6, outlives any tab.
   const workerHost = 7;
+  step('signed in');
   const worker = await startDedicatedWorker(tabs[workerHost]!, oidcWorkerUrl(env.config));
   const serviceWorker = await startServiceWorker(tabs[6]!, oidcWorkerUrl(env.config));
 
+  step('workers started');
   const killed = new Set<number>();
   const alive = (): Page => tabs.find((_tab, index) => !killed.has(index))!;
   const answers = { worker: [] as OidcWorkerAnswer[], serviceWorker: [] as OidcWorkerAnswer[] };
   const started = Date.now();
   await Promise.all(tabs.map((tab) => inApp(tab, (app, every) => app.startCalls(every), CALL_EVERY)));
   // The workers call the API in turn, each with what its own getToken gives, until the run ends (or its host dies).
+  // Every wait is bounded: a worker that does not answer within ANSWER_WITHIN is a failure of the run, not a hang.
   const loop = async (ask: () => Promise<OidcWorkerAnswer>, into: OidcWorkerAnswer[], hostAlive: () => boolean): Promise<void> => {
     while (Date.now() - started < RUN && hostAlive()) {
-      const answer = await ask().catch((error: unknown) => (hostAlive() ? { signedIn: false, error: String(error) } : undefined));
+      const unanswered = sleep(ANSWER_WITHIN).then(() => ({ signedIn: false, error: `no answer within ${ANSWER_WITHIN} ms` }));
+      const answer = await Promise.race([ask(), unanswered]).catch((error: unknown) => (hostAlive() ? { signedIn: false, error: String(error) } : undefined));
       if (answer !== undefined) into.push(answer);
       await sleep(WORKER_PAUSE);
     }
@@ -70,21 +81,23 @@ it('8 tabs, a dedicated worker and the service worker, 30 s of 4 s DPoP tokens w
   // the tab it lives in. The service worker cannot be crashed from here: the run would say so rather than kill another.
   await sleep(RUN / 2 - (Date.now() - started));
   const tabLeaders = await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.state().leader)));
-  const asked = { worker: await worker('token'), serviceWorker: await serviceWorker(alive(), 'token') };
-  answers.worker.push(asked.worker);
-  answers.serviceWorker.push(asked.serviceWorker);
-  const workerLeads = asked.worker.leader === true;
-  const serviceWorkerLeads = asked.serviceWorker.leader === true;
+  // The workers' latest answers say whether they lead (asking them once more here would cross their loops' answers).
+  const workerLeads = answers.worker.at(-1)?.leader === true;
+  const serviceWorkerLeads = answers.serviceWorker.at(-1)?.leader === true;
   const leader = workerLeads ? workerHost : tabLeaders.indexOf(true);
   expect(serviceWorkerLeads, 'the service worker leads: this test cannot crash it').toBe(false);
   expect(leader, `no context leads: ${JSON.stringify(tabLeaders)}`).toBeGreaterThanOrEqual(0);
   killed.add(leader);
   const logAtKill = env.op.log.length;
+  step(`killing tab ${leader}`);
   await tabs[leader]!.goto('chrome://kill').catch(() => undefined);
+  step('killed');
   const survivors = tabs.filter((_tab, index) => !killed.has(index));
 
   await sleep(Math.max(0, RUN - (Date.now() - started)));
+  step('run over');
   await loops;
+  step('workers stopped');
   const results = await Promise.all(survivors.map((tab) => inApp(tab, (app) => app.stopCalls())));
   const newLeaders = await Promise.all(survivors.map((tab) => inApp(tab, (app) => app.state().leader)));
   const loadAtEnd = loadavg()[0]!;
@@ -94,13 +107,15 @@ it('8 tabs, a dedicated worker and the service worker, 30 s of 4 s DPoP tokens w
     ...answers.worker.map((answer) => asCall('dedicated worker', answer)),
     ...answers.serviceWorker.map((answer) => asCall('service worker', answer)),
   ];
+  // The API's records and counts at the same moment (a call still in flight is judged from the API's side).
   const judged = judgeCalls(calls, env.op.apiRequests);
-  const timeline = JSON.stringify({ leader, workerLeads, log: env.op.log.filter((entry) => !entry.event.startsWith('api.')) });
+  const counts = { ...env.op.counts };
+  const timeline = JSON.stringify({ steps, leader, workerLeads, log: env.op.log.filter((entry) => !entry.event.startsWith('api.')) });
   // What the run measured, beside the verdicts (in the reporter's annotations).
   await annotate(
     `dpop 8 tabs + workers: load ${loadAtStart.toFixed(1)}→${loadAtEnd.toFixed(1)}, leader ${workerLeads ? 'dedicated worker' : `tab ${leader}`} killed, ` +
       `${calls.length} calls reported, ${judged.accepted} accepted, ${judged.expiredInFlight.length} expired in flight ${JSON.stringify(judged.expiredInFlight)}, ` +
-      `counts ${JSON.stringify(env.op.counts)}`,
+      `counts ${JSON.stringify(counts)}`,
   );
 
   // Never an expired token handed out; no call refused but by the machine's delay (see above).
@@ -121,8 +136,8 @@ it('8 tabs, a dedicated worker and the service worker, 30 s of 4 s DPoP tokens w
   expect(jkts.size).toBe(1);
   expect([...env.op.dpopKeys.keys()]).toEqual([...jkts]);
 
-  expect(env.op.counts.refreshRequests, timeline).toBeGreaterThanOrEqual(2);
-  expect(env.op.counts, timeline).toMatchObject({
+  expect(counts.refreshRequests, timeline).toBeGreaterThanOrEqual(2);
+  expect(counts, timeline).toMatchObject({
     codeExchanges: 1,
     reusedRefreshTokens: 0,
     revokedGrants: 0,
@@ -135,4 +150,4 @@ it('8 tabs, a dedicated worker and the service worker, 30 s of 4 s DPoP tokens w
     dpopNonceChallenges: 1,
   });
   await context.close();
-}, 150_000);
+}, 240_000);
