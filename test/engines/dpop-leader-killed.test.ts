@@ -65,7 +65,7 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     await tabs[workerHost]!.evaluate(START_REPORTING_WORKER, { url, kind: 'worker', name: 'dedicated worker', pause: 500 });
     for (const host of [2, 3]) await tabs[host]!.evaluate(START_REPORTING_WORKER, { url, kind: 'service', name: 'service worker', pause: 1_000 });
     const started = Date.now();
-    for (const [index, tab] of tabs.entries()) await inApp(tab, (harness, label) => harness.startCalls(300, label), `tab ${index}`);
+    for (const [index, tab] of tabs.entries()) await inApp(tab, (harness, label) => harness.startCalls(300, label, true), `tab ${index}`);
 
     // Midway: the leading context's process is killed. The dedicated worker is killed with the tab it lives in.
     await sleep(RUN / 2 - (Date.now() - started));
