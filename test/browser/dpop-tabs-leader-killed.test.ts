@@ -1,8 +1,9 @@
 import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import { loadavg } from 'node:os';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { judgeCalls, type ContextCall } from '../support/dpop-calls.js';
+import { holdRequestLock } from '../support/request-lock.js';
 import { inApp, openApps, useOidcApp, userSignsIn } from '../support/oidc-app.js';
 import { oidcWorkerUrl, startDedicatedWorker, startServiceWorker, type OidcWorkerAnswer } from '../support/oidc-workers.js';
 
@@ -49,33 +50,6 @@ const signedIn = (): boolean => (globalThis as unknown as { app: { session: { si
 const jtiOf = (proof: string): string => (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
 const jktOf = (proof: string): Promise<string> => calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Takes the credential's request lock (`<channel>:request`, the channel read from the leader's election lock,
- * `pubkey-bc||native||<channel>`) in `page`, a page of the origin without a session; waits for it at most
- * ANSWER_WITHIN. Resolves once held; `release` lets it go.
- */
-async function holdRequestLock(page: Page): Promise<{ release(): Promise<void> }> {
-  const held = page.evaluate(async () => {
-    const { held: locks = [] } = await navigator.locks.query();
-    const election = locks.map((lock) => lock.name ?? '').find((name) => name.startsWith('pubkey-bc||native||shared-session-'));
-    if (election === undefined) return 'no leader holds an election lock';
-    const name = `${election.slice('pubkey-bc||native||'.length)}:request`;
-    return new Promise<string>((acquired) => {
-      void navigator.locks.request(
-        name,
-        () =>
-          new Promise<void>((release) => {
-            (globalThis as unknown as { releaseRequestLock(): void }).releaseRequestLock = release;
-            acquired('held');
-          }),
-      );
-    });
-  });
-  const outcome = await Promise.race([held, sleep(ANSWER_WITHIN).then(() => `the request lock not free within ${ANSWER_WITHIN} ms`)]);
-  expect(outcome).toBe('held');
-  return { release: () => page.evaluate(() => (globalThis as unknown as { releaseRequestLock(): void }).releaseRequestLock()) };
-}
 
 function asCall(context: string, answer: OidcWorkerAnswer): ContextCall {
   return { context, handedOutAt: answer.handedOutAt, jti: answer.proof === undefined ? undefined : jtiOf(answer.proof), status: answer.status, error: answer.error };
@@ -152,7 +126,7 @@ async function runLeaderKilled(context: BrowserContext, steps: readonly string[]
   // Between two rotations (see above): the test's page takes the credential's request lock, which a context holds
   // while it refreshes, so that the kill lands once the refresh under way (if any) has stored its answer and before
   // the next one starts; released right after the kill (well within `answerTimeout`, 2 s, that waiters allow).
-  const betweenRotations = await holdRequestLock(swPage);
+  const betweenRotations = await holdRequestLock(swPage, ANSWER_WITHIN);
   step('request lock held');
   const tabLeaders = await Promise.all(tabs.map((tab) => inApp(tab, (app) => app.state().leader)));
   // The workers' latest answers say whether they lead (asking them once more here would cross their loops' answers).
