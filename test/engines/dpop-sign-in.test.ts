@@ -10,8 +10,9 @@ import { report } from '../support/engines/suite.js';
  * oidc-provider with DPoP required and nonces at every use, and its strictly validating API: one tab signs in through
  * the provider's login form, more tabs open after it, a dedicated worker and the service worker start; over a few
  * lifetimes of 4 s tokens (longer when the baseline measured in the same run says calls are slow here) every context
- * calls the API with proofs of the one non-extractable key of the origin. The leader is not killed here (Chromium's
- * test does that): WebKitWebDriver ends its session when a page's web process dies.
+ * calls the API with proofs of the one non-extractable key of the origin. The leader is not killed here:
+ * test/engines/dpop-leader-killed.test.ts does that (WebKitWebDriver ends its session when a page's web process dies,
+ * so that test observes the pages through the app server after the kill).
  */
 
 /** Tabs per engine: 8 where the engine holds up on this machine. */

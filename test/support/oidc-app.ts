@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text as readBody } from 'node:stream/consumers';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { AppHarness, AppLogEntry } from '../browser/fixtures/oidc-app.js';
@@ -61,7 +62,12 @@ export interface OidcAppServer {
   readonly op: OpenIdProvider;
   /** What pages opened from now on are configured with. */
   config: AppConfig;
-  /** Resets the provider's counts and the pages' configuration (as before each test of `useOidcApp`). */
+  /**
+   * What pages and workers posted to `/report` (JSON), in arrival order: a test that cannot reach its pages through
+   * the driver any more (WebKitWebDriver after a page's process was killed) observes them here.
+   */
+  readonly reports: readonly unknown[];
+  /** Resets the provider's counts, the reports and the pages' configuration (as before each test of `useOidcApp`). */
   reset(): void;
   close(): Promise<void>;
 }
@@ -78,10 +84,17 @@ export async function startOidcApp(providerOptions: Partial<OpenIdProviderOption
     ...extras.fixtures,
   });
   Object.assign(files, extras.files?.());
-  const state = {} as { origin: string; op: OpenIdProvider; config: AppConfig };
+  const state = { reports: [] } as unknown as { origin: string; op: OpenIdProvider; config: AppConfig; reports: unknown[] };
   const server = createServer((req, res) => {
     const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost');
     const headers = { 'cache-control': 'no-store', 'service-worker-allowed': '/' };
+    if (pathname === '/report' && req.method === 'POST') {
+      void readBody(req).then((body) => {
+        state.reports.push(JSON.parse(body));
+        res.writeHead(204).end();
+      });
+      return;
+    }
     if (pathname === '/app.html' && state.config.holdCallbacks === true && searchParams.has('code')) {
       res.writeHead(200, { ...headers, 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>held callback</title>');
       return;
@@ -123,6 +136,7 @@ export async function startOidcApp(providerOptions: Partial<OpenIdProviderOption
   });
   const reset = (): void => {
     state.op.reset();
+    state.reports = [];
     state.config = { issuer: state.op.issuer, apiUrl: state.op.apiUrl, clientId: CLIENT_ID, scope: SCOPE };
   };
   reset();
@@ -135,6 +149,9 @@ export async function startOidcApp(providerOptions: Partial<OpenIdProviderOption
     },
     set config(value) {
       state.config = value;
+    },
+    get reports() {
+      return state.reports;
     },
     reset,
     async close() {

@@ -133,8 +133,17 @@ export interface ApiRequestRecord {
   readonly ath?: string | undefined;
   readonly htu?: string | undefined;
   readonly nonce?: string | undefined;
+  /** The proof's `iat` (epoch s). */
+  readonly iat?: number | undefined;
   /** `ok`, a `DPoPCheck` refusal, `nonce-challenge`, `rejected` (by `rejectNextApiCalls`) or `unauthorized`. */
   readonly outcome: string;
+  /** Epoch ms at which the API had looked the token up (after the lookup's answer): when it was judged. */
+  readonly judgedAt: number;
+  /**
+   * Epoch ms at which the provider's access token sent (the one `ath` names) expires, as the provider issued it
+   * (its `exp`), when this provider issued it — known even after it expired and the provider forgot it.
+   */
+  readonly tokenExpiresAt?: number | undefined;
 }
 
 export interface OpenIdProviderLogEntry {
@@ -274,6 +283,8 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     apiRequests: [] as ApiRequestRecord[],
     hold: undefined as { count: number; arrived: () => void; gate: Promise<void>; release: () => void } | undefined,
     dpopKeys: new Map<string, number>(),
+    /** The `exp` (epoch ms) of every access token issued, by its SHA-256 (a proof's `ath`): never the token itself. */
+    accessTokenExpiry: new Map<string, number>(),
   };
   /** Notes the key of a proof (its header's `jwk`), whatever the server decides about it. */
   const noteProofKey = async (proof: string): Promise<void> => {
@@ -364,6 +375,13 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
   });
 
   // Counters from the provider's own events.
+  provider.on('access_token.saved', (token) => {
+    // The saved token's `exp` is in its stored payload (the model computes it from the configured lifetime).
+    const { jti } = token as { jti: string };
+    void (provider.AccessToken.find(jti) as Promise<{ exp: number } | undefined>).then((saved) => {
+      if (saved !== undefined) state.accessTokenExpiry.set(createHash('sha256').update(jti).digest('base64url'), saved.exp * 1_000);
+    });
+  });
   provider.on('authorization.success', () => {
     state.counts.authorizations++;
     record('authorization.success');
@@ -583,15 +601,21 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     const header = req.headers.authorization ?? '';
     const claims = proofClaims(req.headers.dpop);
     let noted = false;
+    let judgedAt = Date.now();
+    const tokenExpiresAt = claims.ath === undefined ? undefined : state.accessTokenExpiry.get(claims.ath);
     const note = (outcome: string): void => {
       if (noted) return;
       noted = true;
-      state.apiRequests.push({ path: url.pathname, scheme: header === '' ? 'none' : header.split(' ')[0]!, ...claims, outcome });
+      state.apiRequests.push({ path: url.pathname, scheme: header === '' ? 'none' : header.split(' ')[0]!, ...claims, outcome, judgedAt, tokenExpiresAt });
     };
     let found: Awaited<ReturnType<typeof introspect>>;
     if (options.dpop === true) {
       if (typeof req.headers.dpop === 'string') await noteProofKey(req.headers.dpop);
-      const checked = await dpopApi.check(req, `${providerOrigin}${url.pathname}`, (token) => provider.AccessToken.find(token) as Promise<{ isExpired: boolean; jkt?: string } | undefined>);
+      const checked = await dpopApi.check(req, `${providerOrigin}${url.pathname}`, async (token) => {
+        const found = (await provider.AccessToken.find(token)) as { isExpired: boolean; jkt?: string } | undefined;
+        judgedAt = Date.now();
+        return found;
+      });
       if (checked === 'replayed') state.counts.replayedProofs++;
       if (checked === 'ok' && state.apiNonce && claims.nonce !== state.apiNonceValue) {
         state.counts.apiNonceChallenges++;
@@ -719,6 +743,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       state.apiRequests = [];
       state.hold?.release();
       state.hold = undefined;
+      state.accessTokenExpiry = new Map();
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -729,11 +754,11 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
 }
 
 /** The claims a test looks at in a DPoP proof, decoded without checking (the validator checks). */
-function proofClaims(proof: string | string[] | undefined): Pick<ApiRequestRecord, 'jti' | 'ath' | 'htu' | 'nonce'> {
+function proofClaims(proof: string | string[] | undefined): Pick<ApiRequestRecord, 'jti' | 'ath' | 'htu' | 'nonce' | 'iat'> {
   if (typeof proof !== 'string') return {};
   try {
-    const { jti, ath, htu, nonce } = JSON.parse(Buffer.from(proof.split('.')[1] ?? '', 'base64url').toString()) as Record<string, string | undefined>;
-    return { jti, ath, htu, nonce };
+    const { jti, ath, htu, nonce, iat } = JSON.parse(Buffer.from(proof.split('.')[1] ?? '', 'base64url').toString()) as { jti?: string; ath?: string; htu?: string; nonce?: string; iat?: unknown };
+    return { jti, ath, htu, nonce, iat: typeof iat === 'number' ? iat : undefined };
   } catch {
     return {};
   }
