@@ -6,6 +6,8 @@
 // request; a test counts these to know what the machine allowed in its run.
 import { appendFileSync } from 'node:fs';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setInterval } from 'node:timers';
 
 const file = process.env.LEADER_SILENCE_PROBE;
 const limit = Number(process.env.LEADER_SILENCE_LIMIT);
