@@ -150,8 +150,11 @@ export default defineConfig({
           sequence: { groupOrder: 3 },
           include: ['test/local/**/*.test.ts'],
           environment: 'node',
-          testTimeout: 30_000,
-          hookTimeout: 30_000,
+          // A bound on a test, not a promise (those are asserted against what the run measured): every test here
+          // forks processes or threads, seconds on an idle machine and up to a minute each at load 30 (the fleet's
+          // 4 × 250 getToken took 35 s there, a CLI browser sign-in 31 s).
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {

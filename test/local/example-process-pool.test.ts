@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -21,14 +21,22 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-// examples/node-process-pool as its README runs it (tsx, the built package through its `exports`): 8 processes share
-// one token for 64 tiles.
+/** localSharing's default: a leader whose event loop is held up this long is silent, and may be replaced. */
+const ANSWER_TIMEOUT = 2_000;
+
+// examples/node-process-pool as its README runs it (tsx, the package through its `exports`): 8 processes share one
+// token for 64 tiles. The one exception the README allows: a leader alive but silent for an answer timeout is replaced
+// at the cost of one more token request. On a loaded machine a process's first `fetch` alone (≈ 100 ms of CPU to load
+// Node's HTTP client) held a new leader's event loop for 1–6 s at load 30–45; a probe in every process of the example
+// counts such silences of a leader, and each may cost one request — none on an idle machine or beside two CPU hogs.
 it('examples/node-process-pool: 8 processes download 64 tiles with 1 token request', async () => {
   const client = server.addClient('example-pool');
   const tiles = serveTiles(server);
+  const silences = path.join(dir, 'leader-silences');
+  const probe = path.join(root, 'test/support/leader-silence-probe.mjs');
   const { stdout } = await run(path.join(root, 'node_modules/.bin/tsx'), ['examples/node-process-pool/main.ts'], {
     cwd: root,
-    timeout: 150_000, // 8 processes that each start tsx: seconds on an idle machine, minutes on a loaded one; time is not the promise here
+    timeout: 280_000, // 8 processes that each start tsx: seconds on an idle machine, minutes on a loaded one (143 s and 156 s at load 30); time is not the promise here
     env: {
       ...process.env,
       TOKEN_URL: server.tokenUrl,
@@ -37,10 +45,16 @@ it('examples/node-process-pool: 8 processes download 64 tiles with 1 token reque
       TILES_URL: `${server.origin}/tiles/`,
       // A rendezvous directory of this test's own, so that no other test's processes meet these.
       XDG_RUNTIME_DIR: dir,
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${probe}`.trim(),
+      LEADER_SILENCE_PROBE: silences,
+      LEADER_SILENCE_LIMIT: String(ANSWER_TIMEOUT),
     },
   });
+  const silentLeaders = existsSync(silences) ? readFileSync(silences, 'utf8').trim().split('\n').length : 0;
+  console.warn(`example pool: ${server.stats.issuedByClient[client.id]} token requests, ${silentLeaders} leader silences of ${ANSWER_TIMEOUT} ms or more`);
   expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toMatchObject({ processes: 8, tiles: 64 });
   expect(tiles.served).toBe(64);
   expect(tiles.unauthorized).toBe(0);
-  expect(server.stats.issuedByClient[client.id]).toBe(1);
-}, 180_000);
+  expect(server.stats.issuedByClient[client.id]).toBeGreaterThanOrEqual(1);
+  expect(server.stats.issuedByClient[client.id]).toBeLessThanOrEqual(1 + silentLeaders);
+}, 300_000);

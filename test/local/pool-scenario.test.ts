@@ -11,6 +11,13 @@ import { startTokenServer, type TokenServer } from '../support/token-server.js';
 // fault) and at most one more token request. The bench (bench/process-pool.ts) runs the issue's full size and puts
 // the figures next to "each process its own session".
 
+/**
+ * A bound on the whole test, not a promise: starting 8 processes or threads and closing them takes seconds on an idle
+ * machine and minutes on a loaded one (110 s of 120 for the thread pool's blocked case at load 32, of which 43 s were
+ * the tasks). What is promised about time is asserted against what this run measured.
+ */
+const POOL_RUN_TIMEOUT = 300_000;
+
 let server: TokenServer;
 beforeAll(async () => {
   server = await startTokenServer();
@@ -33,7 +40,7 @@ it('8 processes, 160 tiles with CPU work, 4 s tokens: one token request per toke
   expect(outcome.served).toBe(160);
   expect(outcome.tokenRequests).toBeGreaterThanOrEqual(1);
   expect(outcome.tokenRequests).toBeLessThanOrEqual(perLifetime(outcome));
-}, 120_000);
+}, POOL_RUN_TIMEOUT);
 
 it('the leader stopped (SIGSTOP) for 10 s midway: nobody waits for it, at most one more token request, no failed task', async () => {
   const outcome = await runPoolScenario(server, spawn, { ...base, fault: { kind: 'stop', ms: 10_000, after: 40 } });
@@ -43,7 +50,7 @@ it('the leader stopped (SIGSTOP) for 10 s midway: nobody waits for it, at most o
   expect(outcome.served).toBe(160);
   expect(outcome.longestWait).toBeLessThan(10_000);
   expect(outcome.tokenRequests).toBeLessThanOrEqual(perLifetime(outcome) + 1);
-}, 120_000);
+}, POOL_RUN_TIMEOUT);
 
 it('the leader\'s main thread blocked for 20 s midway: nobody waits for it, at most one more token request, no failed task', async () => {
   const outcome = await runPoolScenario(server, spawn, { ...base, fault: { kind: 'block', ms: 20_000, after: 40 } });
@@ -53,4 +60,4 @@ it('the leader\'s main thread blocked for 20 s midway: nobody waits for it, at m
   expect(outcome.served).toBe(160);
   expect(outcome.longestWait).toBeLessThan(20_000);
   expect(outcome.tokenRequests).toBeLessThanOrEqual(perLifetime(outcome) + 1);
-}, 120_000);
+}, POOL_RUN_TIMEOUT);

@@ -15,6 +15,13 @@ import { startTokenServer, type TokenServer } from '../support/token-server.js';
 // the process, all its threads with it; test/local/pool-scenario.test.ts stops a leader process.) The bench
 // (bench/thread-pool.ts) runs the issue's full size next to "each thread its own session".
 
+/**
+ * A bound on the whole test, not a promise: starting 8 processes or threads and closing them takes seconds on an idle
+ * machine and minutes on a loaded one (110 s of 120 for the thread pool's blocked case at load 32, of which 43 s were
+ * the tasks). What is promised about time is asserted against what this run measured.
+ */
+const POOL_RUN_TIMEOUT = 300_000;
+
 let server: TokenServer;
 beforeAll(async () => {
   server = await startTokenServer();
@@ -43,9 +50,14 @@ it('8 threads, 560 tiles with CPU work, 4 s tokens: one token request per token 
   expect(outcome.failed).toBe(0);
   expect(outcome.served).toBe(560);
   expectOnePerPeriod(outcome);
-  // A leader computes at most 100 ms between two answers: no follower meets an answer timeout of silence.
-  expect(outcome.longestWait).toBeLessThan(ANSWER_TIMEOUT);
-}, 120_000);
+  // A leader computes at most 100 ms between two answers: no follower meets an answer timeout of silence, so the
+  // thread that led first leads to the end.
+  expect(outcome.leaderships).toBe(1);
+  // Once the pool has its first token, a wait is at most a refresh by the leader: under an answer timeout on an idle
+  // machine, and on a loaded one under what the cold start cost in this run (an election and a token request), twice
+  // over. The cold start itself is not bounded: it is the machine's speed, not the session's (4.4 s at load 44).
+  expect(outcome.longestSteadyWait).toBeLessThan(Math.max(ANSWER_TIMEOUT, 2 * outcome.coldStart));
+}, POOL_RUN_TIMEOUT);
 
 it("the leading thread's event loop blocked for 20 s midway: nobody waits for it, at most one more token request, no failed task", async () => {
   // At 120 tiles (≥ 0.9 s in): the 440 left need ≥ 3.8 s of the 7 other threads, so the pool needs the token's
@@ -64,4 +76,4 @@ it("the leading thread's event loop blocked for 20 s midway: nobody waits for it
   // … and the fault was met: a thread asked the blocked leader, heard nothing for an answer timeout, and replaced it.
   expect(outcome.longestWait).toBeGreaterThanOrEqual(ANSWER_TIMEOUT);
   expect(outcome.longestWait).toBeLessThan(ANSWER_TIMEOUT + base.cpu[1] + 2 * outcome.longestWaitBeforeFault);
-}, 120_000);
+}, POOL_RUN_TIMEOUT);

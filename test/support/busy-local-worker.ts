@@ -1,7 +1,8 @@
 // A local-sharing test process like local-worker.ts, plus what a process-pool worker does between two downloads:
 // `block` runs `ms` of synchronous CPU work on the event loop (nothing else of this process runs meanwhile), and
 // `getOne` reports how long one getToken took; `getAfterBlock` computes until a file exists and calls getToken in
-// the same task, before this process reads what its sockets received meanwhile. Forked by busy-local-fleet.ts.
+// the same task, before this process reads what its sockets received meanwhile; `getThenBlock` asks for a token, then
+// computes for `ms` while the answer arrives unread. Forked by busy-local-fleet.ts.
 import { existsSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { getMany, type LocalConfig, sessionOf } from './local-worker.js';
@@ -11,7 +12,9 @@ export type BusyRequest =
   | { id: number; cmd: 'getOne' }
   | { id: number; cmd: 'block'; ms: number }
   | { id: number; cmd: 'getAfterBlock'; until: string; ms: number }
+  | { id: number; cmd: 'getThenBlock'; ms: number }
   | { id: number; cmd: 'status' }
+  | { id: number; cmd: 'clear' }
   | { id: number; cmd: 'close' };
 
 if (process.env.BUSY_LOCAL_WORKER !== undefined && process.send !== undefined) {
@@ -58,8 +61,27 @@ if (process.env.BUSY_LOCAL_WORKER !== undefined && process.send !== undefined) {
           return { sawFile, error: (error as { code?: string }).code ?? inspect(error) };
         }
       }
+      case 'getThenBlock': {
+        // The request goes out (a turn of the event loop), then CPU-bound work: the answer waits in the socket.
+        const call = session.getToken();
+        call.catch(() => undefined);
+        await new Promise((resolve) => setImmediate(resolve));
+        send({ event: 'blocking' });
+        const end = Date.now() + request.ms;
+        let spins = 0;
+        while (Date.now() < end) spins++;
+        const blockedUntil = Date.now();
+        try {
+          return { spins, blockedUntil, accessToken: (await call).accessToken, leading: session.isLeader };
+        } catch (error) {
+          return { spins, blockedUntil, error: (error as { code?: string }).code ?? inspect(error), leading: session.isLeader };
+        }
+      }
       case 'status':
         return { leading: session.isLeader };
+      case 'clear':
+        await session.clear();
+        return {};
       case 'close':
         await session.close();
         setTimeout(() => process.exit(0), 10);

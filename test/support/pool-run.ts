@@ -29,6 +29,15 @@ export interface PoolOutcome {
   readonly longestWait: number;
   /** The longest getToken wait before the fault hit (cold start included): what a wait costs in this run. */
   readonly longestWaitBeforeFault: number;
+  /**
+   * The cold start: the longest wait of the tasks that asked before the pool's first token was handed out (an election
+   * and a token request, at whatever speed the machine gives them).
+   */
+  readonly coldStart: number;
+  /** The longest wait of the tasks that asked after that, of contexts the fault did not hit: the steady state. */
+  readonly longestSteadyWait: number;
+  /** How many times a process or thread became the leader: 1 when nobody ever replaced the first. */
+  readonly leaderships: number;
   readonly elapsed: number;
   /** Usable token periods (lifetime less the refresh margin) the run touched: what one shared session may request. */
   readonly lifetimes: number;
@@ -72,6 +81,8 @@ export class PoolTally {
   readonly #waits: number[] = [];
   readonly #waitsBeforeFault: number[] = [];
   readonly #errors: string[] = [];
+  readonly #answers: Array<{ readonly askedAt: number; readonly wait: number; readonly faulted: boolean }> = [];
+  #leaderships = 0;
   #failed = 0;
   #served = 0;
 
@@ -93,17 +104,30 @@ export class PoolTally {
     }
     if (!faulted) this.#waits.push(answer.wait);
     if (!faultHit) this.#waitsBeforeFault.push(answer.wait);
+    this.#answers.push({ askedAt: answer.askedAt, wait: answer.wait, faulted });
+  }
+
+  /** A process or thread said it leads now. */
+  led(): void {
+    this.#leaderships++;
   }
 
   /** Read when the tasks are done, before the sessions close (a closing session requests nothing, but time passes). */
   outcome(elapsed: number): PoolOutcome {
     const usable = this.#tasks.lifetime * 1000 - this.#tasks.refreshBeforeExpiry;
+    // `askedAt` is `performance.timeOrigin + performance.now()`: one timeline for every process and thread.
+    const firstToken = Math.min(...this.#answers.map((answer) => answer.askedAt + answer.wait));
+    const cold = this.#answers.filter((answer) => answer.askedAt < firstToken);
+    const steady = this.#answers.filter((answer) => answer.askedAt >= firstToken && !answer.faulted);
     return {
       tokenRequests: this.#server.stats.tokenRequests - this.#before,
       failed: this.#failed,
       served: this.#served,
       longestWait: Math.max(0, ...this.#waits),
       longestWaitBeforeFault: Math.max(0, ...this.#waitsBeforeFault),
+      coldStart: Math.max(0, ...cold.map((answer) => answer.wait)),
+      longestSteadyWait: Math.max(0, ...steady.map((answer) => answer.wait)),
+      leaderships: this.#leaderships,
       elapsed,
       lifetimes: Math.floor(elapsed / usable) + 1,
       errors: [...new Set(this.#errors)],

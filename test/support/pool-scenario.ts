@@ -27,6 +27,7 @@ export type SpawnPoolChild = (env: Record<string, string>) => ChildProcess;
 export async function runPoolScenario(server: TokenServer, spawn: SpawnPoolChild, scenario: PoolScenario): Promise<PoolOutcome> {
   const run = startPoolRun(server, scenario);
   const children: Array<{ child: ChildProcess; leading: boolean; answers: Map<number, (message: PoolMessage) => void> }> = [];
+  const tally = new PoolTally(server, scenario);
   try {
     await Promise.all(
       Array.from({ length: scenario.processes }, async () => {
@@ -37,7 +38,10 @@ export async function runPoolScenario(server: TokenServer, spawn: SpawnPoolChild
           child.once('exit', (code) => reject(new Error(`a pool process exited (${code}) before it was ready`)));
           child.on('message', (message: PoolMessage) => {
             if ('event' in message && message.event === 'ready') resolve();
-            else if ('event' in message && message.event === 'leader') member.leading = message.leading;
+            else if ('event' in message && message.event === 'leader') {
+              member.leading = message.leading;
+              if (message.leading) tally.led();
+            }
             else if ('id' in message) {
               member.answers.get(message.id)?.(message);
               member.answers.delete(message.id);
@@ -59,7 +63,6 @@ export async function runPoolScenario(server: TokenServer, spawn: SpawnPoolChild
     let handedOut = 0;
     let faulted: (typeof children)[number] | undefined;
     let faultDone: Promise<unknown> = Promise.resolve();
-    const tally = new PoolTally(server, scenario);
     const worker = async (member: (typeof children)[number]): Promise<void> => {
       while (handedOut < scenario.tiles) {
         const index = handedOut++;

@@ -29,9 +29,11 @@ export async function runThreadPoolScenario(server: TokenServer, taskFile: strin
   const channel = new BroadcastChannel(run.name);
   const leading = new Map<number, boolean>();
   const listeners = new Set<(event: ThreadEvent) => void>();
+  const tally = new PoolTally(server, scenario);
   channel.onmessage = (message) => {
     const event = message.data as ThreadEvent;
     if (event.event === 'leader') leading.set(event.threadId, event.leading);
+    if (event.event === 'leader' && event.leading) tally.led();
     for (const listener of listeners) listener(event);
   };
   const heard = (wanted: (event: ThreadEvent) => boolean): Promise<void> =>
@@ -48,7 +50,6 @@ export async function runThreadPoolScenario(server: TokenServer, taskFile: strin
   const pool = new Piscina<ThreadTileTask, ThreadTileAnswer>({ filename: taskFile, minThreads: scenario.threads, maxThreads: scenario.threads });
   const threads = new Set<number>();
   try {
-    const tally = new PoolTally(server, scenario);
     let done = 0;
     let faulted: number | undefined;
     let faultDone: Promise<void> = Promise.resolve();

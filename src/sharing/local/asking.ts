@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { setImmediate } from 'node:timers';
 import { SessionError } from '../../core/errors.js';
 import { boundedByClock, type Token } from '../../core/token.js';
 import type { SharingPeer } from '../sharing.js';
@@ -40,6 +41,8 @@ export class Asking {
   #leader: Connection | undefined;
   #leaderFile: FileIdentity | undefined;
   readonly #watch = new LeaderWatch();
+  /** A verdict on the leader's silence is due after the event loop's next read of its sockets. */
+  #judging = false;
 
   constructor(peer: SharingPeer, path: string, answerTimeout: number, store: TokenStore, waiters: Waiters, hooks: AskingHooks) {
     this.#peer = peer;
@@ -115,8 +118,22 @@ export class Asking {
    * token the silent one may be rotating — or, once a context that knew it idle replaced it, they ask the new one.
    */
   checkLeader(): void {
+    if (!this.#hooks.asking() || this.#judging || !this.#waiters.all().some(this.#silent)) return;
+    // Node runs due timers before it reads its sockets: a context held up (its own CPU work, or a loaded machine
+    // that ran it late) would judge silent a leader whose answer waits unread. The verdict comes after one read.
+    this.#judging = true;
+    setImmediate(() => {
+      this.#judging = false;
+      this.#judge();
+    });
+  }
+
+  /** Whether `waiter`'s request met silence for an answer timeout, in what was read of the leader so far. */
+  readonly #silent = (waiter: Waiter): boolean => this.#watch.silent(waiter.askedAt, this.#answerTimeout);
+
+  #judge(): void {
     if (!this.#hooks.asking()) return;
-    const silent = (waiter: Waiter): boolean => this.#watch.silent(waiter.askedAt, this.#answerTimeout);
+    const silent = this.#silent;
     if (!this.#waiters.all().some(silent)) return;
     if (this.#peer.usesRefreshToken && (this.#watch.requesting || !this.#watch.spoke)) {
       // Replaced meanwhile by a context that knew it idle: ask the new one instead.
