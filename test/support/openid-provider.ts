@@ -485,7 +485,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       await new Promise((resolve) => setTimeout(resolve, state.tokenLatency));
     }
     await next();
-    const plannedDelay = (ctx.state as Record<string, unknown>).plannedDelay;
+    const plannedDelay = ctx.state.plannedDelay;
     const delay = typeof plannedDelay === 'number' ? plannedDelay : state.responseLatency;
     if (ctx.path === tokenPath && ctx.method === 'POST' && delay > 0) {
       await new Promise((resolve) => setTimeout(resolve, delay));
@@ -750,6 +750,8 @@ interface KoaContext {
   set(name: string, value: string): void;
   get(name: string): string;
   oidc?: { route?: string };
+  /** Koa's per-request state: `plannedDelay` (ms) of a planned token answer (`planTokenAnswers`). */
+  state: Record<string, unknown>;
   response: { get(name: string): string };
   redirect(url: string): void;
 }
