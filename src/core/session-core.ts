@@ -247,9 +247,7 @@ export class SessionCore implements SharingPeer {
       const token = boundedByClock(set.token, this.clock.now());
       // Every answer came after its token expired (see `fetchToken`): the transport kept the grant's refresh token,
       // and this call fails without ending the grant; the next one asks again.
-      if (isExpired(token, this.clock.now())) {
-        throw new SessionError('token_expired', 'The token endpoint kept answering after the tokens it issued had expired: nothing handed out, the sign-in is kept and the next call asks again');
-      }
+      if (isExpired(token, this.clock.now())) throw lateAnswer();
       this.#adopt(token, 'remote');
       return token;
     };
@@ -387,24 +385,23 @@ export class SessionCore implements SharingPeer {
     // `expiresAt` counts from when the request was sent: an answer slower than the token's life (a busy machine, a
     // slow network, a tiny `expires_in`) brings a dead token. It is never handed out, but the refresh token it brings
     // is the grant's next one (the one sent is spent): the session asks again with it, a bounded number of times.
-    for (let late = 1; isExpired(set.token, this.clock.now()); late++) {
+    for (let late = 0; isExpired(set.token, this.clock.now()); ) {
       const next = this.provider.usesRefreshToken ? (set.refreshToken ?? refreshToken) : undefined;
-      const lateError = new SessionError('token_expired', `The token endpoint answered after the token it issued had expired (${late} in a row)`);
-      if (late > LATE_ANSWER_RETRIES) {
+      if (++late > LATE_ANSWER_RETRIES) {
         // Without a refresh token to keep, nothing of the answer is worth passing on.
-        if (next === undefined) throw lateError;
-        // Kept where the transport keeps refresh tokens (with a token no context hands out): the next call continues
-        // the grant from it instead of sending the spent one, or signing out.
+        if (next === undefined) throw lateAnswer();
+        // Kept where the transport keeps refresh tokens (with a token no context hands out, see `#renew`): the next
+        // call continues the grant from it instead of sending the spent one, or signing out.
         return { token: set.token, refreshToken: next };
       }
-      this.report(lateError);
+      this.report(lateAnswer());
       try {
         set = await this.#request(signal, generation, next);
       } catch (error) {
         // The grant is over (its refresh token refused), or signed out meanwhile: nothing to keep.
         if (next === undefined || isSessionError(error, 'invalid_grant') || generation !== this.#generation) throw error;
         // The late answer's refresh token is still the grant's newest: kept, and the failure told.
-        this.report(toSessionError(error, 'request_failed', 'The token could not be obtained'));
+        if (isSessionError(error)) this.report(error);
         return { token: set.token, refreshToken: next };
       }
     }
@@ -449,6 +446,11 @@ export class SessionCore implements SharingPeer {
   report(error: SessionError): void {
     this.#emit('error', error);
   }
+}
+
+/** An answer that came after its token expired: never handed out; the grant is kept (see `fetchToken`). */
+function lateAnswer(): SessionError {
+  return new SessionError('token_expired', 'The token endpoint answered after the token had expired; the grant is kept for the next call');
 }
 
 /** The errors a core made up to refuse a request (see `#refusal`), as opposed to failures that happened. */
