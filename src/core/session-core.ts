@@ -245,9 +245,6 @@ export class SessionCore implements SharingPeer {
       });
       if (abort.signal.aborted) throw abortError(abort.signal);
       const token = boundedByClock(set.token, this.clock.now());
-      // Every answer came after its token expired (see `fetchToken`): the transport kept the grant's refresh token,
-      // and this call fails without ending the grant; the next one asks again.
-      if (isExpired(token, this.clock.now())) throw lateAnswer();
       this.#adopt(token, 'remote');
       return token;
     };
@@ -390,11 +387,11 @@ export class SessionCore implements SharingPeer {
       if (++late > LATE_ANSWER_RETRIES) {
         // Without a refresh token to keep, nothing of the answer is worth passing on.
         if (next === undefined) throw lateAnswer();
-        // Kept where the transport keeps refresh tokens (with a token no context hands out, see `#renew`): the next
-        // call continues the grant from it instead of sending the spent one, or signing out.
+        // Kept where the transport keeps refresh tokens, with a token no context hands out (`getToken` fails
+        // `token_expired`): the next call continues the grant from it instead of sending the spent one, or signing out.
+        this.report(lateAnswer());
         return { token: set.token, refreshToken: next };
       }
-      this.report(lateAnswer());
       try {
         set = await this.#request(signal, generation, next);
       } catch (error) {
