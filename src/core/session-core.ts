@@ -39,6 +39,12 @@ const MAX_TIMER = 2_147_483_647;
 const RETRY_REFRESH_AFTER = 5_000;
 /** The longest a failure's `retryAfter` is remembered: a server asking for more is asked again after this. */
 const MAX_REMEMBERED_FAILURE = 3_600_000;
+/**
+ * Token requests made again after an answer that came when its token had already expired: one late answer is a
+ * stall (a busy machine, a paused process), and a second in a row still can be under heavy load; a third says that
+ * the round trip outlasts the token's lifetime, and each further request would only rotate the grant once more.
+ */
+const LATE_ANSWER_RETRIES = 2;
 
 /**
  * The state of one credential in one context, shared by every `Session` handle created for it.
@@ -372,6 +378,37 @@ export class SessionCore implements SharingPeer {
     if (refusal !== undefined) throw refusal;
     const signal = this.#flightAbort?.signal ?? new AbortController().signal;
     const generation = this.#generation;
+    let set = await this.#request(signal, generation, refreshToken, signIn, onPrompt);
+    // `expiresAt` counts from when the request was sent: an answer slower than the token's life (a busy machine, a
+    // slow network, a tiny `expires_in`) brings a dead token. It is never handed out, but the refresh token it brings
+    // is the grant's next one (the one sent is spent): the session asks again with it, a bounded number of times.
+    for (let late = 0; isExpired(set.token, this.clock.now()); ) {
+      const next = this.provider.usesRefreshToken ? (set.refreshToken ?? refreshToken) : undefined;
+      if (++late > LATE_ANSWER_RETRIES) {
+        // Without a refresh token to keep, nothing of the answer is worth passing on.
+        if (next === undefined) throw lateAnswer();
+        // Kept where the transport keeps refresh tokens, with a token no context hands out (`getToken` fails
+        // `token_expired`): the next call continues the grant from it instead of sending the spent one, or signing out.
+        this.report(lateAnswer());
+        return { token: set.token, refreshToken: next };
+      }
+      try {
+        set = await this.#request(signal, generation, next);
+      } catch (error) {
+        // The grant is over (its refresh token refused), or signed out meanwhile: nothing to keep.
+        if (next === undefined || isSessionError(error, 'invalid_grant') || generation !== this.#generation) throw error;
+        // The late answer's refresh token is still the grant's newest: kept, and the failure told.
+        if (isSessionError(error)) this.report(error);
+        return { token: set.token, refreshToken: next };
+      }
+    }
+    this.#emit('authenticated', set.token);
+    this.#adopt(set.token, 'endpoint');
+    return set;
+  }
+
+  /** One call of the provider, for this context or another, in the sign-out generation `generation`. */
+  async #request(signal: AbortSignal, generation: number, refreshToken?: string, signIn?: boolean, onPrompt?: (prompt: SignInPrompt) => void): Promise<TokenSet> {
     let set: TokenSet;
     try {
       const context = { signal, fetch: this.#fetch, clock: this.clock, refreshToken };
@@ -384,12 +421,6 @@ export class SessionCore implements SharingPeer {
     if (signal.aborted) throw abortError(signal);
     // Fetched for another context (no flight of ours to abort) while a sign-out happened.
     if (generation !== this.#generation) throw new SessionError('aborted', 'The session was cleared');
-    // `expiresAt` counts from when the request was sent: an answer slower than the token's life brings a dead token.
-    if (isExpired(set.token, this.clock.now())) {
-      throw new SessionError('invalid_response', 'The token had expired by the time the token endpoint answered');
-    }
-    this.#emit('authenticated', set.token);
-    this.#adopt(set.token, 'endpoint');
     return set;
   }
 
@@ -412,6 +443,11 @@ export class SessionCore implements SharingPeer {
   report(error: SessionError): void {
     this.#emit('error', error);
   }
+}
+
+/** An answer that came after its token expired: never handed out; the grant is kept (see `fetchToken`). */
+function lateAnswer(): SessionError {
+  return new SessionError('token_expired', 'The token endpoint answered after the token had expired; the grant is kept for the next call');
 }
 
 /** The errors a core made up to refuse a request (see `#refusal`), as opposed to failures that happened. */

@@ -11,6 +11,7 @@ import { processUsage, type SoakLoopResult, startSoakLoop } from '../soak/proces
 export interface LocalConfig {
   readonly tokenUrl: string;
   readonly clientId: string;
+  /** '' with `refreshToken`: a public client, which sends no secret. */
   readonly clientSecret: string;
   /** Use `refreshTokenGrant` with this refresh token instead of client credentials. */
   readonly refreshToken?: string;
@@ -67,7 +68,8 @@ export function providerOf(config: LocalConfig, tell: (message: object) => void)
       : refreshTokenGrant({
           tokenUrl,
           clientId,
-          clientSecret,
+          // '' for a public client (the OpenID provider's), which sends none.
+          ...(clientSecret === '' ? {} : { clientSecret }),
           refreshToken,
           ...(config.attemptTimeout === undefined ? {} : { timeout: config.attemptTimeout }),
           ...(config.lateAnswerWindow === undefined ? {} : { lateAnswerWindow: config.lateAnswerWindow }),

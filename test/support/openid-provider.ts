@@ -57,6 +57,12 @@ export interface OpenIdProvider {
   tokenLatency: number;
   /** Delay after the token endpoint handled a request and before its answer leaves (ms): a refresh has rotated by then. Default 0. */
   responseLatency: number;
+  /**
+   * The next access tokens the token endpoint issues, one entry each: the token lives `ttl` s, and its answer leaves
+   * `delay` ms after it was issued (a refresh has rotated by then; a `delay` past the lifetime brings a dead token).
+   * Then `accessTokenTtl` and `responseLatency` again. `reset()` forgets what is left.
+   */
+  planTokenAnswers(plan: readonly { readonly ttl: number; readonly delay: number }[]): void;
   /** Whether `accessToken` is a live access token of this provider, and whose. */
   introspect(accessToken: string): Promise<{ active: false } | { active: true; sub: string; clientId: string; scope: string }>;
   /**
@@ -271,6 +277,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     accessTokenTtl: options.accessTokenTtl ?? defaultAccessTokenTtl,
     tokenLatency: 0,
     responseLatency: 0,
+    plannedAnswers: [] as { readonly ttl: number; readonly delay: number }[],
     failures: [] as AuthorizationError[],
     accountClaims: new Map<string, Record<string, unknown>>(),
     slowDowns: 0,
@@ -363,7 +370,13 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       ctx.body = page('Error', `<h1 id="op-error">${escapeHtml(out.error ?? 'error')}</h1><p>${escapeHtml(out.error_description ?? '')}</p>`);
     },
     ttl: {
-      AccessToken: () => state.accessTokenTtl,
+      // Koa's context: the delay of a planned answer is applied on its way out (see the token middleware).
+      AccessToken: (ctx: { state?: Record<string, unknown> } | undefined) => {
+        const planned = state.plannedAnswers.shift();
+        if (planned === undefined) return state.accessTokenTtl;
+        if (ctx?.state !== undefined) ctx.state.plannedDelay = planned.delay;
+        return planned.ttl;
+      },
       RefreshToken: options.refreshTokenTtl ?? 86_400,
       IdToken: 3600,
       AuthorizationCode: 60,
@@ -496,8 +509,10 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       await new Promise((resolve) => setTimeout(resolve, state.tokenLatency));
     }
     await next();
-    if (ctx.path === tokenPath && ctx.method === 'POST' && state.responseLatency > 0) {
-      await new Promise((resolve) => setTimeout(resolve, state.responseLatency));
+    const plannedDelay = ctx.state.plannedDelay;
+    const delay = typeof plannedDelay === 'number' ? plannedDelay : state.responseLatency;
+    if (ctx.path === tokenPath && ctx.method === 'POST' && delay > 0) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
     }
     if (ctx.path === '/.well-known/openid-configuration' && ctx.status === 200 && typeof ctx.body === 'object' && ctx.body !== null) {
       const discovery = ctx.body as Record<string, unknown>;
@@ -709,6 +724,9 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     set responseLatency(value) {
       state.responseLatency = value;
     },
+    planTokenAnswers(plan) {
+      state.plannedAnswers.push(...plan);
+    },
     introspect,
     subscribe(listener) {
       listeners.add(listener);
@@ -738,6 +756,7 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
       state.accessTokenTtl = options.accessTokenTtl ?? defaultAccessTokenTtl;
       state.tokenLatency = 0;
       state.responseLatency = 0;
+      state.plannedAnswers = [];
       state.apiNonce = false;
       state.rejectNext = 0;
       state.apiRequests = [];
@@ -777,6 +796,8 @@ interface KoaContext {
   set(name: string, value: string): void;
   get(name: string): string;
   oidc?: { route?: string };
+  /** Koa's per-request state: `plannedDelay` (ms) of a planned token answer (`planTokenAnswers`). */
+  state: Record<string, unknown>;
   response: { get(name: string): string };
   redirect(url: string): void;
 }

@@ -380,8 +380,11 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     if (clearedAt !== signedOut) throw clearedError();
     remember(set.token);
     if (peer.usesRefreshToken) refreshToken = set.refreshToken ?? refreshToken;
-    broadcasts++;
-    post({ type: 'token', token: set.token });
+    // Expired on arrival (late answers, see SessionCore.fetchToken): stored for its refresh token, told to nobody.
+    if (!isExpired(set.token, clock.now())) {
+      broadcasts++;
+      post({ type: 'token', token: set.token });
+    }
     if (store !== undefined) {
       const found = await stored(store.write(set.token, peer.usesRefreshToken ? refreshToken : undefined, signedOut));
       // The record holds a sign-out whose message has not reached us yet: the write was refused.
@@ -405,8 +408,9 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
         flight = started;
       }
       const token = await flight;
-      // A flight started for another caller may bring back the token this one rejected: fly once more.
-      if (round > 0 || peer.isUsable(token, rejected)) return token;
+      // A flight started for another caller may bring back the token this one rejected: fly once more. Not for an
+      // expired one: its answers came late, as they would again (the session fails the call, the grant is kept).
+      if (round > 0 || peer.isUsable(token, rejected) || isExpired(token, clock.now())) return token;
     }
   };
 
@@ -456,8 +460,9 @@ function connect(peer: SharingPeer, answerTimeout: number): SharedLink {
     const before = broadcasts;
     fetchShared(rejected).then(
       (token) => {
+        if (isExpired(token, clock.now())) post({ type: 'failed', id, code: 'token_expired' });
         // A broadcast after the request arrived reached the asker; an older one may have preceded its channel.
-        if (broadcasts === before) post({ type: 'token', token });
+        else if (broadcasts === before) post({ type: 'token', token });
       },
       (error: unknown) => {
         const code = isSessionError(error) ? error.code : 'request_failed';

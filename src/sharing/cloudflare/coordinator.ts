@@ -146,7 +146,12 @@ export class TokenCoordinator {
     if (state.lease?.id !== lease) return { v: PROTOCOL_VERSION, type: 'done', stored: false, epoch: state.epoch };
     // Read in this object's clock (the isolate's may differ), and never in this object's future.
     const bounded = boundedByClock(inClockOf(token, sentAt, now), now);
-    const accepted = state.lease.epoch === state.epoch && bounded.expiresAt > now && isNewer(bounded, state.token?.token);
+    const alive = bounded.expiresAt > now;
+    // Expired on arrival (answers that came after their tokens' lifetime, see SessionCore.fetchToken): stored for its
+    // refresh token, the chain's newest, and handed out to nobody (an expired token never is); the callers that waited
+    // for this lease get `token_expired` rather than a lease of their own each.
+    const accepted = state.lease.epoch === state.epoch && (alive || refreshToken !== undefined) && isNewer(bounded, state.token?.token);
+    if (accepted && !alive) this.#failure = { lease, failure: { code: 'token_expired', message: 'The token endpoint answered after the token had expired' } };
     const next: StoredState = { ...state, lease: undefined };
     // The chain this lease continues: a new one from its initial refresh token, or the stored one's.
     const start = state.lease.start ?? state.token?.start;

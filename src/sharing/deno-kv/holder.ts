@@ -123,7 +123,8 @@ async function commit(link: DenoKvLink, lease: Lease, set: TokenSet): Promise<To
     const stored = now.token.value;
     const newer = stored === undefined || stored.epoch !== epoch || isNewer(token, stored.token);
     const grantOurs = !peer.usesRefreshToken || (now.grant.value?.state === 'rotating' && now.grant.value.lease === lease.id);
-    if (newer && grantOurs && ttl > 0) await write({ key: keys.lease, versionstamp: null }, now.token.versionstamp);
+    // An expired token (late answers, see SessionCore.fetchToken) is written for its refresh token, the grant's newest.
+    if (newer && grantOurs && (ttl > 0 || peer.usesRefreshToken)) await write({ key: keys.lease, versionstamp: null }, now.token.versionstamp);
   } catch (error) {
     if (isSessionError(error, 'aborted') || isSessionError(error, 'login_required')) throw error;
     // This isolate has its token; the others get theirs when they take over. Say so, do not fail.

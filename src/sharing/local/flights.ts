@@ -1,6 +1,6 @@
 import { isSessionError, SessionError } from '../../core/errors.js';
 import type { SignInPrompt } from '../../core/prompt.js';
-import type { Token, TokenSet } from '../../core/token.js';
+import { isExpired, type Token, type TokenSet } from '../../core/token.js';
 import type { SharingPeer } from '../sharing.js';
 import { heartbeat } from './liveness.js';
 import type { Outgoing } from './protocol.js';
@@ -66,8 +66,9 @@ export class TokenFlights {
         this.#flight = started;
       }
       const token = await this.#flight;
-      // A flight started for another caller may bring back the token this one rejected: fly once more.
-      if (round > 0 || this.#peer.isUsable(token, rejected)) return token;
+      // A flight started for another caller may bring back the token this one rejected: fly once more. Not for an
+      // expired one: its answers came late, as they would again (the session fails the call, the grant is kept).
+      if (round > 0 || this.#peer.isUsable(token, rejected) || isExpired(token, this.#peer.clock.now())) return token;
     }
   }
 

@@ -52,15 +52,17 @@ export class TokenStore {
 
   /**
    * Takes a token requested in `epoch` (by this context or another) as the newest when it is: not from before a
-   * sign-out known here, not expired, newer than ours. Returns whether it was.
+   * sign-out known here, newer than ours. Returns whether it was, and is not expired: an expired one (answers that
+   * came after their tokens' lifetime, see SessionCore.fetchToken) is kept only as a token that expired here would
+   * be, for the refresh token that came with it — the grant's newest.
    */
   take(received: Token, refreshToken: string | undefined, epoch: number): boolean {
     const now = this.#peer.clock.now();
     const token = boundedByClock(received, now);
-    if (epoch < this.#epoch || isExpired(token, now) || !isNewer(token, this.#latest)) return false;
+    if (epoch < this.#epoch || !isNewer(token, this.#latest)) return false;
     this.#latest = token;
     if (this.#peer.usesRefreshToken && refreshToken !== undefined) this.#refreshToken = refreshToken;
-    return true;
+    return !isExpired(token, now);
   }
 
   /**
