@@ -5,7 +5,8 @@ import type { ApiCallRecord } from '../browser/fixtures/oidc-app.js';
 import type { OidcWorkerAnswer } from '../browser/fixtures/oidc-worker.js';
 import { judgeCalls, type ContextCall } from '../support/dpop-calls.js';
 import { type Engine, type EnginePage, launchEngine } from '../support/engines/index.js';
-import { inApp, openApp, START_REPORTING_WORKER, until, userSignsIn } from '../support/engines/oidc-app.js';
+import { inApp, openApp, START_REPORTING_WORKER, UNTIL_NO_ROTATION, until, userSignsIn } from '../support/engines/oidc-app.js';
+import { threadNames } from '../support/engines/processes.js';
 import { report } from '../support/engines/suite.js';
 import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 
@@ -28,7 +29,9 @@ const TABS = 8;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const jtiOf = (proof: string): string => (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
 
-type Reported = { context: string; leader?: boolean } & ApiCallRecord & Partial<OidcWorkerAnswer>;
+type Reported = { context: string; leader?: boolean; unanswered?: true; askedAt?: number } & ApiCallRecord & Partial<OidcWorkerAnswer>;
+/** The stored token's age (ms) below which the next rotation is still ahead: a quarter of the 4 s lifetime, refreshed at half. */
+const FRESH = 1_000;
 
 describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
   const state = {} as { engine: Engine; app: OidcAppServer };
@@ -56,7 +59,13 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
       tabs.push(opened.page);
     }
     // (A hang guard only: a tab opened after the sign-in reads it from IndexedDB or is told by message.)
-    for (const tab of tabs) await until(tab, 'globalThis.app.session.signedIn');
+    for (const [index, tab] of tabs.entries()) {
+      await until(tab, 'globalThis.app.session.signedIn').catch(async (error: unknown) => {
+        // What that tab went through (its session's events), and the provider's side, for the failure message.
+        const log = await inApp(tab, (harness) => harness.log).catch(String);
+        throw new Error(`tab ${index}: ${String(error)}: ${JSON.stringify({ log, provider: app.op.log.filter((entry) => !entry.event.startsWith('api.')) })}`);
+      });
+    }
     const { issuer, clientId, scope, apiUrl } = app.config;
     const url = `/oidc-worker.js?${new URLSearchParams({ issuer, clientId, scope, apiUrl, dpop: '' })}`;
     // The dedicated worker lives in tab 1 (and dies with it); the service worker is asked from tabs 2 and 3, so that
@@ -76,6 +85,17 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     expect(latest('service worker')?.leader, 'the service worker leads: this test cannot kill it alone').not.toBe(true);
     const leader = workerLeads ? workerHost : tabLeaders.indexOf(true);
     expect(leader, `no context leads: ${JSON.stringify(tabLeaders)}`).toBeGreaterThanOrEqual(0);
+    // Killed between two rotations: a kill between sending the refresh token and storing the answer loses the grant
+    // by design (every context signed out, the spent refresh token never sent again: test/browser/lost-rotation.test.ts),
+    // which is not what this run measures. Read by another tab from the record every context reads.
+    const reader = tabs[leader === 0 ? 2 : 0]!;
+    const key = await inApp(tabs[leader]!, (harness) => harness.session.key);
+    const tokenAge = await reader.evaluate<number, object>(UNTIL_NO_ROTATION, { key, fresh: FRESH, within: 15_000 });
+    // What else runs in the process killed: the dedicated worker when its tab leads, and the service worker if the
+    // engine runs it there (WebKit names its thread ": ServiceWorker"; Firefox's workers are all "DOM Worker" threads).
+    const threads = threadNames(tabs[leader]!.pid!);
+    const workerThreads = threads.filter((thread) => thread === 'DOM Worker').length;
+    const serviceWorkerKilled = threads.includes(': ServiceWorker') || workerThreads > (leader === workerHost ? 1 : 0);
     const logAtKill = app.op.log.length;
     const killedAt = Date.now();
     await tabs[leader]!.crash();
@@ -83,7 +103,11 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     await sleep(Math.max(0, RUN - (Date.now() - started)));
     // What the API had judged and what the contexts had reported by now (a call still in flight is judged from the
     // API's side: see judgeCalls).
-    const reports = [...(app.reports as Reported[])];
+    const all = [...(app.reports as Reported[])];
+    // A question the worker never answered: only the service worker's, asked before the kill, if it ran in the process
+    // killed (its answer went with it; asked again, the browser started it anew).
+    const unanswered = all.filter((entry) => entry.unanswered === true);
+    const reports = all.filter((entry) => entry.unanswered !== true);
     const requests = [...app.op.apiRequests];
     const counts = { ...app.op.counts };
     const loadAtEnd = loadavg()[0]!;
@@ -100,10 +124,15 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
       name,
       'DPoP leader killed',
       `load ${loadAtStart.toFixed(1)}→${loadAtEnd.toFixed(1)}, leader ${workerLeads ? 'dedicated worker' : `tab ${leader}`} killed, ${calls.length} calls reported, ` +
-        `${judged.accepted} accepted, ${judged.expiredInFlight.length} expired in flight ${JSON.stringify(judged.expiredInFlight)}, counts ${JSON.stringify(counts)}`,
+        `${judged.accepted} accepted, ${judged.expiredInFlight.length} expired in flight ${JSON.stringify(judged.expiredInFlight)}, ` +
+        `killed ${tokenAge} ms after the last rotation, service worker ${serviceWorkerKilled ? 'killed with it' : 'elsewhere'}, ${unanswered.length} unanswered, ` +
+        `counts ${JSON.stringify(counts)}`,
     );
 
     expect(judged.failures, timeline).toEqual([]);
+    const excused = (entry: Reported): boolean => entry.context === 'service worker' && serviceWorkerKilled && entry.askedAt! < killedAt;
+    expect(unanswered.filter((entry) => !excused(entry)), timeline).toEqual([]);
+    expect(unanswered.length).toBeLessThanOrEqual(2); // one question from each of the two tabs that ask it
     // Every surviving tab and the service worker kept calling after the kill, and were accepted.
     const acceptedAfterKill = (context: string): number => reports.filter((entry) => entry.context === context && entry.status === 200 && entry.handedOutAt! > killedAt).length;
     for (const index of tabs.keys()) if (index !== leader) expect(acceptedAfterKill(`tab ${index}`), `tab ${index}`).toBeGreaterThan(0);

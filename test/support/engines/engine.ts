@@ -40,6 +40,8 @@ export interface EnginePage {
   close(): Promise<void>;
   /** Kills the page's process, as an out-of-memory kill would: no unload handler runs. Only if `supports.crash`. */
   crash(): Promise<void>;
+  /** The page's own content/web process, where the engine gives each page one (what `crash` kills). */
+  readonly pid?: number | undefined;
 }
 
 export interface Engine {

@@ -60,6 +60,7 @@ export async function launchFirefoxEngine(): Promise<Engine> {
       return unwrap<R>(await bounded(answer, timeout + DRIVER_GRACE, 'firefox: evaluate'), 'firefox');
     };
     return {
+      pid,
       evaluate,
       waitFor: (task, arg, timeout = WAIT_TIMEOUT) => pollUntil(() => evaluate(task, arg), timeout, 'firefox: waitFor'),
       close: () => bounded(page.close(), EVALUATE_TIMEOUT, 'firefox: close'),

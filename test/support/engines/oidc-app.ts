@@ -47,25 +47,29 @@ export async function userSignsIn(page: EnginePage, login: string): Promise<stri
 /**
  * Page script: starts the worker fixture at `url` as a dedicated worker of the page (`kind: 'worker'`) or registers it
  * as the origin's service worker, and asks it for a token and an API call every `pause` ms, posting each answer with
- * the worker's name to the app's `/report` (observable after the driver lost the pages), until the page dies.
+ * the worker's name to the app's `/report` (observable after the driver lost the pages), until the page dies. Each
+ * question has a port of its own, so a late answer never answers a later question; one not answered within
+ * `answerWithin` ms (default 20 000) is reported as `{ unanswered: true, askedAt }` and the worker is asked again (a
+ * worker killed with the process it ran in never answers; the browser starts a service worker again when asked).
  */
-export const START_REPORTING_WORKER = `async ({ url, kind, name, pause }) => {
-  let ask;
+export const START_REPORTING_WORKER = `async ({ url, kind, name, pause, answerWithin = 20000 }) => {
+  let target;
   if (kind === 'worker') {
-    const worker = new Worker(url, { type: 'module' });
-    ask = () => new Promise((resolve) => {
-      worker.addEventListener('message', (event) => resolve(event.data), { once: true });
-      worker.postMessage('token');
-    });
+    target = new Worker(url, { type: 'module' });
   } else {
     await navigator.serviceWorker.register(url, { type: 'module', scope: '/' });
-    const registration = await navigator.serviceWorker.ready;
-    ask = () => new Promise((resolve) => {
-      const channel = new MessageChannel();
-      channel.port1.onmessage = (event) => resolve(event.data);
-      registration.active.postMessage('token', [channel.port2]);
-    });
+    target = (await navigator.serviceWorker.ready).active;
   }
+  const ask = () => new Promise((resolve) => {
+    const askedAt = Date.now();
+    const channel = new MessageChannel();
+    const timer = setTimeout(() => resolve({ unanswered: true, askedAt }), answerWithin);
+    channel.port1.onmessage = (event) => {
+      clearTimeout(timer);
+      resolve(event.data);
+    };
+    target.postMessage('token', [channel.port2]);
+  });
   void (async () => {
     for (;;) {
       const answer = await ask();
@@ -73,4 +77,36 @@ export const START_REPORTING_WORKER = `async ({ url, kind, name, pause }) => {
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   })();
+}`;
+
+/**
+ * Page script: resolves once no refresh-token rotation is in flight and the stored token is at most `fresh` ms old
+ * (so that the next refresh ahead of expiry is still ahead), read from the credential's IndexedDB record as any context
+ * reads it; rejects after `within` ms. A context killed between sending its refresh token and storing the answer loses
+ * that rotation for every context (by design every context is then signed out, nothing re-sent:
+ * test/browser/lost-rotation.test.ts); a test that means to kill a leader outside a rotation waits for this first.
+ */
+export const UNTIL_NO_ROTATION = `async ({ key, fresh, within }) => {
+  const deadline = Date.now() + within;
+  const db = await new Promise((resolve, reject) => {
+    const opening = indexedDB.open('shared-session-v2');
+    opening.onerror = () => reject(opening.error);
+    opening.onsuccess = () => resolve(opening.result);
+  });
+  try {
+    for (;;) {
+      const records = await new Promise((resolve, reject) => {
+        const reading = db.transaction('tokens', 'readonly').objectStore('tokens').getAll();
+        reading.onerror = () => reject(reading.error);
+        reading.onsuccess = () => resolve(reading.result);
+      });
+      const record = records.find((entry) => entry && entry.key === key);
+      const now = Date.now();
+      if (record && record.token && record.rotating === undefined && now - record.token.issuedAt <= fresh) return now - record.token.issuedAt;
+      if (now > deadline) throw new Error('a rotation was in flight, or the token older than ' + fresh + ' ms, for ' + within + ' ms: ' + JSON.stringify(record && { rotating: record.rotating, age: record.token && now - record.token.issuedAt }));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } finally {
+    db.close();
+  }
 }`;

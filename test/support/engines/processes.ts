@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /**
  * The processes descending from `root` whose command line matches `matches` (a browser's content or web processes:
@@ -28,4 +29,19 @@ export function descendants(root: number, matches: (args: readonly string[]) => 
 export function appeared(before: ReadonlySet<number>, after: ReadonlySet<number>): number | undefined {
   const fresh = [...after].filter((pid) => !before.has(pid));
   return fresh.length === 1 ? fresh[0] : undefined;
+}
+
+/** The names of process `pid`'s threads (Linux `/proc`): empty once it is gone. */
+export function threadNames(pid: number): string[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((thread) => {
+      try {
+        return [readFileSync(`/proc/${pid}/task/${thread}/comm`, 'utf8').trim()];
+      } catch {
+        return []; // the thread ended meanwhile
+      }
+    });
+  } catch {
+    return [];
+  }
 }

@@ -159,6 +159,7 @@ export async function launchWebKitEngine(): Promise<Engine> {
       return unwrap<R>(answer, 'webkit');
     };
     return {
+      pid,
       evaluate,
       waitFor: (task, arg, timeout = WAIT_TIMEOUT) => pollUntil(() => evaluate(task, arg, 5_000), timeout, 'webkit: waitFor'),
       close: () =>
