@@ -413,12 +413,6 @@ export class SessionCore implements SharingPeer {
     try {
       const context = { signal, fetch: this.#fetch, clock: this.clock, refreshToken };
       set = await this.provider.fetchToken(signIn === true ? { ...context, signIn, onPrompt } : context);
-      // Dead on arrival (the answer was slower than the token lives) but with a refresh token: the grant lives on, and
-      // the refresh token the answer rotated to is the only one left. Refused, it would be lost and every context
-      // signed out; asked once more with it instead.
-      if (this.provider.usesRefreshToken && set.refreshToken !== undefined && isExpired(set.token, this.clock.now()) && !signal.aborted && generation === this.#generation) {
-        set = await this.provider.fetchToken({ ...context, refreshToken: set.refreshToken });
-      }
     } catch (error) {
       // Fetched for another context too: what the server said about waiting holds for every caller here.
       if (isSessionError(error)) this.#remember(error);
