@@ -384,23 +384,28 @@ export class SessionCore implements SharingPeer {
     // is the grant's next one (the one sent is spent): the session asks again with it, a bounded number of times.
     for (let late = 0; isExpired(set.token, this.clock.now()); ) {
       const next = this.provider.usesRefreshToken ? (set.refreshToken ?? refreshToken) : undefined;
+      let failure: unknown;
       if (++late > LATE_ANSWER_RETRIES) {
-        // Without a refresh token to keep, nothing of the answer is worth passing on.
-        if (next === undefined) throw lateAnswer();
-        // Kept where the transport keeps refresh tokens, with a token no context hands out (`getToken` fails
-        // `token_expired`): the next call continues the grant from it instead of sending the spent one, or signing out.
-        this.report(lateAnswer());
-        return { token: set.token, refreshToken: next };
+        // An answer that came after its token expired, once more: never handed out; the grant is kept.
+        failure = new SessionError('token_expired', 'The token endpoint answered after the token had expired; the grant is kept for the next call');
       }
-      try {
-        set = await this.#request(signal, generation, next);
-      } catch (error) {
-        // The grant is over (its refresh token refused), or signed out meanwhile: nothing to keep.
-        if (next === undefined || isSessionError(error, 'invalid_grant') || generation !== this.#generation) throw error;
-        // The late answer's refresh token is still the grant's newest: kept, and the failure told.
-        if (isSessionError(error)) this.report(error);
-        return { token: set.token, refreshToken: next };
+      else {
+        try {
+          set = await this.#request(signal, generation, next);
+          continue;
+        } catch (error) {
+          // The grant is over (its refresh token refused), or signed out meanwhile: nothing to keep.
+          if (isSessionError(error, 'invalid_grant') || generation !== this.#generation) throw error;
+          failure = error;
+        }
       }
+      // Without a refresh token to keep, nothing of the answer is worth passing on.
+      if (next === undefined) throw failure;
+      // The late answer's refresh token is the grant's newest: kept where the transport keeps refresh tokens, with a
+      // token no context hands out (`getToken` fails `token_expired`), and the failure told. The next call continues
+      // the grant from it instead of sending the spent one, or signing out.
+      if (isSessionError(failure)) this.report(failure);
+      return { token: set.token, refreshToken: next };
     }
     this.#emit('authenticated', set.token);
     this.#adopt(set.token, 'endpoint');
@@ -443,11 +448,6 @@ export class SessionCore implements SharingPeer {
   report(error: SessionError): void {
     this.#emit('error', error);
   }
-}
-
-/** An answer that came after its token expired: never handed out; the grant is kept (see `fetchToken`). */
-function lateAnswer(): SessionError {
-  return new SessionError('token_expired', 'The token endpoint answered after the token had expired; the grant is kept for the next call');
 }
 
 /** The errors a core made up to refuse a request (see `#refusal`), as opposed to failures that happened. */

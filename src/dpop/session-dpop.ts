@@ -15,6 +15,7 @@ export { createDPoPProof, type DPoPProofRequest } from './proof.js';
 export { dpopKeyFromPair, generateDPoPKey, importDPoPKey, isDPoPKey } from './key.js';
 export { challenges, memoryNonceStore, nonceOf, nonceOrigin, type DPoPNonceStore } from './nonces.js';
 export { sessionDPoP, type SessionDPoPSettings } from './signer.js';
+export { dpopTokenSet } from './token-type.js';
 
 /** The key `dpop: true` uses in this process (isolate, worker): generated once, on first use. */
 let processKey: Promise<DPoPKey> | undefined;

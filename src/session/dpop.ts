@@ -51,15 +51,10 @@ export function withDPoP(provider: TokenProvider, option: unknown, clock: Clock,
       usesRefreshToken,
       signsIn,
       initialRefreshTokenDigest,
-      // Whatever the provider (one that gets its token elsewhere, `customProvider` or `staticToken`, ignores the proof):
-      // a session with `dpop` holds only DPoP tokens, or Bearer ones where the app allows the downgrade (RFC 9449 §5).
+      // Only DPoP tokens (or Bearer where allowed), whatever the provider: checked by the DPoP code (`dpopTokenSet`).
       fetchToken: async (context) => {
         const set = await provider.fetchToken({ ...context, dpop });
-        const { tokenType } = set.token;
-        // Token types are case-insensitive (RFC 6749 §5.1): `dpop` is the DPoP type, spelt as the proofs' code expects.
-        if (/^dpop$/i.test(tokenType)) return tokenType === 'DPoP' ? set : { ...set, token: { ...set.token, tokenType: 'DPoP' } };
-        if (/^bearer$/i.test(tokenType) && allowBearer) return set;
-        throw new SessionError('invalid_response', `The session has dpop, and its provider gave a ${/^bearer$/i.test(tokenType) ? 'Bearer' : 'non-DPoP'} token: refused (dpop.allowBearer allows Bearer)`);
+        return (await import('#dpop')).dpopTokenSet(set, allowBearer);
       },
     },
   };
