@@ -398,8 +398,10 @@ export class SessionCore implements SharingPeer {
           set = await this.#request(signal, generation, next);
           continue;
         } catch (error) {
-          // The grant is over (its refresh token refused), or signed out meanwhile: nothing to keep.
-          if (isSessionError(error, 'invalid_grant') || generation !== this.#generation) throw error;
+          // The grant is over (its refresh token refused), or signed out meanwhile: nothing to keep. Aborted (closed):
+          // an answer that spent `next` may have been dropped, so `next` is not the grant's newest — failed as without
+          // late answers (the transports keep a rotation that may have spent its token from being sent again).
+          if (isSessionError(error, 'invalid_grant') || generation !== this.#generation || signal.aborted) throw error;
           failure = error;
         }
       }
