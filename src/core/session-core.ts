@@ -200,17 +200,13 @@ export class SessionCore implements SharingPeer {
     this.#signedOut = false;
     // A failure remembered for the earlier grant says nothing about the new one.
     this.#backoff = undefined;
-    let token: Token;
     try {
-      token = boundedByClock((await obtainHere.call(this.#link, onPrompt)).token, this.clock.now());
+      return boundedByClock((await obtainHere.call(this.#link, onPrompt)).token, this.clock.now());
     } catch (error) {
       // No new grant: signed out as before, unless a token of a sign-in elsewhere came meanwhile.
       if (this.#token === undefined) this.#signedOut = true;
       throw error;
     }
-    // Answered late every time (see `fetchToken`): never handed out, but signed in — the grant is kept.
-    if (isExpired(token, this.clock.now())) throw new SessionError('token_expired', 'No unexpired token could be obtained');
-    return token;
   }
 
   /** The newest refresh token the transport holds for this credential (for revoking it at sign-out), if any. */
