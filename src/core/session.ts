@@ -7,7 +7,7 @@ import { SessionCore, type SessionEvents } from './session-core.js';
 import type { SignInPrompt } from './prompt.js';
 import type { Sharing } from '../sharing/sharing.js';
 import { liveToken, snapshotOf, subscribeTo, type SessionSnapshot, type SnapshotListener } from './store.js';
-import { isExpired, type Token } from './token.js';
+import type { Token } from './token.js';
 
 /** One credential's session, as the app sees it. Cheap: handles for one credential share one core. */
 export interface Session {
@@ -79,13 +79,7 @@ export async function signInSession(
   const core = SessionHandle.coreOf(session);
   // The device flow signs in only when nobody is (`deviceSignIn`): a sign-in of another process under way is joined;
   // one it starts shows its prompt here (`onPrompt`), wherever it runs.
-  const token = await (signOutFirst ? signInAfterSignOut(core) : core.signIn(onPrompt));
-  // Answered late every time (SessionCore.fetchToken): never handed out, but signed in — the grant is kept.
-  if (isExpired(token, core.clock.now())) throw new SessionError('token_expired', 'No unexpired token could be obtained');
-  return token;
-}
-
-async function signInAfterSignOut(core: SessionCore): Promise<Token> {
+  if (!signOutFirst) return core.signIn(onPrompt);
   // Signed out everywhere first: no token or refresh token of an earlier grant (perhaps another user's) outlives
   // the sign-in.
   await core.clear();
