@@ -158,6 +158,9 @@ export class SessionCore implements SharingPeer {
     let wanted = replaced === undefined || replaced === need.rejected ? freshness : { ...freshness, rejected: replaced };
     const calledAt = this.clock.now();
     for (let round = 0; ; round++) {
+      // A flight that ran before this call: an expired token from it is the end of its late answers (`fetchToken`),
+      // which a second flight would only repeat — the call fails with it.
+      const joined = this.#flight;
       this.#flight ??= this.#renew(wanted);
       const token: Token = await raceAbort(this.#flight, signal);
       const now = this.clock.now();
@@ -167,7 +170,7 @@ export class SessionCore implements SharingPeer {
       // Requested since this call began and still too short: the endpoint issues no longer tokens (a minValidity at
       // or above their lifetime), so a second request would bring the same; the best token there is goes back.
       const requestedForThisCall = token.issuedAt >= calledAt && token.accessToken !== wanted.rejected;
-      if (round > 0 || (requestedForThisCall && !refused(token))) {
+      if (round > 0 || (requestedForThisCall && !refused(token)) || (joined && isExpired(token, now))) {
         if (isExpired(token, now)) throw new SessionError('token_expired', 'No unexpired token could be obtained');
         if (refused(token)) {
           throw new SessionError('token_rejected', 'The only token to be had is the one the API rejected');
@@ -387,7 +390,7 @@ export class SessionCore implements SharingPeer {
       let failure: unknown;
       if (++late > LATE_ANSWER_RETRIES) {
         // An answer that came after its token expired, once more: never handed out; the grant is kept.
-        failure = new SessionError('token_expired', 'The token endpoint answered after the token had expired; the grant is kept for the next call');
+        failure = new SessionError('token_expired', 'The token endpoint answered after the token had expired; the grant is kept');
       }
       else {
         try {
