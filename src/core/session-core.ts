@@ -248,8 +248,9 @@ export class SessionCore implements SharingPeer {
       });
       if (abort.signal.aborted) throw abortError(abort.signal);
       const token = boundedByClock(set.token, this.clock.now());
-      this.#adopt(token, 'remote');
-      return token;
+      // Not adopted (late answers, see `fetchToken`) while the token held here is still good for this need (a
+      // refresh ahead of expiry): that one goes back, not a failure.
+      return this.#adopt(token, 'remote') || !stillValid(this.#token, this.clock.now(), need) ? token : this.#token;
     };
     return run()
       .catch((error: unknown) => {
@@ -390,7 +391,7 @@ export class SessionCore implements SharingPeer {
       let failure: unknown;
       if (++late > LATE_ANSWER_RETRIES) {
         // An answer that came after its token expired, once more: never handed out; the grant is kept.
-        failure = new SessionError('token_expired', 'The token endpoint answered after the token had expired; the grant is kept');
+        failure = new SessionError('token_expired', 'No unexpired token could be obtained: the answers came late');
       }
       else {
         try {
