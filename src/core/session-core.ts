@@ -158,6 +158,9 @@ export class SessionCore implements SharingPeer {
     let wanted = replaced === undefined || replaced === need.rejected ? freshness : { ...freshness, rejected: replaced };
     const calledAt = this.clock.now();
     for (let round = 0; ; round++) {
+      // A flight that ran before this call: an expired token from it is the end of its late answers (`fetchToken`),
+      // which a second flight would only repeat — the call fails with it.
+      const joined = this.#flight;
       this.#flight ??= this.#renew(wanted);
       const token: Token = await raceAbort(this.#flight, signal);
       const now = this.clock.now();
@@ -167,7 +170,7 @@ export class SessionCore implements SharingPeer {
       // Requested since this call began and still too short: the endpoint issues no longer tokens (a minValidity at
       // or above their lifetime), so a second request would bring the same; the best token there is goes back.
       const requestedForThisCall = token.issuedAt >= calledAt && token.accessToken !== wanted.rejected;
-      if (round > 0 || (requestedForThisCall && !refused(token))) {
+      if (round > 0 || (requestedForThisCall && !refused(token)) || (joined && isExpired(token, now))) {
         if (isExpired(token, now)) throw new SessionError('token_expired', 'No unexpired token could be obtained');
         if (refused(token)) {
           throw new SessionError('token_rejected', 'The only token to be had is the one the API rejected');
@@ -245,8 +248,9 @@ export class SessionCore implements SharingPeer {
       });
       if (abort.signal.aborted) throw abortError(abort.signal);
       const token = boundedByClock(set.token, this.clock.now());
-      this.#adopt(token, 'remote');
-      return token;
+      // Not adopted (late answers, see `fetchToken`) while the token held here is still good for this need (a
+      // refresh ahead of expiry): that one goes back, not a failure.
+      return this.#adopt(token, 'remote') || !stillValid(this.#token, this.clock.now(), need) ? token : this.#token;
     };
     return run()
       .catch((error: unknown) => {
@@ -387,15 +391,17 @@ export class SessionCore implements SharingPeer {
       let failure: unknown;
       if (++late > LATE_ANSWER_RETRIES) {
         // An answer that came after its token expired, once more: never handed out; the grant is kept.
-        failure = new SessionError('token_expired', 'The token endpoint answered after the token had expired; the grant is kept for the next call');
+        failure = new SessionError('token_expired', 'No unexpired token could be obtained: the answers came late');
       }
       else {
         try {
           set = await this.#request(signal, generation, next);
           continue;
         } catch (error) {
-          // The grant is over (its refresh token refused), or signed out meanwhile: nothing to keep.
-          if (isSessionError(error, 'invalid_grant') || generation !== this.#generation) throw error;
+          // The grant is over (its refresh token refused), or signed out meanwhile: nothing to keep. Aborted (closed):
+          // an answer that spent `next` may have been dropped, so `next` is not the grant's newest — failed as without
+          // late answers (the transports keep a rotation that may have spent its token from being sent again).
+          if (isSessionError(error, 'invalid_grant') || generation !== this.#generation || signal.aborted) throw error;
           failure = error;
         }
       }

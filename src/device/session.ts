@@ -86,7 +86,16 @@ export async function adoptSignIn(deviceSession: DeviceSession, set: TokenSet): 
   const found = adoptable.get(deviceSession);
   if (found === undefined) throw new SessionError('closed', 'Not an open device session');
   found.provider.adopt(set);
-  return signInSession(found.session, { signOutFirst: false });
+  return alive(await signInSession(found.session, { signOutFirst: false }));
+}
+
+/**
+ * The token a sign-in hands the app: never an expired one. A sign-in answered late every time (SessionCore.fetchToken)
+ * is signed in, its grant kept for the next call, but its token is dead: `token_expired`, as `getToken` fails then.
+ */
+function alive(token: Token): Token {
+  if (token.expiresAt <= Date.now()) throw new SessionError('token_expired', 'No unexpired token could be obtained');
+  return token;
 }
 
 /** The store an option names; the keychain account and the file name are a digest of the credential key. */
@@ -171,7 +180,7 @@ class DeviceSessionHandle implements DeviceSession {
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        return await signInSession(this.#session, { signOutFirst: false, onPrompt: this.#onPrompt });
+        return alive(await signInSession(this.#session, { signOutFirst: false, onPrompt: this.#onPrompt }));
       } catch (error) {
         // A sign-out that a dead refresh token caused (told to every process a moment after the failure) may
         // overtake this sign-in's request: asked once more.

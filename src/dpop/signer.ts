@@ -83,7 +83,9 @@ export function sessionDPoP(settings: SessionDPoPSettings): SessionDPoP {
       const name = server(url);
       // The token endpoint refuses a proof with a 400 (RFC 9449 §5): worth sending again (once, and only for the error
       // `invalid_dpop_proof`: see token-request.ts) when the refusal's `Date` dated the next proof differently.
-      const redated = learn(name, response) && tokenEndpoint && response.status === 400;
+      // An API's `Date` is believed only from a refusal (401): a 2xx may come from a cache, dated when its origin made
+      // it (RFC 9111 §4; a browser's HTTP cache keeps it as stored, with no `Age`), not by the server's clock now.
+      const redated = (tokenEndpoint || response.status === 401) && learn(name, response) && tokenEndpoint && response.status === 400;
       const nonce = nonceOf(response);
       // A refused proof is sent once more with a new one, never answered with a new token (which cannot fix it).
       if (nonce === undefined) return redated || isProofRefusal(response);

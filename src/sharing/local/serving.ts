@@ -1,6 +1,7 @@
 import type { Server, Socket } from 'node:net';
 import { SessionError } from '../../core/errors.js';
 import type { SignInPrompt } from '../../core/prompt.js';
+import { isExpired } from '../../core/token.js';
 import type { SharingPeer } from '../sharing.js';
 import { Connection } from './connection.js';
 import { type Inode, ownsPath, resign } from './election.js';
@@ -151,8 +152,12 @@ export class Serving {
           (token) => {
             // A sign-out may have come (on this very connection) while the answer was on its way: the token it
             // ended is never sent with the new epoch. The asker's wait was aborted by that sign-out already.
-            if (this.#store.latest?.accessToken === token.accessToken) from.send({ ...this.#store.tokenMessage(token), id });
-            else from.send(failure(id, new SessionError('aborted', 'The session was cleared')));
+            if (this.#store.latest?.accessToken !== token.accessToken) from.send(failure(id, new SessionError('aborted', 'The session was cleared')));
+            // The end of late answers (SessionCore.fetchToken; its refresh token went out with the broadcast): the
+            // asker fails as the callers here do, instead of asking again and starting a second chain. Not a sign-in,
+            // whose asker fails it itself and stays signed in.
+            else if (message.signIn !== true && isExpired(token, this.#peer.clock.now())) from.send(failure(id, new SessionError('token_expired', 'No unexpired token could be obtained')));
+            else from.send({ ...this.#store.tokenMessage(token), id });
           },
           (error: unknown) => {
             if (error === STEPPED_DOWN) return; // the connection is closed: the client asks the new leader
