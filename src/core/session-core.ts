@@ -386,11 +386,13 @@ export class SessionCore implements SharingPeer {
     // `expiresAt` counts from when the request was sent: an answer slower than the token's life (a busy machine, a
     // slow network, a tiny `expires_in`) brings a dead token. It is never handed out, but the refresh token it brings
     // is the grant's next one (the one sent is spent): the session asks again with it, a bounded number of times.
+    // Without a grant to keep (client credentials) it fails at once: asking again would cost a request per late
+    // answer where another context (a new leader, a follower's token) may already have served everyone.
     for (let late = 0; isExpired(set.token, this.clock.now()); ) {
       const next = this.provider.usesRefreshToken ? (set.refreshToken ?? refreshToken) : undefined;
       let failure: unknown;
-      if (++late > LATE_ANSWER_RETRIES) {
-        // An answer that came after its token expired, once more: never handed out; the grant is kept.
+      if (next === undefined || ++late > LATE_ANSWER_RETRIES) {
+        // An answer that came after its token expired (once more): never handed out; a grant is kept.
         failure = new SessionError('token_expired', 'No unexpired token could be obtained: the answers came late');
       }
       else {

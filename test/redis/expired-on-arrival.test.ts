@@ -3,11 +3,12 @@ import { isSessionError } from '../../src/index.js';
 import { useRedisSessions } from '../support/redis-sessions.js';
 
 // A token whose expiry (send time + expires_in) has passed when its response arrives is never handed out, stored or
-// sent to another process: the request fails with `invalid_response`, shared with whoever waited for it.
+// sent to another process: the request fails with `token_expired` (was `invalid_response`), shared with whoever waited
+// for it; with no grant to keep (client credentials), it is not asked again.
 
 const env = useRedisSessions('expired');
 
-it('a token already expired when its response arrives: invalid_response in every process, nothing stored, 1 request', async () => {
+it('a token already expired when its response arrives: token_expired in every process, nothing stored, 1 request', async () => {
   const clientId = env.clientId();
   const a = await env.open('redis', clientId);
   const b = await env.open('ioredis', clientId);
@@ -28,7 +29,7 @@ it('a token already expired when its response arrives: invalid_response in every
   );
   await Promise.all([a.session.close(), b.session.close()]);
   expect({ outcomes, returned, requests: env.tokens.stats.tokenRequests }).toEqual({
-    outcomes: ['invalid_response', 'invalid_response'],
+    outcomes: ['token_expired', 'token_expired'],
     returned: [],
     requests: 1,
   });
