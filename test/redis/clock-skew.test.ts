@@ -67,7 +67,9 @@ it('3 processes 5 min ahead, on time and 5 min behind, 3 s tokens for 7 s: one r
     [0, 0],
     [0, 0],
   ]);
-  expect(results.every((result) => result.calls > 50)).toBe(true);
+  // Each process kept calling across refreshes (it used at least two of the tokens), whatever number of calls the
+  // machine fits in 7 s (was "more than 50 calls each", which a loaded CI machine missed).
+  expect(results.map((result) => result.calls > 0 && new Set(result.tokens).size >= 2)).toEqual([true, true, true]);
   expect(tokens.stats.apiUnauthorized).toBe(0);
 }, 30_000);
 
