@@ -1,3 +1,4 @@
+import { rememberNewest } from './nonces.js';
 /**
  * How far each server's clock is from ours, learnt from its answers' `Date` header (RFC 9110 §6.6.1), so that a
  * proof's `iat` is dated by the clock of the server that checks it (RFC 9449 §4.3 step 11 allows it a window of
@@ -24,8 +25,6 @@ export const IGNORED_OFFSET = 5_000;
  * clock drifted a day still completes a TLS handshake (its certificates checks use that clock).
  */
 export const LARGEST_OFFSET = 24 * 60 * 60 * 1000;
-/** The servers remembered, newest kept: a server that makes up origins cannot grow the map. */
-const REMEMBERED_SERVERS = 100;
 /** RFC 9110 §5.6.7 IMF-fixdate, the only form a server may send (`Sun, 06 Nov 1994 08:49:37 GMT`). */
 const IMF_FIXDATE = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
@@ -34,11 +33,7 @@ export function memoryClockOffsets(): DPoPClockOffsets {
   const offsets = new Map<string, number>();
   return {
     get: (server) => offsets.get(server),
-    set(server, offset) {
-      offsets.delete(server);
-      offsets.set(server, offset);
-      if (offsets.size > REMEMBERED_SERVERS) offsets.delete(offsets.keys().next().value!);
-    },
+    set: (server, offset) => rememberNewest(offsets, server, offset),
   };
 }
 

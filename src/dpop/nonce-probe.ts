@@ -1,3 +1,4 @@
+import { rememberNewest } from './nonces.js';
 /**
  * The first call to an API whose nonce nobody knows yet (RFC 9449 §9): sent by one caller, the probe, while the
  * others of this context — and, with a Web Lock, of every context of the origin — wait for its answer and then use
@@ -7,8 +8,6 @@
 
 /** The longest a first call waits for another's probe (ms): a probe that hangs or dies costs the others no more. */
 export const NONCE_PROBE_WAIT = 5_000;
-/** The servers a context remembers having called: a server that makes up origins cannot grow it. */
-const REMEMBERED_SERVERS = 100;
 
 /** Coordinates the first calls of a context (and of the origin, with `lockName`) to each API server. */
 export interface NonceProbes {
@@ -37,14 +36,10 @@ const nothing = (): void => undefined;
 export function nonceProbes(settings: NonceProbeSettings): NonceProbes {
   const { known, lockName, wait = NONCE_PROBE_WAIT } = settings;
   /** Servers this context has called (answered or not): their calls never wait again. */
-  const called = new Set<string>();
+  const called = new Map<string, true>();
   /** The probe of this context under way, by server: its other first calls wait for it. */
   const probing = new Map<string, Promise<void>>();
-  const remember = (server: string): void => {
-    called.delete(server);
-    called.add(server);
-    if (called.size > REMEMBERED_SERVERS) called.delete(called.values().next().value!);
-  };
+  const remember = (server: string): void => rememberNewest(called, server, true);
   return {
     async before(server, signal) {
       if (called.has(server)) return nothing;

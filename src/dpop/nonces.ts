@@ -13,19 +13,22 @@ export interface DPoPNonceStore {
 
 /** RFC 9449 §8.1: `nonce = 1*NQCHAR`; anything else in the header is ignored rather than signed into a proof. */
 const NONCE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-/** The origins remembered by `memoryNonceStore`, newest kept: a server that makes up origins cannot grow it. */
-const REMEMBERED_ORIGINS = 100;
+/** The servers a context remembers (nonces, clock offsets, probes), newest kept: one that makes up origins cannot grow them. */
+const REMEMBERED_SERVERS = 100;
+
+/** Sets `server`'s entry as the newest of `entries`, dropping the oldest past the 100 remembered. */
+export function rememberNewest<V>(entries: Map<string, V>, server: string, value: V): void {
+  entries.delete(server);
+  entries.set(server, value);
+  if (entries.size > REMEMBERED_SERVERS) entries.delete(entries.keys().next().value!);
+}
 
 /** A nonce store in this context's memory, the newest 100 origins. */
 export function memoryNonceStore(): DPoPNonceStore {
   const nonces = new Map<string, string>();
   return {
     get: (origin) => nonces.get(origin),
-    set(origin, nonce) {
-      nonces.delete(origin);
-      nonces.set(origin, nonce);
-      if (nonces.size > REMEMBERED_ORIGINS) nonces.delete(nonces.keys().next().value!);
-    },
+    set: (origin, nonce) => rememberNewest(nonces, origin, nonce),
   };
 }
 
