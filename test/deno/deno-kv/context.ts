@@ -26,11 +26,9 @@ export class KvContext {
   private constructor(config: KvConfig, kv: Deno.Kv) {
     this.#config = config;
     this.#kv = kv;
-    const { tokenUrl, clientId, clientSecret, refreshToken } = config;
-    const provider =
-      refreshToken === undefined
-        ? clientCredentials({ tokenUrl, clientId, clientSecret })
-        : refreshTokenGrant({ tokenUrl, clientId, clientSecret, refreshToken });
+    const { tokenUrl, clientId, clientSecret, refreshToken, requestTimeout } = config;
+    const endpoint = { tokenUrl, clientId, clientSecret, ...(requestTimeout === undefined ? {} : { timeout: requestTimeout }) };
+    const provider = refreshToken === undefined ? clientCredentials(endpoint) : refreshTokenGrant({ ...endpoint, refreshToken });
     const sharing = denoKvSharing({
       kv,
       prefix: ['deno-kv-test'],

@@ -14,6 +14,8 @@ export interface KvConfig {
   readonly refreshBeforeExpiry?: number;
   readonly pollInterval?: number;
   readonly leaseTime?: number;
+  /** Timeout of one token request attempt (ms), the provider's `timeout`. Default: the provider's (10 s). */
+  readonly requestTimeout?: number;
 }
 
 export type Command =
