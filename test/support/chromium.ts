@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, version as esbuildVersion } from 'esbuild';
 import { builtPackage } from './built-package.js';
+import { cachedBundle, storeBundle } from './fixture-cache.js';
 import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
 import type { TokenServer } from './token-server.js';
 
@@ -10,14 +11,19 @@ export const WEBGL_ARGS: readonly string[] = ['--use-gl=angle', '--use-angle=swi
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/**
- * Debian's Chromium, headless, with the flags this machine's closed network needs. Never downloads a browser.
- * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL; `ignoreDefaultArgs` drops some of
- * playwright's own (e.g. `--disable-popup-blocking`, to see Chromium's popup blocker at work, or
- * `--disable-back-forward-cache`, so that a page left and gone back to is restored from the back/forward cache).
- */
-export function launchChromium(extraArgs: readonly string[] = [], options: Pick<LaunchOptions, 'ignoreDefaultArgs'> = {}): Promise<Browser> {
-  return chromium.launch({
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Browser configuration (`chromiumVariant`) → the WebSocket endpoint of the project's shared Chromium. */
+    sharedChromium: Record<string, string>;
+  }
+}
+
+/** What `launchChromium` may be asked for beyond its own flags. */
+export type ChromiumOptions = Pick<LaunchOptions, 'ignoreDefaultArgs'>;
+
+/** The launch options of `launchChromium(extraArgs, options)`, also used for the shared browsers of a project. */
+export function chromiumLaunchOptions(extraArgs: readonly string[] = [], options: ChromiumOptions = {}): LaunchOptions {
+  return {
     ...options,
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -31,16 +37,60 @@ export function launchChromium(extraArgs: readonly string[] = [], options: Pick<
       '--disable-sync',
       ...extraArgs,
     ],
-  });
+  };
+}
+
+/** Names a browser configuration, so that a file asking for one finds a shared browser launched that way. */
+export function chromiumVariant(extraArgs: readonly string[] = [], options: ChromiumOptions = {}): string {
+  return JSON.stringify({ args: [...extraArgs], ignoreDefaultArgs: options.ignoreDefaultArgs ?? [] });
+}
+
+/**
+ * The endpoint of a browser of this configuration that the test project launched once for all its files
+ * (test/support/chromium-server.ts, a vitest `globalSetup`), if any: only inside vitest, and only in projects that
+ * set it up.
+ */
+async function sharedChromium(variant: string): Promise<string | undefined> {
+  if (process.env.VITEST === undefined) return undefined;
+  const { inject } = await import('vitest');
+  return inject('sharedChromium')?.[variant];
+}
+
+/**
+ * Debian's Chromium, headless, with the flags this machine's closed network needs. Never downloads a browser.
+ * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL; `ignoreDefaultArgs` drops some of
+ * playwright's own (e.g. `--disable-popup-blocking`, to see Chromium's popup blocker at work, or
+ * `--disable-back-forward-cache`, so that a page left and gone back to is restored from the back/forward cache).
+ *
+ * In a test project that launched a browser of this configuration for all its files (see `sharedChromium`), this
+ * connects to it instead of starting one: the file gets a browser of its own to make contexts in, and `close()`
+ * closes those contexts and disconnects, leaving the browser to the other files. A file that needs the browser
+ * process itself (to kill it, or to be the only one in it) calls `launchOwnChromium`.
+ */
+export async function launchChromium(extraArgs: readonly string[] = [], options: ChromiumOptions = {}): Promise<Browser> {
+  const endpoint = await sharedChromium(chromiumVariant(extraArgs, options));
+  if (endpoint !== undefined) return chromium.connect(endpoint);
+  return launchOwnChromium(extraArgs, options);
+}
+
+/** A Chromium of the calling file's own (see `launchChromium`), whatever the project shares. */
+export function launchOwnChromium(extraArgs: readonly string[] = [], options: ChromiumOptions = {}): Promise<Browser> {
+  return chromium.launch(chromiumLaunchOptions(extraArgs, options));
 }
 
 /**
  * Bundles browser fixtures (TypeScript files that import `shared-session`) for the browser, one ES module per entry.
- * Returns `{ '<name>.js': code }`.
+ * Returns `{ '<name>.js': code }`. Each entry's bundle is kept on disk (test/support/fixture-cache.ts) and reused
+ * while none of its inputs changed, so that the many test files of a run bundle each fixture once.
  */
 export async function bundleFixtures(entries: Record<string, string>): Promise<Record<string, string>> {
+  const cached = await Promise.all(Object.entries(entries).map(async ([name, file]) => [name, file, await cachedBundle(file, esbuildVersion)] as const));
+  const missing = cached.filter(([, , code]) => code === undefined);
+  const files: Record<string, string> = Object.fromEntries(cached.filter(([, , code]) => code !== undefined).map(([name, , code]) => [`${name}.js`, code!]));
+  if (missing.length === 0) return files;
   const result = await build({
-    entryPoints: Object.entries(entries).map(([name, file]) => ({ in: path.resolve(root, file), out: name })),
+    entryPoints: missing.map(([name, file]) => ({ in: path.resolve(root, file), out: name })),
+    absWorkingDir: root,
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -48,10 +98,21 @@ export async function bundleFixtures(entries: Record<string, string>): Promise<R
     conditions: ['browser'],
     write: false,
     outdir: '/virtual',
+    metafile: true,
     plugins: [builtPackage],
     logLevel: 'silent',
   });
-  return Object.fromEntries(result.outputFiles.map((file) => [path.relative('/virtual', file.path), file.text]));
+  const outputs = Object.entries(result.metafile.outputs);
+  await Promise.all(
+    result.outputFiles.map(async (output) => {
+      const name = path.relative('/virtual', output.path);
+      files[name] = output.text;
+      const [, meta] = outputs.find(([file]) => path.resolve(root, file) === output.path) ?? [];
+      const entry = missing.find(([each]) => `${each}.js` === name);
+      if (meta?.entryPoint !== undefined && entry !== undefined) await storeBundle(entry[1], esbuildVersion, output.text, meta.inputs);
+    }),
+  );
+  return files;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
