@@ -84,8 +84,6 @@ export default defineConfig({
           maxWorkers: 2,
           sequence: { groupOrder: 1 },
           include: ['test/browser/**/*.test.ts'],
-          // One Chromium (of each common configuration) for all the files, each in its own contexts.
-          globalSetup: ['test/support/chromium-server.ts'],
           // A worker runs file after file without importing playwright-core, esbuild and the support modules again
           // (≈ 10 s a file at load 30, most of a small file's time). The files keep no state in shared modules: each
           // starts its own servers and contexts in its hooks and stops them after.

@@ -11,19 +11,14 @@ export const WEBGL_ARGS: readonly string[] = ['--use-gl=angle', '--use-angle=swi
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** Browser configuration (`chromiumVariant`) → the WebSocket endpoint of the project's shared Chromium. */
-    sharedChromium: Record<string, string>;
-  }
-}
-
-/** What `launchChromium` may be asked for beyond its own flags. */
-export type ChromiumOptions = Pick<LaunchOptions, 'ignoreDefaultArgs'>;
-
-/** The launch options of `launchChromium(extraArgs, options)`, also used for the shared browsers of a project. */
-export function chromiumLaunchOptions(extraArgs: readonly string[] = [], options: ChromiumOptions = {}): LaunchOptions {
-  return {
+/**
+ * Debian's Chromium, headless, with the flags this machine's closed network needs. Never downloads a browser.
+ * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL; `ignoreDefaultArgs` drops some of
+ * playwright's own (e.g. `--disable-popup-blocking`, to see Chromium's popup blocker at work, or
+ * `--disable-back-forward-cache`, so that a page left and gone back to is restored from the back/forward cache).
+ */
+export function launchChromium(extraArgs: readonly string[] = [], options: Pick<LaunchOptions, 'ignoreDefaultArgs'> = {}): Promise<Browser> {
+  return chromium.launch({
     ...options,
     executablePath: '/usr/bin/chromium',
     headless: true,
@@ -37,45 +32,7 @@ export function chromiumLaunchOptions(extraArgs: readonly string[] = [], options
       '--disable-sync',
       ...extraArgs,
     ],
-  };
-}
-
-/** Names a browser configuration, so that a file asking for one finds a shared browser launched that way. */
-export function chromiumVariant(extraArgs: readonly string[] = [], options: ChromiumOptions = {}): string {
-  return JSON.stringify({ args: [...extraArgs], ignoreDefaultArgs: options.ignoreDefaultArgs ?? [] });
-}
-
-/**
- * The endpoint of a browser of this configuration that the test project launched once for all its files
- * (test/support/chromium-server.ts, a vitest `globalSetup`), if any: only inside vitest, and only in projects that
- * set it up.
- */
-async function sharedChromium(variant: string): Promise<string | undefined> {
-  if (process.env.VITEST === undefined) return undefined;
-  const { inject } = await import('vitest');
-  return inject('sharedChromium')?.[variant];
-}
-
-/**
- * Debian's Chromium, headless, with the flags this machine's closed network needs. Never downloads a browser.
- * `extraArgs` are appended, e.g. `WEBGL_ARGS` for pages that draw with WebGL; `ignoreDefaultArgs` drops some of
- * playwright's own (e.g. `--disable-popup-blocking`, to see Chromium's popup blocker at work, or
- * `--disable-back-forward-cache`, so that a page left and gone back to is restored from the back/forward cache).
- *
- * In a test project that launched a browser of this configuration for all its files (see `sharedChromium`), this
- * connects to it instead of starting one: the file gets a browser of its own to make contexts in, and `close()`
- * closes those contexts and disconnects, leaving the browser to the other files. A file that needs the browser
- * process itself (to kill it, or to be the only one in it) calls `launchOwnChromium`.
- */
-export async function launchChromium(extraArgs: readonly string[] = [], options: ChromiumOptions = {}): Promise<Browser> {
-  const endpoint = await sharedChromium(chromiumVariant(extraArgs, options));
-  if (endpoint !== undefined) return chromium.connect(endpoint);
-  return launchOwnChromium(extraArgs, options);
-}
-
-/** A Chromium of the calling file's own (see `launchChromium`), whatever the project shares. */
-export function launchOwnChromium(extraArgs: readonly string[] = [], options: ChromiumOptions = {}): Promise<Browser> {
-  return chromium.launch(chromiumLaunchOptions(extraArgs, options));
+  });
 }
 
 /**
