@@ -69,7 +69,8 @@ async function inLane<T>(work: () => Promise<T>): Promise<T> {
  * that may run before it.
  */
 describe(`benchmarks, smoke run (a process starts in ${Math.round(startup)} ms here: ${limit / 1000} s each)`, () => {
-  it.concurrent.each(benches)('bench/%s.ts runs and reports pairs', async (name) => {
+  // Concurrent tests assert with their own `expect`, so that a failure is told of the right bench.
+  it.concurrent.for(benches)('bench/%s.ts runs and reports pairs', { timeout: Math.ceil(benches.length / LANES) * limit + 5_000 }, async (name, { expect }) => {
     expect(existsSync(path.join(root, 'dist', 'index.js')), 'run `npm run build` first').toBe(true);
     const { stdout } = await inLane(() => bench(`${name}.ts`));
     expect(stdout).toContain('ratio = ours / baseline');
@@ -84,7 +85,7 @@ describe(`benchmarks, smoke run (a process starts in ${Math.round(startup)} ms h
       expect(row.baseline.values.every(valid)).toBe(true);
       if (row.count === true) expect(row.ours.values.every(valid)).toBe(true);
     }
-  }, Math.ceil(benches.length / LANES) * limit + 5_000);
+  });
 
   it('--report writes REPORT.md and the charts from those results', async () => {
     await bench('--report-only', '--report-dir', reportDir);
