@@ -31,10 +31,25 @@ const conditionalModules = [
 const binaries = ['cli/main'];
 
 /**
- * The localSharing files whose processes or threads do CPU work (the pool scenarios, the process-pool example): run
- * one at a time (project `local-pools`); the other localSharing files run two at a time (project `local`).
+ * The localSharing files that run one at a time (project `local-alone`): the pools whose 8 processes or threads do CPU
+ * work (or each start tsx), and the files whose promises did not hold with another local file beside them on a
+ * machine at load 25–50 (2026-12-07: exact token-request counts with a leader starved of CPU, CLI sign-ins within
+ * their bound). The other localSharing files held every promise two at a time there (project `local`).
  */
-const localPools = ['test/local/pool-scenario.test.ts', 'test/local/thread-pool-scenario.test.ts', 'test/local/example-process-pool.test.ts'];
+const localAlone = [
+  'test/local/pool-scenario.test.ts',
+  'test/local/thread-pool-scenario.test.ts',
+  'test/local/example-process-pool.test.ts',
+  'test/local/pools.test.ts',
+  'test/local/fleet.test.ts',
+  'test/local/cli.test.ts',
+  'test/local/silent-leader.test.ts',
+  'test/local/late-answer-keeps-grant.test.ts',
+  'test/local/refresh-late-answer-stopped-leader.test.ts',
+  'test/local/review-leader-close-mid-refresh.test.ts',
+  'test/local/review-cli-keychain-hang.test.ts',
+  'test/local/review-cli-interrupt-refresh.test.ts',
+];
 
 const external = [
   ...Object.keys(packageJson.dependencies),
@@ -74,9 +89,9 @@ export default defineConfig({
     // ports and paths the OS picks, so files share nothing but the machine. A group runs as many files at once as its
     // projects' `maxWorkers`, which vitest requires to be the same for every project of the group. 1: the
     // browser-driving projects, 2 files at a time (each runs a browser or three). 2: the process-driving projects, 3
-    // at a time (mostly waiting on sockets and timers). 3: localSharing's fleets, 2 at a time, beside nothing else (a
+    // at a time (mostly waiting on sockets and timers). 3: localSharing files, 2 at a time, beside nothing else (a
     // leader starved of CPU for an answer timeout is replaced, at the cost of a token request). 4: one file at a
-    // time, the local process pools (CPU work in 8 processes, or 8 processes that each start tsx) and the chaos soak,
+    // time, the local process pools, the localSharing files that need the machine to themselves, and the chaos soak,
     // whose freezes and kills should be the only chaos it sees.
     projects: [
       {
@@ -160,7 +175,7 @@ export default defineConfig({
           maxWorkers: 2,
           sequence: { groupOrder: 3 },
           include: ['test/local/**/*.test.ts'],
-          exclude: localPools,
+          exclude: localAlone,
           environment: 'node',
           // A bound on a test, not a promise (those are asserted against what the run measured): every test here
           // forks processes or threads, seconds on an idle machine and up to a minute each at load 30 (the fleet's
@@ -170,14 +185,14 @@ export default defineConfig({
         },
       },
       {
-        // The local process pools: 8 processes or threads doing wall-clock CPU work each (or 8 processes that each
-        // start tsx). One file at a time, beside nothing: two of them side by side on 2 cores would measure the
-        // machine, not the session.
+        // The local process pools (8 processes or threads doing wall-clock CPU work each, or 8 processes that each
+        // start tsx) and the localSharing files measured to need the machine to themselves (see localAlone). One file
+        // at a time, beside nothing: two pools side by side on 2 cores would measure the machine, not the session.
         test: {
-          name: 'local-pools',
+          name: 'local-alone',
           maxWorkers: 1,
           sequence: { groupOrder: 4 },
-          include: localPools,
+          include: localAlone,
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 120_000,
