@@ -1,6 +1,7 @@
 import { builtinModules } from 'node:module';
 import { defineConfig } from 'vitest/config';
 import packageJson from './package.json' with { type: 'json' };
+import { LongestFirstSequencer } from './test/support/longest-first-sequencer.js';
 
 /** Public entry points: `src/<name>.ts` → `dist/<name>.js`; keep in step with `exports` in package.json. */
 const entries = ['index', 'client', 'service-worker', 'maplibre', 'openlayers', 'leaflet', 'sentinel-hub', 'earth-engine', 'cloudflare', 'pool', 'redis', 'deno-kv', 'jwt', 'openeo', 'node', 'oidc', 'react', 'dpop'];
@@ -28,6 +29,27 @@ const conditionalModules = [
 
 /** The command line (`bin` in package.json): `src/cli/main.ts` → `dist/cli/main.js`, Node only. */
 const binaries = ['cli/main'];
+
+/**
+ * The localSharing files that run one at a time (project `local-alone`): the pools whose 8 processes or threads do CPU
+ * work (or each start tsx), and the files whose promises did not hold with another local file beside them on a
+ * machine at load 25–50 (2026-12-07: exact token-request counts with a leader starved of CPU, CLI sign-ins within
+ * their bound). The other localSharing files held every promise two at a time there (project `local`).
+ */
+const localAlone = [
+  'test/local/pool-scenario.test.ts',
+  'test/local/thread-pool-scenario.test.ts',
+  'test/local/example-process-pool.test.ts',
+  'test/local/pools.test.ts',
+  'test/local/fleet.test.ts',
+  'test/local/cli.test.ts',
+  'test/local/silent-leader.test.ts',
+  'test/local/late-answer-keeps-grant.test.ts',
+  'test/local/refresh-late-answer-stopped-leader.test.ts',
+  'test/local/review-leader-close-mid-refresh.test.ts',
+  'test/local/review-cli-keychain-hang.test.ts',
+  'test/local/review-cli-interrupt-refresh.test.ts',
+];
 
 const external = [
   ...Object.keys(packageJson.dependencies),
@@ -59,13 +81,18 @@ export default defineConfig({
     },
   },
   test: {
+    // Within a group, the longest files start first (vitest's default order is by project, then by file size).
+    sequence: { sequencer: LongestFirstSequencer },
     // Files run side by side, in three groups one after another (vitest's default on 2 cores is one file at a time:
     // 46 min, most of it waiting for tokens to expire and timeouts to pass, not CPU). Every file starts its own
-    // servers, browsers, Redis, Xvfb display and scratch directory on ports and paths the OS picks, so files share
-    // nothing but the machine. 1: the browser-driving projects, 2 files at a time (each runs a browser or three).
-    // 2: the process-driving projects, 3 at a time (mostly waiting on sockets and timers). 3: one file at a time, the
-    // local process pools (CPU work in 8 processes) and the chaos soak, whose freezes and kills should be the only
-    // chaos it sees.
+    // servers, browsers, Redis, Xvfb display and scratch directory (localSharing's rendezvous directory included) on
+    // ports and paths the OS picks, so files share nothing but the machine. A group runs as many files at once as its
+    // projects' `maxWorkers`, which vitest requires to be the same for every project of the group. 1: the
+    // browser-driving projects, 2 files at a time (each runs a browser or three). 2: the process-driving projects, 3
+    // at a time (mostly waiting on sockets and timers). 3: localSharing files, 2 at a time, beside nothing else (a
+    // leader starved of CPU for an answer timeout is replaced, at the cost of a token request). 4: one file at a
+    // time, the local process pools, the localSharing files that need the machine to themselves, and the chaos soak,
+    // whose freezes and kills should be the only chaos it sees.
     projects: [
       {
         test: {
@@ -147,18 +174,32 @@ export default defineConfig({
       },
       {
         // `localSharing`: real Node processes, worker_threads and cluster workers on one Unix socket per credential,
-        // against the real token server.
+        // against the real token server. Two files at a time: most of their time is spent waiting on sockets, answer
+        // timeouts and tokens' lifetimes, and every promise about time is asserted against what the run measured.
         test: {
           name: 'local',
-          // One file at a time, beside the soak: the pool scenarios run 8 processes of wall-clock CPU work each, and
-          // two of them side by side on 2 cores would measure the machine, not the session.
-          maxWorkers: 1,
+          maxWorkers: 2,
           sequence: { groupOrder: 3 },
           include: ['test/local/**/*.test.ts'],
+          exclude: localAlone,
           environment: 'node',
           // A bound on a test, not a promise (those are asserted against what the run measured): every test here
           // forks processes or threads, seconds on an idle machine and up to a minute each at load 30 (the fleet's
           // 4 × 250 getToken took 35 s there, a CLI browser sign-in 31 s).
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        // The local process pools (8 processes or threads doing wall-clock CPU work each, or 8 processes that each
+        // start tsx) and the localSharing files measured to need the machine to themselves (see localAlone). One file
+        // at a time, beside nothing: two pools side by side on 2 cores would measure the machine, not the session.
+        test: {
+          name: 'local-alone',
+          maxWorkers: 1,
+          sequence: { groupOrder: 4 },
+          include: localAlone,
+          environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -208,7 +249,7 @@ export default defineConfig({
         test: {
           name: 'reliability',
           maxWorkers: 1,
-          sequence: { groupOrder: 3 },
+          sequence: { groupOrder: 4 },
           include: ['test/soak/**/*.test.ts'],
           environment: 'node',
           testTimeout: 150_000,
