@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { leaderOf, useEngine } from '../support/engines/suite.js';
+import { describeEngines, leaderOf, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('a token the API refused is replaced once for every tab (fetchWithToken and getToken({ rejected }))', async () => {

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { errorsOf, leaderCount, median, report, tabCount, useEngine } from '../support/engines/suite.js';
+import { describeEngines, errorsOf, leaderCount, median, report, tabCount, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('tabs asking at the same moment make 1 token request and share its token; a tab opened later makes none', async () => {

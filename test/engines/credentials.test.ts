@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { leaderCount, useEngine } from '../support/engines/suite.js';
+import { describeEngines, leaderCount, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('two credentials in the same tabs keep separate tokens, leaders, records and sign-outs', async () => {

@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { errorsOf, leaderCount, leaderOf, useEngine } from '../support/engines/suite.js';
+import { describeEngines, errorsOf, leaderCount, leaderOf, useEngine } from '../support/engines/suite.js';
 
 // Every engine here has IndexedDB, Web Locks and BroadcastChannel on http://127.0.0.1 (checked in the first test),
 // so each missing feature is taken away in the page before the first session exists, as test/browser/degraded.test.ts
 // does (the tab fixture's `noidb`, `nolocks` and `nobc`).
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('the engine has every feature browser sharing uses', async () => {

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Engine, type EnginePage, launchEngine } from '../support/engines/index.js';
 import { inApp, openApp, until, userSignsIn } from '../support/engines/oidc-app.js';
 import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
+import { describeEngines } from '../support/engines/suite.js';
 
 /**
  * Issue 25's "a nonce challenge answered once for all contexts", in Firefox ESR and WebKitGTK (Chromium, with a
@@ -11,7 +12,7 @@ import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
  */
 const TABS = 4;
 
-describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
+describeEngines(['firefox', 'webkit'] as const, (name) => {
   const state = {} as { engine: Engine; app: OidcAppServer };
   beforeAll(async () => {
     state.app = await startOidcApp({ dpop: true });

@@ -1,13 +1,13 @@
 import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import { loadavg } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ApiCallRecord } from '../browser/fixtures/oidc-app.js';
 import type { OidcWorkerAnswer } from '../browser/fixtures/oidc-worker.js';
 import { judgeCalls, type ContextCall } from '../support/dpop-calls.js';
 import { type Engine, type EnginePage, launchEngine } from '../support/engines/index.js';
 import { inApp, openApp, START_REPORTING_WORKER, UNTIL_NO_ROTATION, until, userSignsIn } from '../support/engines/oidc-app.js';
 import { threadNames } from '../support/engines/processes.js';
-import { report } from '../support/engines/suite.js';
+import { describeEngines, report } from '../support/engines/suite.js';
 import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 
 /**
@@ -33,7 +33,7 @@ type Reported = { context: string; leader?: boolean; unanswered?: true; askedAt?
 /** The stored token's age (ms) below which the next rotation is still ahead: a quarter of the 4 s lifetime, refreshed at half. */
 const FRESH = 1_000;
 
-describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
+describeEngines(['firefox', 'webkit'] as const, (name) => {
   const state = {} as { engine: Engine; app: OidcAppServer };
   beforeAll(async () => {
     state.app = await startOidcApp({ dpop: true });

@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { OidcWorkerAnswer } from '../browser/fixtures/oidc-worker.js';
 import { type AppHarness, type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 import { loginForm } from '../support/openid-provider.js';
 import { type Engine, type EngineName, type EnginePage, launchEngine } from '../support/engines/index.js';
-import { report } from '../support/engines/suite.js';
+import { describeEngines, report } from '../support/engines/suite.js';
 
 /**
  * Issue 25's DPoP sign-in in Firefox ESR and WebKitGTK (Chromium: test/browser/dpop-tabs.test.ts), against
@@ -142,7 +142,7 @@ async function jktOf(proof: string): Promise<string> {
   return calculateJwkThumbprint(decodeProtectedHeader(proof).jwk!);
 }
 
-describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
+describeEngines(['firefox', 'webkit'] as const, (name) => {
   const state = { pages: [] as EnginePage[] } as {
     engine: Engine;
     app: OidcAppServer;

@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { useEngine } from '../support/engines/suite.js';
+import { describeEngines, useEngine } from '../support/engines/suite.js';
 
 // The harness itself, in each engine: what the suite relies on when it writes a test once.
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('evaluates with a JSON argument, surfaces page errors, and bounds a task that never settles', async () => {

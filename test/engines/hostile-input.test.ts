@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { FORMAT } from '../../src/sharing/browser/messages.js';
 import { ENGINES } from '../support/engines/index.js';
-import { errorsOf, useEngine } from '../support/engines/suite.js';
+import { describeEngines, errorsOf, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('malformed, foreign, stale, wrong-version and wrong-key messages are ignored and reported; nothing breaks', async () => {

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type Engine, launchEngine } from '../support/engines/index.js';
 import { inApp, openApp, userSignsIn } from '../support/engines/oidc-app.js';
-import { report } from '../support/engines/suite.js';
+import { describeEngines, report } from '../support/engines/suite.js';
 import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 
 /**
@@ -18,7 +18,7 @@ import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 const TOKEN_LIFETIME_S = 4;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
+describeEngines(['firefox', 'webkit'] as const, (name) => {
   const state = {} as { engine: Engine };
   beforeAll(async () => {
     state.engine = await launchEngine(name);

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { errorsOf, tabCount, useEngine } from '../support/engines/suite.js';
+import { describeEngines, errorsOf, tabCount, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('4 s tokens, 2 s margin, busy tabs for 12 s: one request per token lifetime for all, no call fails', async () => {

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { leaderOf, report, tabCount, useEngine } from '../support/engines/suite.js';
+import { describeEngines, leaderOf, report, tabCount, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('a sign-out in one tab reaches every tab; the next token serves all; a tab opened later never sees the old one', async () => {

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { leaderCount, leaderOf, report, tabCount, useEngine } from '../support/engines/suite.js';
+import { describeEngines, leaderCount, leaderOf, report, tabCount, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('a leader that closes hands over: one new leader, the stored token reused, no new login', async () => {

@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { report, useEngine } from '../support/engines/suite.js';
+import { describeEngines, report, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('tabs, a dedicated worker and the service worker asking at the same moment make 1 token request', async (context) => {

@@ -14,7 +14,7 @@ import {
   WAIT_TIMEOUT,
 } from './engine.js';
 
-const LAUNCH_TIMEOUT = 30_000;
+const LAUNCH_TIMEOUT = 60_000;
 
 /**
  * Debian's Chromium through playwright-core (CDP), headless: every page is its own visible window, the driver talks

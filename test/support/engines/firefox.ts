@@ -14,7 +14,7 @@ import {
 } from './engine.js';
 import { appeared, descendants } from './processes.js';
 
-const LAUNCH_TIMEOUT = 30_000;
+const LAUNCH_TIMEOUT = 60_000;
 
 // No service-worker pref: http://127.0.0.1 is a potentially trustworthy origin, so Firefox registers service workers
 // there as it is (`dom.serviceWorkers.testing.enabled` is not needed, and left off so the suite sees what users get).

@@ -16,7 +16,7 @@ import {
 } from './engine.js';
 import { appeared, descendants } from './processes.js';
 
-const LAUNCH_TIMEOUT = 30_000;
+const LAUNCH_TIMEOUT = 60_000;
 const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 
 /** Starts `Xvfb` on a display number it picks itself (`-displayfd`, no race with other displays) and returns it. */
