@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, it } from 'vitest';
 import { type Engine, launchEngine } from '../support/engines/index.js';
 import { inApp, openApp, userSignsIn } from '../support/engines/oidc-app.js';
 import { describeEngines, report } from '../support/engines/suite.js';
@@ -27,7 +27,7 @@ describeEngines(['firefox', 'webkit'] as const, (name) => {
     await state.engine?.close();
   }, 60_000);
 
-  it.each([true, false])('dpop %s: a refresh answered after its token expired keeps the grant: signed in, served, no refresh token reused', async (dpop) => {
+  it.for([true, false])('dpop %s: a refresh answered after its token expired keeps the grant: signed in, served, no refresh token reused', { timeout: 150_000 }, async (dpop, { expect }) => {
     // A provider of its own per test: its login form comes up (another's session cookie means nothing to it).
     const app: OidcAppServer = await startOidcApp({ dpop, accessTokenTtl: TOKEN_LIFETIME_S });
     try {
@@ -65,5 +65,5 @@ describeEngines(['firefox', 'webkit'] as const, (name) => {
     } finally {
       await app.close();
     }
-  }, 150_000);
+  });
 });

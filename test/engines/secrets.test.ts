@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
 import { describeEngines, leaderOf, useEngine } from '../support/engines/suite.js';
 
@@ -9,7 +9,7 @@ import { describeEngines, leaderOf, useEngine } from '../support/engines/suite.j
 describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('no client secret or refresh token on any channel; the refresh token only in its record, and gone after sign-out', async () => {
+  it('no client secret or refresh token on any channel; the refresh token only in its record, and gone after sign-out', async ({ expect }) => {
     const a = env.server.addClient('secrets-refresh-token');
     const b = env.server.addClient('secrets-client-credentials');
     const initial = env.server.issueRefreshToken(a.id);

@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
 import { describeEngines, report, useEngine } from '../support/engines/suite.js';
 
@@ -6,6 +6,7 @@ describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('tabs, a dedicated worker and the service worker asking at the same moment make 1 token request', async (context) => {
+    const { expect } = context;
     if (!env.engine.supports.serviceWorker) context.skip(`${name} has no service worker on http://127.0.0.1`);
     const client = env.server.addClient('workers');
     const params = { client: client.id, secret: client.secret };

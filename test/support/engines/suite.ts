@@ -46,7 +46,9 @@ const withHarness = (task: (harness: EngineHarness, arg: never) => unknown): str
  * One `describe` block per engine, named after it, the engines side by side: each block launches its own browser and
  * starts its own servers on ports the OS picks, so the blocks share nothing but the machine, and a file takes as long as
  * its slowest engine instead of the sum of all (most of it waits on timers, token lifetimes and drivers, not on CPU).
- * The tests of one engine run one after the other: they share its browser and `useEngine`'s per-test server.
+ * The tests of one engine run one after the other: they share its browser and `useEngine`'s per-test server. A test
+ * takes `expect` from its context (`async ({ expect }) =>`): with the blocks side by side, the global `expect` cannot
+ * tell which test it runs in (`expect.poll` throws "must be called inside a test" once the other engine's test ended).
  */
 export function describeEngines<N extends EngineName>(names: readonly N[], body: (name: N) => void): void {
   describe.concurrent.each(names)('%s', (name) => {
