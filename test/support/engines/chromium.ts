@@ -14,6 +14,7 @@ import {
   WAIT_TIMEOUT,
 } from './engine.js';
 
+/** A bound on a hung launch, not a promise: Firefox took 40 s to start at load 40 (the suite runs beside others). */
 const LAUNCH_TIMEOUT = 60_000;
 
 /**

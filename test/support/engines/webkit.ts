@@ -16,6 +16,7 @@ import {
 } from './engine.js';
 import { appeared, descendants } from './processes.js';
 
+/** A bound on a hung launch, not a promise: Firefox took 40 s to start at load 40 (the suite runs beside others). */
 const LAUNCH_TIMEOUT = 60_000;
 const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 
