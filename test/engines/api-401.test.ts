@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { leaderOf, useEngine } from '../support/engines/suite.js';
+import { describeEngines, leaderOf, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('a token the API refused is replaced once for every tab (fetchWithToken and getToken({ rejected }))', async () => {
+  it('a token the API refused is replaced once for every tab (fetchWithToken and getToken({ rejected }))', async ({ expect }) => {
     const client = env.server.addClient('rejected');
     const tabs = await env.tabs(3, { client: client.id, secret: client.secret });
     const [first] = await env.inTabs(tabs, (harness) => harness.token());
@@ -29,7 +29,7 @@ describe.each(ENGINES)('%s', (name) => {
     expect(await env.inTabs(tabs, (harness) => harness.token())).toEqual([third, third, third]);
   });
 
-  it('createClient: an API that always answers 401 ends in token_rejected after two attempts', async () => {
+  it('createClient: an API that always answers 401 ends in token_rejected after two attempts', async ({ expect }) => {
     const client = env.server.addClient('always-401');
     const [tab] = await env.tabs(1, { client: client.id, secret: client.secret });
     expect(await env.inTab(tab!, (harness) => harness.clientCall('api/always-401'))).toEqual({ error: 'SessionError', code: 'token_rejected' });
@@ -38,6 +38,7 @@ describe.each(ENGINES)('%s', (name) => {
   });
 
   it('the service worker (installAuthFetch) authorises a page with no auth code, and refreshes once after a 401', async (context) => {
+    const { expect } = context;
     if (!env.engine.supports.serviceWorker) context.skip(`${name} has no service worker on http://127.0.0.1`);
     const client = env.server.addClient('auth-sw');
     const page = await env.engine.open(`${env.server.origin}/sw.html?client=${client.id}&secret=${client.secret}`);

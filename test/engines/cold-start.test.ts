@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { errorsOf, leaderCount, median, report, tabCount, useEngine } from '../support/engines/suite.js';
+import { describeEngines, errorsOf, leaderCount, median, report, tabCount, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('tabs asking at the same moment make 1 token request and share its token; a tab opened later makes none', async () => {
+  it('tabs asking at the same moment make 1 token request and share its token; a tab opened later makes none', async ({ expect }) => {
     const client = env.server.addClient('cold-start');
     const params = { client: client.id, secret: client.secret };
     const tabs = await env.tabs(tabCount(name, 8), params);

@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { leaderCount, useEngine } from '../support/engines/suite.js';
+import { describeEngines, leaderCount, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('two credentials in the same tabs keep separate tokens, leaders, records and sign-outs', async () => {
+  it('two credentials in the same tabs keep separate tokens, leaders, records and sign-outs', async ({ expect }) => {
     const a = env.server.addClient('credential-a');
     const b = env.server.addClient('credential-b');
     const tabs = await env.tabs(3, { client: a.id, secret: a.secret, client2: b.id, secret2: b.secret });

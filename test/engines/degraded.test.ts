@@ -1,14 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { errorsOf, leaderCount, leaderOf, useEngine } from '../support/engines/suite.js';
+import { describeEngines, errorsOf, leaderCount, leaderOf, useEngine } from '../support/engines/suite.js';
 
 // Every engine here has IndexedDB, Web Locks and BroadcastChannel on http://127.0.0.1 (checked in the first test),
 // so each missing feature is taken away in the page before the first session exists, as test/browser/degraded.test.ts
 // does (the tab fixture's `noidb`, `nolocks` and `nobc`).
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('the engine has every feature browser sharing uses', async () => {
+  it('the engine has every feature browser sharing uses', async ({ expect }) => {
     const [tab] = await env.tabs(1, {});
     expect(
       await env.inTab(tab!, () => ({
@@ -20,7 +20,7 @@ describe.each(ENGINES)('%s', (name) => {
     ).toEqual({ indexedDB: 'function', locks: 'function', channel: 'function', serviceWorker: 'function' });
   });
 
-  it('without IndexedDB the tabs share through the channel and memory (a later tab too), and say so', async () => {
+  it('without IndexedDB the tabs share through the channel and memory (a later tab too), and say so', async ({ expect }) => {
     const client = env.server.addClient('no-idb');
     const params = { client: client.id, secret: client.secret, noidb: true };
     const tabs = await env.tabs(3, params);
@@ -40,7 +40,7 @@ describe.each(ENGINES)('%s', (name) => {
     }
   });
 
-  it('without Web Locks the tabs elect a leader by messages, make 1 request, and say so', async () => {
+  it('without Web Locks the tabs elect a leader by messages, make 1 request, and say so', async ({ expect }) => {
     const client = env.server.addClient('no-locks');
     const tabs = await env.tabs(3, { client: client.id, secret: client.secret, nolocks: true });
     const tokens = await env.inTabs(tabs, (harness) => harness.token());
@@ -52,7 +52,7 @@ describe.each(ENGINES)('%s', (name) => {
     for (const tab of tabs) expect(await errorsOf(env, tab)).toEqual(['sharing_degraded']);
   });
 
-  it('without BroadcastChannel each tab keeps its own session in memory, and says so', async () => {
+  it('without BroadcastChannel each tab keeps its own session in memory, and says so', async ({ expect }) => {
     const client = env.server.addClient('no-channel');
     const tabs = await env.tabs(2, { client: client.id, secret: client.secret, nobc: true });
     const tokens = await env.inTabs(tabs, (harness) => harness.token());

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, it } from 'vitest';
 import { type Engine, type EnginePage, launchEngine } from '../support/engines/index.js';
-import { inApp, openApp, until, userSignsIn } from '../support/engines/oidc-app.js';
+import { inApp, openApp, openApps, until, userSignsIn } from '../support/engines/oidc-app.js';
 import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
+import { describeEngines } from '../support/engines/suite.js';
 
 /**
  * Issue 25's "a nonce challenge answered once for all contexts", in Firefox ESR and WebKitGTK (Chromium, with a
@@ -11,18 +12,17 @@ import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
  */
 const TABS = 4;
 
-describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
+describeEngines(['firefox', 'webkit'] as const, (name) => {
   const state = {} as { engine: Engine; app: OidcAppServer };
   beforeAll(async () => {
-    state.app = await startOidcApp({ dpop: true });
-    state.engine = await launchEngine(name);
+    [state.app, state.engine] = await Promise.all([startOidcApp({ dpop: true }), launchEngine(name)]);
   }, 90_000);
   afterAll(async () => {
     await state.engine?.close();
     await state.app?.close();
   }, 60_000);
 
-  it(`${TABS} tabs call an API that asks for a nonce, at once: 1 challenge for all, every call accepted`, async () => {
+  it(`${TABS} tabs call an API that asks for a nonce, at once: 1 challenge for all, every call accepted`, async ({ expect }) => {
     const { app, engine } = state;
     app.reset();
     app.config = { ...app.config, dpop: true };
@@ -30,8 +30,7 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     expect(first.ready).toBe('ok');
     expect(await userSignsIn(first.page, 'ada.lovelace')).toBe('ok');
     const tabs: EnginePage[] = [first.page];
-    for (let index = 1; index < TABS; index++) {
-      const opened = await openApp(engine, app.appUrl);
+    for (const opened of await openApps(engine, app.appUrl, TABS - 1)) {
       expect(opened.ready).toBe('ok');
       tabs.push(opened.page);
     }

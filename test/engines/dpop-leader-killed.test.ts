@@ -1,13 +1,13 @@
 import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import { loadavg } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, it } from 'vitest';
 import type { ApiCallRecord } from '../browser/fixtures/oidc-app.js';
 import type { OidcWorkerAnswer } from '../browser/fixtures/oidc-worker.js';
 import { judgeCalls, type ContextCall } from '../support/dpop-calls.js';
 import { type Engine, type EnginePage, launchEngine } from '../support/engines/index.js';
-import { inApp, openApp, START_REPORTING_WORKER, UNTIL_NO_ROTATION, until, userSignsIn } from '../support/engines/oidc-app.js';
+import { inApp, openApp, openApps, START_REPORTING_WORKER, UNTIL_NO_ROTATION, until, userSignsIn } from '../support/engines/oidc-app.js';
 import { threadNames } from '../support/engines/processes.js';
-import { report } from '../support/engines/suite.js';
+import { describeEngines, report } from '../support/engines/suite.js';
 import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 
 /**
@@ -33,18 +33,17 @@ type Reported = { context: string; leader?: boolean; unanswered?: true; askedAt?
 /** The stored token's age (ms) below which the next rotation is still ahead: a quarter of the 4 s lifetime, refreshed at half. */
 const FRESH = 1_000;
 
-describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
+describeEngines(['firefox', 'webkit'] as const, (name) => {
   const state = {} as { engine: Engine; app: OidcAppServer };
   beforeAll(async () => {
-    state.app = await startOidcApp({ dpop: true });
-    state.engine = await launchEngine(name);
+    [state.app, state.engine] = await Promise.all([startOidcApp({ dpop: true }), launchEngine(name)]);
   }, 90_000);
   afterAll(async () => {
     await state.engine?.close();
     await state.app?.close();
   }, 60_000);
 
-  it(`${TABS} tabs, a dedicated worker and the service worker, 30 s of 4 s DPoP tokens with the leader's process killed midway: 1 code exchange, one key, 0 reused refresh tokens, 0 revoked grants, 0 failed calls, 0 replayed jti, 1 nonce challenge`, async () => {
+  it(`${TABS} tabs, a dedicated worker and the service worker, 30 s of 4 s DPoP tokens with the leader's process killed midway: 1 code exchange, one key, 0 reused refresh tokens, 0 revoked grants, 0 failed calls, 0 replayed jti, 1 nonce challenge`, async ({ expect }) => {
     const { app, engine } = state;
     const loadAtStart = loadavg()[0]!;
     app.reset();
@@ -53,8 +52,7 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     expect(first.ready).toBe('ok');
     expect(await userSignsIn(first.page, 'ada.lovelace')).toBe('ok');
     const tabs: EnginePage[] = [first.page];
-    for (let index = 1; index < TABS; index++) {
-      const opened = await openApp(engine, app.appUrl);
+    for (const opened of await openApps(engine, app.appUrl, TABS - 1)) {
       expect(opened.ready).toBe('ok');
       tabs.push(opened.page);
     }

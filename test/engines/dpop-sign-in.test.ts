@@ -1,9 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, it } from 'vitest';
 import type { OidcWorkerAnswer } from '../browser/fixtures/oidc-worker.js';
-import { type AppHarness, type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
-import { loginForm } from '../support/openid-provider.js';
+import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 import { type Engine, type EngineName, type EnginePage, launchEngine } from '../support/engines/index.js';
-import { report } from '../support/engines/suite.js';
+import { inApp, openApp, openApps, userSignsIn } from '../support/engines/oidc-app.js';
+import { describeEngines, report } from '../support/engines/suite.js';
 
 /**
  * Issue 25's DPoP sign-in in Firefox ESR and WebKitGTK (Chromium: test/browser/dpop-tabs.test.ts), against
@@ -17,51 +17,6 @@ import { report } from '../support/engines/suite.js';
 
 /** Tabs per engine: 8 where the engine holds up on this machine. */
 const TABS: Record<Exclude<EngineName, 'chromium'>, number> = { firefox: 8, webkit: 8 };
-
-/** Runs `task(app, arg)` in the page's app harness (`task` goes as source: only its arguments and globals). */
-function inApp<R, A = undefined>(page: EnginePage, task: (app: AppHarness, arg: A) => R | Promise<R>, arg?: A, timeout?: number): Promise<R> {
-  return page.evaluate<R, A>(`(arg) => (${task.toString()})(globalThis.app, arg)`, arg, timeout);
-}
-
-/** Polls `check` in the page until it is true, through navigations (a page between documents answers with an error). */
-async function until(page: EnginePage, check: string, timeout = 30_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  let last: unknown;
-  for (;;) {
-    try {
-      if ((await page.evaluate<boolean>(`() => Boolean(${check})`, undefined, 5_000)) === true) return;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`not true within ${timeout} ms: ${check} (${String(last)})`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-/** Opens the app page and waits until its harness exists and `ready` has settled; returns how it settled. */
-async function openApp(engine: Engine, url: string): Promise<{ page: EnginePage; ready: string }> {
-  const page = await engine.open(url, { window: true });
-  await until(page, `'app' in globalThis`);
-  return { page, ready: await inApp(page, (app) => app.ready) };
-}
-
-/**
- * The user clicks "Sign in", types a user name into the provider's login form, submits, and is back on the app:
- * each step driven through the engine's driver as a user's clicks would.
- */
-async function userSignsIn(page: EnginePage, login: string): Promise<string> {
-  await page.evaluate(() => void document.getElementById('sign-in')!.click());
-  await until(page, `document.querySelector(${JSON.stringify(loginForm.login)})`);
-  await page.evaluate(
-    (arg: { login: string; form: typeof loginForm }) => {
-      (document.querySelector(arg.form.login) as HTMLInputElement).value = arg.login;
-      (document.querySelector(arg.form.submit) as HTMLButtonElement).click();
-    },
-    { login, form: loginForm },
-  );
-  await until(page, `location.pathname === '/app.html' && location.search === '' && 'app' in globalThis`);
-  return inApp(page, (app) => app.ready);
-}
 
 /** A worker's loop (page side): asks it for a token and an API call once a second. */
 const LOOP = `state.loop = (async () => {
@@ -142,15 +97,14 @@ async function jktOf(proof: string): Promise<string> {
   return calculateJwkThumbprint(decodeProtectedHeader(proof).jwk!);
 }
 
-describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
+describeEngines(['firefox', 'webkit'] as const, (name) => {
   const state = { pages: [] as EnginePage[] } as {
     engine: Engine;
     app: OidcAppServer;
     pages: EnginePage[];
   };
   beforeAll(async () => {
-    state.app = await startOidcApp({ dpop: true });
-    state.engine = await launchEngine(name);
+    [state.app, state.engine] = await Promise.all([startOidcApp({ dpop: true }), launchEngine(name)]);
   }, 90_000);
   afterEach(async () => {
     for (const page of state.pages.splice(0)) await page.close().catch(() => undefined);
@@ -160,7 +114,7 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     await state.app?.close();
   }, 60_000);
 
-  it(`${TABS[name]} tabs, a dedicated worker and the service worker signed in with DPoP through the login form, 4 lifetimes of 4 s tokens (longer where the machine is slow): 1 code exchange, one jkt in every proof, 0 reused refresh tokens, 0 revoked grants, 0 failed calls, 0 replayed jti; the key not extractable`, async () => {
+  it(`${TABS[name]} tabs, a dedicated worker and the service worker signed in with DPoP through the login form, 4 lifetimes of 4 s tokens (longer where the machine is slow): 1 code exchange, one jkt in every proof, 0 reused refresh tokens, 0 revoked grants, 0 failed calls, 0 replayed jti; the key not extractable`, async ({ expect }) => {
     const { app } = state;
     app.reset();
     app.config = { ...app.config, dpop: true };
@@ -172,9 +126,7 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     expect(await userSignsIn(first.page, 'ada.lovelace')).toBe('ok');
     expect(await inApp(first.page, (harness) => harness.state().signedIn)).toBe(true);
     const tabs = [first.page];
-    for (let index = 1; index < TABS[name]; index++) {
-      const opened = await openApp(state.engine, app.appUrl);
-      state.pages.push(opened.page);
+    for (const opened of await openApps(state.engine, app.appUrl, TABS[name] - 1, (page) => state.pages.push(page))) {
       tabs.push(opened.page);
       expect(opened.ready).toBe('ok');
     }

@@ -1,12 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { useEngine } from '../support/engines/suite.js';
+import { describeEngines, useEngine } from '../support/engines/suite.js';
 
 // The harness itself, in each engine: what the suite relies on when it writes a test once.
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('evaluates with a JSON argument, surfaces page errors, and bounds a task that never settles', async () => {
+  it('evaluates with a JSON argument, surfaces page errors, and bounds a task that never settles', async ({ expect }) => {
     const [page] = await env.tabs(1, {});
     expect(await page!.evaluate((arg: { n: number }) => ({ doubled: arg.n * 2 }), { n: 21 })).toEqual({ doubled: 42 });
     expect(await page!.evaluate(async () => undefined)).toBeUndefined();
@@ -19,7 +19,7 @@ describe.each(ENGINES)('%s', (name) => {
     expect(await page!.evaluate(() => location.pathname)).toBe('/tab.html');
   });
 
-  it('starts several pages at one moment of the wall clock, though the driver may talk to one at a time', async () => {
+  it('starts several pages at one moment of the wall clock, though the driver may talk to one at a time', async ({ expect }) => {
     const pages = await env.tabs(3, {}, { window: true });
     const starts = await env.inTabs(pages, (harness) => harness.now());
     // Windows are all visible, so no timer of theirs is clamped: the starts are within a few tens of ms.
@@ -27,7 +27,7 @@ describe.each(ENGINES)('%s', (name) => {
     for (const page of pages) expect(await env.inTab(page, (harness) => harness.visibility())).toBe('visible');
   });
 
-  it('crashes one page: another runs on (seen through the server), and the engine opens pages afterwards', async () => {
+  it('crashes one page: another runs on (seen through the server), and the engine opens pages afterwards', async ({ expect }) => {
     const client = env.server.addClient('harness-crash');
     const [victim, other] = await env.tabs(2, { client: client.id, secret: client.secret });
     const otherId = await env.inTab(other!, (harness) => harness.reportId);

@@ -1,12 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { FORMAT } from '../../src/sharing/browser/messages.js';
 import { ENGINES } from '../support/engines/index.js';
-import { errorsOf, useEngine } from '../support/engines/suite.js';
+import { describeEngines, errorsOf, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('malformed, foreign, stale, wrong-version and wrong-key messages are ignored and reported; nothing breaks', async () => {
+  it('malformed, foreign, stale, wrong-version and wrong-key messages are ignored and reported; nothing breaks', async ({ expect }) => {
     const client = env.server.addClient('forged');
     const tabs = await env.tabs(3, { client: client.id, secret: client.secret });
     const [token] = await env.inTabs(tabs, (harness) => harness.token());
@@ -56,7 +56,7 @@ describe.each(ENGINES)('%s', (name) => {
     expect(env.server.stats.tokenRequests).toBe(1);
   });
 
-  it('a corrupt IndexedDB record is deleted and reported; the session authenticates once and stores a good one', async () => {
+  it('a corrupt IndexedDB record is deleted and reported; the session authenticates once and stores a good one', async ({ expect }) => {
     const client = env.server.addClient('corrupt');
     const params = { client: client.id, secret: client.secret, auto: true };
     const [first] = await env.tabs(1, params);

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, it } from 'vitest';
 import { type Engine, launchEngine } from '../support/engines/index.js';
 import { inApp, openApp, userSignsIn } from '../support/engines/oidc-app.js';
-import { report } from '../support/engines/suite.js';
+import { describeEngines, report } from '../support/engines/suite.js';
 import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 
 /**
@@ -18,7 +18,7 @@ import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 const TOKEN_LIFETIME_S = 4;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
+describeEngines(['firefox', 'webkit'] as const, (name) => {
   const state = {} as { engine: Engine };
   beforeAll(async () => {
     state.engine = await launchEngine(name);
@@ -27,7 +27,7 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     await state.engine?.close();
   }, 60_000);
 
-  it.each([true, false])('dpop %s: a refresh answered after its token expired keeps the grant: signed in, served, no refresh token reused', async (dpop) => {
+  it.for([true, false])('dpop %s: a refresh answered after its token expired keeps the grant: signed in, served, no refresh token reused', { timeout: 150_000 }, async (dpop, { expect }) => {
     // A provider of its own per test: its login form comes up (another's session cookie means nothing to it).
     const app: OidcAppServer = await startOidcApp({ dpop, accessTokenTtl: TOKEN_LIFETIME_S });
     try {
@@ -65,5 +65,5 @@ describe.each(['firefox', 'webkit'] as const)('%s', (name) => {
     } finally {
       await app.close();
     }
-  }, 150_000);
+  });
 });

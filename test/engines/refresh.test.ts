@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { errorsOf, tabCount, useEngine } from '../support/engines/suite.js';
+import { describeEngines, errorsOf, tabCount, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('4 s tokens, 2 s margin, busy tabs for 12 s: one request per token lifetime for all, no call fails', async () => {
+  it('4 s tokens, 2 s margin, busy tabs for 12 s: one request per token lifetime for all, no call fails', async ({ expect }) => {
     env.server.lifetime = 4;
     const client = env.server.addClient('refresh');
     // Tabs, in WebKit too: in Firefox and WebKit all but the front one are hidden, and their timers run late.

@@ -1,15 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { leaderOf, useEngine } from '../support/engines/suite.js';
+import { describeEngines, leaderOf, useEngine } from '../support/engines/suite.js';
 
 // The scan of everything browser sharing keeps or sends, in every engine: every message any BroadcastChannel of
 // every tab posted (recorded from before the first session), every record of every IndexedDB database of the origin,
 // Web Storage, the Cache API, and the events the sessions emitted. README ("Security: what is stored where"): no
 // client secret anywhere; a refresh token only in its own credential's IndexedDB record, for `refreshTokenGrant`.
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('no client secret or refresh token on any channel; the refresh token only in its record, and gone after sign-out', async () => {
+  it('no client secret or refresh token on any channel; the refresh token only in its record, and gone after sign-out', async ({ expect }) => {
     const a = env.server.addClient('secrets-refresh-token');
     const b = env.server.addClient('secrets-client-credentials');
     const initial = env.server.issueRefreshToken(a.id);

@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { leaderOf, report, tabCount, useEngine } from '../support/engines/suite.js';
+import { describeEngines, leaderOf, report, tabCount, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('a sign-out in one tab reaches every tab; the next token serves all; a tab opened later never sees the old one', async () => {
+  it('a sign-out in one tab reaches every tab; the next token serves all; a tab opened later never sees the old one', async ({ expect }) => {
     const client = env.server.addClient('sign-out');
     const params = { client: client.id, secret: client.secret };
     const tabs = await env.tabs(tabCount(name, 6), params);
@@ -33,7 +33,7 @@ describe.each(ENGINES)('%s', (name) => {
     expect(env.server.stats.tokenRequests).toBe(2);
   });
 
-  it('a refresh-token session signed out stays signed out, in its tabs and in a tab opened later; no spent token is sent', async () => {
+  it('a refresh-token session signed out stays signed out, in its tabs and in a tab opened later; no spent token is sent', async ({ expect }) => {
     const client = env.server.addClient('sign-out-refresh-token');
     const initial = env.server.issueRefreshToken(client.id);
     const params = { client: client.id, secret: client.secret, rt: initial };

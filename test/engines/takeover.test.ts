@@ -1,11 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { leaderCount, leaderOf, report, tabCount, useEngine } from '../support/engines/suite.js';
+import { describeEngines, leaderCount, leaderOf, report, tabCount, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
-  it('a leader that closes hands over: one new leader, the stored token reused, no new login', async () => {
+  it('a leader that closes hands over: one new leader, the stored token reused, no new login', async ({ expect }) => {
     const client = env.server.addClient('handover');
     const params = { client: client.id, secret: client.secret };
     const tabs = await env.tabs(tabCount(name, 4), params);
@@ -29,7 +29,7 @@ describe.each(ENGINES)('%s', (name) => {
 
   // Observed through the server (each page posts its calls, leadership and log): WebKit's driver loses every page
   // when one crashes, while the pages themselves run on.
-  it('the leader crashes in the middle of a refresh: another tab takes over, no call fails, 1 extra request at most', async () => {
+  it('the leader crashes in the middle of a refresh: another tab takes over, no call fails, 1 extra request at most', async ({ expect }) => {
     env.server.lifetime = 4;
     const client = env.server.addClient('takeover-crash');
     const tabs = await env.tabs(tabCount(name, 5), { client: client.id, secret: client.secret, margin: 2000 });

@@ -1,11 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { it } from 'vitest';
 import { ENGINES } from '../support/engines/index.js';
-import { report, useEngine } from '../support/engines/suite.js';
+import { describeEngines, report, useEngine } from '../support/engines/suite.js';
 
-describe.each(ENGINES)('%s', (name) => {
+describeEngines(ENGINES, (name) => {
   const env = useEngine(name);
 
   it('tabs, a dedicated worker and the service worker asking at the same moment make 1 token request', async (context) => {
+    const { expect } = context;
     if (!env.engine.supports.serviceWorker) context.skip(`${name} has no service worker on http://127.0.0.1`);
     const client = env.server.addClient('workers');
     const params = { client: client.id, secret: client.secret };

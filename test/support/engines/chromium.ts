@@ -14,7 +14,8 @@ import {
   WAIT_TIMEOUT,
 } from './engine.js';
 
-const LAUNCH_TIMEOUT = 30_000;
+/** A bound on a hung launch, not a promise: Firefox took 40 s to start at load 40 (the suite runs beside others). */
+const LAUNCH_TIMEOUT = 60_000;
 
 /**
  * Debian's Chromium through playwright-core (CDP), headless: every page is its own visible window, the driver talks

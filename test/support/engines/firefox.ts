@@ -14,7 +14,8 @@ import {
 } from './engine.js';
 import { appeared, descendants } from './processes.js';
 
-const LAUNCH_TIMEOUT = 30_000;
+/** A bound on a hung launch, not a promise: Firefox took 40 s to start at load 40 (the suite runs beside others). */
+const LAUNCH_TIMEOUT = 60_000;
 
 // No service-worker pref: http://127.0.0.1 is a potentially trustworthy origin, so Firefox registers service workers
 // there as it is (`dom.serviceWorkers.testing.enabled` is not needed, and left off so the suite sees what users get).

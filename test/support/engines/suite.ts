@@ -1,5 +1,5 @@
 import { text } from 'node:stream/consumers';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe } from 'vitest';
 import type { Harness } from '../../browser/fixtures/tab.js';
 import type { Probes } from '../../browser/fixtures/probe-tab.js';
 import type { EngineProbes, PageReport } from '../../engines/fixtures/engine-tab.js';
@@ -43,6 +43,20 @@ const withHarness = (task: (harness: EngineHarness, arg: never) => unknown): str
   `(arg) => (${task.toString()})(globalThis.harness, arg)`;
 
 /**
+ * One `describe` block per engine, named after it, the engines side by side: each block launches its own browser and
+ * starts its own servers on ports the OS picks, so the blocks share nothing but the machine, and a file takes as long as
+ * its slowest engine instead of the sum of all (most of it waits on timers, token lifetimes and drivers, not on CPU).
+ * The tests of one engine run one after the other: they share its browser and `useEngine`'s per-test server. A test
+ * takes `expect` from its context (`async ({ expect }) =>`): with the blocks side by side, the global `expect` cannot
+ * tell which test it runs in (`expect.poll` throws "must be called inside a test" once the other engine's test ended).
+ */
+export function describeEngines<N extends EngineName>(names: readonly N[], body: (name: N) => void): void {
+  describe.concurrent.each(names)('%s', (name) => {
+    describe.sequential('one test at a time', () => body(name));
+  });
+}
+
+/**
  * For a `describe` block of one engine: launches the engine once, and before each test a fresh token server (new
  * origin) that serves the fixtures; pages opened in a test are closed after it.
  */
@@ -54,9 +68,10 @@ export function useEngine(name: EngineName, options: OpenOptions = {}): EngineEn
     always401: { count: number };
     reports: Map<string, PageReport>;
   };
+  // A bound on a hung launch, not a promise: Firefox took 40 s to start at load 40 (test/support/engines/*.ts).
   beforeAll(async () => {
     state.engine = await launchEngine(name);
-  }, 60_000);
+  }, 90_000);
   beforeEach(async () => {
     state.server = await startTokenServer();
     state.always401.count = 0;

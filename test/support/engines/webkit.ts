@@ -16,7 +16,8 @@ import {
 } from './engine.js';
 import { appeared, descendants } from './processes.js';
 
-const LAUNCH_TIMEOUT = 30_000;
+/** A bound on a hung launch, not a promise: Firefox took 40 s to start at load 40 (the suite runs beside others). */
+const LAUNCH_TIMEOUT = 60_000;
 const MINIBROWSER = '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser';
 
 /** Starts `Xvfb` on a display number it picks itself (`-displayfd`, no race with other displays) and returns it. */
