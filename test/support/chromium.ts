@@ -38,9 +38,11 @@ export function launchChromium(extraArgs: readonly string[] = [], options: Pick<
 /**
  * Bundles browser fixtures (TypeScript files that import `shared-session`) for the browser, one ES module per entry.
  * Returns `{ '<name>.js': code }`. Each entry's bundle is kept on disk (test/support/fixture-cache.ts) and reused
- * while none of its inputs changed, so that the many test files of a run bundle each fixture once.
+ * while none of its inputs changed, so that the many test files of a run bundle each fixture once. `shipped`: as an
+ * app ships each of them (the benches), see bundleAsShipped.
  */
-export async function bundleFixtures(entries: Record<string, string>): Promise<Record<string, string>> {
+export async function bundleFixtures(entries: Record<string, string>, { shipped = false } = {}): Promise<Record<string, string>> {
+  if (shipped) return bundleAsShipped(entries);
   const cached = await Promise.all(Object.entries(entries).map(async ([name, file]) => [name, file, await cachedBundle(file, esbuildVersion)] as const));
   const missing = cached.filter(([, , code]) => code === undefined);
   const files: Record<string, string> = Object.fromEntries(cached.filter(([, , code]) => code !== undefined).map(([name, , code]) => [`${name}.js`, code!]));
@@ -72,6 +74,32 @@ export async function bundleFixtures(entries: Record<string, string>): Promise<R
   return files;
 }
 
+/**
+ * The fixtures as an app ships each of them: minified, bundled alone (no chunk shared between entries: each page loads
+ * one file), and each dynamic import in a chunk of its own (`chunk-<hash>.js`, also returned) that is downloaded only
+ * if it runs. Not cached: the benches bundle once per run.
+ */
+async function bundleAsShipped(entries: Record<string, string>): Promise<Record<string, string>> {
+  const bundle = async ([name, file]: [string, string]): Promise<Array<[string, string]>> => {
+    const result = await build({
+      entryPoints: [{ in: path.resolve(root, file), out: name }],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      conditions: ['browser'],
+      write: false,
+      outdir: '/virtual',
+      plugins: [builtPackage],
+      logLevel: 'silent',
+      minify: true,
+      splitting: true,
+    });
+    return result.outputFiles.map((output) => [path.relative('/virtual', output.path), output.text]);
+  };
+  return Object.fromEntries((await Promise.all(Object.entries(entries).map(bundle))).flat());
+}
+
 const CONTENT_TYPES: Record<string, string> = {
   '.js': 'text/javascript',
   '.html': 'text/html; charset=utf-8',
@@ -99,7 +127,27 @@ export function serveFiles(server: TokenServer, files: Record<string, string>): 
   });
 }
 
-/** A minimal HTML page that loads one bundled module. */
-export function pageLoading(script: string, title = 'shared-session test'): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><script type="module" src="/${script}"></script></body></html>`;
+/**
+ * A minimal HTML page that loads one bundled module. `preload`: the chunks that module imports (`bundleFixtures` with
+ * `shipped`), fetched beside it as a bundler's HTML asks (`<link rel="modulepreload">`), not after it.
+ */
+export function pageLoading(script: string, title = 'shared-session test', preload: readonly string[] = []): string {
+  const links = preload.map((chunk) => `<link rel="modulepreload" href="/${chunk}">`).join('');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title>${links}</head><body><script type="module" src="/${script}"></script></body></html>`;
+}
+
+/** The chunks that module `name` of `files` (from `bundleFixtures`) imports statically, its own imports' too. */
+export function staticChunks(files: Record<string, string>, name: string): string[] {
+  const found = new Set<string>();
+  const visit = (file: string): void => {
+    // esbuild's ESM output, minified or not: `from "./chunk-X.js"` and `import "./chunk-X.js"`, never `import(`.
+    for (const [, chunk] of (files[file] ?? '').matchAll(/(?:\bfrom|\bimport)\s*["']\.\/([\w.-]+\.js)["']/g)) {
+      if (chunk !== undefined && !found.has(chunk)) {
+        found.add(chunk);
+        visit(chunk);
+      }
+    }
+  };
+  visit(name);
+  return [...found];
 }
