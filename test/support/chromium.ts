@@ -47,6 +47,7 @@ export async function bundleFixtures(entries: Record<string, string>, { shipped 
   const missing = cached.filter(([, , code]) => code === undefined);
   const files: Record<string, string> = Object.fromEntries(cached.filter(([, , code]) => code !== undefined).map(([name, , code]) => [`${name}.js`, code!]));
   if (missing.length === 0) return files;
+  const startedAt = Date.now();
   const result = await build({
     entryPoints: missing.map(([name, file]) => ({ in: path.resolve(root, file), out: name })),
     absWorkingDir: root,
@@ -62,13 +63,14 @@ export async function bundleFixtures(entries: Record<string, string>, { shipped 
     logLevel: 'silent',
   });
   const outputs = Object.entries(result.metafile.outputs);
+  const inputs = Object.keys(result.metafile.inputs);
   await Promise.all(
     result.outputFiles.map(async (output) => {
       const name = path.relative('/virtual', output.path);
       files[name] = output.text;
       const [, meta] = outputs.find(([file]) => path.resolve(root, file) === output.path) ?? [];
       const entry = missing.find(([each]) => `${each}.js` === name);
-      if (meta?.entryPoint !== undefined && entry !== undefined) await storeBundle(entry[1], esbuildVersion, output.text, meta.inputs);
+      if (meta?.entryPoint !== undefined && entry !== undefined) await storeBundle(entry[1], esbuildVersion, output.text, inputs, startedAt);
     }),
   );
   return files;
