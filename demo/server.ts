@@ -49,15 +49,7 @@ const vite = await createServer({
       { find: /^shared-session\/(.+)$/, replacement: path.join(src, '$1.ts') },
     ],
   },
-  server: {
-    host: '127.0.0.1',
-    port,
-    strictPort: false,
-    fs: { allow: [repoDir] },
-    // The page's and the service worker's modules (the library's sources among them) are transformed while the
-    // browser is being opened, not one by one as the first page asks for them.
-    warmup: { clientFiles: ['./src/main.ts', './sw.ts'] },
-  },
+  server: { host: '127.0.0.1', port, strictPort: false, fs: { allow: [repoDir] } },
   optimizeDeps: {
     // The service worker is registered by URL, not imported: name it so its dependencies are pre-bundled up front
     // (otherwise Vite finds them on first load and reloads the page).

@@ -34,15 +34,8 @@ beforeAll(async () => {
     detached: true, // its own process group: npm → tsx → node are stopped together
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Chromium starts while the demo does: neither needs the other until the first page is opened.
-  const launched = launchChromium(WEBGL_ARGS);
-  try {
-    url = await printedUrl(demo, 90_000);
-  } catch (error) {
-    await launched.then((started) => started.close()).catch(() => undefined);
-    throw error;
-  }
-  browser = await launched;
+  url = await printedUrl(demo, 90_000);
+  browser = await launchChromium(WEBGL_ARGS);
   context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   watchShipped(context);
   context.on('response', (response) => {
