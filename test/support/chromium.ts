@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, version as esbuildVersion } from 'esbuild';
+import { build, type BuildOptions, version as esbuildVersion } from 'esbuild';
 import { builtPackage } from './built-package.js';
 import { cachedBundle, storeBundle } from './fixture-cache.js';
 import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
@@ -35,6 +35,19 @@ export function launchChromium(extraArgs: readonly string[] = [], options: Pick<
   });
 }
 
+/** esbuild's options for every fixture bundle, as the tests and as the benches' shipped pages build them. */
+const FIXTURE_BUILD = {
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  conditions: ['browser'],
+  write: false,
+  outdir: '/virtual',
+  plugins: [builtPackage],
+  logLevel: 'silent',
+} as const satisfies BuildOptions;
+
 /**
  * Bundles browser fixtures (TypeScript files that import `shared-session`) for the browser, one ES module per entry.
  * Returns `{ '<name>.js': code }`. Each entry's bundle is kept on disk (test/support/fixture-cache.ts) and reused
@@ -51,16 +64,8 @@ export async function bundleFixtures(entries: Record<string, string>, { shipped 
   const result = await build({
     entryPoints: missing.map(([name, file]) => ({ in: path.resolve(root, file), out: name })),
     absWorkingDir: root,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    conditions: ['browser'],
-    write: false,
-    outdir: '/virtual',
+    ...FIXTURE_BUILD,
     metafile: true,
-    plugins: [builtPackage],
-    logLevel: 'silent',
   });
   const outputs = Object.entries(result.metafile.outputs);
   const inputs = Object.keys(result.metafile.inputs);
@@ -85,15 +90,7 @@ async function bundleAsShipped(entries: Record<string, string>): Promise<Record<
   const bundle = async ([name, file]: [string, string]): Promise<Array<[string, string]>> => {
     const result = await build({
       entryPoints: [{ in: path.resolve(root, file), out: name }],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      conditions: ['browser'],
-      write: false,
-      outdir: '/virtual',
-      plugins: [builtPackage],
-      logLevel: 'silent',
+      ...FIXTURE_BUILD,
       minify: true,
       splitting: true,
     });
