@@ -60,6 +60,7 @@ export class Asking {
 
   /** Connects through `socket`, made to the socket file `file`; tells the leader `state` and asks for every waiter. */
   connect(socket: Socket, file: FileIdentity, state: Outgoing): void {
+    this.disconnect();
     const connection = new Connection(socket, (message) => this.#fromLeader(message), (why) => this.#hooks.invalid(why));
     socket.unref();
     this.#leader = connection;
@@ -180,13 +181,12 @@ export class Asking {
       case 'clear':
         if (this.#hooks.signOut(message.epoch)) this.#peer.receiveClear();
         return;
-      case 'lead': {
-        // The leader is closing and chose us: take its socket over (renamed over its file, so never empty).
-        const file = this.#leaderFile;
-        this.disconnect();
-        this.#hooks.lost(file);
+      case 'lead':
+        // The leader is closing and chose us: take its socket over (renamed over its file, so never empty). The
+        // connection stays open until the election is decided: a leader that sees it close while the file is still
+        // its own takes us for gone and asks another client.
+        this.#hooks.lost(this.#leaderFile);
         return;
-      }
       default:
         this.#hooks.invalid('Ignored a message only a client sends');
     }

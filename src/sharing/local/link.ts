@@ -195,6 +195,8 @@ export class LocalLink implements SharedLink {
         accept: (socket) => this.#serving.accept(socket),
         succeeding,
       });
+      // A successor kept its connection to the closing leader until now (see Asking's `lead`).
+      if (elected.role !== 'client') this.#asking.disconnect();
       switch (elected.role) {
         case 'client':
           this.#becomeClient(elected.socket, elected.file);

@@ -94,8 +94,9 @@ const messageSchemas = {
   }),
   /**
    * The leader is closing (leader → one client, which holds its token): bind a socket and rename it over the
-   * leader's. The socket path is never empty meanwhile, so a context that starts at that moment connects to a holder
-   * of the token instead of leading alone and requesting another.
+   * leader's, keeping this connection open until then. The socket path is never empty meanwhile, so a context that
+   * starts at that moment connects to a holder of the token instead of leading alone and requesting another; a client
+   * that closes its connection first went away, and the leader asks the next.
    */
   lead: z.object({ v, type: z.literal('lead') }),
   /** Sign-out to `epoch`, either way: tokens of earlier epochs are dead everywhere. */

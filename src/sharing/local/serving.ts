@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'node:net';
+import { setImmediate } from 'node:timers';
 import { SessionError } from '../../core/errors.js';
 import type { SignInPrompt } from '../../core/prompt.js';
 import { isExpired } from '../../core/token.js';
@@ -95,28 +96,43 @@ export class Serving {
 
   /**
    * A leader that closes while clients hold its token asks one of them to take its socket over (`lead`), and keeps
-   * answering newcomers with its `state` until it has, for an answer timeout at most. Resigning at once would leave
+   * answering newcomers with its `state` until one has, for an answer timeout at most. Resigning at once would leave
    * the socket path empty until a client noticed, and a context starting then would lead without the token and
-   * request another (seen in CI: 2 token requests for 8 processes of examples/node-process-pool).
+   * request another (seen in CI: 2 token requests for 8 processes of examples/node-process-pool). Two more ways to
+   * that empty path are closed here: a context whose connection the kernel had already queued for us (it counts as
+   * connected, and would be dropped by the close) is accepted first, and gets our token; and a successor that goes
+   * away before it took over (its session closed at the same moment) is followed by the next client.
    */
   async handOver(): Promise<void> {
-    const successor = this.#clients.values().next().value;
-    if (successor === undefined || this.#store.set() === undefined) return;
+    if (this.#store.set() === undefined) return;
     this.#handingOver = true;
-    successor.send({ type: 'lead' });
-    const started = performance.now();
-    while (this.owns() && performance.now() - started < this.#answerTimeout && !successor.socket.destroyed) {
-      await new Promise((resolve) => setTimeout(resolve, HAND_OVER_CHECK_INTERVAL));
+    try {
+      await acceptQueued();
+      const started = performance.now();
+      const asked = new Set<Connection>();
+      while (this.owns() && performance.now() - started < this.#answerTimeout) {
+        const successor = [...this.#clients].find((client) => !asked.has(client) && !client.socket.destroyed);
+        if (successor === undefined) return;
+        asked.add(successor);
+        successor.send({ type: 'lead' });
+        // It keeps its connection until it leads (see Asking): a closed one while the file is still ours went away.
+        while (this.owns() && performance.now() - started < this.#answerTimeout && !successor.socket.destroyed) {
+          await new Promise((resolve) => setTimeout(resolve, HAND_OVER_CHECK_INTERVAL));
+        }
+      }
+    } finally {
+      this.#handingOver = false;
     }
-    this.#handingOver = false;
   }
 
   accept(socket: Socket): void {
     socket.unref();
     if (this.#handingOver) {
-      // Closing: a newcomer gets the token with our state, and reconnects to the successor when we resign.
+      // Closing: a newcomer gets the token with our state (and may be asked to succeed us), and reconnects to the
+      // successor when we resign.
       const connection = new Connection(socket, () => undefined, () => undefined);
       this.#clients.add(connection);
+      socket.on('close', () => this.#clients.delete(connection));
       connection.send(this.#hooks.state());
       return;
     }
@@ -175,4 +191,13 @@ export class Serving {
         this.#hooks.invalid('Ignored a message only a leader sends');
     }
   }
+}
+
+/**
+ * Lets the server accept the connections already queued for it. A client's connect succeeds once the kernel queues
+ * it, before the leader's event loop accepts it; the poll that accepts it runs within two turns of the loop (the
+ * first turn's poll may have run before this was called).
+ */
+async function acceptQueued(): Promise<void> {
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
