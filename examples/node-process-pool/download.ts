@@ -1,16 +1,7 @@
-// One process of the pool: its own session object, but one token for every process of this user on this machine.
-import { clientCredentials, createSession } from 'shared-session';
-import { localSharing } from 'shared-session/node';
+// One process of the pool: downloads its share of the tiles with the job's one token.
+import { openSession } from './session.js';
 
-const session = createSession({
-  provider: clientCredentials({
-    tokenUrl: process.env.TOKEN_URL ?? '',
-    clientId: process.env.CLIENT_ID ?? '',
-    clientSecret: process.env.CLIENT_SECRET ?? '',
-  }),
-  sharing: localSharing(), // whichever process asks first fetches; the others get its token over a Unix socket
-});
-
+const session = openSession();
 let bytes = 0;
 for (const tile of process.argv.slice(2)) {
   const { tokenType, accessToken } = await session.getToken(); // fresh: refreshed ahead of expiry, once for all

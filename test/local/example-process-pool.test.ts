@@ -25,10 +25,15 @@ afterAll(async () => {
 const ANSWER_TIMEOUT = 2_000;
 
 // examples/node-process-pool as its README runs it (tsx, the package through its `exports`): 8 processes share one
-// token for 64 tiles. The one exception the README allows: a leader alive but silent for an answer timeout is replaced
-// at the cost of one more token request. On a loaded machine a process's first `fetch` alone (≈ 100 ms of CPU to load
-// Node's HTTP client) held a new leader's event loop for 1–6 s at load 30–45; a probe in every process of the example
-// counts such silences of a leader, and each may cost one request — none on an idle machine or beside two CPU hogs.
+// token for 64 tiles, and the pool's parent holds the job's session until they are done. A token lives only in open
+// sessions (never on disk): when the parent did not hold one, a busy machine started the 8 children seconds apart, the
+// first led, fetched, downloaded its 8 tiles and closed before any other had opened its session, and the next one
+// requested a second token (2 of 8 runs beside two CPU hogs at load 15–18, with 0 silences: what CI saw at 8aa0c99).
+// The one exception the README allows: a leader alive but silent for an answer timeout is replaced at the cost of one
+// more token request. On a loaded machine a process's first `fetch` alone (≈ 100 ms of CPU to load Node's HTTP client)
+// held a new leader's event loop for 1–6 s at load 30–45; a probe in every process of the example (the parent included)
+// counts such silences of a leader, and each may cost one request — none on an idle machine, 1 in 8 runs beside two CPU
+// hogs at load 15–18.
 it('examples/node-process-pool: 8 processes download 64 tiles with 1 token request', async () => {
   const client = server.addClient('example-pool');
   const tiles = serveTiles(server);
