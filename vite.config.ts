@@ -47,6 +47,7 @@ const localAlone = [
   'test/local/late-answer-keeps-grant.test.ts',
   'test/local/refresh-late-answer-stopped-leader.test.ts',
   'test/local/review-leader-close-mid-refresh.test.ts',
+  'test/local/review-close-refresh-beyond-timeout.test.ts',
   'test/local/review-cli-keychain-hang.test.ts',
   'test/local/review-cli-interrupt-refresh.test.ts',
 ];

@@ -167,10 +167,18 @@ export class LocalLink implements SharedLink {
     const flight = this.#flights.inFlight;
     if (this.#role === 'leader' && this.#peer.usesRefreshToken && flight !== undefined) {
       let timer: ReturnType<typeof setTimeout> | undefined;
+      let answered = false;
       const bound = new Promise((resolve) => (timer = setTimeout(resolve, this.#settings.timeout)).unref());
-      await Promise.race([flight.catch(() => undefined), bound]).finally(() => clearTimeout(timer));
+      const settled = flight.then(
+        () => (answered = true),
+        () => (answered = true),
+      );
+      await Promise.race([settled, bound]).finally(() => clearTimeout(timer));
       // A lost answer signs every context out (TokenFlights schedules it): while this context still leads.
       await new Promise((resolve) => setTimeout(resolve, 0));
+      // Still unanswered after `timeout`: the refresh token it sent may be spent, and a successor would send it
+      // again. Every context is signed out, as for a lost answer (the late answer is dropped: its epoch ended).
+      if (!answered && this.#role === 'leader') this.#signOutEverywhere(this.#store.epoch + 1);
     }
     const wasLeader = this.#role === 'leader';
     this.#role = 'closed';
