@@ -20,6 +20,14 @@ const OWNERSHIP_CHECK_INTERVAL = 100;
 /** How often (ms) a closing leader checks whether its successor took the socket over. */
 const HAND_OVER_CHECK_INTERVAL = 5;
 
+/**
+ * How long (ms) a closing leader waits for the client it asked to take over before it asks the next one as well: a
+ * client busy with CPU work, or stopped, would otherwise hold the hand-over for the whole answer timeout and leave the
+ * path empty after it while the others hold the token. Two that take over one after the other are harmless: the one
+ * whose file was replaced steps down (OWNERSHIP_CHECK_INTERVAL) and its clients follow the other; both hold the token.
+ */
+const SUCCESSOR_PATIENCE = 100;
+
 /** What the leader's side needs of its link. */
 export interface ServingHooks {
   /** Whether this context leads now (a message from a client matters only then). */
@@ -110,15 +118,21 @@ export class Serving {
       await acceptQueued();
       const started = performance.now();
       const asked = new Set<Connection>();
+      let askedAt = Number.NEGATIVE_INFINITY;
       while (this.owns() && performance.now() - started < this.#answerTimeout) {
-        const successor = [...this.#clients].find((client) => !asked.has(client) && !client.socket.destroyed);
-        if (successor === undefined) return;
-        asked.add(successor);
-        successor.send({ type: 'lead' });
-        // It keeps its connection until it leads (see Asking): a closed one while the file is still ours went away.
-        while (this.owns() && performance.now() - started < this.#answerTimeout && !successor.socket.destroyed) {
-          await new Promise((resolve) => setTimeout(resolve, HAND_OVER_CHECK_INTERVAL));
+        // An asked client keeps its connection until it leads (see Asking): a closed one while the file is still ours
+        // went away. One that has not taken over after SUCCESSOR_PATIENCE is busy or stopped: the next is asked too.
+        const waiting = [...asked].some((client) => !client.socket.destroyed);
+        if (!waiting || performance.now() - askedAt >= SUCCESSOR_PATIENCE) {
+          const successor = [...this.#clients].find((client) => !asked.has(client) && !client.socket.destroyed);
+          if (successor === undefined && !waiting) return;
+          if (successor !== undefined) {
+            asked.add(successor);
+            successor.send({ type: 'lead' });
+            askedAt = performance.now();
+          }
         }
+        await new Promise((resolve) => setTimeout(resolve, HAND_OVER_CHECK_INTERVAL));
       }
     } finally {
       this.#handingOver = false;
