@@ -2,9 +2,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { clientCredentials, createSession, type Session } from '../../src/index.js';
 import { localSharing } from '../../src/node.js';
+import { type LocalProcess, startProcesses, stopProcesses } from '../support/local-fleet.js';
+import type { Many } from '../support/local-worker.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
 // The rule (docs/node-processes.md, leader-close-hand-over): a closing leader never leaves the socket path empty while
@@ -20,6 +22,13 @@ let clientNumber = 0;
 beforeAll(async () => {
   tokens = await startTokenServer();
   root = mkdtempSync(path.join(tmpdir(), 'review-silent-successor-'));
+});
+
+let members: LocalProcess[] = [];
+
+afterEach(async () => {
+  await stopProcesses(members);
+  members = [];
 });
 
 afterAll(async () => {
@@ -65,3 +74,27 @@ it.each([1, 2, 3])('the client asked first never answers: the next client takes 
     await Promise.all(sessions.map((session) => session.close()));
   }
 }, 20_000);
+
+it('real processes: the client asked first is stopped (SIGSTOP); the next takes over and a process starting then gets the token, 1 token request', async () => {
+  const { id, secret } = tokens.addClient(`review-silent-successor-${++clientNumber}`);
+  const dir = path.join(root, `rendezvous-${clientNumber}`);
+  const config = { tokenUrl: tokens.tokenUrl, clientId: id, clientSecret: secret, dir };
+  const getOne = async (member: LocalProcess): Promise<Many> => member.request<Many>({ cmd: 'getMany', count: 1 });
+  // One after the other, so that the leader's clients are in this order.
+  for (let index = 0; index < 3; index++) {
+    const [member] = await startProcesses(1, config);
+    members.push(member!);
+    expect((await getOne(member!)).errors).toEqual([]);
+  }
+  const [leader, stopped] = members;
+  stopped!.kill('SIGSTOP');
+  const started = performance.now();
+  await leader!.request({ cmd: 'close' });
+  // Before: 2 s (the answer timeout) waiting for the stopped one, then the path left empty.
+  expect(performance.now() - started).toBeLessThan(1_500);
+  // Started right after the leader closed: the holder (third) leads by now, with the token.
+  const [late] = await startProcesses(1, config);
+  members.push(late!);
+  expect((await getOne(late!)).errors).toEqual([]);
+  expect(tokens.stats.issuedByClient[id]).toBe(1);
+}, 40_000);
