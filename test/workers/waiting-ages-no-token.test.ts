@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { PROTOCOL_VERSION as v } from '../../src/sharing/cloudflare/protocol.js';
-import { useProbeWorkers } from '../support/workerd.js';
+import { fetchTokenAsHolder, useProbeWorkers } from '../support/workerd.js';
 
 /**
  * Durable Object coordinator (workerd via miniflare): the time an isolate waits at the coordinator for another
@@ -13,18 +13,6 @@ import { useProbeWorkers } from '../support/workerd.js';
 const probe = useProbeWorkers('edge-waiting-ages-no-token', 'cf-waiting-ages-no-token-s3cr3t');
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A client-credentials token from the token server, with its times as the library computes them (from the send). */
-async function fetchToken(): Promise<{ accessToken: string; tokenType: string; issuedAt: number; expiresAt: number }> {
-  const issuedAt = Date.now();
-  const response = await fetch(probe.server.tokenUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: probe.client.id, client_secret: probe.client.secret }),
-  });
-  const body = (await response.json()) as { access_token: string; expires_in: number };
-  return { accessToken: body.access_token, tokenType: 'Bearer', issuedAt, expiresAt: issuedAt + body.expires_in * 1000 };
-}
-
 it('isolates that waited for the lease holder longer than the token lives outside its refresh margin take its token: 1 token request', async () => {
   const lifetime = 4; // s; margin min(120 s, lifetime / 2) = 2 s
   probe.server.lifetime = lifetime;
@@ -35,7 +23,7 @@ it('isolates that waited for the lease holder longer than the token lives outsid
   const waiting = Promise.all(names.map((name) => probe.get(mf, name, '/shared')));
   // Longer than the token's life outside its margin (2 s) by as much again: the waiters' acquires are long in.
   await sleep(lifetime * 1000);
-  const token = await fetchToken();
+  const token = await fetchTokenAsHolder(probe.server, probe.client);
   const fulfilled = await probe.raw(mf, names[0]!, { v, type: 'fulfil', lease: granted.body!.lease, token, now: Date.now() });
   expect(fulfilled.body).toMatchObject({ type: 'done', stored: true });
   const replies = await waiting;
