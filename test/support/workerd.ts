@@ -111,6 +111,24 @@ export async function startWorkers(options: WorkersOptions): Promise<{ mf: Minif
   return { mf, names };
 }
 
+/**
+ * A lease holder's own token request (client credentials against the real token server), with the token's times as
+ * the library computes them: from the time the request was sent. For tests that speak the coordinator's protocol.
+ */
+export async function fetchTokenAsHolder(
+  server: TokenServer,
+  client: { id: string; secret: string },
+): Promise<{ accessToken: string; tokenType: string; issuedAt: number; expiresAt: number }> {
+  const sentAt = Date.now();
+  const response = await fetch(server.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.id, client_secret: client.secret }).toString(),
+  });
+  const body = (await response.json()) as { access_token: string; expires_in: number };
+  return { accessToken: body.access_token, tokenType: 'Bearer', issuedAt: sentAt, expiresAt: sentAt + body.expires_in * 1000 };
+}
+
 /** An answer of the probe Worker's session routes (`/shared`, `/rotating`, `/default`). */
 export interface ProbeReply {
   status: number;

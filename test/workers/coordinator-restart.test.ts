@@ -3,24 +3,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { PROTOCOL_VERSION as v } from '../../src/sharing/cloudflare/protocol.js';
-import { useProbeWorkers } from '../support/workerd.js';
+import { fetchTokenAsHolder, useProbeWorkers } from '../support/workerd.js';
 
 // A Durable Object restarts (deploy, eviction, a new workerd process) with its storage intact while isolates on other
 // machines go on: the lease, the sign-out and a remembered Retry-After must survive it.
 
 const probe = useProbeWorkers('edge-restart', 'cf-restart-s3cr3t');
-
-/** The lease holder's own token request (client credentials against the real token server), as the isolate makes it. */
-async function fetchTokenAsHolder(): Promise<{ accessToken: string; tokenType: string; issuedAt: number; expiresAt: number }> {
-  const sentAt = Date.now();
-  const response = await fetch(probe.server.tokenUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: probe.client.id, client_secret: probe.client.secret }).toString(),
-  });
-  const body = (await response.json()) as { access_token: string; expires_in: number };
-  return { accessToken: body.access_token, tokenType: 'Bearer', issuedAt: sentAt, expiresAt: sentAt + body.expires_in * 1000 };
-}
 
 /** Runs `test` with a Durable Object storage directory that outlives one Miniflare, and removes it afterwards. */
 async function withStorage(test: (dir: string) => Promise<void>): Promise<void> {
@@ -38,7 +26,7 @@ it('DO restarted mid-lease (deploy/eviction): no second holder while the first l
     const granted = await probe.raw(first.mf, first.names[0]!, { v, type: 'acquire', wait: 0, lease: 30_000 });
     expect(granted.body).toMatchObject({ type: 'lease' });
     const lease = granted.body!.lease as string;
-    const requestedBeforeSignOut = await fetchTokenAsHolder(); // the holder's request is on its way
+    const requestedBeforeSignOut = await fetchTokenAsHolder(probe.server, probe.client); // the holder's request is on its way
 
     // The Durable Object restarts (same storage); the holder, in another isolate, is alive with ~29 s of lease left.
     await probe.stop(first.mf);

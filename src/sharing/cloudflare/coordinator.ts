@@ -57,13 +57,15 @@ export class TokenCoordinator {
 
   /** Handles one protocol message (see `protocol.ts`). Anything else gets a 400 and changes nothing. */
   async fetch(request: Request): Promise<Response> {
+    // Read before anything awaits: the `token` answer's `now` (see `#acquire`).
+    const arrived = Date.now();
     if (request.method !== 'POST') return reply(405);
     const parsed = requestSchema.safeParse(await request.json().catch(() => undefined));
     if (!parsed.success) return reply(400);
     const message = parsed.data;
     switch (message.type) {
       case 'acquire':
-        return reply(200, await this.#acquire(message));
+        return reply(200, await this.#acquire(message, arrived));
       case 'fulfil':
         return reply(200, await this.#fulfil(message));
       case 'renew':
@@ -77,7 +79,13 @@ export class TokenCoordinator {
     }
   }
 
-  async #acquire({ rejected, wait, lease: ttl, epoch, start }: Acquire): Promise<CoordinatorAnswer> {
+  /**
+   * `arrived`: this object's clock when the request came in, sent as the `token` answer's `now`. The caller pairs it
+   * with the time it sent the request, so only the way here counts against the token's life as the caller reads it,
+   * not the time it waited for another isolate's token request (which made a token fetched for it look that much older:
+   * past the caller's refresh margin after a long wait, so that it rejected the fresh token and fetched another).
+   */
+  async #acquire({ rejected, wait, lease: ttl, epoch, start }: Acquire, arrived: number): Promise<CoordinatorAnswer> {
     const deadline = Date.now() + wait;
     let waitedFor: string | undefined;
     for (;;) {
@@ -89,7 +97,7 @@ export class TokenCoordinator {
       }
       const stored = state.token;
       if (stored !== undefined && stored.token.accessToken !== rejected && stored.token.expiresAt > now) {
-        return this.#withNotice({ v: PROTOCOL_VERSION, type: 'token', token: stored.token, epoch: state.epoch, now });
+        return this.#withNotice({ v: PROTOCOL_VERSION, type: 'token', token: stored.token, epoch: state.epoch, now: arrived });
       }
       if (waitedFor !== undefined && this.#failure?.lease === waitedFor) {
         return { v: PROTOCOL_VERSION, type: 'failed', failure: this.#failure.failure };

@@ -26,7 +26,9 @@ import { boolean, oneOf, type OneOfData, tokenSchema } from '../../core/schemas.
  *
  * Clocks: a token's times are epoch ms of the clock that wrote them, and isolates (the `clock` option, other
  * machines) need not agree with the coordinator. So `fulfil` and the `token` answer carry the sender's `now`, and the
- * receiver moves the token's times into its own clock ({@link inClockOf}) before it judges expiry. Both are optional,
+ * receiver moves the token's times into its own clock ({@link inClockOf}) before it judges expiry. The `token`
+ * answer's `now` is the coordinator's clock when the `acquire` arrived (not when it was answered, after a wait for
+ * another isolate's token request): the isolate pairs it with the time it sent the request. Both are optional,
  * so either side of another 0.x release still understands the other (it then compares times as they are).
  */
 export const PROTOCOL_VERSION = 2;
@@ -42,7 +44,10 @@ export const MAX_RETRY_AFTER = 3_600_000;
 /** Bumped by every sign-out; a lease or token of another epoch is void. */
 const epoch = z.number().check(z.refine((value) => Number.isSafeInteger(value) && value >= 0));
 const time = z.number().check(z.refine((value) => value >= 0));
-/** The sender's clock when it sent the message (epoch ms): what the receiver needs to read the token's times. */
+/**
+ * The sender's clock (epoch ms) when it sent the message — for the `token` answer, when the `acquire` it answers
+ * arrived: what the receiver needs to read the token's times.
+ */
 const now = z.optional(z.number().check(z.refine((value) => value >= 0 && value <= 8.64e15)));
 
 /**
@@ -202,7 +207,8 @@ export const LEGACY_RECORD_KEY = 'token';
 /**
  * `token`, whose times are in the clock of a sender that said it was `senderNow`, in the clock of a receiver at
  * `receiverNow`: moved by the difference, so that its age and lifetime stay what they are. A receiver passes the time
- * it *sent* its request when it reads an answer, so the round trip can only shorten the token's life as it sees it.
+ * it *sent* its request when it reads an answer whose `now` was read when that request arrived, so the way there can
+ * only shorten the token's life as it sees it, never lengthen it.
  */
 export function inClockOf<T extends { issuedAt: number; expiresAt: number }>(token: T, senderNow: number | undefined, receiverNow: number): T {
   if (senderNow === undefined) return token;
