@@ -1,9 +1,49 @@
 import type { Page } from 'playwright-core';
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { leaderOf } from '../support/probe-tabs.js';
 import { inTab, openTabs, tabUrl, useTabs } from '../support/tabs.js';
 
 const env = useTabs();
+
+/**
+ * While `held.gate` is set, token requests wait for it before the server handles them (counted in `held.arrived`);
+ * a beacon to `/stopped`, which the leader sends as it stops running, lets them go. So the leader's request is in
+ * flight when it stops, however slowly the machine delivers the test's commands. (It was held 1 s by `latency`: a
+ * stop that came later let the leader hand out the answer first.)
+ */
+const held: { gate?: Promise<void> | undefined; arrived: number; release: () => void } = { arrived: 0, release: () => undefined };
+beforeAll(() => {
+  env.server.route(async (_req, res, url) => {
+    if (url.pathname === '/stopped') {
+      held.release();
+      res.writeHead(204).end();
+      return true;
+    }
+    if (url.pathname === '/token' && held.gate !== undefined) {
+      held.arrived++;
+      await held.gate;
+    }
+    return false;
+  });
+});
+function holdTokenRequests(): void {
+  held.arrived = 0;
+  held.gate = new Promise((resolve) => {
+    held.release = () => {
+      held.gate = undefined;
+      resolve();
+    };
+  });
+}
+
+/** Stops the page's main thread for `ms`, from when it has told the server so (the beacon leaves while it is stopped). */
+function stop(page: Page, ms: number): Promise<void> {
+  return page.evaluate((duration) => {
+    navigator.sendBeacon('/stopped');
+    const until = Date.now() + duration;
+    while (Date.now() < until);
+  }, ms);
+}
 
 /** A token for `tab` that must not be `rejected`: the outcome, and how long the call took (ms, in the page). */
 function timedToken(tab: Page, rejected: string): Promise<{ outcome: string; ms: number }> {
@@ -35,17 +75,13 @@ it('a leader that stops while its token request is in flight delays a follower b
   const follower = tabs[1 - leaderIndex]!;
   const cdp = await context.newCDPSession(leader);
 
-  // The API refused the token: the follower asks the leader, whose request to the endpoint takes 1 s.
-  env.server.latency = 1000;
+  // The API refused the token: the follower asks the leader, whose request to the endpoint is held until it stops.
+  holdTokenRequests();
   const waited = timedToken(follower, first!);
-  await expect.poll(() => env.server.stats.tokenRequests, { interval: 10 }).toBe(2);
+  await expect.poll(() => held.arrived, { interval: 10 }).toBe(1);
   await cdp.send('Page.setWebLifecycleState', { state: 'frozen' }); // no effect here (see above), kept for real browsers
-  env.server.latency = 0;
   // The leader stops running for 9 s while its request is in flight (and so while it holds the request lock).
-  const stopped = leader.evaluate(() => {
-    const until = Date.now() + 9000;
-    while (Date.now() < until);
-  });
+  const stopped = stop(leader, 9000);
 
   // README: "If the leader does not answer within answerTimeout … the context gets the token itself": a token about
   // 2 s after asking, not when the leader runs again (~9 s).
@@ -70,14 +106,10 @@ it('with a refresh token, a follower of a stopped leader fails with timeout afte
   const leader = tabs[leaderIndex]!;
   const follower = tabs[1 - leaderIndex]!;
 
-  env.server.latency = 1000;
+  holdTokenRequests();
   const waited = timedToken(follower, first!);
-  await expect.poll(() => env.server.stats.tokenRequests, { interval: 10 }).toBe(2);
-  env.server.latency = 0;
-  const stopped = leader.evaluate(() => {
-    const until = Date.now() + 6000;
-    while (Date.now() < until);
-  });
+  await expect.poll(() => held.arrived, { interval: 10 }).toBe(1);
+  const stopped = stop(leader, 6000);
 
   const result = await waited;
   expect(result.outcome).toBe('error:timeout');
