@@ -83,6 +83,8 @@ async function openThreeSignedInTabs(): Promise<SignedInTabs> {
   // The tiles of this profile only (not of a try that failed and was closed).
   tileStatuses.length = 0;
   serviceWorkerTiles.length = 0;
+  const pages: Page[] = [];
+  context.on('page', (page) => pages.push(page));
   try {
     watchShipped(context);
     context.on('response', (response) => {
@@ -102,9 +104,20 @@ async function openThreeSignedInTabs(): Promise<SignedInTabs> {
     }
     return { context, tabs, before };
   } catch (error) {
+    // What each tab showed, and its activity list (the page writes there why a sign-in did not complete).
+    const shown = await Promise.all(pages.map((page, index) => pageState(page).then((state) => `tab ${index + 1}: ${state}`)));
     await context.close().catch(() => undefined);
-    throw error;
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n${shown.join('\n')}`, { cause: error });
   }
+}
+
+/** The tab's address, its `data-auth`, and its activity list; bounded, as a page that hangs answers nothing. */
+async function pageState(page: Page): Promise<string> {
+  const state = page.evaluate(
+    () => `${location.href} data-auth=${document.body.dataset.auth ?? '(none)'}; activity: ${document.getElementById('log')?.innerText.replace(/\s+/g, ' ')}`,
+  );
+  const silent = new Promise<string>((resolve) => setTimeout(resolve, 5_000, `${page.url()}: the page did not answer in 5 s`));
+  return Promise.race([state.catch((error: unknown) => `${page.url()}: ${String(error)}`), silent]);
 }
 
 it('signs in through the provider\'s form in one tab; two tabs opened afterwards are signed in too; the maps show the protected tiles', async () => {
