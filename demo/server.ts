@@ -41,7 +41,8 @@ const vite = await createServer({
   root: demoDir,
   cacheDir: path.join(repoDir, 'node_modules/.vite/demo'),
   clearScreen: false,
-  logLevel: 'warn',
+  // Vite's notes stay visible: a page it reloads (a dependency optimized late, an edit in src/) says so here.
+  logLevel: 'info',
   resolve: {
     // The demo runs on the library's sources: no build step, and edits in src/ reload the page.
     alias: [
