@@ -16,6 +16,14 @@ const TRANSACTIONS = 'transactions';
 const USERS = 'users';
 /** Past this, IndexedDB counts as unavailable: a sign-in must not hang on storage. */
 const STORAGE_TIMEOUT = 3_000;
+/**
+ * How many times in all a read of who signed in is made when IndexedDB does not answer in time. On a busy machine
+ * a page's first read can take longer than `STORAGE_TIMEOUT`, and "nobody" would show a signed-in user as signed out
+ * in that tab for good; a database that does not open at all still fails at once.
+ */
+const USER_READ_ATTEMPTS = 3;
+/** The errors of reads that timed out (the database may answer the next one), apart from those that failed. */
+const timedOut = new WeakSet<SessionError>();
 /** A sign-in that has not come back after this long is abandoned: its transaction is deleted unread. */
 export const TRANSACTION_LIFETIME = 15 * 60_000;
 
@@ -93,7 +101,11 @@ const open = reopeningDatabase(DATABASE, (db) => {
 /** Runs `work` in one IndexedDB transaction on `storeName`, resolving when it commits; bounded in time. */
 function withStore<T>(storeName: string, mode: Mode, work: (store: IDBObjectStore) => () => T): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new SessionError('unsupported_context', 'IndexedDB did not answer in time')), STORAGE_TIMEOUT);
+    const timer = setTimeout(() => {
+      const error = new SessionError('unsupported_context', 'IndexedDB did not answer in time');
+      timedOut.add(error);
+      reject(error);
+    }, STORAGE_TIMEOUT);
     (async () => {
       const db = await open();
       const transaction = db.transaction(storeName, mode);
@@ -157,12 +169,23 @@ export function dropTransaction(state: string): Promise<void> {
   });
 }
 
-/** Who is signed in for credential `key`, if the record is there and valid. */
+/**
+ * Who is signed in for credential `key`, if the record is there and valid. Bounded: at most `USER_READ_ATTEMPTS`
+ * reads of `STORAGE_TIMEOUT` each, then the storage's error.
+ */
 export async function readUser(key: string): Promise<UserRecord | undefined> {
-  const value = await withStore(USERS, 'readonly', (store) => {
-    const request = store.get(hashKey(key));
-    return () => request.result as unknown;
-  });
+  let value: unknown;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      value = await withStore(USERS, 'readonly', (store) => {
+        const request = store.get(hashKey(key));
+        return () => request.result as unknown;
+      });
+      break;
+    } catch (error) {
+      if (!(error instanceof SessionError && timedOut.has(error)) || attempt >= USER_READ_ATTEMPTS) throw error;
+    }
+  }
   const parsed = userRecordSchema.safeParse(value);
   return parsed.success && parsed.data.key === key ? parsed.data : undefined;
 }
