@@ -3,6 +3,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { pageLoading, serveFiles } from '../support/chromium.js';
 import { leaderOf } from '../support/probe-tabs.js';
 import { inTab, logOf, openTabs, tabUrl, useTabs } from '../support/tabs.js';
+import { gateTokenRequests, type TokenRequestGate } from '../support/token-request-gate.js';
 
 // Found by the review of issue 30: a refresh-token leader follows a link while its refresh is at the server, and the user comes
 // back a few seconds later, while the token the tabs hold is still valid. Measured: Chromium evicts a cached page
@@ -25,19 +26,10 @@ beforeAll(() => {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/**
- * Token requests that arrive while `held.gate` is set wait for it (counted in `held.arrived`) before the server
- * handles them: the refresh is at the server until the test lets it go, however slowly the machine navigates.
- */
-const held: { gate?: Promise<void> | undefined; arrived: number } = { arrived: 0 };
+/** The refresh is at the server until the test lets it go, however slowly the machine navigates. */
+let held: TokenRequestGate;
 beforeAll(() => {
-  env.server.route(async (_req, _res, url) => {
-    if (url.pathname === '/token' && held.gate !== undefined) {
-      held.arrived++;
-      await held.gate;
-    }
-    return false;
-  });
+  held = gateTokenRequests(env.server);
 });
 
 async function watchShows(context: BrowserContext, page: Page): Promise<string[]> {
@@ -68,13 +60,11 @@ it('a leader cached mid-rotation and back while the current token is valid: nobo
   // The leader's scheduled refresh is held at the server until the leader has left; then it is answered, and the
   // answer waits in the cached page. (It was held 1 s by `latency`: a navigation slower than that on a loaded machine
   // let the leader store and broadcast the answer before it left, and the case was not the one named.)
-  let release!: () => void;
-  held.gate = new Promise((resolve) => (release = resolve));
+  held.close();
   const before = env.server.stats.tokenRequests;
   await expect.poll(() => held.arrived, { timeout: 5000, interval: 10 }).toBe(1);
   await leader.goto(`${env.server.origin}/away.html`);
-  held.gate = undefined;
-  release();
+  held.release();
   await sleep(2000); // the other tab leads, its schedule finds the token due; the answer waits in the cached page
   // Meanwhile the other tab still hands out the current token (valid for ~4 s more).
   expect(await inTab(other, (harness) => harness.tokenOrError())).toBe(first);

@@ -2,40 +2,25 @@ import type { Page } from 'playwright-core';
 import { beforeAll, expect, it } from 'vitest';
 import { leaderOf } from '../support/probe-tabs.js';
 import { inTab, openTabs, tabUrl, useTabs } from '../support/tabs.js';
+import { gateTokenRequests, type TokenRequestGate } from '../support/token-request-gate.js';
 
 const env = useTabs();
 
 /**
- * While `held.gate` is set, token requests wait for it before the server handles them (counted in `held.arrived`);
- * a beacon to `/stopped`, which the leader sends as it stops running, lets them go. So the leader's request is in
+ * While `held` is closed, token requests wait at the server (counted in `held.arrived`); a beacon to `/stopped`, which the leader sends as it stops running, lets them go. So the leader's request is in
  * flight when it stops, however slowly the machine delivers the test's commands. (It was held 1 s by `latency`: a
  * stop that came later let the leader hand out the answer first.)
  */
-const held: { gate?: Promise<void> | undefined; arrived: number; release: () => void } = { arrived: 0, release: () => undefined };
+let held: TokenRequestGate;
 beforeAll(() => {
-  env.server.route(async (_req, res, url) => {
-    if (url.pathname === '/stopped') {
-      held.release();
-      res.writeHead(204).end();
-      return true;
-    }
-    if (url.pathname === '/token' && held.gate !== undefined) {
-      held.arrived++;
-      await held.gate;
-    }
-    return false;
+  held = gateTokenRequests(env.server);
+  env.server.route((_req, res, url) => {
+    if (url.pathname !== '/stopped') return false;
+    held.release();
+    res.writeHead(204).end();
+    return true;
   });
 });
-function holdTokenRequests(): void {
-  held.arrived = 0;
-  held.gate = new Promise((resolve) => {
-    held.release = () => {
-      held.gate = undefined;
-      resolve();
-    };
-  });
-}
-
 /** Stops the page's main thread for `ms`, from when it has told the server so (the beacon leaves while it is stopped). */
 function stop(page: Page, ms: number): Promise<void> {
   return page.evaluate((duration) => {
@@ -76,7 +61,7 @@ it('a leader that stops while its token request is in flight delays a follower b
   const cdp = await context.newCDPSession(leader);
 
   // The API refused the token: the follower asks the leader, whose request to the endpoint is held until it stops.
-  holdTokenRequests();
+  held.close();
   const waited = timedToken(follower, first!);
   await expect.poll(() => held.arrived, { interval: 10 }).toBe(1);
   await cdp.send('Page.setWebLifecycleState', { state: 'frozen' }); // no effect here (see above), kept for real browsers
@@ -106,7 +91,7 @@ it('with a refresh token, a follower of a stopped leader fails with timeout afte
   const leader = tabs[leaderIndex]!;
   const follower = tabs[1 - leaderIndex]!;
 
-  holdTokenRequests();
+  held.close();
   const waited = timedToken(follower, first!);
   await expect.poll(() => held.arrived, { interval: 10 }).toBe(1);
   const stopped = stop(leader, 6000);

@@ -1,0 +1,46 @@
+import type { TokenServer } from './token-server.js';
+
+/**
+ * A gate on the token endpoint: while it is closed, token requests wait at the server before it handles them, until
+ * `release()`. A test keeps a request in flight until an event of its own (a tab has left, a page has stopped) rather
+ * than for a latency, which a slow machine outruns.
+ */
+export interface TokenRequestGate {
+  /** Token requests that arrived while the gate was closed, since the last `close()`. */
+  readonly arrived: number;
+  /** Holds the next token requests (and counts them) until `release()`. */
+  close(): void;
+  /** Lets the held requests go, and the next ones through. Does nothing when the gate is open. */
+  release(): void;
+}
+
+/** Installs the gate on `server`'s routes (open at first): call it once per server, before the test's requests. */
+export function gateTokenRequests(server: Pick<TokenServer, 'route'>): TokenRequestGate {
+  let gate: Promise<void> | undefined;
+  let open = (): void => undefined;
+  let arrived = 0;
+  server.route(async (_req, _res, url) => {
+    if (url.pathname === '/token' && gate !== undefined) {
+      arrived++;
+      await gate;
+    }
+    return false;
+  });
+  return {
+    get arrived() {
+      return arrived;
+    },
+    close() {
+      arrived = 0;
+      gate = new Promise((resolve) => {
+        open = () => {
+          gate = undefined;
+          resolve();
+        };
+      });
+    },
+    release() {
+      open();
+    },
+  };
+}
