@@ -125,7 +125,11 @@ async function openWatchedTab(context: BrowserContext): Promise<Page> {
   return tab;
 }
 
-it('a tab opened while the users store is held past a read\'s 3 s bound ends signed in as the same user: no request to the provider', async () => {
+/**
+ * Tab A signed in, then tab B opened while another page of the origin holds the users store: the provider's counts
+ * before B, and the page that holds the store (for its release).
+ */
+async function tabBesideHeldStore() {
   const context = await env.browser.newContext();
   const a = await signedInTab(context);
   const before = { ...env.op.counts };
@@ -134,6 +138,11 @@ it('a tab opened while the users store is held past a read\'s 3 s bound ends sig
   await holdUsersStore(holder);
 
   const b = await openWatchedTab(context);
+  return { context, a, before, holder, b };
+}
+
+it('a tab opened while the users store is held past a read\'s 3 s bound ends signed in as the same user: no request to the provider', async () => {
+  const { context, a, before, holder, b } = await tabBesideHeldStore();
   // Held until B's first read of who signed in is SLOW_READ old by B's clock: past its bound (its timer started before
   // it), whatever the time B took to load; a read made again at its bound is answered by the release.
   await b.waitForFunction(
@@ -172,14 +181,7 @@ it('a tab opened while the users store is held past a read\'s 3 s bound ends sig
 }, 120_000);
 
 it('a tab opened while the users store answers no read at all: ready and getToken settle, typed, while it is still held', async ({ annotate }) => {
-  const context = await env.browser.newContext();
-  const a = await signedInTab(context);
-  const before = { ...env.op.counts };
-  const holder = await context.newPage();
-  await holder.goto(`${env.origin}/blank.html`);
-  await holdUsersStore(holder);
-
-  const b = await openWatchedTab(context);
+  const { context, a, before, holder, b } = await tabBesideHeldStore();
   // Held until B's `ready` has settled (or the cap): the bound is the library's, not the database's.
   const readyAt = await b.evaluate(() => (globalThis as unknown as { app: { ready: Promise<string> } }).app.ready.then((outcome) => ({ outcome, at: performance.now() })));
   const tokenAt = await b.evaluate(async () => {
