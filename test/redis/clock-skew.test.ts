@@ -41,6 +41,9 @@ interface Loop {
   refused: number;
 }
 
+// No bound of its own (the redis project's 60 s): most of this test is starting the fleet (bundling the worker, forking
+// 3 processes that each connect to Redis), 7–11 s at load 12 beside two CPU hogs; with the 7 s loop, a heavier load
+// took it past the 30 s it had here. A test's time is not what it promises.
 it('3 processes 5 min ahead, on time and 5 min behind, 3 s tokens for 7 s: one request per refresh, none expired, none refused', async () => {
   const { id, secret } = tokens.addClient(`skew-${++clientNumber}`);
   const offsets = [MINUTES_5, 0, -MINUTES_5];
@@ -71,7 +74,7 @@ it('3 processes 5 min ahead, on time and 5 min behind, 3 s tokens for 7 s: one r
   // machine fits in 7 s (was "more than 50 calls each", which a loaded CI machine missed).
   expect(results.map((result) => result.calls > 0 && new Set(result.tokens).size >= 2)).toEqual([true, true, true]);
   expect(tokens.stats.apiUnauthorized).toBe(0);
-}, 30_000);
+});
 
 it('a token fetched by a process 5 min behind is fresh for one 5 min ahead (and the other way round): 1 request', async () => {
   const { id, secret } = tokens.addClient(`skew-${++clientNumber}`);
