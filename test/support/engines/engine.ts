@@ -121,76 +121,29 @@ export async function pollUntil(check: () => Promise<unknown>, timeout: number, 
 }
 
 /**
- * Runs `task` in every page at one moment of the shared wall clock, and returns each page's result. With WebDriver
- * classic (one window at a time) this is the only way to start several pages together: each call only schedules, and
- * the results are collected afterwards.
+ * Runs `task` in every page at one moment of the shared wall clock (`lead` ms from now), and returns each page's
+ * result. With WebDriver classic (one window at a time) this is the only way to start several pages together: each
+ * call only schedules, and the results are collected afterwards.
  */
-export async function together<R, A>(pages: readonly EnginePage[], task: PageTask<R, A> | string, arg?: A, lead?: number): Promise<R[]> {
-  return (await togetherTimed(pages, task, arg, lead)).results;
-}
-
-/** What {@link togetherTimed} did: the moment, when each page was told of it (its clock), and each page's result. */
-export interface TogetherRun<R> {
-  /** When every page was to start `task` (epoch ms). */
-  readonly at: number;
-  /** When each page learned the moment (its `Date.now()`): a page told after `at` starts when told, not at `at`. */
-  readonly scheduled: readonly number[];
-  readonly results: R[];
-}
-
-/**
- * {@link together}, also saying when it meant the pages to start and when each page learned it. Every page first gets
- * the task and listens on a BroadcastChannel of this run (the pages share an origin); then one page picks the moment,
- * `lead` ms ahead, and broadcasts it. The moment reaches the pages in one message, not in one driver call per page:
- * with a moment picked before the calls, a loaded machine's driver told the last page after it had passed (Chromium
- * and Firefox beside two CPU hogs, by up to 350 ms).
- */
-export async function togetherTimed<R, A>(
-  pages: readonly EnginePage[],
-  task: PageTask<R, A> | string,
-  arg?: A,
-  lead = 300 + 150 * pages.length,
-): Promise<TogetherRun<R>> {
-  if (pages.length === 0) return { at: Date.now(), scheduled: [], results: [] };
+export async function together<R, A>(pages: readonly EnginePage[], task: PageTask<R, A> | string, arg?: A, lead = 300 + 150 * pages.length): Promise<R[]> {
   const id = `together-${Math.random().toString(36).slice(2)}`;
-  const prepare = `(arg) => {
+  const at = Date.now() + lead;
+  const schedule = `(arg) => {
     const slots = (globalThis.__together ??= {});
     const task = ${sourceOf(task as PageTask<unknown, never>)};
-    const slot = (slots[arg.id] = {});
-    const channel = new BroadcastChannel(arg.id);
-    slot.outcome = new Promise((resolve) => {
-      channel.onmessage = (event) => {
-        channel.close();
-        slot.told = Date.now();
-        setTimeout(resolve, Math.max(0, event.data - slot.told));
-      };
-    })
+    slots[arg.id] = new Promise((resolve) => setTimeout(resolve, Math.max(0, arg.at - Date.now())))
       .then(() => task(arg.value))
       .then((value) => ({ value }), (error) => ({ error: String(error) }));
   }`;
-  for (const page of pages) await page.evaluate(prepare, { id, value: arg });
-  // Another BroadcastChannel object of the page that sends also gets the message, so this page is told as the others.
-  const start = `(arg) => {
-    const at = Date.now() + arg.lead;
-    const channel = new BroadcastChannel(arg.id);
-    channel.postMessage(at);
-    globalThis.__together[arg.id].outcome.finally(() => channel.close());
-    return at;
-  }`;
-  const at = await pages[0]!.evaluate<number, { id: string; lead: number }>(start, { id, lead });
+  for (const page of pages) await page.evaluate(schedule, { id, at, value: arg });
   const results: R[] = [];
-  const scheduled: number[] = [];
   for (const page of pages) {
-    const outcome = await page.evaluate<{ value?: R; error?: string; told: number }, string>(
-      (slot) => {
-        const run = (globalThis as unknown as { __together: Record<string, { outcome: Promise<{ value?: R; error?: string }>; told: number }> }).__together[slot]!;
-        return run.outcome.then((settled) => ({ ...settled, told: run.told }));
-      },
+    const outcome = await page.evaluate<{ value?: R; error?: string }, string>(
+      (slot) => (globalThis as unknown as { __together: Record<string, Promise<{ value?: R; error?: string }>> }).__together[slot]!,
       id,
     );
     if (outcome.error !== undefined) throw new Error(`together: a page failed: ${outcome.error}`);
     results.push(outcome.value as R);
-    scheduled.push(outcome.told);
   }
-  return { at, scheduled, results };
+  return results;
 }
