@@ -4,9 +4,10 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * The files that took longest in the full run of 2026-12-07 on a loaded machine (seconds), so that a fresh clone, with
- * no durations cached, still starts them first (examples.test.ts, new, had started 5 minutes into its group). Keep the list short: it only has to name the files that would otherwise start last and
- * finish after everything else (vitest's default order is by project name, then by file size: the demo started after
- * the 88 browser files, bench-smoke after the larger node files).
+ * no durations cached, still starts them first (examples.test.ts, new, had started 5 minutes into its group). Keep the
+ * list short: it only has to name the files that would otherwise start last and finish after everything else
+ * (vitest's default order is by project name, then by file size: the demo started after the 88 browser files,
+ * bench-smoke after the larger node files).
  */
 const KNOWN_SECONDS: Readonly<Record<string, number>> = {
   'test/deno/deno-kv.test.ts': 182,

@@ -45,7 +45,7 @@ async function start(options: Parameters<typeof startWorkers>[0]): Promise<{ mf:
   return started;
 }
 
-/** Sends `count` requests at once, spread round-robin over the Workers; returns the responses in order. */
+/** Sends `count` requests, IN_FLIGHT at a time, spread round-robin over the Workers; returns the responses in order. */
 async function burst(mf: Miniflare, names: string[], count: number, path: string): Promise<Array<{ status: number; body: string }>> {
   const workers = await Promise.all(names.map((name) => mf.getWorker(name)));
   return concurrently(count, async (index) => {
