@@ -4,6 +4,7 @@ import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 import { type Engine, type EngineName, type EnginePage, launchEngine } from '../support/engines/index.js';
 import { inApp, openApp, openApps, userSignsIn } from '../support/engines/oidc-app.js';
 import { describeEngines, report } from '../support/engines/suite.js';
+import { judgeCalls, type ContextCall } from '../support/dpop-calls.js';
 
 /**
  * Issue 25's DPoP sign-in in Firefox ESR and WebKitGTK (Chromium: test/browser/dpop-tabs.test.ts), against
@@ -13,6 +14,13 @@ import { describeEngines, report } from '../support/engines/suite.js';
  * calls the API with proofs of the one non-extractable key of the origin. The leader is not killed here:
  * test/engines/dpop-leader-killed.test.ts does that (WebKitWebDriver ends its session when a page's web process dies,
  * so that test observes the pages through the app server after the kill).
+ *
+ * "0 failed calls" is judged call by call (test/support/dpop-calls.ts), as in the Chromium tests: a call refused only
+ * because its token, alive when the session handed it out by the provider's own `exp`, expired while the loaded machine
+ * held the call in flight is the machine's delay; any other refusal, a token handed out expired, or an error fails the
+ * test. Each tab's calls go one at a time (the next 500 ms after the previous answered), as an app polls: started every
+ * 500 ms whatever the answers, Firefox piled calls up on a loaded machine until one took 4.6 s and its token, handed out
+ * with 4.5 s left, expired before the API judged it (CI of stop 34).
  */
 
 /** Tabs per engine: 8 where the engine holds up on this machine. */
@@ -91,6 +99,9 @@ interface WorkerCalls {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The `jti` of a proof, read in Node. */
+const jtiOf = (proof: string): string | undefined => (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString()) as { jti?: string }).jti;
+
 /** The key (JWK thumbprint) of a proof, read in Node. */
 async function jktOf(proof: string): Promise<string> {
   const { calculateJwkThumbprint, decodeProtectedHeader } = await import('jose');
@@ -137,7 +148,7 @@ describeEngines(['firefox', 'webkit'] as const, (name) => {
     await tabs[2]!.evaluate(START_SERVICE_WORKER, workerUrl);
 
     // 5 s of calls (every tab twice a second) measure how long a call takes here and now.
-    for (const tab of tabs) await inApp(tab, (harness) => harness.startCalls(500));
+    for (const tab of tabs) await inApp(tab, (harness) => harness.startCalls(500, undefined, true));
     await sleep(5_000);
     const baseline = [];
     for (const tab of tabs) baseline.push(await inApp(tab, (harness) => harness.stopCalls()));
@@ -151,21 +162,36 @@ describeEngines(['firefox', 'webkit'] as const, (name) => {
     const before = { ...app.op.counts };
 
     const run = lifetime * 4_000;
-    for (const tab of tabs) await inApp(tab, (harness) => harness.startCalls(500));
+    for (const tab of tabs) await inApp(tab, (harness) => harness.startCalls(500, undefined, true));
     await sleep(run);
     const results = [];
     for (const tab of tabs) results.push(await inApp(tab, (harness) => harness.stopCalls()));
     const worker = await tabs[1]!.evaluate<WorkerCalls>(STOP_WORKER);
     const serviceWorker = await tabs[2]!.evaluate<WorkerCalls>(STOP_WORKER);
     const timeline = JSON.stringify({ lifetime, slowestCall, log: app.op.log.filter((entry) => !entry.event.startsWith('api.call')) });
+    // Every call of the tabs (baseline and run) and of both workers, joined to the API's judgement of it by the proof's jti.
+    const calls: ContextCall[] = [
+      ...results.flatMap((result, index) => result.records.map((record) => ({ context: `tab ${index}`, ...record }))),
+      ...[worker, serviceWorker].flatMap(({ answers }, index) =>
+        answers.map((answer) => ({
+          context: index === 0 ? 'dedicated worker' : 'service worker',
+          handedOutAt: answer.handedOutAt,
+          jti: answer.proof === undefined ? undefined : jtiOf(answer.proof),
+          status: answer.status,
+          error: answer.error ?? (answer.signedIn ? undefined : 'signed out'),
+        })),
+      ),
+    ];
+    const judged = judgeCalls(calls, app.op.apiRequests);
+    expect(judged.failures, `${results.flatMap((result) => result.failures).join('; ')} ${timeline}`).toEqual([]);
     for (const [index, result] of results.entries()) {
-      expect(result.failed, `${result.failures.join('; ')} ${timeline}`).toEqual([]);
       expect(result.ok - baseline[index]!.ok, `tab ${index}`).toBeGreaterThan(run / 1_000);
     }
     for (const { answers, errors } of [worker, serviceWorker]) {
       expect(errors).toEqual([]);
       expect(answers.length).toBeGreaterThanOrEqual(Math.floor(run / 3_000));
-      for (const answer of answers) expect(answer, timeline).toMatchObject({ signedIn: true, status: 200 });
+      for (const answer of answers) expect(answer, timeline).toMatchObject({ signedIn: true, proof: expect.any(String) });
+      expect(answers.filter((answer) => answer.status === 200).length).toBeGreaterThan(answers.length / 2);
     }
 
     // One key: every proof the provider and the API received, the worker's and a fresh one of every tab.
@@ -185,7 +211,8 @@ describeEngines(['firefox', 'webkit'] as const, (name) => {
       reusedRefreshTokens: 0,
       revokedGrants: 0,
       failedRefreshes: 0,
-      failedApiCalls: 0,
+      // Every 401 of the API is one of the calls judged "expired in flight": none else.
+      failedApiCalls: judged.expiredInFlight.length,
       replayedProofs: 0,
       dpopNonceChallenges: 1,
     });
@@ -199,7 +226,8 @@ describeEngines(['firefox', 'webkit'] as const, (name) => {
       name,
       'DPoP sign-in',
       `${tabs.length} tabs + a worker + the service worker, lifetime ${lifetime} s (slowest baseline call ${Math.round(slowestCall)} ms), ${refreshes} refreshes, ` +
-        `${results.reduce((sum, result) => sum + result.ok, 0)} tab calls, ${worker.answers.length} worker and ${serviceWorker.answers.length} service worker calls, all accepted`,
+        `${results.reduce((sum, result) => sum + result.ok, 0)} tab calls, ${worker.answers.length} worker and ${serviceWorker.answers.length} service worker calls, ` +
+        `${judged.accepted} accepted, ${judged.expiredInFlight.length} expired in flight ${JSON.stringify(judged.expiredInFlight)}`,
     );
   }, 240_000);
 });
