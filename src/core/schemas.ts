@@ -85,14 +85,19 @@ export function oneOf<const S extends readonly z.ZodMiniType[]>(schemas: S): One
 /** What a `oneOf` schema accepts (as `z.infer` is for zod's own). */
 export type OneOfData<S> = S extends OneOf<infer T> ? T : never;
 
+/** What `parseByType` gives for `schemas`: a value one of them accepts, with `type` the name of that schema. */
+export type ByType<S extends Readonly<Record<string, z.ZodMiniType>>> = {
+  [T in keyof S & string]: z.infer<S[T]> & { readonly type: T };
+}[keyof S & string];
+
 /**
  * `data` when it is an object whose `type` names one of `schemas` and that schema accepts it, else undefined: what
  * `z.discriminatedUnion('type', …)` checks, as one lookup (for the channels' messages, whose schemas are keyed by
- * their `type`).
+ * their `type`). The lookup checks `type`: the schemas do not state it again, and it is given back with the value.
  */
-export function parseByType<S extends Readonly<Record<string, z.ZodMiniType>>>(schemas: S, data: unknown): z.infer<S[keyof S]> | undefined {
+export function parseByType<S extends Readonly<Record<string, z.ZodMiniType>>>(schemas: S, data: unknown): ByType<S> | undefined {
   const type = (data as { type?: unknown } | null | undefined)?.type;
   if (typeof type !== 'string' || !Object.hasOwn(schemas, type)) return undefined;
   const parsed = schemas[type]!.safeParse(data);
-  return parsed.success ? (parsed.data as z.infer<S[keyof S]>) : undefined;
+  return parsed.success ? ({ ...(parsed.data as object), type } as ByType<S>) : undefined;
 }

@@ -3,7 +3,7 @@ import * as z from 'zod/mini';
 import { hashKey } from '../core/digest.js';
 import { SessionError } from '../core/errors.js';
 import { reopeningDatabase } from '../core/indexed-db.js';
-import { boolean, parseByType } from '../core/schemas.js';
+import { boolean, type ByType, parseByType } from '../core/schemas.js';
 import type { SignedInUser, UserClaims } from './user.js';
 
 /**
@@ -59,18 +59,18 @@ const userRecordSchema = z.object({ ...head, user: userSchema, signedInAt: z.num
 export type UserRecord = z.infer<typeof userRecordSchema>;
 
 /**
- * The sign-in's BroadcastChannel messages, by `type`: never a token, a code or a verifier. A schema per type picked by
+ * The sign-in's BroadcastChannel messages, by `type` (their key here, checked by `parseByType`): never a token, a code or a verifier. A schema per type picked by
  * `parseOidcMessage` (core/schemas.ts `parseByType`), as `z.discriminatedUnion` would, without its code (about 0.8 KB gzip).
  */
 const messageSchemas = {
   /** Someone signed in (the token follows on the session's own channel). */
-  'signed-in': z.object({ ...head, type: z.literal('signed-in'), user: userSchema, signedInAt: z.number() }),
+  'signed-in': z.object({ ...head, user: userSchema, signedInAt: z.number() }),
   /** A refresh brought a new ID token for the sign-in at `signedInAt` (same user, newer claims). */
-  user: z.object({ ...head, type: z.literal('user'), user: userSchema, signedInAt: z.number(), updatedAt: z.number() }),
+  user: z.object({ ...head, user: userSchema, signedInAt: z.number(), updatedAt: z.number() }),
   /** The popup's callback finished: `code` names the error when it failed. */
-  popup: z.object({ ...head, type: z.literal('popup'), state: z.string(), code: z.optional(z.string()) }),
+  popup: z.object({ ...head, state: z.string(), code: z.optional(z.string()) }),
 };
-export type OidcMessage = z.infer<(typeof messageSchemas)[keyof typeof messageSchemas]>;
+export type OidcMessage = ByType<typeof messageSchemas>;
 
 export function parseOidcMessage(data: unknown, key: string): OidcMessage | undefined {
   const message = parseByType(messageSchemas, data);

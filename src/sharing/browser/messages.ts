@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import { hashKey } from '../../core/digest.js';
 import { SHARED_FAILURE_CODES } from '../../core/errors.js';
-import { parseByType, tokenSchema } from '../../core/schemas.js';
+import { type ByType, parseByType, tokenSchema } from '../../core/schemas.js';
 
 /**
  * The wire and storage format of browser sharing. Its version is part of the channel and database names, so that
@@ -30,30 +30,32 @@ const requestId = z.string().check(z.refine((value) => value.length >= 1 && valu
 /** The codes a failed token request can carry from the leader to the contexts that asked it. */
 const failureCode = z.literal(SHARED_FAILURE_CODES);
 
-/** Every message on a credential's channel, by `type`. Refresh tokens and secrets have no field here, by design. */
+/**
+ * Every message on a credential's channel, by `type` (its key here: `parseByType` checks it). Refresh tokens and
+ * secrets have no field here, by design.
+ */
 const messageSchemas = {
   /** A token became current (sent by whoever fetched it, or by the leader answering a request). */
-  token: z.object({ ...head, type: z.literal('token'), token: tokenSchema }),
+  token: z.object({ ...head, token: tokenSchema }),
   /** A context needs a token; `rejected` is one it must not get back; `id` names the request for its answer. */
-  request: z.object({ ...head, type: z.literal('request'), id: requestId, rejected: z.optional(z.string()) }),
+  request: z.object({ ...head, id: requestId, rejected: z.optional(z.string()) }),
   /** The leader could not get a token for request `id`; `retryAfter` (ms) when the server asked to wait. */
-  failed: z.object({ ...head, type: z.literal('failed'), id: requestId, code: failureCode, retryAfter: z.optional(time) }),
+  failed: z.object({ ...head, id: requestId, code: failureCode, retryAfter: z.optional(time) }),
   /** The sender holds the credential's request lock and is still working on it: keep waiting. */
-  busy: z.object({ ...head, type: z.literal('busy') }),
+  busy: z.object(head),
   /** Sign-out at `at` (epoch ms): tokens issued before it are dead everywhere. */
-  clear: z.object({ ...head, type: z.literal('clear'), at: time }),
+  clear: z.object({ ...head, at: time }),
   /** The sender just became leader: ask again if you are waiting. */
-  leader: z.object({ ...head, type: z.literal('leader') }),
+  leader: z.object(head),
   /** broadcast-channel's leader election traffic (it matters when Web Locks are missing). */
   election: z.object({
     ...head,
-    type: z.literal('election'),
     data: z.object({ context: z.literal('leader'), action: z.literal(['apply', 'tell', 'death']), token: z.string() }),
   }),
 };
 
 /** A validated message of this format. */
-export type Message = z.infer<(typeof messageSchemas)[keyof typeof messageSchemas]>;
+export type Message = ByType<typeof messageSchemas>;
 /** A message without its envelope: what a context sends (`envelope` adds the rest). */
 export type Outgoing = WithoutEnvelope<Message>;
 type WithoutEnvelope<M> = M extends unknown ? Omit<M, 'v' | 'key'> : never;
