@@ -10,6 +10,8 @@ export interface TokenServer {
   readonly tokenUrl: string;
   readonly apiUrl: string;
   readonly stats: TokenServerStats;
+  /** Every token request since the last reset, in arrival order: when it came, when it was answered, what it got. */
+  readonly requests: readonly TokenRequestRecord[];
   /** Token lifetime in seconds for tokens issued from now on (`expires_in`). Default 3600. */
   lifetime: number;
   /** Delay before the token endpoint answers (ms). Default 0. */
@@ -46,6 +48,16 @@ export interface TokenServerStats {
   apiUnauthorized: number;
 }
 
+export interface TokenRequestRecord {
+  /** Epoch ms (this process's clock) at which the request arrived, and at which its answer was sent. */
+  readonly receivedAt: number;
+  answeredAt?: number;
+  status?: number;
+  /** The access token issued, and when it expires (epoch ms); only for a 200 with a token. */
+  accessToken?: string;
+  expiresAt?: number;
+}
+
 interface Failure {
   status: number;
   retryAfter?: string | undefined;
@@ -69,6 +81,8 @@ export async function startTokenServer(): Promise<TokenServer> {
     apiUnauthorized: 0,
   });
 
+  const requestOf = new WeakMap<ServerResponse, TokenRequestRecord>();
+
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(String(error));
@@ -79,6 +93,7 @@ export async function startTokenServer(): Promise<TokenServer> {
     lifetime: 3600,
     latency: 0,
     stats: freshStats(),
+    requests: [] as TokenRequestRecord[],
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -91,6 +106,13 @@ export async function startTokenServer(): Promise<TokenServer> {
 
   async function token(req: IncomingMessage, res: ServerResponse): Promise<void> {
     state.stats.tokenRequests++;
+    const record: TokenRequestRecord = { receivedAt: Date.now() };
+    state.requests.push(record);
+    requestOf.set(res, record);
+    res.once('finish', () => {
+      record.answeredAt = Date.now();
+      record.status = res.statusCode;
+    });
     const body = await readBody(req);
     if (state.latency > 0) await new Promise((resolve) => setTimeout(resolve, state.latency));
     const failure = failures.shift();
@@ -146,7 +168,10 @@ export async function startTokenServer(): Promise<TokenServer> {
 
   function issue(res: ServerResponse, clientId: string, refreshToken?: string): void {
     const accessToken = `at_${randomBytes(12).toString('hex')}`;
-    accessTokens.set(accessToken, { clientId, expiresAt: Date.now() + state.lifetime * 1000 });
+    const expiresAt = Date.now() + state.lifetime * 1000;
+    accessTokens.set(accessToken, { clientId, expiresAt });
+    const record = requestOf.get(res);
+    if (record !== undefined) Object.assign(record, { accessToken, expiresAt });
     state.stats.issuedByClient[clientId] = (state.stats.issuedByClient[clientId] ?? 0) + 1;
     const body: Record<string, unknown> = { access_token: accessToken, token_type: 'bearer', expires_in: state.lifetime };
     if (refreshToken !== undefined) body.refresh_token = refreshToken;
@@ -188,6 +213,9 @@ export async function startTokenServer(): Promise<TokenServer> {
     get stats() {
       return state.stats;
     },
+    get requests() {
+      return state.requests;
+    },
     get lifetime() {
       return state.lifetime;
     },
@@ -224,6 +252,7 @@ export async function startTokenServer(): Promise<TokenServer> {
     },
     resetStats() {
       state.stats = freshStats();
+      state.requests = [];
     },
     reset() {
       failures.length = 0;
@@ -231,6 +260,7 @@ export async function startTokenServer(): Promise<TokenServer> {
       state.lifetime = 3600;
       state.latency = 0;
       state.stats = freshStats();
+      state.requests = [];
     },
     close() {
       server.closeAllConnections();
