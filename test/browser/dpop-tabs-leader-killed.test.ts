@@ -2,7 +2,7 @@ import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import { loadavg } from 'node:os';
 import type { BrowserContext } from 'playwright-core';
 import { expect, it } from 'vitest';
-import { judgeCalls, type ContextCall } from '../support/dpop-calls.js';
+import { judgeCalls, jtiOf, type ContextCall } from '../support/dpop-calls.js';
 import { holdRequestLock } from '../support/request-lock.js';
 import { inApp, openApps, useOidcApp, userSignsIn } from '../support/oidc-app.js';
 import { oidcWorkerUrl, startDedicatedWorker, startServiceWorker, type OidcWorkerAnswer } from '../support/oidc-workers.js';
@@ -47,7 +47,6 @@ const WORKER_PAUSE = 500;
 const ANSWER_WITHIN = 20_000;
 
 const signedIn = (): boolean => (globalThis as unknown as { app: { session: { signedIn: boolean } } }).app.session.signedIn;
-const jtiOf = (proof: string): string => (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
 const jktOf = (proof: string): Promise<string> => calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import type { OidcWorkerAnswer } from './fixtures/oidc-worker.js';
-import { judgeCalls, type ContextCall } from '../support/dpop-calls.js';
+import { judgeCalls, jtiOf, type ContextCall } from '../support/dpop-calls.js';
 import { inApp, openApps, useOidcApp, userSignsIn } from '../support/oidc-app.js';
 import { holdRequestLock } from '../support/request-lock.js';
 
@@ -38,7 +38,6 @@ async function jktOf(proof: string): Promise<string> {
   return calculateJwkThumbprint(decodeProtectedHeader(proof).jwk as JWK);
 }
 
-const jtiOf = (proof: string): string => (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
 /** A worker that does not answer within this is a failure of the run, not a hang. */
 const ANSWER_WITHIN = 20_000;
 

@@ -3,7 +3,7 @@ import { loadavg } from 'node:os';
 import { afterAll, beforeAll, it } from 'vitest';
 import type { ApiCallRecord } from '../browser/fixtures/oidc-app.js';
 import type { OidcWorkerAnswer } from '../browser/fixtures/oidc-worker.js';
-import { judgeCalls, type ContextCall } from '../support/dpop-calls.js';
+import { judgeCalls, jtiOf, type ContextCall } from '../support/dpop-calls.js';
 import { type Engine, type EnginePage, launchEngine } from '../support/engines/index.js';
 import { inApp, openApp, openApps, START_REPORTING_WORKER, UNTIL_NO_ROTATION, until, userSignsIn } from '../support/engines/oidc-app.js';
 import { threadNames } from '../support/engines/processes.js';
@@ -27,8 +27,6 @@ import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 const RUN = 30_000;
 const TABS = 8;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const jtiOf = (proof: string): string => (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString()) as { jti: string }).jti;
-
 type Reported = { context: string; leader?: boolean; unanswered?: true; askedAt?: number } & ApiCallRecord & Partial<OidcWorkerAnswer>;
 /** The stored token's age (ms) below which the next rotation is still ahead: a quarter of the 4 s lifetime, refreshed at half. */
 const FRESH = 1_000;

@@ -4,7 +4,7 @@ import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 import { type Engine, type EngineName, type EnginePage, launchEngine } from '../support/engines/index.js';
 import { inApp, openApp, openApps, userSignsIn } from '../support/engines/oidc-app.js';
 import { describeEngines, report } from '../support/engines/suite.js';
-import { judgeCalls, type ContextCall } from '../support/dpop-calls.js';
+import { judgeCalls, jtiOf, type ContextCall } from '../support/dpop-calls.js';
 
 /**
  * Issue 25's DPoP sign-in in Firefox ESR and WebKitGTK (Chromium: test/browser/dpop-tabs.test.ts), against
@@ -98,9 +98,6 @@ interface WorkerCalls {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The `jti` of a proof, read in Node. */
-const jtiOf = (proof: string): string | undefined => (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString()) as { jti?: string }).jti;
 
 /** The key (JWK thumbprint) of a proof, read in Node. */
 async function jktOf(proof: string): Promise<string> {

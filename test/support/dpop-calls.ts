@@ -1,5 +1,10 @@
 import type { ApiRequestRecord } from './openid-provider.js';
 
+/** The `jti` claim of a DPoP proof (decoded, not verified): what joins a context's call to the API's record of it. */
+export function jtiOf(proof: string): string | undefined {
+  return (JSON.parse(Buffer.from(proof.split('.')[1]!, 'base64url').toString()) as { jti?: string }).jti;
+}
+
 /** One API call as the context that made it saw it (a page's `ApiCallRecord`, a worker's answer), named by its context. */
 export interface ContextCall {
   readonly context: string;
