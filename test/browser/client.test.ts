@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { bundleFixtures, launchChromium, pageLoading, serveFiles } from '../support/chromium.js';
+import { acquireChromium, bundleFixtures, pageLoading, releaseChromium, serveFiles } from '../support/chromium.js';
 import { type Recorder, startRecorder } from '../support/tiles.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
     ...(await bundleFixtures({ 'client-page': 'test/browser/fixtures/client-page.ts' })),
     'client.html': pageLoading('client-page.js'),
   });
-  browser = await launchChromium();
+  browser = await acquireChromium();
 });
 afterEach(() => {
   server.reset();
@@ -38,7 +38,7 @@ afterEach(() => {
   always401 = 0;
 });
 afterAll(async () => {
-  await browser?.close();
+  await releaseChromium(browser);
   await other?.close();
   await server?.close();
 });

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { bundleFixtures, launchChromium } from '../support/chromium.js';
+import { acquireChromium, bundleFixtures, releaseChromium } from '../support/chromium.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
 // The browser bundle under a strict Content-Security-Policy, as security-conscious apps deploy it: scripts from the
@@ -30,10 +30,10 @@ beforeAll(async () => {
     res.end(body);
     return true;
   });
-  browser = await launchChromium();
+  browser = await acquireChromium();
 });
 afterAll(async () => {
-  await browser?.close();
+  await releaseChromium(browser);
   await server?.close();
 });
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { bundleFixtures, launchChromium, serveFiles } from '../support/chromium.js';
+import { acquireChromium, bundleFixtures, releaseChromium, serveFiles } from '../support/chromium.js';
 import { serveTiles, type TileStats } from '../support/tiles.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
@@ -33,12 +33,12 @@ beforeAll(async () => {
     ...(await bundleFixtures({ main: 'examples/service-worker/main.ts', sw: 'examples/service-worker/sw.ts' })),
     'index.html': readFileSync(path.join(example, 'index.html'), 'utf8'),
   });
-  browser = await launchChromium();
+  browser = await acquireChromium();
   context = await browser.newContext();
 });
 afterAll(async () => {
   await context?.close();
-  await browser?.close();
+  await releaseChromium(browser);
   await server?.close();
 });
 

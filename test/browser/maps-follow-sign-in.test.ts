@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { bundleFixtures, launchChromium } from '../support/chromium.js';
+import { acquireChromium, bundleFixtures, releaseChromium } from '../support/chromium.js';
 import { fillLoginForm, SCOPE } from '../support/oidc-app.js';
 import { startOpenIdProvider, type OpenIdProvider } from '../support/openid-provider.js';
 import { solidPng, TILE_COLOUR } from '../support/tiles.js';
@@ -59,11 +59,11 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
   state.origin = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`;
   state.op = await startOpenIdProvider({ clients: [{ clientId: 'web', redirectUris: [`${state.origin}/map.html`] }] });
-  state.browser = await launchChromium();
+  state.browser = await acquireChromium();
 }, 120_000);
 
 afterAll(async () => {
-  await state.browser?.close();
+  await releaseChromium(state.browser);
   await state.op?.close();
   await new Promise<void>((resolve) => {
     state.server?.closeAllConnections();

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bundleFixtures, launchChromium, serveFiles } from '../support/chromium.js';
+import { acquireChromium, bundleFixtures, releaseChromium, serveFiles } from '../support/chromium.js';
 import { colourAt, expectTileColour, mapFiles, mapFixtures, mapLibraries as libraries, type MapLibrary as Library, mapState, type MapState, settled } from '../support/map-pages.js';
 import { type Recorder, serveTiles, startRecorder, type TileStats } from '../support/tiles.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
@@ -25,7 +25,7 @@ beforeAll(async () => {
   tiles = serveTiles(server);
   serveFiles(server, { ...(await bundleFixtures(mapFixtures())), ...mapFiles() });
   recorder = await startRecorder();
-  browser = await launchChromium();
+  browser = await acquireChromium();
 }, 120_000);
 afterEach(async () => {
   await context?.close();
@@ -36,7 +36,7 @@ afterEach(async () => {
   Object.assign(tiles, { requests: 0, served: 0, unauthorized: 0, tokens: new Set(), paths: new Set() });
 });
 afterAll(async () => {
-  await browser?.close();
+  await releaseChromium(browser);
   await recorder?.close();
   await server?.close();
 });

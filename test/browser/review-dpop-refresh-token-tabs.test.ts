@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { bundleFixtures, launchChromium, pageLoading } from '../support/chromium.js';
+import { acquireChromium, bundleFixtures, pageLoading, releaseChromium } from '../support/chromium.js';
 
 /**
  * Review of issue 25 (DPoP) against the README's promise "a refresh token is never sent twice": tabs of one origin
@@ -41,10 +41,10 @@ beforeAll(async () => {
   files['page.html'] = pageLoading('page.js');
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await launchChromium();
+  browser = await acquireChromium();
 });
 afterAll(async () => {
-  await browser?.close();
+  await releaseChromium(browser);
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { bundleFixtures, launchChromium, pageLoading, serveFiles } from '../support/chromium.js';
+import { acquireChromium, bundleFixtures, pageLoading, releaseChromium, serveFiles } from '../support/chromium.js';
 import { startGoogleTokenServer, type GoogleTokenServer, type ServiceAccount } from '../support/google-token-server.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
@@ -21,10 +21,10 @@ beforeAll(async () => {
     ...(await bundleFixtures({ 'service-account-page': 'test/browser/fixtures/service-account-page.ts' })),
     'index.html': pageLoading('service-account-page.js'),
   });
-  browser = await launchChromium();
+  browser = await acquireChromium();
 });
 afterAll(async () => {
-  await browser?.close();
+  await releaseChromium(browser);
   await Promise.all([site?.close(), google?.close()]);
 });
 

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { bundleFixtures, launchChromium, pageLoading, serveFiles } from '../support/chromium.js';
+import { acquireChromium, bundleFixtures, pageLoading, releaseChromium, serveFiles } from '../support/chromium.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
 
 let server: TokenServer;
@@ -12,10 +12,10 @@ beforeAll(async () => {
     ...(await bundleFixtures({ 'auth-sw': 'test/browser/fixtures/auth-sw.ts', 'sw-page': 'test/browser/fixtures/sw-page.ts' })),
     'sw.html': pageLoading('sw-page.js'),
   });
-  browser = await launchChromium();
+  browser = await acquireChromium();
 });
 afterAll(async () => {
-  await browser?.close();
+  await releaseChromium(browser);
   await server?.close();
 });
 

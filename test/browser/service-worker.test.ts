@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bundleFixtures, launchChromium, pageLoading, serveFiles } from '../support/chromium.js';
+import { acquireChromium, bundleFixtures, pageLoading, releaseChromium, serveFiles } from '../support/chromium.js';
 import { loadImage, pageFetch } from '../support/page-requests.js';
 import { type Recorder, serveTiles, startRecorder, type TileStats } from '../support/tiles.js';
 import { startTokenServer, type TokenServer } from '../support/token-server.js';
@@ -53,7 +53,7 @@ beforeAll(async () => {
     'sw.html': pageLoading('sw-page.js'),
     'index.html': pageLoading('smoke.js'),
   });
-  browser = await launchChromium();
+  browser = await acquireChromium();
 });
 afterEach(async () => {
   await context?.close();
@@ -65,7 +65,7 @@ afterEach(async () => {
   Object.assign(tiles, { requests: 0, served: 0, unauthorized: 0, tokens: new Set(), paths: new Set() });
 });
 afterAll(async () => {
-  await browser?.close();
+  await releaseChromium(browser);
   await other?.close();
   await server?.close();
 });

@@ -35,6 +35,40 @@ export function launchChromium(extraArgs: readonly string[] = [], options: Pick<
   });
 }
 
+/** The Chromium of each launch's options in this test worker (`acquireChromium`), and the browsers it lends. */
+const sharedBrowsers = new Map<string, Promise<Browser>>();
+const lent = new WeakSet<Browser>();
+
+/**
+ * A Chromium for the calling test file, to give back with `releaseChromium` after it. In the browser project a
+ * worker runs its files one after another in one module graph (`isolate: false`), so there it is one Chromium per
+ * worker and launch options, shared by the files one after another: a launch with its first page costs ≈ 1.9 s of
+ * CPU on this machine, a new context ≈ 0.5 s, and 60-odd files launch one. Files share nothing through it: each works
+ * in contexts of its own (separate storage, locks, channels, service workers and caches), and `releaseChromium`
+ * closes every context the file left open, its pages and workers with them. A browser that crashed or was closed is
+ * launched anew for the next file. Elsewhere (a fresh module graph per file) it is `launchChromium`.
+ */
+export async function acquireChromium(extraArgs: readonly string[] = [], options: Pick<LaunchOptions, 'ignoreDefaultArgs'> = {}): Promise<Browser> {
+  const worker = (globalThis as { __vitest_worker__?: { config?: { isolate?: boolean } } }).__vitest_worker__;
+  if (worker?.config?.isolate !== false) return launchChromium(extraArgs, options);
+  const key = JSON.stringify([extraArgs, options]);
+  let launching = sharedBrowsers.get(key);
+  if (launching === undefined || !(await launching.then((browser) => browser.isConnected(), () => false))) {
+    launching = launchChromium(extraArgs, options);
+    sharedBrowsers.set(key, launching);
+  }
+  const browser = await launching;
+  lent.add(browser);
+  return browser;
+}
+
+/** After the file: closes the contexts it left open in a shared Chromium, or the Chromium it had to itself. */
+export async function releaseChromium(browser: Browser | undefined): Promise<void> {
+  if (browser === undefined) return;
+  if (!lent.has(browser)) return browser.close();
+  await Promise.all(browser.contexts().map((context) => context.close()));
+}
+
 /** esbuild's options for every fixture bundle, as the tests and as the benches' shipped pages build them. */
 const FIXTURE_BUILD = {
   bundle: true,

@@ -4,7 +4,7 @@ import { text as readBody } from 'node:stream/consumers';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { AppHarness, AppLogEntry } from '../browser/fixtures/oidc-app.js';
-import { bundleFixtures, launchChromium } from './chromium.js';
+import { acquireChromium, bundleFixtures, releaseChromium } from './chromium.js';
 import { loginForm, startOpenIdProvider, type OpenIdProvider, type OpenIdProviderOptions } from './openid-provider.js';
 
 export type { AppHarness, AppLogEntry };
@@ -170,17 +170,17 @@ export async function startOidcApp(providerOptions: Partial<OpenIdProviderOption
  */
 export function useOidcApp(
   providerOptions: Partial<OpenIdProviderOptions> = {},
-  launch: Parameters<typeof launchChromium>[1] = {},
+  launch: Parameters<typeof acquireChromium>[1] = {},
   extras: OidcAppExtras = {},
 ): OidcApp {
   const state = {} as { app: OidcAppServer; browser: Browser };
   beforeAll(async () => {
     state.app = await startOidcApp(providerOptions, extras);
-    state.browser = await launchChromium([], launch);
+    state.browser = await acquireChromium([], launch);
   });
   beforeEach(() => state.app.reset());
   afterAll(async () => {
-    await state.browser?.close();
+    await releaseChromium(state.browser);
     await state.app?.close();
   });
   return {

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { Harness, LogEntry } from '../browser/fixtures/tab.js';
-import { bundleFixtures, launchChromium, pageLoading, serveFiles } from './chromium.js';
+import { acquireChromium, bundleFixtures, pageLoading, releaseChromium, serveFiles } from './chromium.js';
 import { startTokenServer, type TokenServer } from './token-server.js';
 
 export type { Harness, LogEntry };
@@ -41,22 +41,23 @@ export function tabUrl(origin: string, params: Record<string, string | number | 
 
 /**
  * Starts, for the calling test file, a token server that also serves the tab fixture (`/tab.html`) and any extra
- * fixtures, and one Chromium; both stop after the file. The server is reset before each test.
+ * fixtures, and takes a Chromium (`acquireChromium`); after the file the server stops and the file's contexts close.
+ * The server is reset before each test.
  */
 export function useTabs(
   extra: Record<string, string> = {},
-  launch: Parameters<typeof launchChromium>[1] = {},
+  launch: Parameters<typeof acquireChromium>[1] = {},
 ): { readonly server: TokenServer; readonly browser: Browser } {
   const state = {} as { server: TokenServer; browser: Browser };
   beforeAll(async () => {
     state.server = await startTokenServer();
     const files = await bundleFixtures({ tab: 'test/browser/fixtures/tab.ts', ...extra });
     serveFiles(state.server, { ...files, 'tab.html': pageLoading('tab.js') });
-    state.browser = await launchChromium([], launch);
+    state.browser = await acquireChromium([], launch);
   });
   beforeEach(() => state.server.reset());
   afterAll(async () => {
-    await state.browser?.close();
+    await releaseChromium(state.browser);
     await state.server?.close();
   });
   return state;
