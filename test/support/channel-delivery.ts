@@ -32,3 +32,60 @@ export function deliveries(traffic: ReadonlyArray<readonly TrafficEntry[]>, unti
   }
   return found.sort((a, b) => b.ms - a.ms);
 }
+
+/** broadcast-channel's election without Web Locks (src/sharing/browser/election.ts): `responseTime`. */
+const ELECTION_RESPONSE_MS = 150;
+/** How long a follower waits for its leader's answer before it asks itself (the browser transport's default). */
+const ANSWER_TIMEOUT_MS = 2_000;
+
+/**
+ * The message election's promise (docs/browser.md, Degradations), judged from the tabs' logs and traced traffic
+ * (`trace`) after each tab got its token: the tabs agree on one leader, which alone asks for the token, as long as
+ * messages arrive within the election's response time (150 ms). A tab that hears no answer in time leads too, and a
+ * follower whose leader does not answer within answerTimeout (2 s) asks itself. So: exactly 1 request and one token
+ * when the browser delivered every message within 150 ms; when it did not, every request comes from a tab that led
+ * when it asked (or, with a message slower than 2 s, from a follower that waited that long), one per tab at most, and
+ * a second leader only after a message between it and the one before came late within the second of its election.
+ * Returns what broke the promise (empty: kept) and the timeline to show with it.
+ */
+export function judgeMessageElection(run: {
+  readonly logs: ReadonlyArray<ReadonlyArray<{ readonly at: number; readonly event: string; readonly detail?: string | boolean }>>;
+  readonly traffic: ReadonlyArray<readonly TrafficEntry[]>;
+  readonly tokens: readonly string[];
+  readonly requests: number;
+}): { readonly broken: string[]; readonly timeline: string } {
+  const { logs, traffic, tokens, requests } = run;
+  const handedOut = Math.max(...logs.flat().filter((entry) => entry.event === 'token').map((entry) => entry.at));
+  const all = deliveries(traffic, handedOut);
+  const slowest = all[0]?.ms ?? 0;
+  const timeline = JSON.stringify({
+    requests,
+    slowest: all[0],
+    logs: logs.map((log) => log.map(({ at, event, detail }) => [Math.round(at - handedOut), event, detail])),
+  });
+  const broken: string[] = [];
+  if (slowest <= ELECTION_RESPONSE_MS) {
+    if (requests !== 1) broken.push(`${requests} token requests, every message delivered within ${slowest.toFixed(0)} ms`);
+    if (new Set(tokens).size !== 1) broken.push(`${new Set(tokens).size} tokens, every message delivered within ${slowest.toFixed(0)} ms`);
+    return { broken, timeline };
+  }
+  const fetched = logs.map((log) => log.filter((entry) => entry.event === 'token' && entry.detail === 'endpoint'));
+  if (requests !== fetched.flat().length) broken.push(`${requests} token requests, ${fetched.flat().length} tokens fetched by the tabs`);
+  const ledSince = logs.map((log) => log.find((entry) => entry.event === 'leader' && entry.detail === true)?.at ?? Number.POSITIVE_INFINITY);
+  const askers = [...fetched.keys()].filter((index) => fetched[index]!.length > 0).sort((a, b) => ledSince[a]! - ledSince[b]!);
+  for (const [rank, index] of askers.entries()) {
+    if (fetched[index]!.length > 1) broken.push(`tab ${index} fetched ${fetched[index]!.length} tokens`);
+    if (ledSince[index]! > fetched[index]![0]!.at && slowest <= ANSWER_TIMEOUT_MS) broken.push(`tab ${index} fetched without leading`);
+    if (rank === 0 || slowest > ANSWER_TIMEOUT_MS) continue;
+    const before = askers[rank - 1]!;
+    const late = all.some(
+      (delivery) =>
+        delivery.ms > ELECTION_RESPONSE_MS &&
+        ((delivery.from === before && delivery.to === index) || (delivery.from === index && delivery.to === before)) &&
+        delivery.sentAt <= ledSince[index]! &&
+        delivery.sentAt >= ledSince[index]! - 1_000,
+    );
+    if (!late) broken.push(`tab ${index} led beside tab ${before} though their messages came in time`);
+  }
+  return { broken, timeline };
+}
