@@ -27,9 +27,11 @@ import { type OidcAppServer, startOidcApp } from '../support/oidc-app.js';
 const RUN = 30_000;
 const TABS = 8;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-type Reported = { context: string; leader?: boolean; unanswered?: true; askedAt?: number } & ApiCallRecord & Partial<OidcWorkerAnswer>;
+type Reported = { context: string; leader?: boolean; unanswered?: true; overdue?: true; askedAt?: number } & ApiCallRecord & Partial<OidcWorkerAnswer>;
 /** The stored token's age (ms) below which the next rotation is still ahead: a quarter of the 4 s lifetime, refreshed at half. */
 const FRESH = 1_000;
+/** How long a tab waits for the service worker's answer before it asks again (ms). */
+const SERVICE_WORKER_ANSWER_WITHIN = 4_000;
 
 describeEngines(['firefox', 'webkit'] as const, (name) => {
   const state = {} as { engine: Engine; app: OidcAppServer };
@@ -68,7 +70,11 @@ describeEngines(['firefox', 'webkit'] as const, (name) => {
     // it goes on being asked whichever tab is killed.
     const workerHost = 1;
     await tabs[workerHost]!.evaluate(START_REPORTING_WORKER, { url, kind: 'worker', name: 'dedicated worker', pause: 500 });
-    for (const host of [2, 3]) await tabs[host]!.evaluate(START_REPORTING_WORKER, { url, kind: 'service', name: 'service worker', pause: 1_000 });
+    // A question to a service worker killed with the leader's process is never answered: given up after 4 s, it is
+    // asked again (the browser starts the worker anew), well within the 15 s left after the kill.
+    for (const host of [2, 3]) {
+      await tabs[host]!.evaluate(START_REPORTING_WORKER, { url, kind: 'service', name: 'service worker', pause: 1_000, answerWithin: SERVICE_WORKER_ANSWER_WITHIN });
+    }
     const started = Date.now();
     for (const [index, tab] of tabs.entries()) await inApp(tab, (harness, label) => harness.startCalls(300, label, true), `tab ${index}`);
 
@@ -126,13 +132,21 @@ describeEngines(['firefox', 'webkit'] as const, (name) => {
     );
 
     expect(judged.failures, timeline).toEqual([]);
-    const excused = (entry: Reported): boolean => entry.context === 'service worker' && serviceWorkerKilled && entry.askedAt! < killedAt;
+    // Given up but answered after all (slow, not lost: the call is judged with the others), or lost with the worker.
+    const answeredLate = (entry: Reported): boolean => reports.some((each) => each.overdue === true && each.context === entry.context && each.askedAt === entry.askedAt);
+    const lostWithWorker = (entry: Reported): boolean => entry.context === 'service worker' && serviceWorkerKilled && entry.askedAt! < killedAt;
+    const excused = (entry: Reported): boolean => answeredLate(entry) || lostWithWorker(entry);
     expect(unanswered.filter((entry) => !excused(entry)), timeline).toEqual([]);
-    expect(unanswered.length).toBeLessThanOrEqual(2); // one question from each of the two tabs that ask it
+    // Lost: at most one question from each of the two tabs that ask the service worker.
+    expect(unanswered.filter((entry) => !answeredLate(entry)).length).toBeLessThanOrEqual(2);
     // Every surviving tab and the service worker kept calling after the kill, and were accepted.
     const acceptedAfterKill = (context: string): number => reports.filter((entry) => entry.context === context && entry.status === 200 && entry.handedOutAt! > killedAt).length;
     for (const index of tabs.keys()) if (index !== leader) expect(acceptedAfterKill(`tab ${index}`), `tab ${index}`).toBeGreaterThan(0);
-    expect(acceptedAfterKill('service worker')).toBeGreaterThan(0);
+    // (What the service worker answered around the kill, in ms from it, for the failure message.)
+    const serviceWorkerAroundKill = all
+      .filter((entry) => entry.context === 'service worker' && (entry.askedAt ?? 0) > killedAt - 5_000)
+      .map(({ askedAt, handedOutAt, status, error, unanswered: lost, overdue }) => ({ asked: askedAt! - killedAt, handedOut: handedOutAt && handedOutAt - killedAt, status, error, lost, overdue }));
+    expect(acceptedAfterKill('service worker'), JSON.stringify({ serviceWorkerKilled, threads, serviceWorkerAroundKill })).toBeGreaterThan(0);
     const workers = reports.filter((entry) => entry.context.endsWith('worker'));
     for (const answer of workers) expect(answer).toMatchObject({ signedIn: true, proof: expect.any(String) });
     expect(reports.some((entry) => entry.context === 'dedicated worker' && entry.status === 200)).toBe(true);

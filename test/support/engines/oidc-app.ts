@@ -66,7 +66,8 @@ export async function userSignsIn(page: EnginePage, login: string): Promise<stri
  * the worker's name to the app's `/report` (observable after the driver lost the pages), until the page dies. Each
  * question has a port of its own, so a late answer never answers a later question; one not answered within
  * `answerWithin` ms (default 20 000) is reported as `{ unanswered: true, askedAt }` and the worker is asked again (a
- * worker killed with the process it ran in never answers; the browser starts a service worker again when asked).
+ * worker killed with the process it ran in never answers; the browser starts a service worker again when asked); if
+ * its answer comes after all, it is reported too, with `overdue: true`. Every answer carries its question's `askedAt`.
  */
 export const START_REPORTING_WORKER = `async ({ url, kind, name, pause, answerWithin = 20000 }) => {
   let target;
@@ -76,20 +77,26 @@ export const START_REPORTING_WORKER = `async ({ url, kind, name, pause, answerWi
     await navigator.serviceWorker.register(url, { type: 'module', scope: '/' });
     target = (await navigator.serviceWorker.ready).active;
   }
+  const post = (answer) => void fetch('/report', { method: 'POST', body: JSON.stringify({ context: name, ...answer }) }).catch(() => undefined);
   const ask = () => new Promise((resolve) => {
     const askedAt = Date.now();
     const channel = new MessageChannel();
-    const timer = setTimeout(() => resolve({ unanswered: true, askedAt }), answerWithin);
+    let overdue = false;
+    const timer = setTimeout(() => {
+      overdue = true;
+      resolve({ unanswered: true, askedAt });
+    }, answerWithin);
     channel.port1.onmessage = (event) => {
       clearTimeout(timer);
-      resolve(event.data);
+      // An answer after the question was given up is reported too, marked: it was slow, not lost.
+      if (overdue) post({ ...event.data, askedAt, overdue: true });
+      else resolve({ ...event.data, askedAt });
     };
     target.postMessage('token', [channel.port2]);
   });
   void (async () => {
     for (;;) {
-      const answer = await ask();
-      void fetch('/report', { method: 'POST', body: JSON.stringify({ context: name, ...answer }) }).catch(() => undefined);
+      post(await ask());
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   })();
