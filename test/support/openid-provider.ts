@@ -626,10 +626,15 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     let found: Awaited<ReturnType<typeof introspect>>;
     if (options.dpop === true) {
       if (typeof req.headers.dpop === 'string') await noteProofKey(req.headers.dpop);
+      // The token is looked up once, and judged alive or expired at that moment (`judgedAt`): a second lookup for
+      // the answer could find it expired a loaded machine's moment later, refused with a time that says it was alive.
+      let looked: StoredAccessToken | undefined;
       const checked = await dpopApi.check(req, `${providerOrigin}${url.pathname}`, async (token) => {
-        const found = (await provider.AccessToken.find(token)) as { isExpired: boolean; jkt?: string } | undefined;
+        looked = (await provider.AccessToken.find(token)) as StoredAccessToken | undefined;
+        if (looked === undefined) return undefined;
+        const isExpired = looked.isExpired; // (oidc-provider's getter reads the clock: read once, then note the time)
         judgedAt = Date.now();
-        return found;
+        return looked.jkt === undefined ? { isExpired } : { isExpired, jkt: looked.jkt };
       });
       if (checked === 'replayed') state.counts.replayedProofs++;
       if (checked === 'ok' && state.apiNonce && claims.nonce !== state.apiNonceValue) {
@@ -640,13 +645,14 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
           .end();
         return;
       }
-      found = checked === 'ok' ? await introspect(header.slice(5)) : { active: false };
+      found = checked === 'ok' && looked !== undefined ? activeToken(looked) : { active: false };
       if (checked !== 'ok') {
         record('api.dpop-refused', checked);
         note(checked);
       }
     } else {
       found = header.startsWith('Bearer ') ? await introspect(header.slice(7)) : { active: false as const };
+      judgedAt = Date.now(); // (after the token was judged alive or expired)
     }
     if (found.active && state.rejectNext > 0) {
       state.rejectNext--;
@@ -667,10 +673,9 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
     else res.writeHead(200, { ...cors, ...nonce, 'content-type': 'application/json' }).end(JSON.stringify(found));
   }
 
-  async function introspect(accessToken: string): Promise<{ active: false } | { active: true; sub: string; clientId: string; scope: string }> {
-    const token = (await provider.AccessToken.find(accessToken)) as { isExpired: boolean; accountId: string; clientId: string; scope?: string } | undefined;
-    if (token === undefined || token.isExpired) return { active: false };
-    return { active: true, sub: token.accountId, clientId: token.clientId, scope: token.scope ?? '' };
+  async function introspect(accessToken: string): Promise<Introspection> {
+    const token = (await provider.AccessToken.find(accessToken)) as StoredAccessToken | undefined;
+    return token === undefined || token.isExpired ? { active: false } : activeToken(token);
   }
 
   return {
@@ -770,6 +775,22 @@ export async function startOpenIdProvider(options: OpenIdProviderOptions): Promi
         server.close(() => resolve());
       }),
   };
+}
+
+/** An access token as oidc-provider's `AccessToken.find` returns it (the fields used here). */
+interface StoredAccessToken {
+  readonly isExpired: boolean;
+  readonly accountId: string;
+  readonly clientId: string;
+  readonly scope?: string;
+  readonly jkt?: string;
+}
+
+type Introspection = { active: false } | { active: true; sub: string; clientId: string; scope: string };
+
+/** What the API answers for a token judged alive. */
+function activeToken(token: StoredAccessToken): Introspection {
+  return { active: true, sub: token.accountId, clientId: token.clientId, scope: token.scope ?? '' };
 }
 
 /** The claims a test looks at in a DPoP proof, decoded without checking (the validator checks). */
