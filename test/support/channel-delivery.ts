@@ -1,3 +1,5 @@
+import { ELECTION_RESPONSE_TIME } from '../../src/sharing/browser/election.js';
+import { DEFAULT_ANSWER_TIMEOUT } from '../../src/sharing/browser/sharing.js';
 import type { TrafficEntry } from '../browser/fixtures/tab.js';
 
 /** How long the browser took to bring one context's BroadcastChannel message to another, as traced in the pages. */
@@ -33,10 +35,10 @@ export function deliveries(traffic: ReadonlyArray<readonly TrafficEntry[]>, unti
   return found.sort((a, b) => b.ms - a.ms);
 }
 
-/** broadcast-channel's election without Web Locks (src/sharing/browser/election.ts): `responseTime`. */
-const ELECTION_RESPONSE_MS = 150;
+/** broadcast-channel's election without Web Locks: `responseTime`. */
+const ELECTION_RESPONSE_MS = ELECTION_RESPONSE_TIME;
 /** How long a follower waits for its leader's answer before it asks itself (the browser transport's default). */
-const ANSWER_TIMEOUT_MS = 2_000;
+const ANSWER_TIMEOUT_MS = DEFAULT_ANSWER_TIMEOUT;
 
 /**
  * The message election's promise (docs/browser.md, Degradations), judged from the tabs' logs and traced traffic

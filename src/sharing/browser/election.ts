@@ -65,6 +65,9 @@ export function createElection(name: string, send: (message: ElectionMessage) =>
   };
 }
 
+/** How long (ms) broadcast-channel's election waits for a leader's answer to an `apply` before this context leads. */
+export const ELECTION_RESPONSE_TIME = 150;
+
 /**
  * broadcast-channel's message election, imported only where Web Locks are missing (no current browser): a context
  * with them never downloads it, nor the `unload` package it brings. responseTime given, so that the election never
@@ -80,7 +83,7 @@ function messageElector(channel: ElectionChannel): Elector {
   let loaded: LeaderElector | undefined;
   // broadcast-channel's election; in Deno, lock-election.ts (see package.json `imports`).
   const loading = import('#leader-election').then(({ createLeaderElection }) => {
-    if (!dead) loaded = createLeaderElection(channel, { responseTime: 150, fallbackInterval: 3000 });
+    if (!dead) loaded = createLeaderElection(channel, { responseTime: ELECTION_RESPONSE_TIME, fallbackInterval: 3000 });
     return loaded;
   });
   return {

@@ -21,6 +21,9 @@ export interface BrowserSharingOptions {
 /** setTimeout overflows past this. */
 const MAX_TIMER = 2_147_483_647;
 
+/** `answerTimeout` when none is given (ms). */
+export const DEFAULT_ANSWER_TIMEOUT = 2_000;
+
 /** A caller of `obtain` in a follower, waiting for the answer to its request `id`. */
 interface Waiter {
   readonly id: string;
@@ -46,7 +49,7 @@ interface Waiter {
  * this context alone. Service workers follow and never lead (the browser stops them when idle).
  */
 export function browserSharing(options: BrowserSharingOptions = {}): Sharing {
-  const { answerTimeout = 2_000 } = options;
+  const { answerTimeout = DEFAULT_ANSWER_TIMEOUT } = options;
   if (!(answerTimeout >= 0 && answerTimeout <= MAX_TIMER)) {
     throw new SessionError('invalid_options', 'answerTimeout must be a number of ms from 0 to 2^31-1');
   }
