@@ -20,9 +20,11 @@ it('the leader crashes in the middle of a refresh: another tab takes over, no ca
   const survivors = tabs.filter((tab) => tab !== leader);
   await Promise.all(tabs.map((tab) => inTab(tab, (harness) => harness.startLoop(100))));
 
-  // The refresh ahead of expiry reaches the env.server, which answers only after 1 s: kill the leader while it waits.
+  // The next refresh ahead of expiry reaches the server, which answers only after 1 s: kill the leader while it waits.
+  // (Counted from now: on a loaded machine the setup above may outlast a refresh, answered at once.)
   env.server.latency = 1000;
-  await expect.poll(() => env.server.stats.tokenRequests, { timeout: 5000, interval: 10 }).toBe(2);
+  const before = env.server.stats.tokenRequests;
+  await expect.poll(() => env.server.stats.tokenRequests, { timeout: 5000, interval: 10 }).toBe(before + 1);
   const killedAt = Date.now();
   await crash(leader);
 
@@ -40,7 +42,7 @@ it('the leader crashes in the middle of a refresh: another tab takes over, no ca
   // machine's business: every one of them answered 200, as the empty failures say).
   for (const result of results) expect(result.lastOkAt).toBeGreaterThan(tookOver.at);
   // The crashed refresh is the only extra request: after it, one per ~(2 s + 1 s latency).
-  expect(env.server.stats.tokenRequests).toBeLessThanOrEqual(2 + 1 + Math.ceil(elapsed / 3) + 1);
+  expect(env.server.stats.tokenRequests).toBeLessThanOrEqual(before + 1 + 1 + Math.ceil(elapsed / 3) + 1);
   for (const tab of survivors) expect((await logOf(tab)).filter((entry) => entry.event === 'error')).toEqual([]);
   await context.close();
 });
