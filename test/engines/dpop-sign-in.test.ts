@@ -160,6 +160,7 @@ describeEngines(['firefox', 'webkit'] as const, (name) => {
 
     const run = lifetime * 4_000;
     for (const tab of tabs) await inApp(tab, (harness) => harness.startCalls(500, undefined, true));
+    const everyTabCalling = Date.now();
     await sleep(run);
     const results = [];
     for (const tab of tabs) results.push(await inApp(tab, (harness) => harness.stopCalls()));
@@ -181,8 +182,14 @@ describeEngines(['firefox', 'webkit'] as const, (name) => {
     ];
     const judged = judgeCalls(calls, app.op.apiRequests);
     expect(judged.failures, `${results.flatMap((result) => result.failures).join('; ')} ${timeline}`).toEqual([]);
+    // Every tab was served in every lifetime of the run, through each refresh (how many calls fit in one is the
+    // machine's business: a loaded WebKit made 22 in 24 s where an idle one makes 40).
     for (const [index, result] of results.entries()) {
-      expect(result.ok - baseline[index]!.ok, `tab ${index}`).toBeGreaterThan(run / 1_000);
+      const servedIn = (lifetimeIndex: number): boolean => {
+        const from = everyTabCalling + lifetimeIndex * lifetime * 1_000;
+        return result.records.some((record) => record.status === 200 && record.handedOutAt! >= from && record.handedOutAt! < from + lifetime * 1_000);
+      };
+      expect([0, 1, 2, 3].filter((lifetimeIndex) => !servedIn(lifetimeIndex)), `tab ${index}: lifetimes without an accepted call`).toEqual([]);
     }
     for (const { answers, errors } of [worker, serviceWorker]) {
       expect(errors).toEqual([]);
